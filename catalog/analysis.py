@@ -1,0 +1,133 @@
+"""Per-language text analysis for the embedded index, as pure functions.
+
+Index and query go through the same function, so what a shopper types is cut into exactly the
+terms the products were indexed under:
+
+- CJK (Chinese, Japanese, Korean): overlapping character bigrams, as Lucene's CJK analyzer does,
+  since none of these languages marks word boundaries reliably.
+- Latin scripts: lowercase, the language's snowball stemmer, then ASCII folding, so "Kopfhörer"
+  and "kopfhorer" meet and "cafetera eléctrica" matches "cafetera electrica".
+- Cyrillic: lowercase, ё folded to е, the Russian stemmer.
+- Arabic: diacritics and tatweel removed, alef/yeh/teh-marbuta forms unified, the Arabic stemmer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+import Stemmer
+
+from catalog.locales import LANGUAGES, Language, language_of
+
+MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
+
+_CJK = (
+    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff\U00020000-\U0002fa1f"
+)
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_WORD = re.compile(r"\w+")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f]")
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+
+_ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_ARABIC_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
+# Letters NFKD does not decompose into ASCII plus a combining mark.
+_FOLD_EXTRA = str.maketrans(
+    {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+)
+
+LATIN_LANGUAGES: tuple[str, ...] = tuple(
+    code for code, lang in LANGUAGES.items() if lang.script == "latin"
+)
+
+
+@cache
+def _stemmer(name: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(name)
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFKC (full-width forms to ASCII), case folding, Arabic letter forms unified."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _ARABIC_DIACRITICS.sub("", text)
+    return text.translate(_ARABIC_FORMS).replace("ё", "е")
+
+
+def ascii_fold(word: str) -> str:
+    """Strip accents from Latin letters: "eléctrica" -> "electrica", "straße" -> "strasse"."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def cjk_bigrams(run: str) -> Iterator[str]:
+    """Overlapping bigrams of a run of CJK characters; a lone character stands for itself."""
+    if len(run) == 1:
+        yield run
+        return
+    for i in range(len(run) - 1):
+        yield run[i : i + 2]
+
+
+def _word_terms(word: str, language: Language) -> Iterator[str]:
+    """Terms of one normalised word, which may mix CJK runs with other letters or digits."""
+    position = 0
+    for match in _CJK_RUN.finditer(word):
+        if match.start() > position:
+            yield _stem(word[position : match.start()], language)
+        yield from cjk_bigrams(match.group())
+        position = match.end()
+    if position < len(word):
+        yield _stem(word[position:], language)
+
+
+def _stem(word: str, language: Language) -> str:
+    if _ARABIC.search(word):
+        return _stemmer("arabic").stemWord(word)
+    if _CYRILLIC.search(word):
+        return _stemmer("russian").stemWord(word)
+    if _LATIN.search(word):
+        # Latin words inside CJK, Arabic or Russian text are mostly English (brands, units).
+        name = language.stemmer if language.script == "latin" else "english"
+        return ascii_fold(_stemmer(name or "english").stemWord(word))
+    return word
+
+
+def analyze(text: str, language: str) -> list[str]:
+    """The index terms of ``text`` written in ``language`` (a locale or language code)."""
+    lang = language_of(language)
+    terms: list[str] = []
+    for word in _WORD.findall(normalize_text(text)):
+        for term in _word_terms(word, lang):
+            if term and len(term) <= MAX_TOKEN_CHARS and term != "_":
+                terms.append(term)
+    return terms
+
+
+def query_languages(text: str) -> tuple[str, ...]:
+    """Languages a query with no locale may be written in, judged by its scripts.
+
+    CJK languages share one analysis (bigrams), so "zh" stands for all three; a Latin-only query
+    is analysed as every Latin-script language and the terms unioned.
+    """
+    if _CJK_CHAR.search(text):
+        return ("zh",)
+    if _ARABIC.search(text):
+        return ("ar",)
+    if _CYRILLIC.search(text):
+        return ("ru",)
+    return LATIN_LANGUAGES
+
+
+def query_terms(text: str, languages: Iterable[str]) -> list[str]:
+    """Distinct terms of a query analysed as each of ``languages``, in first-seen order."""
+    seen: dict[str, None] = {}
+    for language in languages:
+        for term in analyze(text, language):
+            seen.setdefault(term, None)
+    return list(seen)

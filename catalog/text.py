@@ -1,0 +1,34 @@
+"""Pure functions over products: the text the reranker reads, and the content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from catalog.product import Product
+
+
+def rerank_text(product: Product, max_chars: int = 1200) -> str:
+    """The passage a cross-encoder scores: title, brand, category, bullets, description.
+
+    Ordered by how much each part says about what the product is, so truncation cuts the least
+    useful text first.
+    """
+    parts = [product.title]
+    if product.brand:
+        parts.append(product.brand)
+    if product.category:
+        parts.append(product.category)
+    parts.extend(bullet for bullet in product.bullets if bullet)
+    if product.description:
+        parts.append(product.description)
+    text = "\n".join(parts)
+    return text if len(text) <= max_chars else text[:max_chars].rstrip()
+
+
+def content_hash(product: Product) -> str:
+    """A stable hash of everything a product says; any change to the record changes it."""
+    canonical = json.dumps(
+        product.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

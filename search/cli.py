@@ -1,0 +1,224 @@
+"""The ``shelf`` command line: human-readable by default, JSON with ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search import __version__
+from search.errors import ShelfError
+from search.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from search.pipeline import SearchPipeline, SearchResponse
+
+log = logging.getLogger("shelf")
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+DEMO_QUERIES: tuple[tuple[str, str], ...] = (
+    ("降噪耳机", "zh-CN"),
+    ("コーヒー豆 深煎り", "ja-JP"),
+    ("노이즈캔슬링 무선 이어폰", "ko-KR"),
+    ("سماعات بلوتوث لاسلكية", "ar-SA"),
+    ("кроссовки для бега", "ru-RU"),
+    ("kopfhorer mit noise cancelling", "de-DE"),
+    ("cafetera electrica", "es-ES"),
+    ("gift for a 5 year old who loves dinosaurs", "en-US"),
+)
+
+
+def _emit(args: argparse.Namespace, data: object, human: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(human)
+
+
+def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
+    from search.pipeline import SearchPipeline
+    from search.recall import make_recall
+    from search.rerank import make_reranker
+
+    recall = make_recall(settings)
+    reranker = make_reranker(settings) if rerank else None
+    return SearchPipeline(
+        recall,
+        reranker,
+        recall_k=settings.recall_k,
+        rerank_text_max_chars=settings.rerank_text_max_chars,
+    )
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Index a JSONL catalog into the configured backend."""
+    from catalog.ingest import IngestReport, ingest_file
+    from search.recall import make_recall
+
+    def progress(report: IngestReport) -> None:
+        rate = report.read / report.seconds if report.seconds else 0.0
+        print(
+            f"\r  read {report.read}  indexed {report.indexed}  rejected {report.rejected}"
+            f"  ({rate:,.0f} records/s)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    recall = make_recall(settings)
+    rejects_out = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
+    try:
+        report = ingest_file(
+            args.path,
+            recall,
+            rejects_out=rejects_out,
+            progress=progress if sys.stderr.isatty() and not args.json else None,
+        )
+    finally:
+        recall.close()
+        if rejects_out:
+            rejects_out.close()
+    if not args.json:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        for reject in report.rejects:
+            print(f"  rejected line {reject.line_no}: {reject.reason}", file=sys.stderr)
+        if report.rejected > len(report.rejects):
+            print(f"  ... and {report.rejected - len(report.rejects)} more", file=sys.stderr)
+    _emit(
+        args,
+        report.as_dict(),
+        f"{report.source}: read {report.read}, indexed {report.indexed}, rejected "
+        f"{report.rejected} in {report.seconds:.1f}s"
+        + (f"; rejects written to {args.rejects}" if args.rejects and report.rejected else ""),
+    )
+    return 1 if report.rejected and not report.indexed else 0
+
+
+def _format_response(response: SearchResponse) -> str:
+    lines = [f'"{response.query}": {len(response.items)} of {response.candidates} candidates']
+    lines.append(f"  {'pos':>3}  {'rerank':>8}  {'bm25':>7}  {'locale':<6}  {'id':<12}  title")
+    for item in response.items:
+        rerank = "-" if item.rerank_score is None else f"{item.rerank_score:.4f}"
+        lines.append(
+            f"  {item.position:>3}  {rerank:>8}  {item.bm25_score:>7.3f}  {item.locale:<6}  "
+            f"{item.product_id:<12}  {item.title}"
+        )
+    timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
+    lines.append(f"  timings: {timings}")
+    return "\n".join(lines)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Search the index and print the ranked products."""
+    from search.recall import SearchFilters
+
+    filters = SearchFilters(
+        locale=args.locale,
+        category=args.category,
+        min_price=args.min_price,
+        max_price=args.max_price,
+        in_stock=True if args.in_stock else None,
+    )
+    pipeline = _pipeline(settings, rerank=not args.no_rerank)
+    response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
+    _emit(args, response.as_dict(), _format_response(response))
+    return 0
+
+
+def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
+    """Build the tiny random-weight cross-encoder used by tests and the offline demo."""
+    from workers.test_model import build_test_model, catalog_texts
+
+    out = build_test_model(args.dir, catalog_texts(args.catalog), seed=args.seed)
+    _emit(
+        args,
+        {"model_dir": str(out), "seed": args.seed},
+        f"test model written to {out} (random weights: its scores are meaningless)",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a handful of multilingual queries against the index and print what they find."""
+    from search.recall import SearchFilters
+
+    pipeline = _pipeline(settings, rerank=True)
+    responses = []
+    for query, locale in DEMO_QUERIES:
+        response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
+        responses.append(response)
+        if not args.json:
+            print(f"[{locale}] " + _format_response(response) + "\n")
+    if args.json:
+        print(json.dumps([r.as_dict() for r in responses], ensure_ascii=False, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``shelf`` command."""
+    from catalog.samples import SAMPLE_CATALOG
+
+    parser = argparse.ArgumentParser(
+        prog="shelf", description="Multilingual product search: BM25 recall + cross-encoder rerank."
+    )
+    parser.add_argument("--version", action="version", version=f"shelf {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines).")
+    ingest.add_argument("path", type=Path, help="catalog file, one product per line")
+    ingest.add_argument("--rejects", type=Path, help="write rejected lines here (JSONL)")
+
+    search = command("search", cmd_search, "Search the product index.")
+    search.add_argument("query", help="what the shopper typed, in any language")
+    search.add_argument("--locale", help="only products of this locale (de-DE) or language (de)")
+    search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
+    search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
+    search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
+    search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
+    search.add_argument("--min-price", type=float)
+    search.add_argument("--max-price", type=float)
+    search.add_argument("--in-stock", action="store_true", help="only products in stock")
+
+    model = command(
+        "make-test-model", cmd_make_test_model, "Build the tiny random-weight test cross-encoder."
+    )
+    model.add_argument("dir", type=Path, help="output directory")
+    model.add_argument("--catalog", type=Path, default=SAMPLE_CATALOG, help="tokenizer corpus")
+    model.add_argument("--seed", type=int, default=0)
+
+    demo = command("demo", cmd_demo, "Run sample queries in eight languages.")
+    demo.add_argument("--k", type=int, default=5)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``shelf`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args, get_settings()))
+    except ShelfError as exc:
+        print(f"shelf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

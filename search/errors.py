@@ -1,0 +1,38 @@
+"""The exceptions Shelf raises, one small hierarchy so every caller can map them in one place."""
+
+
+class ShelfError(Exception):
+    """Base class: the message says what was wrong and what to do about it."""
+
+    #: HTTP status a caller (the API, the CLI) maps this error to.
+    status_code = 500
+
+
+class ConfigError(ShelfError):
+    """A setting has a value Shelf cannot work with."""
+
+    status_code = 500
+
+
+class InvalidQuery(ShelfError):
+    """The shopper's query cannot be searched as given (empty, too long, bad filter)."""
+
+    status_code = 422
+
+
+class CatalogError(ShelfError):
+    """A catalog file or record cannot be read."""
+
+    status_code = 422
+
+
+class RecallUnavailable(ShelfError):
+    """The product index cannot be opened or searched."""
+
+    status_code = 503
+
+
+class ModelUnavailable(ShelfError):
+    """The reranking model cannot be loaded."""
+
+    status_code = 503

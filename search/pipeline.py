@@ -1,0 +1,137 @@
+"""The search pipeline: recall top-K, rerank the candidates, order by the model's scores."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from catalog.language import detect_language
+from catalog.text import rerank_text
+from search.errors import InvalidQuery
+from search.query import normalize_query
+from search.recall import Recall, RecallHit, SearchFilters
+from search.rerank import Reranker
+
+MAX_K = 1000
+
+
+@dataclass(frozen=True)
+class SearchItem:
+    """One product in a ranked answer."""
+
+    product_id: str
+    title: str
+    locale: str
+    price: float
+    currency: str
+    in_stock: bool
+    position: int
+    bm25_score: float
+    rerank_score: float | None
+
+
+@dataclass
+class SearchResponse:
+    """A ranked answer and how it was made."""
+
+    query: str
+    items: list[SearchItem]
+    candidates: int
+    language: str | None  # the locale or language recall was restricted to, if any
+    language_detected: bool  # True when ``language`` was detected from the query text
+    reranked: bool
+    model: str | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready data."""
+        return asdict(self)
+
+
+class SearchPipeline:
+    """query -> Recall.search -> Reranker.score -> order -> page."""
+
+    def __init__(
+        self,
+        recall: Recall,
+        reranker: Reranker | None,
+        *,
+        recall_k: int = 50,
+        rerank_text_max_chars: int = 1200,
+    ) -> None:
+        self.recall = recall
+        self.reranker = reranker
+        self.recall_k = recall_k
+        self.rerank_text_max_chars = rerank_text_max_chars
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        recall_k: int | None = None,
+        filters: SearchFilters | None = None,
+        rerank: bool = True,
+    ) -> SearchResponse:
+        """The top ``k`` products for ``query``: reranked when a reranker is present and asked."""
+        if not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"k must be between 1 and {MAX_K} (got {k})")
+        recall_k = max(recall_k or self.recall_k, k)
+        if recall_k > MAX_K:
+            raise InvalidQuery(f"recall_k must be at most {MAX_K} (got {recall_k})")
+        started = time.perf_counter()
+        text = normalize_query(query)
+
+        filters = filters or SearchFilters()
+        detected = False
+        if filters.locale is None:
+            guess = detect_language(text)
+            if guess is not None:
+                filters, detected = replace(filters, locale=guess[0]), True
+        hits = self.recall.search(text, limit=recall_k, filters=filters)
+        if not hits and detected:
+            # A wrong guess must not hide products: search every language instead.
+            filters, detected = replace(filters, locale=None), False
+            hits = self.recall.search(text, limit=recall_k, filters=filters)
+        recalled = time.perf_counter()
+        timings = {"recall": (recalled - started) * 1000}
+
+        scores: list[float] | None = None
+        if rerank and self.reranker is not None and hits:
+            passages = [rerank_text(h.product, self.rerank_text_max_chars) for h in hits]
+            scores = self.reranker.score(text, passages)
+            timings["rerank"] = (time.perf_counter() - recalled) * 1000
+
+        items = _rank(hits, scores)[:k]
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return SearchResponse(
+            query=text,
+            items=items,
+            candidates=len(hits),
+            language=filters.locale,
+            language_detected=detected,
+            reranked=scores is not None,
+            model=self.reranker.model_id if scores is not None and self.reranker else None,
+            timings_ms={stage: round(ms, 3) for stage, ms in timings.items()},
+        )
+
+
+def _rank(hits: list[RecallHit], scores: list[float] | None) -> list[SearchItem]:
+    """Order by rerank score (recall rank breaks ties), or keep recall order when unscored."""
+    order = list(range(len(hits)))
+    if scores is not None:
+        order.sort(key=lambda i: (-scores[i], i))
+    return [
+        SearchItem(
+            product_id=hits[i].product.id,
+            title=hits[i].product.title,
+            locale=hits[i].product.locale,
+            price=hits[i].product.price,
+            currency=hits[i].product.currency,
+            in_stock=hits[i].product.in_stock,
+            position=position,
+            bm25_score=round(hits[i].bm25_score, 6),
+            rerank_score=None if scores is None else scores[i],
+        )
+        for position, i in enumerate(order, start=1)
+    ]

@@ -1,0 +1,25 @@
+"""Query normalisation: what every backend and cache sees instead of the raw shopper text."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from search.errors import InvalidQuery
+
+MAX_QUERY_CHARS = 500
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_query(query: str) -> str:
+    """NFC, control characters dropped, whitespace collapsed; rejects empty and huge queries."""
+    if len(query) > MAX_QUERY_CHARS * 4:
+        raise InvalidQuery(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+    text = unicodedata.normalize("NFC", query)
+    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    text = _SPACE.sub(" ", text).strip()
+    if not text:
+        raise InvalidQuery("query is empty: type some words to search for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
+    return text

@@ -1,0 +1,215 @@
+"""Recall on an embedded tantivy index: one index on disk, per-language analysis in Python."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import tantivy
+
+from catalog.analysis import analyze, query_languages, query_terms
+from catalog.locales import language_of
+from catalog.product import Product
+from catalog.text import content_hash
+from search.errors import InvalidQuery, RecallUnavailable
+from search.recall import RecallHit, SearchFilters
+
+SCHEMA_VERSION = 1
+_MARKER = "shelf-index.json"
+
+# Field boosts: what a product *is* (title) outranks who makes it and where it sits, which
+# outranks what the copy says about it.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "alt_titles": 2.0,
+    "brand": 2.0,
+    "category": 1.5,
+    "bullets": 1.0,
+    "description": 0.7,
+}
+# Per term, the best field counts fully and the others a little (Lucene's dismax tie-breaker):
+# a term in the title and the description beats one only in the title, but not by much.
+TIE_BREAKER = 0.1
+WRITER_HEAP_BYTES = 64_000_000
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in FIELD_BOOSTS:
+        # Terms come pre-analysed (catalog.analysis), joined by spaces.
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
+    builder.add_float_field("price", indexed=True, fast=True)
+    builder.add_boolean_field("in_stock", indexed=True)
+    builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("source", stored=True)
+    return builder.build()
+
+
+def _terms(text: str, locale: str) -> str:
+    return " ".join(analyze(text, locale))
+
+
+def product_document(product: Product) -> tantivy.Document:
+    """The tantivy document of a product: analysed text fields, filter fields, the source."""
+    alt_titles = " ".join(
+        _terms(title, locale) for locale, title in product.localized_titles.items()
+    )
+    return tantivy.Document(
+        id=product.id,
+        title=_terms(product.title, product.locale),
+        alt_titles=alt_titles,
+        brand=_terms(product.brand, product.locale),
+        category=_terms(product.category, product.locale),
+        bullets=" ".join(_terms(bullet, product.locale) for bullet in product.bullets),
+        description=_terms(product.description, product.locale),
+        locale=product.locale,
+        language=language_of(product.locale).code,
+        category_path=product.category_path,
+        price=float(product.price),
+        in_stock=product.in_stock,
+        content_hash=content_hash(product),
+        source=product.model_dump_json().encode("utf-8"),
+    )
+
+
+class EmbeddedRecall:
+    """The embedded-default Recall: a tantivy index in a directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._schema = _schema()
+        self._index = self._open(path)
+        self._writer: tantivy.IndexWriter | None = None
+        self._lock = threading.Lock()
+
+    def _open(self, path: Path) -> tantivy.Index:
+        marker = path / _MARKER
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if marker.exists():
+                version = json.loads(marker.read_text()).get("schema_version")
+                if version != SCHEMA_VERSION:
+                    raise RecallUnavailable(
+                        f"the index at {path} has schema version {version}, this Shelf needs "
+                        f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
+                    )
+            index = tantivy.Index(self._schema, path=str(path), reuse=True)
+            marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        except (OSError, ValueError) as exc:
+            raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
+        return index
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError as exc:
+                raise RecallUnavailable(
+                    f"cannot write to the index at {self.path} (is another `shelf ingest` "
+                    f"running?): {exc}"
+                ) from exc
+        return self._writer
+
+    def index(self, products: Sequence[Product]) -> int:
+        """Upsert products by id and commit, so searches see all of them or none."""
+        if not products:
+            return 0
+        with self._lock:
+            writer = self._get_writer()
+            for product in products:
+                # A delete applies to documents added before it, so delete-then-add upserts.
+                writer.delete_documents_by_term("id", product.id)
+                writer.add_document(product_document(product))
+            writer.commit()
+        self._index.reload()
+        return len(products)
+
+    def delete(self, product_ids: Iterable[str]) -> int:
+        """Delete products by id and commit."""
+        with self._lock:
+            writer = self._get_writer()
+            count = 0
+            for product_id in product_ids:
+                writer.delete_documents_by_term("id", product_id)
+                count += 1
+            writer.commit()
+        self._index.reload()
+        return count
+
+    def count(self) -> int:
+        """Number of live products."""
+        self._index.reload()
+        return int(self._index.searcher().num_docs)
+
+    def search(
+        self, query: str, *, limit: int, filters: SearchFilters | None = None
+    ) -> list[RecallHit]:
+        """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
+        filters = filters or SearchFilters()
+        languages = (filters.locale,) if filters.locale else query_languages(query)
+        terms = query_terms(query, languages)
+        if not terms:
+            raise InvalidQuery(f"query {query!r} has no searchable words")
+        text_query = self._text_query(terms)
+        clauses = [(tantivy.Occur.Must, text_query)]
+        clauses += [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
+            for f in self._filter_queries(filters)
+        ]
+        searcher = self._index.searcher()
+        result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False)
+        hits = []
+        for score, address in result.hits:
+            source = searcher.doc(address)["source"][0]
+            hits.append(RecallHit(Product.model_validate_json(source), float(score)))
+        return hits
+
+    def _text_query(self, terms: list[str]) -> tantivy.Query:
+        per_term = []
+        for term in terms:
+            per_field = [
+                tantivy.Query.boost_query(
+                    tantivy.Query.term_query(self._schema, field, term, index_option="freq"),
+                    boost,
+                )
+                for field, boost in FIELD_BOOSTS.items()
+            ]
+            per_term.append(
+                (tantivy.Occur.Should, tantivy.Query.disjunction_max_query(per_field, TIE_BREAKER))
+            )
+        return tantivy.Query.boolean_query(per_term)
+
+    def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
+        schema, queries = self._schema, []
+        if filters.locale:
+            field = "locale" if "-" in filters.locale else "language"
+            queries.append(tantivy.Query.term_query(schema, field, filters.locale))
+        if filters.category:
+            path = " > ".join(p.strip() for p in filters.category.split(">") if p.strip())
+            queries.append(tantivy.Query.term_query(schema, "category_path", path))
+        if filters.min_price is not None or filters.max_price is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "price",
+                    tantivy.FieldType.Float,
+                    lower_bound=filters.min_price if filters.min_price is not None else 0.0,
+                    upper_bound=filters.max_price if filters.max_price is not None else 1e300,
+                )
+            )
+        if filters.in_stock is not None:
+            queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
+        return queries
+
+    def close(self) -> None:
+        """Finish merges and release the writer lock."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None

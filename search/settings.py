@@ -1,0 +1,57 @@
+"""Shelf's configuration: environment variables prefixed ``SHELF_``, read once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
+
+
+class Settings(BaseSettings):
+    """Every knob Shelf has. Defaults run everything embedded on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="SHELF_", extra="ignore")
+
+    data_dir: Path = Field(Path(".shelf"), description="Where the embedded index and models live.")
+    recall_backend: Literal["embedded", "elasticsearch"] = "embedded"
+    elasticsearch_url: str | None = None
+    recall_k: int = Field(50, ge=1, le=1000, description="Candidates recalled per query.")
+
+    rerank_mode: Literal["local", "celery"] = "local"
+    rerank_model: str = Field(
+        DEFAULT_RERANK_MODEL, description="Hugging Face model id or a local directory."
+    )
+    rerank_model_revision: str | None = Field(
+        None, description="Hub revision (branch, tag or commit) of rerank_model."
+    )
+    rerank_fallback_model: Path | None = Field(
+        None,
+        description="Local model used, with a loud warning, when rerank_model cannot be loaded. "
+        "Meant for the offline demo only.",
+    )
+    rerank_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
+    rerank_max_length: int = Field(512, ge=16, le=8192)
+    rerank_batch_size: int = Field(64, ge=1, le=4096)
+    rerank_text_max_chars: int = Field(
+        1200, ge=64, description="The product text sent to the reranker is cut to this length."
+    )
+    rerank_deadline_ms: int = Field(2000, ge=1)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    events_url: str | None = None
+
+    @property
+    def index_dir(self) -> Path:
+        """Directory of the embedded tantivy index."""
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built from the environment on first use."""
+    return Settings()

@@ -1,0 +1,80 @@
+"""Fixtures that start real things: tantivy indexes on disk and the tiny FlagEmbedding model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.ingest import validate
+from catalog.product import Product
+from catalog.readers import read_jsonl
+from catalog.samples import SAMPLE_CATALOG
+from search.recall.embedded import EmbeddedRecall
+from search.settings import Settings, get_settings
+from workers.model import ModelSpec, RerankModel
+from workers.test_model import build_test_model, catalog_texts
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Each test reads settings anew, with its data under its own tmp_path."""
+    monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path / "shelf-data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sample_products() -> list[Product]:
+    """Every product of the shipped sample catalog."""
+    return [p for p in validate(read_jsonl(SAMPLE_CATALOG)) if isinstance(p, Product)]
+
+
+@pytest.fixture(scope="session")
+def test_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight XLM-RoBERTa cross-encoder, built once per test session."""
+    out = tmp_path_factory.mktemp("test-model")
+    return build_test_model(out, catalog_texts(SAMPLE_CATALOG), seed=0)
+
+
+@pytest.fixture(scope="session")
+def rerank_model(test_model_dir: Path) -> RerankModel:
+    """The tiny model loaded through Shelf's model path (FlagReranker underneath)."""
+    return RerankModel(ModelSpec(str(test_model_dir), device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def sample_index(
+    tmp_path_factory: pytest.TempPathFactory, sample_products: list[Product]
+) -> Iterator[EmbeddedRecall]:
+    """A tantivy index of the whole sample catalog, shared read-only by tests."""
+    recall = EmbeddedRecall(tmp_path_factory.mktemp("sample-index"))
+    recall.index(sample_products)
+    yield recall
+    recall.close()
+
+
+@pytest.fixture
+def settings_with_test_model(test_model_dir: Path, tmp_path: Path) -> Settings:
+    """Settings pointing at the test model and a per-test data directory."""
+    return Settings(rerank_model=str(test_model_dir), data_dir=tmp_path / "shelf-data")
+
+
+def make_product(**fields: object) -> Product:
+    """A valid product with overridable fields."""
+    record: dict[str, object] = {
+        "id": "p-1",
+        "locale": "en-US",
+        "title": "Stainless steel water bottle",
+        "description": "Keeps drinks cold for 24 hours.",
+        "brand": "Brookline",
+        "category": "Sports > Hydration",
+        "bullets": ["750 ml", "Leak-proof lid"],
+        "price": 19.99,
+        "currency": "USD",
+        "in_stock": True,
+    }
+    record.update(fields)
+    return Product.model_validate(record)

@@ -1,0 +1,121 @@
+"""The pipeline with a real tantivy index and the tiny model through FlagReranker."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from FlagEmbedding import FlagReranker
+
+from catalog.samples import SAMPLE_QUERIES
+from catalog.text import rerank_text
+from search.errors import InvalidQuery
+from search.pipeline import SearchPipeline
+from search.recall import SearchFilters
+from search.recall.embedded import EmbeddedRecall
+from search.rerank import LocalReranker
+from workers.model import RerankModel
+
+SAMPLE = [json.loads(line) for line in SAMPLE_QUERIES.read_text(encoding="utf-8").splitlines()]
+ONE_PER_LOCALE = list({q["locale"]: q for q in SAMPLE}.values())
+
+
+@pytest.fixture(scope="module")
+def pipeline(sample_index: EmbeddedRecall, rerank_model: RerankModel) -> SearchPipeline:
+    return SearchPipeline(sample_index, LocalReranker(rerank_model), recall_k=50)
+
+
+@pytest.fixture(scope="module")
+def independent_reranker(test_model_dir: Path) -> FlagReranker:
+    """The model loaded a second time, straight through FlagEmbedding, to check Shelf against."""
+    return FlagReranker(str(test_model_dir), use_fp16=False, devices=["cpu"], batch_size=64)
+
+
+@pytest.mark.parametrize("query", SAMPLE[::7], ids=lambda q: q["query_id"])
+def test_final_order_is_the_models_own_order(
+    pipeline: SearchPipeline, independent_reranker: FlagReranker, query: dict[str, str]
+) -> None:
+    filters = SearchFilters(locale=query["locale"])
+    hits = pipeline.recall.search(query["text"], limit=50, filters=filters)
+    assert len(hits) > 1
+    pairs = [(query["text"], rerank_text(h.product)) for h in hits]
+    expected_scores = independent_reranker.compute_score(pairs, normalize=False)
+    expected = [
+        hits[i].product.id for i in sorted(range(len(hits)), key=lambda i: -expected_scores[i])
+    ]
+
+    response = pipeline.search(query["text"], k=50, filters=filters)
+
+    assert [item.product_id for item in response.items] == expected
+    by_id = {h.product.id: s for h, s in zip(hits, expected_scores, strict=True)}
+    for item in response.items:
+        assert item.rerank_score == pytest.approx(by_id[item.product_id], abs=1e-5)
+
+
+def test_rerank_reorders_bm25_exactly_where_the_model_disagrees(
+    pipeline: SearchPipeline,
+) -> None:
+    reordered = 0
+    for query in ONE_PER_LOCALE:
+        filters = SearchFilters(locale=query["locale"])
+        reranked = pipeline.search(query["text"], k=50, filters=filters)
+        bm25 = pipeline.search(query["text"], k=50, filters=filters, rerank=False)
+        bm25_ids = [i.product_id for i in bm25.items]
+        reranked_ids = [i.product_id for i in reranked.items]
+        assert sorted(reranked_ids) == sorted(bm25_ids)
+        score = {i.product_id: i.rerank_score or 0.0 for i in reranked.items}
+        model_agrees = all(score[a] >= score[b] for a, b in itertools.pairwise(bm25_ids))
+        assert (reranked_ids == bm25_ids) == model_agrees
+        reordered += not model_agrees
+    assert reordered >= 1
+
+
+def test_without_rerank_the_order_is_bm25_and_no_model_is_named(pipeline: SearchPipeline) -> None:
+    response = pipeline.search("coffee beans", k=5, rerank=False)
+    assert not response.reranked and response.model is None
+    assert all(item.rerank_score is None for item in response.items)
+    assert [i.position for i in response.items] == [1, 2, 3, 4, 5]
+    assert "rerank" not in response.timings_ms
+
+
+def test_response_has_stage_timings_and_the_model(pipeline: SearchPipeline) -> None:
+    response = pipeline.search("cat food", k=3)
+    assert set(response.timings_ms) == {"recall", "rerank", "total"}
+    assert response.timings_ms["total"] >= response.timings_ms["rerank"] > 0
+    assert response.model is not None and response.reranked
+
+
+@pytest.mark.parametrize("query", ONE_PER_LOCALE, ids=lambda q: q["locale"])
+def test_query_language_is_detected_and_products_come_in_it(
+    pipeline: SearchPipeline, query: dict[str, str]
+) -> None:
+    response = pipeline.search(query["text"], k=5, rerank=False)
+    language = query["locale"].split("-")[0]
+    assert response.language == language and response.language_detected
+    assert response.items
+    assert {item.locale.split("-")[0] for item in response.items} == {language}
+
+
+def test_wrong_language_guess_falls_back_to_every_language(tmp_path: Path) -> None:
+    from tests.conftest import make_product
+
+    recall = EmbeddedRecall(tmp_path / "index")
+    recall.index([make_product(id="de", locale="de-DE", title="Thermoskanne Edelstahl")])
+    response = SearchPipeline(recall, None).search("thermoskanne stainless steel", k=5)
+    assert [i.product_id for i in response.items] == ["de"]
+    assert response.language is None and not response.language_detected
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n", "\x00\x01"])
+def test_empty_query_is_refused_clearly(pipeline: SearchPipeline, query: str) -> None:
+    with pytest.raises(InvalidQuery, match="query is empty"):
+        pipeline.search(query)
+
+
+def test_out_of_range_k_is_refused(pipeline: SearchPipeline) -> None:
+    with pytest.raises(InvalidQuery, match="k must be between 1 and 1000"):
+        pipeline.search("coffee", k=0)
+    with pytest.raises(InvalidQuery, match="query is 2001 characters"):
+        pipeline.search("x" * 2001)

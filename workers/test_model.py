@@ -1,0 +1,110 @@
+"""Build a tiny XLM-RoBERTa cross-encoder with random weights, for tests and the offline demo.
+
+It has bge-reranker-v2-m3's architecture (XLMRobertaForSequenceClassification, one logit) and is
+loaded through the same FlagReranker path, so every code path runs; only its scores mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from catalog.readers import read_jsonl
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+def catalog_texts(catalog: Path) -> Iterator[str]:
+    """Every text field of a JSONL catalog, for training the tokenizer."""
+    for record in read_jsonl(catalog):
+        if record.data is None:
+            continue
+        for key in ("title", "brand", "category", "description"):
+            value = record.data.get(key)
+            if isinstance(value, str) and value:
+                yield value
+        for bullet in record.data.get("bullets") or []:
+            if isinstance(bullet, str):
+                yield bullet
+
+
+def _train_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers.processors import TemplateProcessing
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, unk_token="<unk>"
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    # XLM-R's pair format: <s> query </s></s> passage </s>
+    tokenizer.post_processor = TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", bos), ("</s>", eos)],
+    )
+    return tokenizer
+
+
+def build_test_model(
+    out_dir: Path,
+    texts: Iterable[str],
+    *,
+    seed: int = 0,
+    vocab_size: int = 8000,
+    hidden_size: int = 64,
+    layers: int = 2,
+) -> Path:
+    """Write a random-weight cross-encoder and its trained tokenizer to ``out_dir``."""
+    import torch
+    from transformers import (
+        XLMRobertaConfig,
+        XLMRobertaForSequenceClassification,
+        XLMRobertaTokenizerFast,
+    )
+
+    raw = _train_tokenizer(texts, vocab_size)
+    tokenizer = XLMRobertaTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
+    config = XLMRobertaConfig(
+        vocab_size=raw.get_vocab_size(),
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=hidden_size * 4,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        num_labels=1,
+        # Wider than BERT's 0.02 so random scores are spread out, not near-ties.
+        initializer_range=0.2,
+        pad_token_id=raw.token_to_id("<pad>"),
+        bos_token_id=raw.token_to_id("<s>"),
+        eos_token_id=raw.token_to_id("</s>"),
+    )
+    torch.manual_seed(seed)
+    model = XLMRobertaForSequenceClassification(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / "SHELF_TEST_MODEL.json").write_text(
+        json.dumps({"warning": "random weights: scores are meaningless", "seed": seed}) + "\n"
+    )
+    return out_dir
