@@ -211,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # transformers' advice about tokenizer padding speed is noise for shoppers' queries.
+    logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     try:
         return int(args.handler(args, get_settings()))
     except ShelfError as exc:

@@ -150,10 +150,6 @@ class RerankModel:
             scores = self._reranker.compute_score(pairs, normalize=False)
         return [float(s) for s in scores]
 
-    def warm_up(self) -> None:
-        """Run one small batch so the first real request does not pay for lazy initialisation."""
-        self.score("warm-up query", ["a product title\nbrand\ncategory\na description"] * 4)
-
 
 def load_model(settings: Settings) -> RerankModel:
     """Load ``SHELF_RERANK_MODEL``; fall back to ``SHELF_RERANK_FALLBACK_MODEL`` only if set.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from catalog.locales import canonical_locale
+from catalog.locales import LANGUAGES, canonical_locale
 from catalog.product import Product
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
@@ -23,11 +23,8 @@ class SearchFilters:
     in_stock: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.locale is not None and "-" in self.locale:
-            try:
-                object.__setattr__(self, "locale", canonical_locale(self.locale))
-            except ValueError as exc:
-                raise InvalidQuery(str(exc)) from None
+        if self.locale is not None:
+            object.__setattr__(self, "locale", _locale_or_language(self.locale))
         for name in ("min_price", "max_price"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
@@ -38,6 +35,15 @@ class SearchFilters:
             and self.min_price > self.max_price
         ):
             raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
+
+
+def _locale_or_language(value: str) -> str:
+    if value.strip().lower() in LANGUAGES:
+        return value.strip().lower()
+    try:
+        return canonical_locale(value)
+    except ValueError as exc:
+        raise InvalidQuery(f"{exc}; or a bare language: {', '.join(LANGUAGES)}") from None
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,7 @@ def test_bad_filters_are_refused_with_the_reason() -> None:
         SearchFilters(min_price=10.0, max_price=5.0)
     with pytest.raises(InvalidQuery, match="unknown locale 'xx-XX'"):
         SearchFilters(locale="xx-XX")
+    with pytest.raises(InvalidQuery, match="unknown locale 'xx'.*or a bare language: zh, ja"):
+        SearchFilters(locale="xx")
+    assert SearchFilters(locale="DE").locale == "de"
+    assert SearchFilters(locale="de_de").locale == "de-DE"
