@@ -37,15 +37,14 @@ def _train_tokenizer(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from tokenizers.processors import TemplateProcessing
 
-    tokenizer = Tokenizer(models.Unigram())
+    # BPE rather than XLM-R's unigram model: the unigram trainer is not deterministic, and the
+    # same catalog and seed must give the same test model on every machine.
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.normalizer = normalizers.NFKC()
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        unk_token="<unk>",
-        show_progress=False,
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from FlagEmbedding import FlagReranker
 
+from catalog.samples import SAMPLE_CATALOG
 from search.errors import ModelUnavailable
 from search.settings import DEFAULT_RERANK_MODEL, Settings
 from workers.model import ModelSpec, RerankModel, load_model, resolve_device
+from workers.test_model import build_test_model, catalog_texts
 
 
 def test_test_model_loads_through_flagreranker(rerank_model: RerankModel) -> None:
@@ -93,3 +95,9 @@ def test_fallback_model_is_used_only_when_set_and_loudly(
         model = load_model(Settings(rerank_device="cpu", rerank_fallback_model=test_model_dir))
     assert model.model_dir == test_model_dir
     assert "MEANINGLESS" in caplog.text and "could not be loaded" in caplog.text
+
+
+def test_test_model_build_is_reproducible(tmp_path: Path, test_model_dir: Path) -> None:
+    again = build_test_model(tmp_path / "again", catalog_texts(SAMPLE_CATALOG), seed=0)
+    for name in ("tokenizer.json", "model.safetensors", "config.json"):
+        assert (again / name).read_bytes() == (test_model_dir / name).read_bytes(), name
