@@ -65,8 +65,13 @@ class Product(BaseModel):
     @property
     def category_path(self) -> list[str]:
         """Every ancestor of the category, shortest first ("A", "A > B", "A > B > C")."""
-        levels = [level.strip() for level in self.category.split(">") if level.strip()]
+        levels = category_levels(self.category)
         return [" > ".join(levels[: i + 1]) for i in range(len(levels))]
+
+
+def category_levels(category: str) -> list[str]:
+    """The levels of a breadcrumb category, spaces trimmed: "A >  B" -> ["A", "B"]."""
+    return [level.strip() for level in category.split(">") if level.strip()]
 
 
 def describe_validation_error(error: ValidationError) -> str:

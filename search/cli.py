@@ -20,16 +20,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("shelf")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-DEMO_QUERIES: tuple[tuple[str, str], ...] = (
-    ("降噪耳机", "zh-CN"),
-    ("コーヒー豆 深煎り", "ja-JP"),
-    ("노이즈캔슬링 무선 이어폰", "ko-KR"),
-    ("سماعات بلوتوث لاسلكية", "ar-SA"),
-    ("кроссовки для бега", "ru-RU"),
-    ("kopfhorer mit noise cancelling", "de-DE"),
-    ("cafetera electrica", "es-ES"),
-    ("gift for a 5 year old who loves dinosaurs", "en-US"),
-)
+# One sample query per language, from catalog/data/sample_queries.jsonl.
+DEMO_QUERY_IDS: tuple[str, ...] = (
+    "zh-cn-q01", "ja-jp-q08", "ko-kr-q01", "ar-sa-q04",
+    "ru-ru-q01", "de-de-q01", "es-es-q01", "en-us-q04",
+)  # fmt: skip
+
+
+def demo_queries() -> list[tuple[str, str]]:
+    """(text, locale) of each demo query."""
+    from catalog.samples import sample_queries
+
+    by_id = {q["query_id"]: q for q in sample_queries()}
+    return [(by_id[qid]["text"], by_id[qid]["locale"]) for qid in DEMO_QUERY_IDS]
 
 
 def _emit(args: argparse.Namespace, data: object, human: str) -> None:
@@ -149,7 +152,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     pipeline = _pipeline(settings, rerank=True)
     responses = []
-    for query, locale in DEMO_QUERIES:
+    for query, locale in demo_queries():
         response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
         responses.append(response)
         if not args.json:

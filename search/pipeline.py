@@ -102,7 +102,7 @@ class SearchPipeline:
             scores = self.reranker.score(text, passages)
             timings["rerank"] = (time.perf_counter() - recalled) * 1000
 
-        items = _rank(hits, scores)[:k]
+        items = _rank(hits, scores, k)
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query=text,
@@ -116,11 +116,12 @@ class SearchPipeline:
         )
 
 
-def _rank(hits: list[RecallHit], scores: list[float] | None) -> list[SearchItem]:
-    """Order by rerank score (recall rank breaks ties), or keep recall order when unscored."""
+def _rank(hits: list[RecallHit], scores: list[float] | None, k: int) -> list[SearchItem]:
+    """The top ``k`` by rerank score (recall rank breaks ties), or in recall order if unscored."""
     order = list(range(len(hits)))
     if scores is not None:
         order.sort(key=lambda i: (-scores[i], i))
+    del order[k:]
     return [
         SearchItem(
             product_id=hits[i].product.id,

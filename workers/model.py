@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -157,8 +157,9 @@ def load_model(settings: Settings) -> RerankModel:
     The fallback exists for the offline demo: it is announced loudly, since a test model's scores
     are meaningless.
     """
+    spec = ModelSpec.from_settings(settings)
     try:
-        return RerankModel(ModelSpec.from_settings(settings))
+        return RerankModel(spec)
     except ModelUnavailable as exc:
         fallback = settings.rerank_fallback_model
         if fallback is None:
@@ -170,7 +171,4 @@ def load_model(settings: Settings) -> RerankModel:
             exc,
             fallback,
         )
-        spec = ModelSpec.from_settings(settings)
-        return RerankModel(
-            ModelSpec(str(fallback), None, spec.device, spec.max_length, spec.batch_size)
-        )
+        return RerankModel(replace(spec, name=str(fallback), revision=None))

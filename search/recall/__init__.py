@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from catalog.locales import LANGUAGES, canonical_locale
-from catalog.product import Product
+from catalog.product import Product, category_levels
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
 
@@ -25,6 +25,9 @@ class SearchFilters:
     def __post_init__(self) -> None:
         if self.locale is not None:
             object.__setattr__(self, "locale", _locale_or_language(self.locale))
+        if self.category is not None:
+            # Spelled as Product.category_path spells it, so every backend matches it exactly.
+            object.__setattr__(self, "category", " > ".join(category_levels(self.category)))
         for name in ("min_price", "max_price"):
             value = getattr(self, name)
             if value is not None and not value >= 0:

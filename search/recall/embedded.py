@@ -100,7 +100,8 @@ class EmbeddedRecall:
                         f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
                     )
             index = tantivy.Index(self._schema, path=str(path), reuse=True)
-            marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+            if not marker.exists():
+                marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
         except (OSError, ValueError) as exc:
             raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
         return index
@@ -191,8 +192,7 @@ class EmbeddedRecall:
             field = "locale" if "-" in filters.locale else "language"
             queries.append(tantivy.Query.term_query(schema, field, filters.locale))
         if filters.category:
-            path = " > ".join(p.strip() for p in filters.category.split(">") if p.strip())
-            queries.append(tantivy.Query.term_query(schema, "category_path", path))
+            queries.append(tantivy.Query.term_query(schema, "category_path", filters.category))
         if filters.min_price is not None or filters.max_price is not None:
             queries.append(
                 tantivy.Query.range_query(

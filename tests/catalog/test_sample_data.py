@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 
 from catalog.ingest import Reject, validate
 from catalog.product import Product
 from catalog.readers import read_jsonl
-from catalog.samples import SAMPLE_CATALOG, SAMPLE_JUDGMENTS, SAMPLE_QUERIES
+from catalog.samples import SAMPLE_CATALOG, sample_judgments, sample_queries
 
 REQUIRED_LANGUAGES = {"zh", "ja", "ko", "ar", "ru", "es", "de", "en"}
-
-
-def _jsonl(path):  # type: ignore[no-untyped-def]
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def test_every_sample_product_is_valid() -> None:
@@ -32,8 +27,8 @@ def test_catalog_covers_600_products_in_eight_languages(sample_products: list[Pr
 
 def test_judgments_refer_to_known_queries_and_products(sample_products: list[Product]) -> None:
     product_ids = {p.id for p in sample_products}
-    queries = {q["query_id"]: q for q in _jsonl(SAMPLE_QUERIES)}
-    judgments = _jsonl(SAMPLE_JUDGMENTS)
+    queries = {q["query_id"]: q for q in sample_queries()}
+    judgments = sample_judgments()
     assert {j["query_id"] for j in judgments} == set(queries)
     assert {j["product_id"] for j in judgments} <= product_ids
     assert all(j["grade"] in (0, 1, 2, 3) for j in judgments)
@@ -42,7 +37,7 @@ def test_judgments_refer_to_known_queries_and_products(sample_products: list[Pro
 
 def test_every_query_has_an_exact_match() -> None:
     best: dict[str, int] = defaultdict(int)
-    for j in _jsonl(SAMPLE_JUDGMENTS):
+    for j in sample_judgments():
         best[j["query_id"]] = max(best[j["query_id"]], j["grade"])
     assert set(best.values()) == {3}
 
@@ -52,10 +47,10 @@ def test_generalisation_keyword_trap_is_judged_against_the_keyword(
 ) -> None:
     """The deep-learning-frameworks book shares the query's words; the regularisation book helps."""
     titles = {p.id: p.title for p in sample_products}
-    query = next(q for q in _jsonl(SAMPLE_QUERIES) if "泛化" in q["text"])
+    query = next(q for q in sample_queries() if "泛化" in q["text"])
     grades = {
         titles[j["product_id"]]: j["grade"]
-        for j in _jsonl(SAMPLE_JUDGMENTS)
+        for j in sample_judgments()
         if j["query_id"] == query["query_id"]
     }
     regularisation = [g for t, g in grades.items() if "正则化" in t]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cli import DEMO_QUERIES, main
+from search.cli import demo_queries, main
 
 SHELF = Path(sys.executable).with_name("shelf")
 
@@ -29,7 +29,10 @@ def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize(("query", "locale"), DEMO_QUERIES, ids=[q[1] for q in DEMO_QUERIES])
+DEMO = demo_queries()
+
+
+@pytest.mark.parametrize(("query", "locale"), DEMO, ids=[locale for _, locale in DEMO])
 def test_search_returns_products_in_the_querys_language(
     ingested: None, capsys: pytest.CaptureFixture[str], query: str, locale: str
 ) -> None:

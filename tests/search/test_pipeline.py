@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import pytest
 from FlagEmbedding import FlagReranker
 
-from catalog.samples import SAMPLE_QUERIES
+from catalog.samples import sample_queries
 from catalog.text import rerank_text
 from search.errors import InvalidQuery
 from search.pipeline import SearchPipeline
@@ -18,7 +17,7 @@ from search.recall.embedded import EmbeddedRecall
 from search.rerank import LocalReranker
 from workers.model import RerankModel
 
-SAMPLE = [json.loads(line) for line in SAMPLE_QUERIES.read_text(encoding="utf-8").splitlines()]
+SAMPLE = sample_queries()
 ONE_PER_LOCALE = list({q["locale"]: q for q in SAMPLE}.values())
 
 
