@@ -220,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, get_settings()))
     except ShelfError as exc:
         print(f"shelf {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        # Bad input (a 4xx in the API) is 2; Shelf failing to do the work is 1.
+        return 2 if exc.status_code < 500 else 1
     except KeyboardInterrupt:
         return 130
 

@@ -12,6 +12,7 @@ import pytest
 
 from catalog.samples import SAMPLE_CATALOG
 from search.cli import demo_queries, main
+from search.settings import get_settings
 
 SHELF = Path(sys.executable).with_name("shelf")
 
@@ -102,6 +103,16 @@ def test_unknown_locale_is_a_clear_error(
 ) -> None:
     assert main(["search", "coffee", "--locale", "xx-XX"]) == 2
     assert "unknown locale 'xx-XX'" in capsys.readouterr().err
+
+
+def test_unloadable_model_is_a_failure_not_bad_input(
+    ingested: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("SHELF_RERANK_MODEL", str(tmp_path))
+    get_settings.cache_clear()  # ``ingested`` already read the settings
+    assert main(["search", "coffee"]) == 1
+    assert "without config.json" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["ingest", "search", "make-test-model", "demo"])
