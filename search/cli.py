@@ -43,17 +43,21 @@ def _emit(args: argparse.Namespace, data: object, human: str) -> None:
 
 
 def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
+    from search.cache import make_score_cache
     from search.pipeline import SearchPipeline
     from search.recall import make_recall
     from search.rerank import make_reranker
 
     recall = make_recall(settings)
-    reranker = make_reranker(settings) if rerank else None
+    cache = make_score_cache(settings)
+    reranker = make_reranker(settings, cache) if rerank else None
     return SearchPipeline(
         recall,
         reranker,
+        cache=cache,
         recall_k=settings.recall_k,
         rerank_text_max_chars=settings.rerank_text_max_chars,
+        deadline_ms=settings.rerank_deadline_ms,
     )
 
 
@@ -104,6 +108,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def _format_response(response: SearchResponse) -> str:
     lines = [f'"{response.query}": {len(response.items)} of {response.candidates} candidates']
+    if response.degraded:
+        lines.append(
+            f"  degraded: {response.scored} of {response.candidates} candidates scored in time; "
+            "the rest keep recall order"
+        )
     lines.append(f"  {'pos':>3}  {'rerank':>8}  {'bm25':>7}  {'locale':<6}  {'id':<12}  title")
     for item in response.items:
         rerank = "-" if item.rerank_score is None else f"{item.rerank_score:.4f}"
@@ -130,6 +139,26 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
     response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
     _emit(args, response.as_dict(), _format_response(response))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a rerank worker: one process (per GPU), its model loaded once, N requests at once."""
+    from workers.celery_app import make_celery_app
+
+    app = make_celery_app(settings)
+    argv = [
+        "worker",
+        "--pool=threads",
+        f"--concurrency={args.concurrency or settings.worker_concurrency}",
+        f"--queues={settings.rerank_queue}",
+        f"--loglevel={args.loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if args.hostname:
+        argv.append(f"--hostname={args.hostname}")
+    app.worker_main(argv)
     return 0
 
 
@@ -193,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--min-price", type=float)
     search.add_argument("--max-price", type=float)
     search.add_argument("--in-stock", action="store_true", help="only products in stock")
+
+    worker = command("worker", cmd_worker, "Run a Celery rerank worker (SHELF_RERANK_MODE=celery).")
+    worker.add_argument(
+        "--concurrency", type=int, help="requests taken at once (SHELF_WORKER_CONCURRENCY)"
+    )
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--hostname", help="Celery node name, e.g. gpu0@%%h")
 
     model = command(
         "make-test-model", cmd_make_test_model, "Build the tiny random-weight test cross-encoder."

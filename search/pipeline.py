@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 
 from catalog.language import detect_language
 from catalog.text import rerank_text
-from search.errors import InvalidQuery
+from search.cache import NoScoreCache, ScoreCache, score_key
+from search.errors import InvalidQuery, ShelfError
+from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
 from search.recall import Recall, RecallHit, SearchFilters
-from search.rerank import Reranker
+from search.rerank import Candidate, Reranker
+
+log = logging.getLogger(__name__)
 
 MAX_K = 1000
 
@@ -41,6 +46,9 @@ class SearchResponse:
     language_detected: bool  # True when ``language`` was detected from the query text
     reranked: bool
     model: str | None
+    degraded: bool = False  # True when some candidates went unscored (deadline, no worker)
+    scored: int = 0  # candidates with a rerank score, from the cache or the model
+    cached: int = 0  # of those, served from the score cache
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -49,20 +57,24 @@ class SearchResponse:
 
 
 class SearchPipeline:
-    """query -> Recall.search -> Reranker.score -> order -> page."""
+    """query -> Recall.search -> ScoreCache.get -> Reranker.score (misses) -> order -> page."""
 
     def __init__(
         self,
         recall: Recall,
         reranker: Reranker | None,
         *,
+        cache: ScoreCache | None = None,
         recall_k: int = 50,
         rerank_text_max_chars: int = 1200,
+        deadline_ms: float = 2000,
     ) -> None:
         self.recall = recall
         self.reranker = reranker
+        self.cache = cache or NoScoreCache()
         self.recall_k = recall_k
         self.rerank_text_max_chars = rerank_text_max_chars
+        self.deadline_ms = deadline_ms
 
     def search(
         self,
@@ -96,11 +108,15 @@ class SearchPipeline:
         recalled = time.perf_counter()
         timings = {"recall": (recalled - started) * 1000}
 
-        scores: list[float] | None = None
+        scores: list[float | None] | None = None
+        cached = 0
         if rerank and self.reranker is not None and hits:
-            passages = [rerank_text(h.product, self.rerank_text_max_chars) for h in hits]
-            scores = self.reranker.score(text, passages)
+            scores, cached = self._scores(text, hits, self.reranker)
             timings["rerank"] = (time.perf_counter() - recalled) * 1000
+        scored = sum(1 for score in scores or () if score is not None)
+        degraded = scores is not None and scored < len(hits)
+        if degraded:
+            DEGRADED_RESPONSES.inc()
 
         items = _rank(hits, scores, k)
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -110,17 +126,43 @@ class SearchPipeline:
             candidates=len(hits),
             language=filters.locale,
             language_detected=detected,
-            reranked=scores is not None,
-            model=self.reranker.model_id if scores is not None and self.reranker else None,
+            reranked=scored > 0,
+            model=self.reranker.model_id if scored and self.reranker else None,
+            degraded=degraded,
+            scored=scored,
+            cached=cached,
             timings_ms={stage: round(ms, 3) for stage, ms in timings.items()},
         )
 
+    def _scores(
+        self, query: str, hits: list[RecallHit], reranker: Reranker
+    ) -> tuple[list[float | None], int]:
+        """Each hit's score from the cache, else from the reranker within the deadline."""
+        deadline = time.monotonic() + self.deadline_ms / 1000
+        candidates = [
+            Candidate(h.product.id, rerank_text(h.product, self.rerank_text_max_chars))
+            for h in hits
+        ]
+        keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
+        scores = self.cache.get_many(keys)
+        misses = [i for i, score in enumerate(scores) if score is None]
+        if misses:
+            try:
+                fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
+            except ShelfError as exc:  # overloaded: answer in recall order rather than fail
+                log.warning("reranking skipped: %s", exc)
+                fresh = [None] * len(misses)
+            for i, score in zip(misses, fresh, strict=True):
+                scores[i] = score
+        return scores, len(hits) - len(misses)
 
-def _rank(hits: list[RecallHit], scores: list[float] | None, k: int) -> list[SearchItem]:
-    """The top ``k`` by rerank score (recall rank breaks ties), or in recall order if unscored."""
+
+def _rank(hits: list[RecallHit], scores: list[float | None] | None, k: int) -> list[SearchItem]:
+    """The top ``k``: scored candidates by score (recall rank breaks ties), then the unscored
+    in recall order."""
     order = list(range(len(hits)))
     if scores is not None:
-        order.sort(key=lambda i: (-scores[i], i))
+        order.sort(key=lambda i: (0, -s, i) if (s := scores[i]) is not None else (1, 0.0, i))
     del order[k:]
     return [
         SearchItem(

@@ -1,49 +1,158 @@
-"""The Reranker seam: score (query, product text) pairs with the cross-encoder."""
+"""The Reranker seam: score (query, product text) pairs within a deadline.
+
+Two modes with one contract: the model in this process (the embedded default) and Celery tasks
+on a pool of GPU workers. Both score through ``workers/model.py`` and both write what they score
+to the score cache, even when it arrives after the caller stopped waiting. The cache lookup
+itself happens above the seam, in the pipeline: a reranker only ever sees cache misses.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
-from typing import Protocol
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any, Protocol
 
+from search.cache import ScoreCache
 from search.errors import ConfigError
+from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.settings import Settings
-from workers.model import RerankModel, load_model
+from workers.scoring import Candidate, submit_and_store
+
+if TYPE_CHECKING:
+    from workers.model import RerankModel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Candidate", "CeleryReranker", "LocalReranker", "Reranker", "make_reranker"]
+
+_POLL_S = 0.005  # how often the results of pending tasks are checked
 
 
 class Reranker(Protocol):
-    """Scores product texts against a query. Two modes: in-process and Celery workers."""
+    """Scores candidates against a query. Two modes: in-process and Celery workers."""
 
     @property
     def model_id(self) -> str:
-        """The weights the scores come from (name and revision)."""
+        """The weights the scores come from (name and revision): part of every cache key."""
         ...
 
-    def score(self, query: str, texts: Sequence[str]) -> list[float]:
-        """One relevance score per text, in the texts' order; higher is more relevant."""
+    def score(
+        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+    ) -> list[float | None]:
+        """One score per candidate in order; ``None`` where none arrived by ``deadline``.
+
+        ``deadline`` is a ``time.monotonic()`` instant. Scores that arrive later still reach
+        the score cache.
+        """
         ...
 
 
 class LocalReranker:
-    """The embedded default: the model runs in this process."""
+    """The embedded default: the model runs in this process, behind its dynamic batcher."""
 
-    def __init__(self, model: RerankModel) -> None:
+    def __init__(self, model: RerankModel, cache: ScoreCache) -> None:
         self.model = model
+        self.cache = cache
 
     @property
     def model_id(self) -> str:
         """The weights the scores come from."""
         return self.model.model_id
 
-    def score(self, query: str, texts: Sequence[str]) -> list[float]:
-        """Score in-process through the shared model path."""
-        return self.model.score(query, texts)
+    def score(
+        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+    ) -> list[float | None]:
+        """Score in-process; past the deadline the batch finishes into the cache only."""
+        if not candidates:
+            return []
+        future = submit_and_store(self.model, self.cache, query, candidates, where="local")
+        try:
+            return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
+        except FutureTimeout:
+            return [None] * len(candidates)
 
 
-def make_reranker(settings: Settings) -> Reranker:
-    """The Reranker the settings name, with its model loaded."""
+class CeleryReranker:
+    """The production mode: chunks of candidates go to GPU workers as Celery tasks.
+
+    Workers write the scores to the shared Redis cache themselves, so a task that finishes after
+    the deadline still saves the next search the work.
+    """
+
+    def __init__(self, settings: Settings, app: Any | None = None) -> None:
+        from workers.celery_app import make_celery_app
+        from workers.model import model_id_of
+
+        self.app = app or make_celery_app(settings, client=True)
+        self._model_id = model_id_of(settings.rerank_model, settings.rerank_model_revision)
+        self.queue = settings.rerank_queue
+        self.task_pairs = settings.rerank_task_pairs
+        self.expires_s = settings.rerank_task_expires_s
+
+    @property
+    def model_id(self) -> str:
+        """The model the workers are configured with (they refuse to score for another)."""
+        return self._model_id
+
+    def score(
+        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+    ) -> list[float | None]:
+        """Send the candidates in chunks (recall order), then collect what is done in time."""
+        scores: list[float | None] = [None] * len(candidates)
+        sent: list[tuple[int, Any]] = []
+        for start in range(0, len(candidates), self.task_pairs):
+            chunk = candidates[start : start + self.task_pairs]
+            try:
+                result = self.app.send_task(
+                    "shelf.rerank",
+                    args=(self._model_id, query, [[c.product_id, c.text] for c in chunk]),
+                    queue=self.queue,
+                    expires=self.expires_s,
+                )
+            except Exception as exc:  # broker down: recall order for the rest, said in metrics
+                RERANK_TASK_FAILURES.labels(reason="send").inc()
+                log.warning("could not send rerank task: %s", exc)
+                break
+            RERANK_TASKS_SENT.inc()
+            sent.append((start, result))
+        self._collect(sent, scores, deadline)
+        return scores
+
+    def _collect(
+        self, sent: list[tuple[int, Any]], scores: list[float | None], deadline: float
+    ) -> None:
+        """Fill in the scores of every task done by ``deadline``: one MGET per few ms."""
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
+        offsets = {result.id: start for start, result in sent}
+        backend = self.app.backend
+        try:
+            ready = backend.get_many(
+                list(offsets), timeout=max(deadline - time.monotonic(), 0.0), interval=_POLL_S
+            )
+            for task_id, meta in ready:
+                if meta["status"] != "SUCCESS":
+                    RERANK_TASK_FAILURES.labels(reason="task").inc()
+                    log.warning("rerank task %s failed: %s", task_id, meta.get("result"))
+                    continue
+                start = offsets[task_id]
+                values = [float(v) for v in meta["result"]]
+                scores[start : start + len(values)] = values
+        except CeleryTimeout:
+            pass  # past the deadline: the unfinished tasks still finish into the cache
+        except Exception as exc:  # the result store went away mid-search: keep what we have
+            RERANK_TASK_FAILURES.labels(reason="results").inc()
+            log.warning("could not read rerank results: %s", exc)
+
+
+def make_reranker(settings: Settings, cache: ScoreCache) -> Reranker:
+    """The Reranker the settings name (the local one with its model loaded)."""
     if settings.rerank_mode == "local":
-        return LocalReranker(load_model(settings))
-    raise ConfigError(
-        f"SHELF_RERANK_MODE={settings.rerank_mode} is not available in this version of Shelf "
-        "yet; use SHELF_RERANK_MODE=local"
-    )
+        from workers.model import load_model
+
+        return LocalReranker(load_model(settings), cache)
+    if settings.rerank_mode == "celery":
+        return CeleryReranker(settings)
+    raise ConfigError(f"SHELF_RERANK_MODE={settings.rerank_mode} is unknown; use local or celery")

@@ -35,12 +35,51 @@ class Settings(BaseSettings):
         "Meant for the offline demo only.",
     )
     rerank_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
-    rerank_max_length: int = Field(512, ge=16, le=8192)
-    rerank_batch_size: int = Field(64, ge=1, le=4096)
+    rerank_max_length: int = Field(512, ge=32, le=8192)
+    rerank_batch_size: int = Field(64, ge=1, le=4096, description="Most pairs per forward pass.")
+    rerank_token_budget: int = Field(
+        16384, ge=64, description="Most tokens (padding included) per forward pass."
+    )
+    rerank_quantize: Literal["none", "int8"] = Field(
+        "none", description="'int8': dynamic int8 quantisation of the linear layers (CPU only)."
+    )
+    rerank_max_queued_pairs: int = Field(
+        8192, ge=1, description="Pairs that may wait for one model; beyond it, load is shed."
+    )
     rerank_text_max_chars: int = Field(
         1200, ge=64, description="The product text sent to the reranker is cut to this length."
     )
-    rerank_deadline_ms: int = Field(2000, ge=1)
+    rerank_deadline_ms: int = Field(
+        2000, ge=1, description="Longest wait for scores; unscored candidates keep recall order."
+    )
+    rerank_task_pairs: int = Field(
+        32, ge=1, le=4096, description="Pairs per Celery task: large candidate sets are split."
+    )
+    rerank_queue: str = Field("rerank", description="Celery queue the rerank tasks go to.")
+    rerank_task_expires_s: float = Field(
+        30.0, gt=0, description="A rerank task no worker has started by then is dropped."
+    )
+    rerank_soft_time_limit_s: float = Field(20.0, gt=0)
+    rerank_time_limit_s: float = Field(30.0, gt=0)
+    rerank_visibility_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A task taken by a worker that died is redelivered after this long "
+        "(keep it above rerank_time_limit_s).",
+    )
+    worker_concurrency: int = Field(
+        4, ge=1, le=64, description="Requests one worker process takes at once (threads)."
+    )
+
+    score_cache: Literal["auto", "redis", "memory", "off"] = Field(
+        "auto", description="'auto': Redis in celery mode, in-process LRU in local mode."
+    )
+    score_cache_prefix: str = "shelf:score:"
+    score_cache_ttl_s: int = Field(7 * 86400, ge=1)
+    score_cache_max_entries: int = Field(100_000, ge=1)
+    score_cache_timeout_ms: int = Field(
+        250, ge=1, description="Redis socket timeout: an outage costs a search at most this."
+    )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     events_url: str | None = None

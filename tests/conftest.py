@@ -78,3 +78,27 @@ def make_product(**fields: object) -> Product:
     }
     record.update(fields)
     return Product.model_validate(record)
+
+
+TEST_REDIS_DB = 13  # the tests' own Redis database; nothing else on this machine uses it
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real local Redis, on the tests' own database number."""
+    import redis
+
+    url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is not running ({exc}); `make test` starts it")
+    return url
+
+
+@pytest.fixture(scope="session")
+def run_prefix() -> str:
+    """A prefix unique to this test session, for Redis keys and Celery queues."""
+    import uuid
+
+    return f"shelf-test-{uuid.uuid4().hex[:8]}"

@@ -10,13 +10,17 @@ import logging
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
-from search.errors import ModelUnavailable
+from search.errors import ConfigError, ModelUnavailable
 from search.settings import Settings
+from workers.batching import DynamicBatcher
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,10 @@ class ModelSpec:
     revision: str | None = None
     device: str = "auto"
     max_length: int = 512
-    batch_size: int = 64
+    batch_size: int = 64  # most pairs in one forward pass
+    token_budget: int = 16384  # most tokens (padding included) in one forward pass
+    quantize: str = "none"  # "int8": dynamic quantisation of the linear layers (CPU only)
+    max_queued_pairs: int = 8192
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelSpec:
@@ -42,6 +49,9 @@ class ModelSpec:
             device=settings.rerank_device,
             max_length=settings.rerank_max_length,
             batch_size=settings.rerank_batch_size,
+            token_budget=settings.rerank_token_budget,
+            quantize=settings.rerank_quantize,
+            max_queued_pairs=settings.rerank_max_queued_pairs,
         )
 
 
@@ -111,8 +121,19 @@ def resolve_model_dir(name: str, revision: str | None = None) -> Path:
         ) from exc
 
 
+def model_id_of(name: str, revision: str | None) -> str:
+    """The id scores are cached under: the model's name and revision."""
+    return f"{name}@{revision or 'default'}"
+
+
 class RerankModel:
-    """A loaded cross-encoder: ``score(query, passages)`` gives one relevance logit per passage."""
+    """A loaded cross-encoder: ``score(query, passages)`` gives one relevance logit per passage.
+
+    Loading goes through ``FlagReranker`` (the FlagEmbedding path the model is published for);
+    scoring is Shelf's own: ``preprocess`` (tokenise like FlagReranker does), then packing by
+    token budget in a dynamic batcher, ``predict`` (the forward pass, nothing else), and the
+    scores back in input order.
+    """
 
     def __init__(self, spec: ModelSpec) -> None:
         from FlagEmbedding import FlagReranker
@@ -120,8 +141,13 @@ class RerankModel:
         self.spec = spec
         self.model_dir = resolve_model_dir(spec.name, spec.revision)
         self.device = resolve_device(spec.device)
+        if spec.quantize == "int8" and not self.device.startswith("cpu"):
+            raise ConfigError(
+                f"SHELF_RERANK_QUANTIZE=int8 is for the CPU; on {self.device} the model runs in "
+                "fp16: unset SHELF_RERANK_QUANTIZE or set SHELF_RERANK_DEVICE=cpu"
+            )
         try:
-            self._reranker = FlagReranker(
+            reranker = FlagReranker(
                 str(self.model_dir),
                 use_fp16=self.device.startswith("cuda"),
                 devices=[self.device],
@@ -132,23 +158,99 @@ class RerankModel:
             raise ModelUnavailable(
                 f"the reranking model in {self.model_dir} could not be loaded: {exc}"
             ) from exc
-        # FlagReranker moves the model to its device and mutates state on every call.
-        self._lock = threading.Lock()
+        self._reranker = reranker
+        self.tokenizer = reranker.tokenizer
+        self.model = _prepare(reranker.model, self.device, spec.quantize)
+        # FlagReranker's own default: the query gets at most 3/4 of the sequence.
+        self.query_max_length = spec.max_length * 3 // 4
+        self._pair_specials = self.tokenizer.num_special_tokens_to_add(pair=True)
+        self._pad_id = self.tokenizer.pad_token_id
+        self._tokenizer_lock = threading.Lock()
+        self.batcher = DynamicBatcher(
+            self.predict,
+            token_budget=spec.token_budget,
+            max_pairs=spec.batch_size,
+            max_queued_pairs=spec.max_queued_pairs,
+        )
         log.info("rerank model loaded", extra={"model": spec.name, "device": self.device})
 
     @property
     def model_id(self) -> str:
         """Identifies the weights for cache keys: name plus revision."""
-        return f"{self.spec.name}@{self.spec.revision or 'default'}"
+        return model_id_of(self.spec.name, self.spec.revision)
+
+    def preprocess(self, query: str, passages: Sequence[str]) -> list[list[int]]:
+        """Token ids of each (query, passage) pair, truncated the way FlagReranker truncates."""
+        # A fast tokenizer's truncation setting is state: concurrent calls must take turns
+        # ("Already borrowed" otherwise). It is short next to the forward pass they overlap.
+        with self._tokenizer_lock:
+            query_ids = self.tokenizer(
+                query, add_special_tokens=False, truncation=True, max_length=self.query_max_length
+            )["input_ids"]
+            room = max(self.spec.max_length - len(query_ids) - self._pair_specials, 1)
+            passage_ids = self.tokenizer(
+                list(passages), add_special_tokens=False, truncation=True, max_length=room
+            )["input_ids"]
+        build = self.tokenizer.build_inputs_with_special_tokens
+        return [build(query_ids, ids) for ids in passage_ids]
+
+    def predict(self, batch: list[list[int]]) -> list[float]:
+        """The forward pass of one padded batch: one logit per sequence."""
+        import torch
+
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, : len(ids)] = 1
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
+                return_dict=True,
+            ).logits
+        return [float(x) for x in logits.view(-1).float().cpu().tolist()]
+
+    def submit(self, query: str, passages: Sequence[str]) -> Future[list[float]]:
+        """Tokenise here, score in the batcher: a future of the logits in the passages' order."""
+        return self.batcher.submit(self.preprocess(query, passages) if passages else [])
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
-        """Raw relevance logits of (query, passage) pairs, in the passages' order."""
-        if not passages:
-            return []
-        pairs = [(query, passage) for passage in passages]
-        with self._lock:
-            scores = self._reranker.compute_score(pairs, normalize=False)
-        return [float(s) for s in scores]
+        """Raw relevance logits of (query, passage) pairs, in the passages' order.
+
+        Safe to call from many threads at once: their pairs share batches.
+        """
+        return self.submit(query, passages).result()
+
+    def warm_up(self) -> None:
+        """Run one representative batch, so the first real request does not pay for it."""
+        passage = "Stainless steel water bottle, 750 ml, keeps drinks cold for 24 hours. " * 4
+        self.score("water bottle", [passage] * min(8, self.spec.batch_size))
+
+    def close(self) -> None:
+        """Stop the inference thread."""
+        self.batcher.close()
+
+
+def _prepare(model: Any, device: str, quantize: str) -> Any:
+    """Move the model to its device once: fp16 on GPU, optionally int8 linear layers on CPU."""
+    import torch
+
+    model.eval()
+    if device.startswith("cuda"):
+        model.half()
+    elif quantize == "int8":
+        # Dynamic quantisation: int8 weights for every Linear, activations quantised per batch
+        # (fbgemm; VNNI where the CPU has it). torch deprecates this API in favour of torchao,
+        # whose CPU int8 path is not a drop-in yet; the warning is expected, so it is muted here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "torch.ao.quantization is deprecated")
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor, torch.quantize_per")
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+    return model.to(device)
 
 
 def load_model(settings: Settings) -> RerankModel:

@@ -10,6 +10,7 @@ from FlagEmbedding import FlagReranker
 
 from catalog.samples import sample_queries
 from catalog.text import rerank_text
+from search.cache import NoScoreCache
 from search.errors import InvalidQuery
 from search.pipeline import SearchPipeline
 from search.recall import SearchFilters
@@ -23,7 +24,7 @@ ONE_PER_LOCALE = list({q["locale"]: q for q in SAMPLE}.values())
 
 @pytest.fixture(scope="module")
 def pipeline(sample_index: EmbeddedRecall, rerank_model: RerankModel) -> SearchPipeline:
-    return SearchPipeline(sample_index, LocalReranker(rerank_model), recall_k=50)
+    return SearchPipeline(sample_index, LocalReranker(rerank_model, NoScoreCache()), recall_k=50)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
 from FlagEmbedding import FlagReranker
 
 from catalog.samples import SAMPLE_CATALOG
-from search.errors import ModelUnavailable
+from search.cache import MemoryScoreCache, score_key
+from search.errors import ConfigError, ModelUnavailable
+from search.rerank import Candidate, LocalReranker
 from search.settings import DEFAULT_RERANK_MODEL, Settings
 from workers.model import ModelSpec, RerankModel, load_model, resolve_device
 from workers.test_model import build_test_model, catalog_texts
@@ -101,3 +104,60 @@ def test_test_model_build_is_reproducible(tmp_path: Path, test_model_dir: Path) 
     again = build_test_model(tmp_path / "again", catalog_texts(SAMPLE_CATALOG), seed=0)
     for name in ("tokenizer.json", "model.safetensors", "config.json"):
         assert (again / name).read_bytes() == (test_model_dir / name).read_bytes(), name
+
+
+def test_shelf_path_scores_equal_plain_compute_score(
+    rerank_model: RerankModel, test_model_dir: Path
+) -> None:
+    plain = FlagReranker(str(test_model_dir), use_fp16=False, devices=["cpu"], batch_size=64)
+    long_query = "wasserflasche edelstahl " * 200  # past the query's 3/4 share of max_length
+    passages = ["Trinkflasche 750 ml", "Kopfhörer " * 400, "", "Tee"] * 20
+    for query in ("flasche", long_query):
+        expected = plain.compute_score([(query, p) for p in passages], normalize=False)
+        assert rerank_model.score(query, passages) == pytest.approx(expected, abs=1e-5)
+
+
+def test_int8_quantises_every_linear_layer_and_keeps_the_ranking(
+    rerank_model: RerankModel, test_model_dir: Path
+) -> None:
+    import torch
+
+    int8 = RerankModel(ModelSpec(str(test_model_dir), device="cpu", quantize="int8"))
+    linear = [m for m in int8.model.modules() if type(m) is torch.nn.Linear]
+    quantised = [m for m in int8.model.modules() if "quantized" in type(m).__module__]
+    assert not linear and quantised
+
+    passages = [f"product {i} {'text ' * i}" for i in range(30)]
+    fp32, q8 = rerank_model.score("product", passages), int8.score("product", passages)
+    assert q8 != fp32
+    agreement = sum(
+        (fp32[i] - fp32[j]) * (q8[i] - q8[j]) > 0 for i in range(30) for j in range(i)
+    ) / (30 * 29 / 2)
+    assert agreement > 0.9
+    int8.close()
+
+
+def test_int8_on_a_gpu_is_refused_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, test_model_dir: Path
+) -> None:
+    monkeypatch.setattr("workers.model.resolve_device", lambda device: "cuda:0")
+    with pytest.raises(ConfigError, match="SHELF_RERANK_QUANTIZE=int8 is for the CPU"):
+        RerankModel(ModelSpec(str(test_model_dir), device="cuda:0", quantize="int8"))
+
+
+def test_local_reranker_past_its_deadline_still_fills_the_cache(
+    rerank_model: RerankModel,
+) -> None:
+    cache = MemoryScoreCache()
+    reranker = LocalReranker(rerank_model, cache)
+    candidates = [Candidate(f"p{i}", f"product number {i} " * 50) for i in range(200)]
+
+    scores = reranker.score("product", candidates, deadline=time.monotonic() - 1)
+
+    assert scores == [None] * 200
+    keys = [score_key(rerank_model.model_id, "product", c.product_id, c.text) for c in candidates]
+    deadline = time.monotonic() + 30
+    while None in cache.get_many(keys) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    expected = rerank_model.score("product", [c.text for c in candidates])
+    assert cache.get_many(keys) == pytest.approx(expected, abs=1e-6)

@@ -1,0 +1,86 @@
+"""The rerank task: score a chunk of candidates with this worker's model and cache the scores."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from search.cache import ScoreCache, make_score_cache
+from search.settings import Settings
+from workers.scoring import Candidate, submit_and_store
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from workers.model import RerankModel
+
+log = logging.getLogger(__name__)
+
+
+class ModelMismatch(Exception):
+    """The client asked for scores of a model this worker does not serve (never retried)."""
+
+
+@dataclass
+class WorkerState:
+    """What a worker process holds for its whole life: the model and the score cache."""
+
+    model: RerankModel
+    cache: ScoreCache
+    soft_time_limit_s: float
+
+
+_state: WorkerState | None = None
+_state_lock = threading.Lock()
+
+
+def worker_state(settings: Settings) -> WorkerState:
+    """The process's model and cache, loaded and warmed up on first use."""
+    global _state
+    with _state_lock:
+        if _state is None:
+            from workers.model import load_model
+
+            model = load_model(settings)
+            model.warm_up()
+            # Workers always share their scores: Redis unless the cache is explicitly off.
+            cache = make_score_cache(settings, default="redis")
+            _state = WorkerState(model, cache, settings.rerank_soft_time_limit_s)
+            log.info("worker ready", extra={"model": model.model_id, "device": model.device})
+        return _state
+
+
+def rerank(
+    model_id: str, query: str, candidates: list[list[str]], settings: Settings
+) -> list[float]:
+    """Score ``[product_id, text]`` pairs against ``query``; the scores also go to the cache."""
+    state = worker_state(settings)
+    if state.model.model_id != model_id:
+        raise ModelMismatch(
+            f"this worker serves {state.model.model_id}, the request is for {model_id}: give "
+            "the API and the workers the same SHELF_RERANK_MODEL and SHELF_RERANK_MODEL_REVISION"
+        )
+    chunk = [Candidate(product_id, text) for product_id, text in candidates]
+    future = submit_and_store(state.model, state.cache, query, chunk, where="worker")
+    try:
+        return future.result(timeout=state.soft_time_limit_s)
+    except FutureTimeout:
+        raise SoftTimeLimitExceeded(
+            f"rerank of {len(chunk)} pairs took over {state.soft_time_limit_s}s; the scores "
+            "will still reach the cache"
+        ) from None
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    """Register ``shelf.rerank`` on ``app``."""
+
+    @app.task(name="shelf.rerank", acks_late=True, reject_on_worker_lost=True)
+    def rerank_task(model_id: str, query: str, candidates: list[list[str]]) -> list[float]:
+        return rerank(model_id, query, candidates, settings)
+
+    _ = rerank_task  # registered on the app by the decorator
