@@ -20,9 +20,39 @@ import time
 from pathlib import Path
 
 WORDS = {
-    "en-US": "steel bottle kettle lamp desk chair coffee grinder wireless headphones cable".split(),
-    "de-DE": "Kaffeemühle Wasserkocher Kopfhörer Lampe Stuhl Flasche kabellos Edelstahl".split(),
-    "es-ES": "cafetera eléctrica auriculares lámpara silla botella inalámbrico acero".split(),
+    "en-US": [
+        "steel",
+        "bottle",
+        "kettle",
+        "lamp",
+        "desk",
+        "chair",
+        "coffee",
+        "grinder",
+        "wireless",
+        "headphones",
+        "cable",
+    ],
+    "de-DE": [
+        "Kaffeemühle",
+        "Wasserkocher",
+        "Kopfhörer",
+        "Lampe",
+        "Stuhl",
+        "Flasche",
+        "kabellos",
+        "Edelstahl",
+    ],
+    "es-ES": [
+        "cafetera",
+        "eléctrica",
+        "auriculares",
+        "lámpara",
+        "silla",
+        "botella",
+        "inalámbrico",
+        "acero",
+    ],
     "ja-JP": ["電気ケトル", "ワイヤレスイヤホン", "コーヒーミル", "デスクランプ", "水筒"],
     "zh-CN": ["降噪耳机", "电热水壶", "咖啡研磨机", "台灯", "保温杯"],
 }

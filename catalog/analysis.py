@@ -23,7 +23,7 @@ import Stemmer
 from catalog.locales import LANGUAGES, Language, language_of
 
 MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
-WORD_CACHE_SIZE = 200_000
+WORD_CACHE_SIZE = 50_000
 
 _CJK = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from search.recall import Recall
 
 SAMPLE_REJECTS_KEPT = 100  # the report keeps this many for display; the rejects file has all
-DEFAULT_CHUNK_SIZE = 1_000
+DEFAULT_CHUNK_SIZE = 2_000
 
 __all__ = [
     "ChunkResult",
