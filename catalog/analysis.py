@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 
 import Stemmer
 
 from catalog.locales import LANGUAGES, Language, language_of
 
 MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
+WORD_CACHE_SIZE = 50_000
 
 _CJK = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
@@ -55,12 +56,16 @@ def _stemmer(name: str) -> Stemmer.Stemmer:
 def normalize_text(text: str) -> str:
     """Unicode NFKC (full-width forms to ASCII), case folding, Arabic letter forms unified."""
     text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():
+        return text
     text = _ARABIC_DIACRITICS.sub("", text)
     return text.translate(_ARABIC_FORMS).replace("ё", "е")
 
 
 def ascii_fold(word: str) -> str:
     """Strip accents from Latin letters: "eléctrica" -> "electrica", "straße" -> "strasse"."""
+    if word.isascii():
+        return word
     decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD_EXTRA))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -98,14 +103,25 @@ def _stem(word: str, language: Language) -> str:
     return word
 
 
+# Words repeat across a catalog (Zipf), so each (word, language) is analysed once; the cache is
+# bounded, so memory stays flat however large the catalog.
+@lru_cache(maxsize=WORD_CACHE_SIZE)
+def _cached_terms(word: str, language_code: str) -> tuple[str, ...]:
+    return tuple(
+        term
+        for term in _word_terms(word, LANGUAGES[language_code])
+        if term and len(term) <= MAX_TOKEN_CHARS and term != "_"
+    )
+
+
 def analyze(text: str, language: str) -> list[str]:
     """The index terms of ``text`` written in ``language`` (a locale or language code)."""
-    lang = language_of(language)
+    if not text:
+        return []
+    code = language_of(language).code
     terms: list[str] = []
     for word in _WORD.findall(normalize_text(text)):
-        for term in _word_terms(word, lang):
-            if term and len(term) <= MAX_TOKEN_CHARS and term != "_":
-                terms.append(term)
+        terms.extend(_cached_terms(word, code))
     return terms
 
 

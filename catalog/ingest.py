@@ -1,53 +1,111 @@
-"""Bulk ingestion: read, validate, index in chunks; every bad record rejected with its line."""
+"""Bulk ingestion: read, validate, enrich, skip the unchanged, index in chunks.
+
+One pipeline serves the CLI and the Celery task: ``ingest_chunk`` takes one chunk of source
+records and a ``Recall`` and returns that chunk's counts and rejects; ``ingest_file`` streams a
+file through it chunk by chunk, so memory does not grow with the catalog. What both backends
+share (hash comparison, counts, rejects) lives here, above the seam.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from catalog.product import Product, describe_validation_error
-from catalog.readers import SourceRecord, read_jsonl
+from catalog.enrich import Reject, to_product
+from catalog.mapping import IDENTITY, FieldMapping
+from catalog.product import Product
+from catalog.readers import SourceRecord, read_records
+from catalog.text import content_hash
 from search.errors import CatalogError
 
 if TYPE_CHECKING:
     from search.recall import Recall
 
 SAMPLE_REJECTS_KEPT = 100  # the report keeps this many for display; the rejects file has all
+DEFAULT_CHUNK_SIZE = 2_000
+
+__all__ = [
+    "ChunkResult",
+    "IngestReport",
+    "Reject",
+    "chunked",
+    "ingest_chunk",
+    "ingest_file",
+    "validate",
+    "write_rejects",
+]
 
 
-@dataclass(frozen=True)
-class Reject:
-    """A record that was not indexed, and why."""
+@dataclass
+class ChunkResult:
+    """What ingesting one chunk did. ``indexed`` counts new ids, ``updated`` changed ones."""
 
-    line_no: int
-    reason: str
-    raw: str
+    read: int = 0
+    indexed: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready counts and rejects (what a Celery task returns)."""
+        return {
+            "read": self.read,
+            "indexed": self.indexed,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "rejects": [{"line": r.line_no, "reason": r.reason, "record": r.raw}
+                        for r in self.rejects],
+        }  # fmt: skip
 
 
 @dataclass
 class IngestReport:
-    """What an ingest did."""
+    """What an ingest of one file did."""
 
     source: str
+    full: bool = False
     read: int = 0
     indexed: int = 0
+    updated: int = 0
+    unchanged: int = 0
     rejected: int = 0
+    deleted: int = 0
     seconds: float = 0.0
     rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        """Valid products now in the catalog from this file: new, updated or unchanged."""
+        return self.indexed + self.updated + self.unchanged
+
+    def add(self, chunk: ChunkResult) -> None:
+        """Fold one chunk's counts into the report, keeping a sample of rejects."""
+        self.read += chunk.read
+        self.indexed += chunk.indexed
+        self.updated += chunk.updated
+        self.unchanged += chunk.unchanged
+        self.rejected += chunk.rejected
+        room = SAMPLE_REJECTS_KEPT - len(self.rejects)
+        self.rejects.extend(chunk.rejects[: max(room, 0)])
 
     def as_dict(self) -> dict[str, object]:
         """The report as plain JSON-ready data."""
         return {
             "source": self.source,
+            "full": self.full,
             "read": self.read,
             "indexed": self.indexed,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "deleted": self.deleted,
             "seconds": round(self.seconds, 3),
             "rejects": [{"line": r.line_no, "reason": r.reason} for r in self.rejects],
         }
@@ -56,53 +114,120 @@ class IngestReport:
 Progress = Callable[[IngestReport], None]
 
 
-def validate(records: Iterable[SourceRecord]) -> Iterator[Product | Reject]:
+def validate(
+    records: Iterable[SourceRecord], mapping: FieldMapping = IDENTITY
+) -> Iterator[Product | Reject]:
     """Turn source records into products, or rejects naming the line and the bad fields."""
     for record in records:
-        if record.data is None:
-            yield Reject(record.line_no, record.error or "unreadable record", record.raw)
+        yield to_product(record, mapping)
+
+
+def chunked(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    """Cut a record stream into lists of at most ``size`` records, lazily."""
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def ingest_chunk(
+    records: Sequence[SourceRecord],
+    recall: Recall,
+    *,
+    mapping: FieldMapping = IDENTITY,
+    full: bool = False,
+) -> ChunkResult:
+    """Validate and enrich one chunk, index what is new or changed, reject the rest.
+
+    Unchanged products (same content hash as stored) are not written, except during a full
+    reload (``full=True``), where the new catalog starts empty and so needs every product; they
+    are still counted as unchanged. Idempotent: running a chunk twice leaves the same index.
+    """
+    result = ChunkResult(read=len(records))
+    products: list[Product] = []
+    sources: dict[str, SourceRecord] = {}
+    for record in records:
+        item = to_product(record, mapping)
+        if isinstance(item, Reject):
+            result.rejects.append(item)
+        else:
+            products.append(item)
+            sources[item.id] = record
+    stored = recall.content_hashes([p.id for p in products]) if products else {}
+    to_write: list[Product] = []
+    for product in products:
+        old = stored.get(product.id)
+        if old is not None and old == content_hash(product):
+            result.unchanged += 1
+            if full:
+                to_write.append(product)
             continue
-        try:
-            yield Product.model_validate(record.data)
-        except ValidationError as exc:
-            yield Reject(record.line_no, describe_validation_error(exc), record.raw)
+        to_write.append(product)
+        if old is None:
+            result.indexed += 1
+        else:
+            result.updated += 1
+    for failure in recall.index(to_write):
+        source = sources[failure.product_id]
+        reason = f"rejected by the index: {failure.reason}"
+        result.rejects.append(Reject(source.line_no, reason, source.raw))
+        if failure.product_id in stored:
+            result.updated -= 1
+        else:
+            result.indexed -= 1
+    result.rejected = len(result.rejects)
+    return result
+
+
+def write_rejects(rejects: Iterable[Reject], out: IO[str]) -> None:
+    """Append rejects as JSON Lines: ``{"line", "reason", "record"}`` with the original record."""
+    for reject in rejects:
+        line = {"line": reject.line_no, "reason": reject.reason, "record": reject.raw}
+        out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
 
 
 def ingest_file(
     path: Path,
     recall: Recall,
     *,
-    chunk_size: int = 500,
+    mapping: FieldMapping = IDENTITY,
+    full: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     rejects_out: IO[str] | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Index every valid product of a JSONL catalog; a bad line never stops the good ones."""
-    if path.suffix.lower() not in {".jsonl", ".ndjson", ".json"}:
-        raise CatalogError(f"{path}: unsupported catalog format; expected JSON Lines (.jsonl)")
-    report = IngestReport(source=str(path))
+    """Index every valid product of a catalog file; a bad record never stops the good ones.
+
+    With ``full``, the file replaces the whole catalog: products it lacks are deleted, and
+    searches see the old catalog until the new one is complete. An interrupted full load leaves
+    the old catalog as it was.
+    """
+    records = read_records(path)  # refuses an unsupported format before anything else
+    report = IngestReport(source=str(path), full=full)
     started = time.perf_counter()
-    chunk: list[Product] = []
-
-    def flush() -> None:
-        if chunk:
-            report.indexed += recall.index(chunk)
-            chunk.clear()
-        report.seconds = time.perf_counter() - started
-        if progress:
-            progress(report)
-
-    for item in validate(read_jsonl(path)):
-        report.read += 1
-        if isinstance(item, Reject):
-            report.rejected += 1
-            if len(report.rejects) < SAMPLE_REJECTS_KEPT:
-                report.rejects.append(item)
+    live_before = recall.count() if full else 0
+    if full:
+        recall.begin_full()
+    try:
+        for chunk in chunked(records, chunk_size):
+            result = ingest_chunk(chunk, recall, mapping=mapping, full=full)
+            report.add(result)
             if rejects_out is not None:
-                line = {"line": item.line_no, "reason": item.reason, "record": item.raw}
-                rejects_out.write(json.dumps(line, ensure_ascii=False) + "\n")
-            continue
-        chunk.append(item)
-        if len(chunk) >= chunk_size:
-            flush()
-    flush()
+                write_rejects(result.rejects, rejects_out)
+            report.seconds = time.perf_counter() - started
+            if progress:
+                progress(report)
+        if full and report.stored == 0:
+            raise CatalogError(
+                f"{path} has no valid product, and --full would have emptied the catalog: "
+                "nothing was changed; fix the file (see the rejects) and run again"
+            )
+    except BaseException:
+        if full:
+            recall.abort_full()
+        raise
+    if full:
+        recall.commit_full()
+        # Every live product is either in the file (updated or unchanged) or now deleted.
+        report.deleted = max(live_before - report.updated - report.unchanged, 0)
+    report.seconds = time.perf_counter() - started
     return report

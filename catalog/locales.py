@@ -35,6 +35,14 @@ SUPPORTED_LOCALES: tuple[str, ...] = (
     "nl-NL",
 )  # fmt: skip
 
+# The locale a record gets when its language is detected from its text rather than given: the
+# market with the most shoppers for that language. A shop selling elsewhere states the locale (a
+# column, or "defaults" in its mapping file) instead of relying on detection.
+DEFAULT_LOCALES: dict[str, str] = {
+    "zh": "zh-CN", "ja": "ja-JP", "ko": "ko-KR", "ar": "ar-SA", "ru": "ru-RU", "en": "en-US",
+    "de": "de-DE", "es": "es-ES", "fr": "fr-FR", "it": "it-IT", "pt": "pt-BR", "nl": "nl-NL",
+}  # fmt: skip
+
 _BY_LOWER = {locale.lower(): locale for locale in SUPPORTED_LOCALES}
 
 

@@ -62,19 +62,24 @@ def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Index a JSONL catalog into the configured backend."""
+    """Index a catalog file (JSONL, CSV or Parquet) into the configured backend."""
     from catalog.ingest import IngestReport, ingest_file
+    from catalog.mapping import IDENTITY, load_mapping
     from search.recall import make_recall
 
+    if args.backend:
+        settings = settings.model_copy(update={"recall_backend": args.backend})
+    mapping = load_mapping(args.mapping) if args.mapping else IDENTITY
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" records", unit_scale=True, file=sys.stderr, desc="ingest")
+
     def progress(report: IngestReport) -> None:
-        rate = report.read / report.seconds if report.seconds else 0.0
-        print(
-            f"\r  read {report.read}  indexed {report.indexed}  rejected {report.rejected}"
-            f"  ({rate:,.0f} records/s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        if bar is not None:
+            bar.update(report.read - bar.n)
+            bar.set_postfix(stored=report.stored, rejected=report.rejected, refresh=False)
 
     recall = make_recall(settings)
     rejects_out = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
@@ -82,28 +87,33 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         report = ingest_file(
             args.path,
             recall,
+            mapping=mapping,
+            full=args.full,
             rejects_out=rejects_out,
-            progress=progress if sys.stderr.isatty() and not args.json else None,
+            progress=progress,
         )
     finally:
+        if bar is not None:
+            bar.close()
         recall.close()
         if rejects_out:
             rejects_out.close()
     if not args.json:
-        if sys.stderr.isatty():
-            print(file=sys.stderr)
         for reject in report.rejects:
             print(f"  rejected line {reject.line_no}: {reject.reason}", file=sys.stderr)
         if report.rejected > len(report.rejects):
             print(f"  ... and {report.rejected - len(report.rejects)} more", file=sys.stderr)
+    rate = report.read / report.seconds if report.seconds else 0.0
     _emit(
         args,
         report.as_dict(),
-        f"{report.source}: read {report.read}, indexed {report.indexed}, rejected "
-        f"{report.rejected} in {report.seconds:.1f}s"
+        f"{report.source}: read {report.read}, indexed {report.indexed}, updated "
+        f"{report.updated}, unchanged {report.unchanged}, rejected {report.rejected}, deleted "
+        f"{report.deleted} in {report.seconds:.1f}s ({rate:,.0f} records/s)"
         + (f"; rejects written to {args.rejects}" if args.rejects and report.rejected else ""),
     )
-    return 1 if report.rejected and not report.indexed else 0
+    # Non-zero only when nothing could be stored; a backend failure raises and exits 1 in main.
+    return 1 if report.read and not report.stored else 0
 
 
 def _format_response(response: SearchResponse) -> str:
@@ -208,9 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines).")
-    ingest.add_argument("path", type=Path, help="catalog file, one product per line")
-    ingest.add_argument("--rejects", type=Path, help="write rejected lines here (JSONL)")
+    ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines, CSV, Parquet).")
+    ingest.add_argument("path", type=Path, help="catalog file: .jsonl, .csv, .tsv or .parquet")
+    ingest.add_argument(
+        "--backend",
+        choices=["embedded", "elasticsearch"],
+        help="recall backend to index into (default: SHELF_RECALL_BACKEND)",
+    )
+    ingest.add_argument("--mapping", type=Path, help="field mapping file (catalog/mappings/*.json)")
+    ingest.add_argument("--rejects", type=Path, help="write rejected records here (JSONL)")
+    ingest.add_argument(
+        "--full", action="store_true", help="replace the whole catalog: delete products not in PATH"
+    )
 
     search = command("search", cmd_search, "Search the product index.")
     search.add_argument("query", help="what the shopper typed, in any language")

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".shelf"), description="Where the embedded index and models live.")
     recall_backend: Literal["embedded", "elasticsearch"] = "embedded"
     elasticsearch_url: str | None = None
+    elasticsearch_index: str = Field(
+        "shelf-products",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Elasticsearch alias searched; full reloads build <alias>-<version> behind it.",
+    )
     recall_k: int = Field(50, ge=1, le=1000, description="Candidates recalled per query.")
 
     rerank_mode: Literal["local", "celery"] = "local"

@@ -1,4 +1,10 @@
-"""The Recall seam: index products, delete them, and recall BM25 top-K candidates."""
+"""The Recall seam: index products, delete them, and recall BM25 top-K candidates.
+
+Beyond search, the seam offers what bulk ingestion needs, batch-first: ``content_hashes`` so
+unchanged products are skipped above the seam, ``index`` returning the per-document failures, and
+``begin_full``/``commit_full``/``abort_full`` so a full reload builds the new catalog out of
+sight and makes it live in one atomic step (a single tantivy commit; an Elasticsearch alias swap).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,28 @@ from catalog.locales import LANGUAGES, canonical_locale
 from catalog.product import Product, category_levels
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
+
+# Field boosts, shared by both backends: what a product *is* (title) outranks who makes it and
+# where it sits, which outranks what the copy says about it.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "alt_titles": 2.0,
+    "brand": 2.0,
+    "category": 1.5,
+    "bullets": 1.0,
+    "description": 0.7,
+}
+# Per term, the best field counts fully and the others a little (Lucene's dismax tie-breaker):
+# a term in the title and the description beats one only in the title, but not by much.
+TIE_BREAKER = 0.1
+
+
+@dataclass(frozen=True)
+class IndexFailure:
+    """A product the backend refused to index, and the backend's reason."""
+
+    product_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -60,8 +88,28 @@ class RecallHit:
 class Recall(Protocol):
     """A product index that answers BM25 queries. Two engines: tantivy and Elasticsearch."""
 
-    def index(self, products: Sequence[Product]) -> int:
-        """Insert or replace (by id) the given products; return how many were written."""
+    def index(self, products: Sequence[Product]) -> list[IndexFailure]:
+        """Insert or replace (by id) the given products; return those that could not be written."""
+        ...
+
+    def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each given id the live catalog holds (absent ids omitted)."""
+        ...
+
+    def begin_full(self) -> None:
+        """Start a full reload: later ``index`` calls build a new, empty catalog out of sight.
+
+        Searches, ``count`` and ``content_hashes`` keep answering from the live catalog until
+        ``commit_full``.
+        """
+        ...
+
+    def commit_full(self) -> None:
+        """Make the catalog built since ``begin_full`` live in one step, dropping the old one."""
+        ...
+
+    def abort_full(self) -> None:
+        """Discard the catalog built since ``begin_full``; the live one stays as it was."""
         ...
 
     def delete(self, product_ids: Iterable[str]) -> int:
@@ -89,7 +137,15 @@ def make_recall(settings: Settings) -> Recall:
         from search.recall.embedded import EmbeddedRecall
 
         return EmbeddedRecall(settings.index_dir)
+    if settings.recall_backend == "elasticsearch":
+        from search.recall.elastic import ElasticsearchRecall
+
+        if not settings.elasticsearch_url:
+            raise ConfigError(
+                "SHELF_RECALL_BACKEND=elasticsearch needs SHELF_ELASTICSEARCH_URL, e.g. "
+                "http://localhost:9200; or use SHELF_RECALL_BACKEND=embedded"
+            )
+        return ElasticsearchRecall(settings.elasticsearch_url, alias=settings.elasticsearch_index)
     raise ConfigError(
-        f"SHELF_RECALL_BACKEND={settings.recall_backend} is not available in this version of "
-        "Shelf yet; use SHELF_RECALL_BACKEND=embedded"
+        f"SHELF_RECALL_BACKEND={settings.recall_backend} is unknown; use embedded or elasticsearch"
     )

@@ -14,24 +14,11 @@ from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import content_hash
 from search.errors import InvalidQuery, RecallUnavailable
-from search.recall import RecallHit, SearchFilters
+from search.recall import FIELD_BOOSTS, TIE_BREAKER, IndexFailure, RecallHit, SearchFilters
 
 SCHEMA_VERSION = 1
 _MARKER = "shelf-index.json"
 
-# Field boosts: what a product *is* (title) outranks who makes it and where it sits, which
-# outranks what the copy says about it.
-FIELD_BOOSTS: dict[str, float] = {
-    "title": 3.0,
-    "alt_titles": 2.0,
-    "brand": 2.0,
-    "category": 1.5,
-    "bullets": 1.0,
-    "description": 0.7,
-}
-# Per term, the best field counts fully and the others a little (Lucene's dismax tie-breaker):
-# a term in the title and the description beats one only in the title, but not by much.
-TIE_BREAKER = 0.1
 WRITER_HEAP_BYTES = 64_000_000
 
 
@@ -87,6 +74,7 @@ class EmbeddedRecall:
         self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
+        self._full = False  # between begin_full and commit_full/abort_full
 
     def _open(self, path: Path) -> tantivy.Index:
         marker = path / _MARKER
@@ -117,19 +105,24 @@ class EmbeddedRecall:
                 ) from exc
         return self._writer
 
-    def index(self, products: Sequence[Product]) -> int:
-        """Upsert products by id and commit, so searches see all of them or none."""
+    def index(self, products: Sequence[Product]) -> list[IndexFailure]:
+        """Upsert products by id and commit, so searches see all of them or none.
+
+        During a full reload nothing is committed until ``commit_full``.
+        """
         if not products:
-            return 0
+            return []
         with self._lock:
             writer = self._get_writer()
             for product in products:
                 # A delete applies to documents added before it, so delete-then-add upserts.
                 writer.delete_documents_by_term("id", product.id)
                 writer.add_document(product_document(product))
-            writer.commit()
-        self._index.reload()
-        return len(products)
+            if not self._full:
+                writer.commit()
+        if not self._full:
+            self._index.reload()
+        return []
 
     def delete(self, product_ids: Iterable[str]) -> int:
         """Delete products by id and commit."""
@@ -139,9 +132,44 @@ class EmbeddedRecall:
             for product_id in product_ids:
                 writer.delete_documents_by_term("id", product_id)
                 count += 1
-            writer.commit()
+            if not self._full:
+                writer.commit()
         self._index.reload()
         return count
+
+    def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
+        """Stored content hashes of the ids the committed index holds."""
+        if not product_ids:
+            return {}
+        self._index.reload()
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        result = searcher.search(query, limit=len(product_ids), count=False)
+        hashes = {}
+        for _score, address in result.hits:
+            doc = searcher.doc(address)
+            hashes[doc["id"][0]] = doc["content_hash"][0]
+        return hashes
+
+    def begin_full(self) -> None:
+        """Clear the index in the writer without committing: searches still see the old one."""
+        with self._lock:
+            self._get_writer().delete_all_documents()
+            self._full = True
+
+    def commit_full(self) -> None:
+        """One commit swaps the old catalog for the new one."""
+        with self._lock:
+            self._get_writer().commit()
+            self._full = False
+        self._index.reload()
+
+    def abort_full(self) -> None:
+        """Roll the writer back to the last commit: the old catalog, untouched."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+            self._full = False
 
     def count(self) -> int:
         """Number of live products."""

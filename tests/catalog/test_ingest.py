@@ -69,15 +69,17 @@ def test_reingesting_a_file_upserts_rather_than_duplicates(
     assert recall.count() == 5
 
 
-def test_progress_is_reported_per_chunk(mixed_catalog: Path, tmp_path: Path) -> None:
-    seen: list[int] = []
+def test_progress_is_reported_per_chunk_of_source_records(
+    mixed_catalog: Path, tmp_path: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
     ingest_file(
         mixed_catalog,
         EmbeddedRecall(tmp_path / "index"),
-        chunk_size=2,
-        progress=lambda r: seen.append(r.indexed),
+        chunk_size=4,
+        progress=lambda r: seen.append((r.read, r.indexed)),
     )
-    assert seen == [2, 4, 5]
+    assert seen == [(4, 2), (8, 4), (9, 5)]
 
 
 def test_unsupported_format_is_refused_before_reading(tmp_path: Path) -> None:

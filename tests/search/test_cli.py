@@ -78,9 +78,9 @@ def test_ingest_reports_bad_lines_by_number_and_indexes_the_rest(
     rejects = tmp_path / "rejects.jsonl"
     assert main(["ingest", str(path), "--rejects", str(rejects)]) == 0
     captured = capsys.readouterr()
-    assert "read 5, indexed 3, rejected 2" in captured.out
+    assert "read 5, indexed 3, updated 0, unchanged 0, rejected 2, deleted 0" in captured.out
     assert "rejected line 2: not valid JSON" in captured.err
-    assert "rejected line 4: locale: required field is missing" in captured.err
+    assert "rejected line 4: locale: missing, and the language" in captured.err
     assert [json.loads(line)["line"] for line in rejects.read_text().splitlines()] == [2, 4]
 
 
@@ -88,6 +88,38 @@ def test_ingest_of_only_bad_lines_fails(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text("oops\n")
     assert main(["ingest", str(path)]) == 1
+
+
+def test_ingest_full_json_reports_every_count_and_deletes_what_the_file_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = SAMPLE_CATALOG.read_text(encoding="utf-8").splitlines()[:4]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "a.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["ingest", str(tmp_path / "b.jsonl"), "--full", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    counts = {k: report[k] for k in ("read", "indexed", "updated", "unchanged", "rejected",
+                                     "deleted")}  # fmt: skip
+    assert counts == {"read": 2, "indexed": 0, "updated": 0, "unchanged": 2, "rejected": 0,
+                      "deleted": 2}  # fmt: skip
+
+
+def test_reingesting_an_unchanged_catalog_succeeds(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(SAMPLE_CATALOG.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    assert main(["ingest", str(path)]) == 0
+    assert main(["ingest", str(path)]) == 0
+
+
+def test_ingest_into_elasticsearch_without_a_url_says_what_to_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text("{}\n")
+    assert main(["ingest", str(path), "--backend", "elasticsearch"]) == 1
+    assert "needs SHELF_ELASTICSEARCH_URL" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("query", ["", "   "])

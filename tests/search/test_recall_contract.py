@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from catalog.text import content_hash
 from search.errors import InvalidQuery
 from search.recall import Recall, SearchFilters
 from search.recall.embedded import EmbeddedRecall
+from search.settings import Settings
 from tests.conftest import make_product
 
 
-@pytest.fixture(params=["embedded"])
-def recall(request: pytest.FixtureRequest, tmp_path: Path) -> Recall:
+@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)])
+def recall(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recall]:
     if request.param == "embedded":
-        return EmbeddedRecall(tmp_path / "index")
-    raise AssertionError(request.param)
+        backend: Recall = EmbeddedRecall(tmp_path / "index")
+        yield backend
+        backend.close()
+        return
+    url = Settings().elasticsearch_url
+    if not url:
+        pytest.skip("needs a live Elasticsearch cluster: set SHELF_ELASTICSEARCH_URL")
+    from search.recall.elastic import ElasticsearchRecall
+
+    # A throwaway alias per test, so tests never see each other's products.
+    elastic = ElasticsearchRecall(url, alias=f"shelf-test-{uuid.uuid4().hex[:10]}")
+    yield elastic
+    # Wildcard deletes are refused by default (action.destructive_requires_name): name them.
+    indices = list(elastic._client.indices.get(index=f"{elastic.alias}-*").body)
+    if indices:
+        elastic._client.indices.delete(index=",".join(indices))
+    elastic._client.indices.delete_index_template(name=elastic.alias)
+    elastic.close()
 
 
 def _ids(recall: Recall, query: str, **filters: object) -> list[str]:
@@ -116,3 +136,31 @@ def test_bad_filters_are_refused_with_the_reason() -> None:
         SearchFilters(locale="xx")
     assert SearchFilters(locale="DE").locale == "de"
     assert SearchFilters(locale="de_de").locale == "de-DE"
+
+
+def test_content_hashes_answer_for_stored_ids_only(recall: Recall) -> None:
+    product = make_product(id="a")
+    recall.index([product])
+    assert recall.content_hashes(["a", "missing"]) == {"a": content_hash(product)}
+    assert recall.content_hashes([]) == {}
+
+
+def test_a_full_load_is_invisible_until_committed(recall: Recall) -> None:
+    recall.index([make_product(id="old", title="Red kettle")])
+    recall.begin_full()
+    recall.index([make_product(id="new", title="Blue kettle")])
+    assert _ids(recall, "kettle") == ["old"]
+    assert set(recall.content_hashes(["old", "new"])) == {"old"}
+    recall.commit_full()
+    assert _ids(recall, "kettle") == ["new"]
+    assert recall.count() == 1
+
+
+def test_an_aborted_full_load_leaves_the_live_catalog_as_it_was(recall: Recall) -> None:
+    recall.index([make_product(id="old", title="Red kettle")])
+    recall.begin_full()
+    recall.index([make_product(id="new", title="Blue kettle")])
+    recall.abort_full()
+    assert _ids(recall, "kettle") == ["old"]
+    recall.index([make_product(id="later", title="Green kettle")])
+    assert sorted(_ids(recall, "kettle")) == ["later", "old"]

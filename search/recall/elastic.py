@@ -1,0 +1,183 @@
+"""Recall on Elasticsearch: the production backend, behind an alias that swaps atomically.
+
+Searches and incremental writes go through the alias (``SHELF_ELASTICSEARCH_INDEX``), which
+points at one versioned index ``<alias>-<version>``. A full reload builds a new versioned index
+while the old one keeps serving, then one ``update_aliases`` call moves the alias and removes the
+old index, so searches never see a half-built catalog. Bodies come from ``elastic_bodies``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+
+from catalog.analysis import query_languages, query_terms
+from catalog.product import Product
+from search.errors import InvalidQuery, RecallUnavailable
+from search.recall import IndexFailure, RecallHit, SearchFilters
+from search.recall.elastic_bodies import (
+    ANALYSIS_PLUGINS,
+    bulk_actions,
+    content_hashes_body,
+    delete_actions,
+    index_template_body,
+    search_body,
+)
+
+BULK_CHUNK_DOCS = 500
+BULK_MAX_RETRIES = 5  # per chunk, for documents the cluster answered 429 (too many requests)
+BULK_INITIAL_BACKOFF_S = 1.0
+BULK_MAX_BACKOFF_S = 30.0
+
+
+def versioned_index_name(alias: str) -> str:
+    """A new index name behind ``alias``: ``<alias>-<utc timestamp>-<random>``."""
+    return f"{alias}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
+class ElasticsearchRecall:
+    """The production Recall: an Elasticsearch cluster, reached with the official client."""
+
+    def __init__(self, url: str, *, alias: str = "shelf-products", request_timeout: float = 30):
+        self.url = url
+        self.alias = alias
+        self._client = Elasticsearch(url, request_timeout=request_timeout, max_retries=1)
+        self._staging: str | None = None  # the index a full reload is building
+        plugins = self._call("list its plugins", self._installed_plugins)
+        self._call("create the index template", self._put_template, plugins)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TransportError, ApiError) as exc:
+            raise RecallUnavailable(
+                f"Elasticsearch at {self.url} failed to {what} ({exc}): check that the cluster is "
+                "up (`docker compose up -d elasticsearch`) and SHELF_ELASTICSEARCH_URL points at "
+                "it, or use SHELF_RECALL_BACKEND=embedded"
+            ) from exc
+
+    def _installed_plugins(self) -> frozenset[str]:
+        rows: list[dict[str, str]] = self._client.cat.plugins(format="json").body  # type: ignore[assignment]
+        return frozenset(row["component"] for row in rows) & frozenset(ANALYSIS_PLUGINS)
+
+    def _put_template(self, plugins: frozenset[str]) -> None:
+        body = index_template_body(self.alias, plugins)
+        self._client.indices.put_index_template(name=self.alias, **body)
+
+    def _alias_indices(self) -> list[str]:
+        try:
+            return sorted(self._client.indices.get_alias(name=self.alias).body)
+        except NotFoundError:
+            return []
+
+    def _write_index(self) -> str:
+        if self._staging:
+            return self._staging
+        if not self._call("look up the alias", self._alias_indices):
+            index = versioned_index_name(self.alias)
+            self._call("create the first index", self._client.indices.create,
+                       index=index, aliases={self.alias: {}})  # fmt: skip
+        return self.alias
+
+    def _bulk(self, actions: Iterable[dict[str, Any]]) -> list[tuple[bool, dict[str, Any]]]:
+        return list(
+            helpers.streaming_bulk(
+                self._client,
+                actions,
+                chunk_size=BULK_CHUNK_DOCS,
+                max_retries=BULK_MAX_RETRIES,
+                initial_backoff=BULK_INITIAL_BACKOFF_S,
+                max_backoff=BULK_MAX_BACKOFF_S,
+                raise_on_error=False,
+            )
+        )
+
+    def index(self, products: Sequence[Product]) -> list[IndexFailure]:
+        """Bulk-upsert products; each document the cluster refuses comes back as a failure."""
+        if not products:
+            return []
+        target = self._write_index()
+        results = self._call("index products", self._bulk, bulk_actions(products, target))
+        failures = [
+            IndexFailure(str(info["index"].get("_id")), str(info["index"].get("error")))
+            for ok, info in results
+            if not ok
+        ]
+        if not self._staging:
+            self._call("refresh the index", self._client.indices.refresh, index=self.alias)
+        return failures
+
+    def delete(self, product_ids: Iterable[str]) -> int:
+        """Delete products by id (absent ids are not an error); return how many were asked."""
+        ids = list(product_ids)
+        if ids and self._call("look up the alias", self._alias_indices):
+            target = self._staging or self.alias
+            self._call("delete products", self._bulk, delete_actions(ids, target))
+            self._call("refresh the index", self._client.indices.refresh, index=target)
+        return len(ids)
+
+    def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
+        """Stored content hashes of the ids the live catalog (the alias) holds."""
+        if not product_ids or not self._call("look up the alias", self._alias_indices):
+            return {}
+        body = content_hashes_body(product_ids)
+        response = self._call("read content hashes", self._client.search,
+                              index=self.alias, body=body)  # fmt: skip
+        return {hit["_id"]: hit["_source"]["content_hash"] for hit in response["hits"]["hits"]}
+
+    def search(
+        self, query: str, *, limit: int, filters: SearchFilters | None = None
+    ) -> list[RecallHit]:
+        """BM25 top ``limit`` through the alias, restricted by ``filters``."""
+        languages = (filters.locale,) if filters and filters.locale else query_languages(query)
+        if not query_terms(query, languages):
+            raise InvalidQuery(f"query {query!r} has no searchable words")
+        if not self._call("look up the alias", self._alias_indices):
+            return []
+        body = search_body(query, filters, limit)
+        response = self._call("search", self._client.search, index=self.alias, body=body)
+        return [
+            RecallHit(Product.model_validate(hit["_source"]["product"]), float(hit["_score"]))
+            for hit in response["hits"]["hits"]
+        ]
+
+    def count(self) -> int:
+        """Number of products the live catalog holds."""
+        if not self._call("look up the alias", self._alias_indices):
+            return 0
+        return int(self._call("count", self._client.count, index=self.alias)["count"])
+
+    def begin_full(self) -> None:
+        """Create a new versioned index, not behind the alias yet; no refresh while loading."""
+        self._staging = versioned_index_name(self.alias)
+        self._call("create the new index", self._client.indices.create,
+                   index=self._staging, settings={"refresh_interval": "-1"})  # fmt: skip
+
+    def commit_full(self) -> None:
+        """Refresh the new index, then move the alias to it and drop the old ones atomically."""
+        staging, self._staging = self._staging, None
+        if staging is None:
+            return
+        client = self._client
+        self._call("re-enable refresh", client.indices.put_settings,
+                   index=staging, settings={"refresh_interval": None})  # fmt: skip
+        self._call("refresh the new index", client.indices.refresh, index=staging)
+        old = self._call("look up the alias", self._alias_indices)
+        actions: list[dict[str, Any]] = [{"add": {"index": staging, "alias": self.alias}}]
+        actions += [{"remove_index": {"index": index}} for index in old]
+        self._call("swap the alias", client.indices.update_aliases, actions=actions)
+
+    def abort_full(self) -> None:
+        """Delete the half-built index; the alias never pointed at it."""
+        staging, self._staging = self._staging, None
+        if staging is not None:
+            self._call("delete the unfinished index", self._client.indices.delete,
+                       index=staging, ignore_unavailable=True)  # fmt: skip
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()

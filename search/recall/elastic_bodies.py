@@ -1,0 +1,217 @@
+"""The request bodies of the Elasticsearch backend, as pure functions the tests pin exactly.
+
+Per-language analysis is done with **per-language subfields chosen at index time**: a product's
+text goes to ``title.<lang>``, ``description.<lang>`` ... for the language of its locale only, and
+each ``.<lang>`` subfield has that language's analyzer:
+
+- Japanese: kuromoji (base forms, part-of-speech and stemming filters); Chinese: smartcn;
+  Korean: nori. Without those plugins: the standard tokenizer with CJK bigrams (``cjk_bigram``),
+  the same rule as the embedded backend's ``catalog.analysis``.
+- The other languages rebuild Elasticsearch's built-in language analyzer (its stop words and
+  light stemmer) on the ICU tokenizer with ICU normalisation (NFKC, case folding) before and ICU
+  folding (accents) after, so "Kopfhörer" meets "kopfhorer". Without analysis-icu: the standard
+  tokenizer, lowercase and asciifolding.
+
+A query searches the fields of the language of its locale filter, or of every language when it
+has none (a bare "coffee" can then match an en-US and a de-DE product). Localized titles are
+indexed under ``alt_titles.<their language>``. Queries are ``multi_match`` only (never
+``query_string``), so shoppers' text cannot inject query syntax. The product itself travels in
+``product``, stored but not indexed, and comes back whole with each hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from catalog.locales import LANGUAGES, language_of
+from catalog.product import Product
+from catalog.text import content_hash
+from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters
+
+ANALYSIS_PLUGINS = ("analysis-icu", "analysis-kuromoji", "analysis-smartcn", "analysis-nori")
+
+# Built-in language analyzers: (stop word list, light stemmer) as Elasticsearch's docs rebuild them.
+_LANGUAGE_RULES: dict[str, tuple[str, str]] = {
+    "ar": ("_arabic_", "arabic"),
+    "ru": ("_russian_", "light_russian"),
+    "en": ("_english_", "light_english"),
+    "de": ("_german_", "light_german"),
+    "es": ("_spanish_", "light_spanish"),
+    "fr": ("_french_", "light_french"),
+    "it": ("_italian_", "light_italian"),
+    "pt": ("_portuguese_", "light_portuguese"),
+    "nl": ("_dutch_", "dutch"),
+}
+_CJK_TOKENIZERS = {"ja": "analysis-kuromoji", "zh": "analysis-smartcn", "ko": "analysis-nori"}
+
+
+def analyzer_name(language: str) -> str:
+    """The analyzer of one language's subfields: ``shelf_de``."""
+    return f"shelf_{language}"
+
+
+def _analysis(plugins: frozenset[str]) -> dict[str, Any]:
+    icu = "analysis-icu" in plugins
+    normalize = ["icu_normalizer"] if icu else ["lowercase"]
+    fold = ["icu_folding"] if icu else ["asciifolding"]
+    tokenizer = "icu_tokenizer" if icu else "standard"
+    filters: dict[str, Any] = {}
+    analyzers: dict[str, Any] = {}
+    for language, (stopwords, stemmer) in _LANGUAGE_RULES.items():
+        filters[f"shelf_{language}_stop"] = {"type": "stop", "stopwords": stopwords}
+        filters[f"shelf_{language}_stemmer"] = {"type": "stemmer", "language": stemmer}
+        analyzers[analyzer_name(language)] = {
+            "type": "custom",
+            "tokenizer": tokenizer,
+            "filter": [*normalize, f"shelf_{language}_stop", f"shelf_{language}_stemmer", *fold],
+        }
+    cjk_fallback = {
+        "type": "custom",
+        "tokenizer": "standard",
+        "filter": ["cjk_width", "lowercase", "cjk_bigram", *fold],
+    }
+    native = {
+        "ja": {
+            "type": "custom",
+            "tokenizer": "kuromoji_tokenizer",
+            "filter": ["kuromoji_baseform", "kuromoji_part_of_speech", "cjk_width",
+                       "kuromoji_stemmer", *normalize],
+        },
+        "zh": {"type": "custom", "tokenizer": "smartcn_tokenizer", "filter": [*normalize]},
+        "ko": {
+            "type": "custom",
+            "tokenizer": "nori_tokenizer",
+            "filter": ["nori_part_of_speech", "nori_readingform", *normalize],
+        },
+    }  # fmt: skip
+    for language, plugin in _CJK_TOKENIZERS.items():
+        analyzers[analyzer_name(language)] = native[language] if plugin in plugins else cjk_fallback
+    return {"filter": filters, "analyzer": analyzers}
+
+
+def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -> dict[str, Any]:
+    """The index template every ``<alias>-<version>`` index is created from."""
+    languages = {
+        lang: {"type": "text", "analyzer": analyzer_name(lang)} for lang in sorted(LANGUAGES)
+    }
+    text_fields = {name: {"properties": dict(languages)} for name in FIELD_BOOSTS}
+    return {
+        "index_patterns": [f"{alias}-*"],
+        "priority": 100,
+        "template": {
+            "settings": {
+                "number_of_shards": 1,
+                "analysis": _analysis(frozenset(plugins)),
+            },
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "id": {"type": "keyword"},
+                    **text_fields,
+                    "locale": {"type": "keyword"},
+                    "language": {"type": "keyword"},
+                    "category_path": {"type": "keyword"},
+                    "price": {"type": "double"},
+                    "in_stock": {"type": "boolean"},
+                    "content_hash": {"type": "keyword"},
+                    "product": {"type": "object", "enabled": False},
+                },
+            },
+        },
+    }
+
+
+def product_document(product: Product) -> dict[str, Any]:
+    """The Elasticsearch document of a product: text under its language, filters, the source."""
+    lang = language_of(product.locale).code
+    alt_titles: dict[str, list[str]] = {}
+    for locale, title in product.localized_titles.items():
+        alt_titles.setdefault(language_of(locale).code, []).append(title)
+    text = {
+        "title": product.title,
+        "brand": product.brand,
+        "category": product.category,
+        "bullets": list(product.bullets),
+        "description": product.description,
+    }
+    return {
+        "id": product.id,
+        **{name: {lang: value} for name, value in text.items() if value},
+        "alt_titles": alt_titles,
+        "locale": product.locale,
+        "language": lang,
+        "category_path": product.category_path,
+        "price": float(product.price),
+        "in_stock": product.in_stock,
+        "content_hash": content_hash(product),
+        "product": product.model_dump(mode="json"),
+    }
+
+
+def bulk_actions(products: Iterable[Product], index: str) -> Iterator[dict[str, Any]]:
+    """``helpers.streaming_bulk`` actions that upsert (by id) each product into ``index``."""
+    for product in products:
+        yield {
+            "_op_type": "index",
+            "_index": index,
+            "_id": product.id,
+            "_source": product_document(product),
+        }
+
+
+def delete_actions(product_ids: Iterable[str], index: str) -> Iterator[dict[str, Any]]:
+    """``helpers.streaming_bulk`` actions that delete each id from ``index``."""
+    for product_id in product_ids:
+        yield {"_op_type": "delete", "_index": index, "_id": product_id}
+
+
+def query_fields(language: str | None) -> list[str]:
+    """The boosted ``multi_match`` fields for one language, or every language when None."""
+    languages = [language] if language else sorted(LANGUAGES)
+    return [f"{name}.{lang}^{boost}" for lang in languages for name, boost in FIELD_BOOSTS.items()]
+
+
+def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
+    """Non-scoring filter clauses for ``filters``, in a fixed order."""
+    clauses: list[dict[str, Any]] = []
+    if filters.locale:
+        field = "locale" if "-" in filters.locale else "language"
+        clauses.append({"term": {field: filters.locale}})
+    if filters.category:
+        clauses.append({"term": {"category_path": filters.category}})
+    if filters.min_price is not None or filters.max_price is not None:
+        bounds = {"gte": filters.min_price, "lte": filters.max_price}
+        clauses.append({"range": {"price": {k: v for k, v in bounds.items() if v is not None}}})
+    if filters.in_stock is not None:
+        clauses.append({"term": {"in_stock": filters.in_stock}})
+    return clauses
+
+
+def search_body(query: str, filters: SearchFilters | None, limit: int) -> dict[str, Any]:
+    """The search request: ``multi_match`` over the language's boosted fields, then filters."""
+    filters = filters or SearchFilters()
+    language = language_of(filters.locale).code if filters.locale else None
+    match = {
+        "multi_match": {
+            "query": query,
+            "type": "best_fields",
+            "fields": query_fields(language),
+            "tie_breaker": TIE_BREAKER,
+        }
+    }
+    return {
+        "size": limit,
+        "track_total_hits": False,
+        "_source": ["product"],
+        "query": {"bool": {"must": [match], "filter": filter_clauses(filters)}},
+    }
+
+
+def content_hashes_body(product_ids: Sequence[str]) -> dict[str, Any]:
+    """The search that returns the stored content hash of each of ``product_ids``."""
+    return {
+        "size": len(product_ids),
+        "_source": ["content_hash"],
+        "query": {"ids": {"values": list(product_ids)}},
+    }

@@ -1,0 +1,119 @@
+"""The Elasticsearch backend's request bodies, pinned exactly. No server: pure functions only."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.errors import RecallUnavailable
+from search.recall import SearchFilters
+from search.recall.elastic import ElasticsearchRecall
+from search.recall.elastic_bodies import (
+    bulk_actions,
+    content_hashes_body,
+    index_template_body,
+    query_fields,
+    search_body,
+)
+from tests.conftest import make_product
+
+
+def test_template_without_a_server_maps_one_analysed_subfield_per_language() -> None:
+    body = index_template_body("shelf-products")
+    assert body["index_patterns"] == ["shelf-products-*"]
+    properties = body["template"]["mappings"]["properties"]
+    assert properties["title"]["properties"]["ja"] == {"type": "text", "analyzer": "shelf_ja"}
+    assert sorted(properties["description"]["properties"]) == [
+        "ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pt", "ru", "zh"]  # fmt: skip
+    assert properties["product"] == {"type": "object", "enabled": False}
+    assert body["template"]["mappings"]["dynamic"] == "strict"
+
+
+def test_template_without_a_server_uses_the_plugins_analyzers_when_installed() -> None:
+    analysis = index_template_body("shelf-products")["template"]["settings"]["analysis"]
+    analyzers = analysis["analyzer"]
+    assert analyzers["shelf_ja"]["tokenizer"] == "kuromoji_tokenizer"
+    assert analyzers["shelf_zh"] == {
+        "type": "custom",
+        "tokenizer": "smartcn_tokenizer",
+        "filter": ["icu_normalizer"],
+    }
+    assert analyzers["shelf_ko"]["tokenizer"] == "nori_tokenizer"
+    assert analyzers["shelf_de"] == {
+        "type": "custom",
+        "tokenizer": "icu_tokenizer",
+        "filter": ["icu_normalizer", "shelf_de_stop", "shelf_de_stemmer", "icu_folding"],
+    }
+    assert analysis["filter"]["shelf_de_stemmer"] == {"type": "stemmer", "language": "light_german"}
+
+
+def test_template_without_a_server_falls_back_to_cjk_bigrams_without_plugins() -> None:
+    analyzers = index_template_body("s", plugins=[])["template"]["settings"]["analysis"]["analyzer"]
+    fallback = {"type": "custom", "tokenizer": "standard",
+                "filter": ["cjk_width", "lowercase", "cjk_bigram", "asciifolding"]}  # fmt: skip
+    assert analyzers["shelf_ja"] == analyzers["shelf_zh"] == analyzers["shelf_ko"] == fallback
+    assert analyzers["shelf_en"]["filter"][0] == "lowercase"
+
+
+def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_string() -> None:
+    filters = SearchFilters(locale="de-DE", category="Küche", min_price=10, in_stock=True)
+    body = search_body('kaffee" OR *:*', filters, 20)
+    assert body == {
+        "size": 20,
+        "track_total_hits": False,
+        "_source": ["product"],
+        "query": {
+            "bool": {
+                "must": [{"multi_match": {
+                    "query": 'kaffee" OR *:*',
+                    "type": "best_fields",
+                    "fields": ["title.de^3.0", "alt_titles.de^2.0", "brand.de^2.0",
+                               "category.de^1.5", "bullets.de^1.0", "description.de^0.7"],
+                    "tie_breaker": 0.1,
+                }}],
+                "filter": [
+                    {"term": {"locale": "de-DE"}},
+                    {"term": {"category_path": "Küche"}},
+                    {"range": {"price": {"gte": 10}}},
+                    {"term": {"in_stock": True}},
+                ],
+            }
+        },
+    }  # fmt: skip
+    assert "query_string" not in repr(body)
+
+
+def test_search_body_without_a_server_queries_every_language_without_a_locale() -> None:
+    body = search_body("coffee", SearchFilters(locale="en"), 5)
+    assert body["query"]["bool"]["filter"] == [{"term": {"language": "en"}}]
+    fields = search_body("coffee", None, 5)["query"]["bool"]["must"][0]["multi_match"]["fields"]
+    assert fields == query_fields(None)
+    assert len(fields) == 6 * 12 and "title.ja^3.0" in fields and "description.ar^0.7" in fields
+
+
+def test_bulk_actions_without_a_server_put_text_under_the_products_language() -> None:
+    product = make_product(id="p1", locale="de-DE", title="Trinkflasche", bullets=["750 ml"],
+                           localized_titles={"en-US": "Water bottle"}, description="")  # fmt: skip
+    [action] = bulk_actions([product], "shelf-products-v1")
+    source = action.pop("_source")
+    assert action == {"_op_type": "index", "_index": "shelf-products-v1", "_id": "p1"}
+    assert source["title"] == {"de": "Trinkflasche"}
+    assert source["bullets"] == {"de": ["750 ml"]}
+    assert "description" not in source
+    assert source["alt_titles"] == {"en": ["Water bottle"]}
+    assert (source["locale"], source["language"]) == ("de-DE", "de")
+    assert source["category_path"] == ["Sports", "Sports > Hydration"]
+    assert len(source["content_hash"]) == 64
+    assert source["product"] == product.model_dump(mode="json")
+
+
+def test_content_hashes_body_without_a_server_asks_for_the_hash_only() -> None:
+    assert content_hashes_body(["a", "b"]) == {
+        "size": 2,
+        "_source": ["content_hash"],
+        "query": {"ids": {"values": ["a", "b"]}},
+    }
+
+
+def test_an_unreachable_cluster_is_recall_unavailable_naming_the_url_and_the_fix() -> None:
+    with pytest.raises(RecallUnavailable, match=r"http://127\.0\.0\.1:9 .*docker compose up"):
+        ElasticsearchRecall("http://127.0.0.1:9", request_timeout=2)
