@@ -9,6 +9,10 @@ terms the products were indexed under:
   and "kopfhorer" meet and "cafetera eléctrica" matches "cafetera electrica".
 - Cyrillic: lowercase, ё folded to е, the Russian stemmer.
 - Arabic: diacritics and tatweel removed, alef/yeh/teh-marbuta forms unified, the Arabic stemmer.
+
+Stop words ("for", "für", "для") are indexed like any word; at query time ``stop_terms`` names
+them so recall can weigh them down (see ``search.recall.embedded.STOP_WORD_WEIGHT``) rather than
+drop them: a product that matches a query only through "für" is still recalled, last.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
 
 import Stemmer
+from stop_words import safe_get_stop_words
 
 from catalog.locales import LANGUAGES, Language, language_of
 
@@ -147,3 +152,21 @@ def query_terms(text: str, languages: Iterable[str]) -> list[str]:
         for term in analyze(text, language):
             seen.setdefault(term, None)
     return list(seen)
+
+
+@cache
+def _stop_terms(language: str) -> frozenset[str]:
+    lang = language_of(language)
+    if lang.script == "cjk":
+        # CJK text is cut into bigrams, which stop-word lists of whole words do not describe.
+        return frozenset()
+    words = safe_get_stop_words(lang.code)
+    return frozenset(term for word in words for term in analyze(word, lang.code))
+
+
+def stop_terms(languages: Iterable[str]) -> frozenset[str]:
+    """The analysed stop words of ``languages`` (locales or language codes), as index terms."""
+    terms: frozenset[str] = frozenset()
+    for language in languages:
+        terms |= _stop_terms(language_of(language).code)
+    return terms

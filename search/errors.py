@@ -36,3 +36,9 @@ class ModelUnavailable(ShelfError):
     """The reranking model cannot be loaded."""
 
     status_code = 503
+
+
+class EvaluationInputError(ShelfError):
+    """A judgments, queries or run file for ``shelf eval`` cannot be read as given."""
+
+    status_code = 422

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.analysis import analyze, query_languages, query_terms
+from catalog.analysis import analyze, query_languages, query_terms, stop_terms
 from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import content_hash
@@ -19,6 +19,10 @@ from search.recall import FIELD_BOOSTS, TIE_BREAKER, IndexFailure, RecallHit, Se
 SCHEMA_VERSION = 1
 _MARKER = "shelf-index.json"
 
+# A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
+# enough to break ties and to recall a product that matches nothing else, too little to rank
+# "Sonnencreme für Kinder" by its "für".
+STOP_WORD_WEIGHT = 0.1
 WRITER_HEAP_BYTES = 64_000_000
 
 
@@ -185,7 +189,7 @@ class EmbeddedRecall:
         terms = query_terms(query, languages)
         if not terms:
             raise InvalidQuery(f"query {query!r} has no searchable words")
-        text_query = self._text_query(terms)
+        text_query = self._text_query(terms, stop_terms(languages))
         clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
             (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
@@ -199,7 +203,7 @@ class EmbeddedRecall:
             hits.append(RecallHit(Product.model_validate_json(source), float(score)))
         return hits
 
-    def _text_query(self, terms: list[str]) -> tantivy.Query:
+    def _text_query(self, terms: list[str], stop: frozenset[str] = frozenset()) -> tantivy.Query:
         per_term = []
         for term in terms:
             per_field = [
@@ -209,9 +213,10 @@ class EmbeddedRecall:
                 )
                 for field, boost in FIELD_BOOSTS.items()
             ]
-            per_term.append(
-                (tantivy.Occur.Should, tantivy.Query.disjunction_max_query(per_field, TIE_BREAKER))
-            )
+            best_field = tantivy.Query.disjunction_max_query(per_field, TIE_BREAKER)
+            if term in stop:
+                best_field = tantivy.Query.boost_query(best_field, STOP_WORD_WEIGHT)
+            per_term.append((tantivy.Occur.Should, best_field))
         return tantivy.Query.boolean_query(per_term)
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.analysis import analyze, cjk_bigrams, query_languages, query_terms
+from catalog.analysis import analyze, cjk_bigrams, query_languages, query_terms, stop_terms
 from catalog.language import detect_language
 
 
@@ -71,3 +71,14 @@ def test_analysis_never_yields_empty_or_spaced_terms(text: str, language: str) -
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=100))
 def test_analysis_ignores_case(text: str) -> None:
     assert analyze(text.upper(), "en") == analyze(text.lower(), "en")
+
+
+def test_stop_terms_are_the_languages_stop_words_analysed_like_the_index() -> None:
+    german = stop_terms(["de-DE"])
+    assert "fur" in german  # "für", ascii-folded as the index folds it
+    assert "katz" not in german
+    assert "для" in stop_terms(["ru"]) and "for" in stop_terms(["en"])
+
+
+def test_cjk_languages_have_no_stop_terms() -> None:
+    assert stop_terms(["zh", "ja", "ko"]) == frozenset()

@@ -1,0 +1,194 @@
+"""Send judged queries through the search pipeline and score what comes back.
+
+Each configuration (rerank on or off, recall K) ranks *all* K recalled candidates for every
+query: the top k of that list is the final ranking the shopper sees, and the whole list is the
+recall stage's candidate set in the final order, so recall@K of the recall stage is read off
+the same list. A configuration can also name a stored TREC run file instead of the pipeline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog.locales import language_of
+from search.errors import CatalogError, EvaluationInputError, InvalidQuery
+from search.evaluation.judgments import EvalQuery
+from search.evaluation.metrics import RunEvaluation, evaluate_run
+from search.evaluation.trec import Run, read_run
+from search.pipeline import MAX_K, SearchPipeline
+from search.recall import Recall, SearchFilters, make_recall
+from search.settings import Settings
+
+OnQuery = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One way of ranking: the pipeline with or without reranking at a recall K, or a run file."""
+
+    rerank: bool
+    recall_k: int
+    run_file: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name it: ``bm25 K=50``, ``bm25+rerank K=100``, ``run old.trec``."""
+        if self.run_file is not None:
+            return f"run {self.run_file.name}"
+        return f"{'bm25+rerank' if self.rerank else 'bm25'} K={self.recall_k}"
+
+    @property
+    def tag(self) -> str:
+        """The TREC run tag (one word): ``shelf-bm25-k50``, ``shelf-rerank-k100``."""
+        return f"shelf-{'rerank' if self.rerank else 'bm25'}-k{self.recall_k}"
+
+
+def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
+    """A configuration from ``rerank=on|off``, ``recall_k=N`` (comma-joined) or ``run=FILE``."""
+    rerank, recall_k, run_file = default.rerank, default.recall_k, None
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip().replace("-", "_"), value.strip()
+        if not sep or not value:
+            key = "?"
+        if key == "rerank" and value.lower() in {"on", "off", "true", "false", "1", "0"}:
+            rerank = value.lower() in {"on", "true", "1"}
+        elif key == "recall_k" and value.isdigit() and 1 <= int(value) <= MAX_K:
+            recall_k = int(value)
+        elif key == "run":
+            run_file = Path(value)
+        else:
+            raise EvaluationInputError(
+                f"cannot read the configuration {spec!r} at {part!r}: use rerank=on|off, "
+                f"recall_k=N (1-{MAX_K}) or run=FILE, e.g. 'rerank=on,recall_k=100'"
+            )
+    return EvalConfig(rerank=rerank, recall_k=recall_k, run_file=run_file)
+
+
+@dataclass
+class RankedQueries:
+    """What one configuration returned for every query."""
+
+    config: EvalConfig
+    run: Run
+    languages: dict[str, str]  # query id -> language it is averaged under
+    failed: dict[str, str] = field(default_factory=dict)  # query id -> why it returned nothing
+
+
+def rank_queries(
+    pipeline: SearchPipeline,
+    queries: Sequence[EvalQuery],
+    config: EvalConfig,
+    on_query: OnQuery | None = None,
+) -> RankedQueries:
+    """Every query's K candidates in final order, scored by the reranker or else by BM25."""
+    ranked = RankedQueries(config, run={}, languages={})
+    for query in queries:
+        filters = SearchFilters(locale=query.locale) if query.locale else None
+        try:
+            response = pipeline.search(
+                query.text,
+                k=config.recall_k,
+                recall_k=config.recall_k,
+                filters=filters,
+                rerank=config.rerank,
+            )
+        except InvalidQuery as exc:
+            # One unsearchable query (no words left after analysis) must not stop the others.
+            ranked.run[query.query_id], ranked.failed[query.query_id] = [], str(exc)
+            ranked.languages[query.query_id] = query.language
+        else:
+            ranked.run[query.query_id] = [
+                (i.product_id, i.rerank_score if i.rerank_score is not None else i.bm25_score)
+                for i in response.items
+            ]
+            ranked.languages[query.query_id] = (
+                query.language
+                if query.locale or response.language is None
+                else language_of(response.language).code  # detected from the query text
+            )
+        if on_query:
+            on_query()
+    return ranked
+
+
+def stored_run(queries: Sequence[EvalQuery], config: EvalConfig) -> RankedQueries:
+    """A run file ranked as if by a configuration; queries it lacks rank nothing."""
+    assert config.run_file is not None
+    stored = read_run(config.run_file)
+    run = {q.query_id: stored.get(q.query_id, []) for q in queries}
+    return RankedQueries(config, run=run, languages={q.query_id: q.language for q in queries})
+
+
+def score(ranked: RankedQueries, qrels: Mapping[str, Mapping[str, int]], k: int) -> RunEvaluation:
+    """The metrics of a configuration's rankings: at ``k``, and recall at its recall K."""
+    rankings = {qid: [doc for doc, _ in items] for qid, items in ranked.run.items()}
+    recall_ks = [ranked.config.recall_k] if ranked.config.recall_k != k else []
+    return evaluate_run(rankings, qrels, ranked.languages, k, recall_ks)
+
+
+@contextmanager
+def catalog_index(catalog: Path | None, settings: Settings) -> Iterator[tuple[Recall, int]]:
+    """The configured index, or a temporary one holding ``catalog``; yields it and its rejects."""
+    if catalog is None:
+        recall = make_recall(settings)
+        try:
+            yield recall, 0
+        finally:
+            recall.close()
+        return
+    from catalog.ingest import ingest_file
+
+    with tempfile.TemporaryDirectory(prefix="shelf-eval-") as tmp:
+        recall = make_recall(settings.model_copy(update={"data_dir": Path(tmp)}))
+        try:
+            report = ingest_file(catalog, recall)
+            if not report.indexed:
+                raise CatalogError(
+                    f"{catalog}: no product could be indexed ({report.rejected} rejected); "
+                    "check it with `shelf ingest` first"
+                )
+            yield recall, report.rejected
+        finally:
+            recall.close()
+
+
+def evaluate_configs(
+    configs: Sequence[EvalConfig],
+    queries: Sequence[EvalQuery],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    k: int,
+    catalog: Path | None,
+    settings: Settings,
+    on_query: OnQuery | None = None,
+) -> tuple[list[tuple[RankedQueries, RunEvaluation]], int]:
+    """Rank and score every configuration over one index; also returns the catalog's rejects."""
+    for config in configs:
+        if config.run_file is None and k > config.recall_k:
+            raise EvaluationInputError(
+                f"k={k} is above recall K={config.recall_k}: the final ranking cannot be longer "
+                "than the recalled candidates; lower --k or raise --recall-k"
+            )
+    searched = [c for c in configs if c.run_file is None]
+    by_config: dict[EvalConfig, RankedQueries] = {}
+    rejected = 0
+    if searched:
+        from search.rerank import make_reranker
+
+        with catalog_index(catalog, settings) as (recall, rejected):
+            reranker = make_reranker(settings) if any(c.rerank for c in searched) else None
+            pipeline = SearchPipeline(
+                recall, reranker, rerank_text_max_chars=settings.rerank_text_max_chars
+            )
+            for config in searched:
+                by_config[config] = rank_queries(pipeline, queries, config, on_query)
+    results = []
+    for config in configs:
+        ranked = by_config.get(config) or stored_run(queries, config)
+        results.append((ranked, score(ranked, qrels, k)))
+    return results, rejected
