@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHELF_DATA_DIR ?= .shelf
 export SHELF_DATA_DIR
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint services bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,32 @@ demo: install $(SHELF_DATA_DIR)/test-model/config.json
 	SHELF_RERANK_FALLBACK_MODEL=$(SHELF_DATA_DIR)/test-model $(BIN)/shelf demo
 
 lint: install
-	$(BIN)/ruff check search workers catalog tests
-	$(BIN)/ruff format --check search workers catalog tests
+	$(BIN)/ruff check search workers catalog tests bench
+	$(BIN)/ruff format --check search workers catalog tests bench
 	$(BIN)/mypy search workers catalog
 
-test: install lint
+# The tests use a real Redis (their own database, 13). Start it, installing it first if missing.
+REDIS_UP := $(BIN)/python -c "import redis; redis.Redis(socket_connect_timeout=1).ping()"
+services: install
+	@$(REDIS_UP) 2>/dev/null || { \
+	  command -v redis-server >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }; \
+	  mkdir -p /tmp/shelf-redis; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+	    --dir /tmp/shelf-redis --logfile /tmp/shelf-redis/redis.log; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do $(REDIS_UP) 2>/dev/null && break; sleep 0.5; done; \
+	  $(REDIS_UP); }
+
+test: install lint services
 	$(BIN)/pytest
+
+# Benchmarks print the hardware first and end with one RESULT line each. The rerank benchmark
+# builds a full-size random-weight model once (2.2 GB in $(SHELF_DATA_DIR)/bench-model) and takes
+# several minutes on a small CPU.
+bench: install services
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.cache_hit
+	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
 
 clean:
 	rm -rf $(VENV) $(SHELF_DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -59,11 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = full_size_model(args.model_dir)
     cuda = args.device.startswith("cuda")
     print(f"model: {model_dir} (bge-reranker-v2-m3 configuration, random weights)")
+    from workers.model import default_token_budget
+
+    print(
+        f"Shelf's token budget on {args.device}: {default_token_budget(args.device)} tokens/batch"
+    )
     query = "wireless noise cancelling headphones"
     texts = _product_texts(args.pairs)
 
     print(
-        f"[1/3] {args.pairs} pairs, plain compute_score vs Shelf's path ({'fp16' if cuda else 'fp32'})"
+        f"[1/3] {args.pairs} pairs, plain compute_score vs Shelf's path "
+        f"({'fp16' if cuda else 'fp32'})"
     )
     fp32 = RerankModel(ModelSpec(str(model_dir), device=args.device, batch_size=args.pairs))
     fp32.warm_up()

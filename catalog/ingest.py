@@ -112,6 +112,7 @@ class IngestReport:
 
 
 Progress = Callable[[IngestReport], None]
+ChunkRunner = Callable[[Iterator[list[SourceRecord]]], Iterator["ChunkResult"]]
 
 
 def validate(
@@ -194,13 +195,17 @@ def ingest_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     rejects_out: IO[str] | None = None,
     progress: Progress | None = None,
+    run_chunks: ChunkRunner | None = None,
 ) -> IngestReport:
     """Index every valid product of a catalog file; a bad record never stops the good ones.
 
     With ``full``, the file replaces the whole catalog: products it lacks are deleted, and
     searches see the old catalog until the new one is complete. An interrupted full load leaves
-    the old catalog as it was.
+    the old catalog as it was. ``run_chunks`` runs the chunks elsewhere (Celery workers) through
+    the same ``ingest_chunk``; without it they run here.
     """
+    if run_chunks is not None and full:
+        raise CatalogError("a full reload runs in one process: drop --celery or --full")
     records = read_records(path)  # refuses an unsupported format before anything else
     report = IngestReport(source=str(path), full=full)
     started = time.perf_counter()
@@ -208,8 +213,12 @@ def ingest_file(
     if full:
         recall.begin_full()
     try:
-        for chunk in chunked(records, chunk_size):
-            result = ingest_chunk(chunk, recall, mapping=mapping, full=full)
+        chunks = chunked(records, chunk_size)
+        if run_chunks is not None:
+            results = run_chunks(chunks)
+        else:
+            results = (ingest_chunk(c, recall, mapping=mapping, full=full) for c in chunks)
+        for result in results:
             report.add(result)
             if rejects_out is not None:
                 write_rejects(result.rejects, rejects_out)

@@ -81,6 +81,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             bar.update(report.read - bar.n)
             bar.set_postfix(stored=report.stored, rejected=report.rejected, refresh=False)
 
+    run_chunks = None
+    if args.celery:
+        from functools import partial
+
+        from workers.celery_app import make_celery_app
+        from workers.ingest_tasks import distributed_chunks
+
+        run_chunks = partial(
+            distributed_chunks,
+            make_celery_app(settings, client=True),
+            mapping=mapping,
+            queue=settings.ingest_queue,
+            in_flight=settings.ingest_in_flight,
+            timeout_s=settings.ingest_task_timeout_s,
+        )
     recall = make_recall(settings)
     rejects_out = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
     try:
@@ -91,6 +106,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             full=args.full,
             rejects_out=rejects_out,
             progress=progress,
+            run_chunks=run_chunks,
         )
     finally:
         if bar is not None:
@@ -157,11 +173,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.celery_app import make_celery_app
 
     app = make_celery_app(settings)
+    queues = args.queues.split(",") if args.queues else [settings.rerank_queue]
+    if settings.rerank_queue in queues:
+        from workers.tasks import worker_state
+
+        worker_state(settings)  # load and warm the model before taking any task
     argv = [
         "worker",
         "--pool=threads",
         f"--concurrency={args.concurrency or settings.worker_concurrency}",
-        f"--queues={settings.rerank_queue}",
+        f"--queues={','.join(queues)}",
         f"--loglevel={args.loglevel}",
         "--without-gossip",
         "--without-mingle",
@@ -321,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--full", action="store_true", help="replace the whole catalog: delete products not in PATH"
     )
+    ingest.add_argument(
+        "--celery",
+        action="store_true",
+        help="spread the chunks over Celery workers (`shelf worker --queues ingest`); they index "
+        "into their own configured backend",
+    )
 
     search = command("search", cmd_search, "Search the product index.")
     search.add_argument("query", help="what the shopper typed, in any language")
@@ -336,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = command("worker", cmd_worker, "Run a Celery rerank worker (SHELF_RERANK_MODE=celery).")
     worker.add_argument(
         "--concurrency", type=int, help="requests taken at once (SHELF_WORKER_CONCURRENCY)"
+    )
+    worker.add_argument(
+        "--queues",
+        help="comma-separated queues to serve (default: SHELF_RERANK_QUEUE); "
+        "add SHELF_INGEST_QUEUE (ingest) for `shelf ingest --celery`",
     )
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("--hostname", help="Celery node name, e.g. gpu0@%%h")

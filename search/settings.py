@@ -42,8 +42,11 @@ class Settings(BaseSettings):
     rerank_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
     rerank_max_length: int = Field(512, ge=32, le=8192)
     rerank_batch_size: int = Field(64, ge=1, le=4096, description="Most pairs per forward pass.")
-    rerank_token_budget: int = Field(
-        16384, ge=64, description="Most tokens (padding included) per forward pass."
+    rerank_token_budget: int | None = Field(
+        None,
+        ge=64,
+        description="Most tokens (padding included) per forward pass; unset: 16384 on a GPU, "
+        "2048 on a CPU.",
     )
     rerank_quantize: Literal["none", "int8"] = Field(
         "none", description="'int8': dynamic int8 quantisation of the linear layers (CPU only)."
@@ -71,6 +74,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A task taken by a worker that died is redelivered after this long "
         "(keep it above rerank_time_limit_s).",
+    )
+    ingest_queue: str = Field("ingest", description="Celery queue of `shelf ingest --celery`.")
+    ingest_in_flight: int = Field(8, ge=1, description="Ingest chunks sent and not yet done.")
+    ingest_task_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait for one ingest chunk before the ingest stops."
     )
     worker_concurrency: int = Field(
         4, ge=1, le=64, description="Requests one worker process takes at once (threads)."

@@ -51,17 +51,6 @@ def pack_by_token_budget(
     return batches
 
 
-def score_packed(
-    predict: Predict, encoded: Sequence[list[int]], token_budget: int, max_pairs: int
-) -> list[float]:
-    """Score token-id sequences in packed batches; the scores come back in input order."""
-    scores = [0.0] * len(encoded)
-    for batch in pack_by_token_budget([len(e) for e in encoded], token_budget, max_pairs):
-        for i, score in zip(batch, predict([encoded[i] for i in batch]), strict=True):
-            scores[i] = score
-    return scores
-
-
 @dataclass
 class _Request:
     encoded: list[list[int]]

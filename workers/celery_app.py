@@ -24,16 +24,16 @@ from typing import Any
 
 from celery import Celery
 from celery.backends.redis import RedisBackend
-from celery.signals import worker_init
 
 from search.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 RERANK_TASK = "shelf.rerank"
+INGEST_TASK = "shelf.ingest_chunk"
 
 
-class PollingRedisBackend(RedisBackend):  # type: ignore[misc]
+class PollingRedisBackend(RedisBackend):
     """Redis results, read by polling (one MGET for all of a search's tasks) instead of pub/sub.
 
     The stock backend subscribes to every task's channel as it is sent, and when Redis is down
@@ -58,7 +58,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.rerank_soft_time_limit_s,
         "task_time_limit": settings.rerank_time_limit_s,
-        "task_routes": {RERANK_TASK: {"queue": settings.rerank_queue}},
+        "task_routes": {
+            RERANK_TASK: {"queue": settings.rerank_queue},
+            INGEST_TASK: {"queue": settings.ingest_queue},
+        },
         "task_default_queue": settings.rerank_queue,
         "result_expires": 3600,
         # A search must not hang on a broker that is down: fail the send, degrade, move on.
@@ -95,12 +98,6 @@ def make_celery_app(settings: Settings, *, client: bool = False) -> Celery:
     return app
 
 
-app = make_celery_app(get_settings())  # for `celery -A workers.celery_app worker`
-
-
-@worker_init.connect
-def _load_model_at_start(**_: Any) -> None:
-    """Load and warm the model once per worker process, before it takes any task."""
-    from workers.tasks import worker_state
-
-    worker_state(get_settings())
+# For `celery -A workers.celery_app worker`; there the model loads with the first rerank task.
+# `shelf worker` loads and warms it before taking any task.
+app = make_celery_app(get_settings())

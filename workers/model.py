@@ -36,7 +36,7 @@ class ModelSpec:
     device: str = "auto"
     max_length: int = 512
     batch_size: int = 64  # most pairs in one forward pass
-    token_budget: int = 16384  # most tokens (padding included) in one forward pass
+    token_budget: int | None = None  # most tokens (padding included) per forward pass; None: auto
     quantize: str = "none"  # "int8": dynamic quantisation of the linear layers (CPU only)
     max_queued_pairs: int = 8192
 
@@ -121,6 +121,15 @@ def resolve_model_dir(name: str, revision: str | None = None) -> Path:
         ) from exc
 
 
+def default_token_budget(device: str) -> int:
+    """Tokens per forward pass: a GPU wants large batches; a CPU runs small ones fastest.
+
+    Measured with bench/rerank_throughput.py's model on a 2-core AVX-512 CPU: packed batches of
+    1-2k tokens ran 8 requests about 1.4x faster than batches of 16k (cache-resident activations).
+    """
+    return 16384 if device.startswith("cuda") else 2048
+
+
 def model_id_of(name: str, revision: str | None) -> str:
     """The id scores are cached under: the model's name and revision."""
     return f"{name}@{revision or 'default'}"
@@ -166,9 +175,10 @@ class RerankModel:
         self._pair_specials = self.tokenizer.num_special_tokens_to_add(pair=True)
         self._pad_id = self.tokenizer.pad_token_id
         self._tokenizer_lock = threading.Lock()
+        self.token_budget = spec.token_budget or default_token_budget(self.device)
         self.batcher = DynamicBatcher(
             self.predict,
-            token_budget=spec.token_budget,
+            token_budget=self.token_budget,
             max_pairs=spec.batch_size,
             max_queued_pairs=spec.max_queued_pairs,
         )

@@ -6,7 +6,7 @@ import logging
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -83,4 +83,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     def rerank_task(model_id: str, query: str, candidates: list[list[str]]) -> list[float]:
         return rerank(model_id, query, candidates, settings)
 
-    _ = rerank_task  # registered on the app by the decorator
+    @app.task(name="shelf.ingest_chunk", acks_late=True, reject_on_worker_lost=True)
+    def ingest_task(records: list[list[Any]], mapping: dict[str, Any]) -> dict[str, Any]:
+        from workers.ingest_tasks import ingest_chunk_task
+
+        return ingest_chunk_task(records, mapping, settings)
+
+    _ = rerank_task, ingest_task  # registered on the app by the decorators

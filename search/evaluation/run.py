@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.locales import language_of
-from search.errors import CatalogError, EvaluationInputError, InvalidQuery
+from search.errors import CatalogError, EvaluationInputError, InvalidQuery, ShelfError
 from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
@@ -79,6 +79,16 @@ class RankedQueries:
     failed: dict[str, str] = field(default_factory=dict)  # query id -> why it returned nothing
 
 
+# Offline evaluation waits for every score: a degraded ranking would measure the deadline.
+EVAL_DEADLINE_MS = 600_000
+
+
+class RerankIncomplete(ShelfError):
+    """Reranking did not score every candidate, so the ranking cannot be evaluated."""
+
+    status_code = 503
+
+
 def rank_queries(
     pipeline: SearchPipeline,
     queries: Sequence[EvalQuery],
@@ -102,6 +112,12 @@ def rank_queries(
             ranked.run[query.query_id], ranked.failed[query.query_id] = [], str(exc)
             ranked.languages[query.query_id] = query.language
         else:
+            if response.degraded:
+                raise RerankIncomplete(
+                    f"query {query.query_id}: only {response.scored} of {response.candidates} "
+                    f"candidates were reranked within {EVAL_DEADLINE_MS / 1000:.0f}s; an "
+                    "evaluation needs every score (are the rerank workers running?)"
+                )
             ranked.run[query.query_id] = [
                 (i.product_id, i.rerank_score if i.rerank_score is not None else i.bm25_score)
                 for i in response.items
@@ -178,12 +194,20 @@ def evaluate_configs(
     by_config: dict[EvalConfig, RankedQueries] = {}
     rejected = 0
     if searched:
+        from search.cache import make_score_cache
         from search.rerank import make_reranker
 
         with catalog_index(catalog, settings) as (recall, rejected):
-            reranker = make_reranker(settings) if any(c.rerank for c in searched) else None
+            # The cache lets configurations that share candidates (K=50 and K=100) score once.
+            cache = make_score_cache(settings)
+            rerank = any(c.rerank for c in searched)
+            reranker = make_reranker(settings, cache) if rerank else None
             pipeline = SearchPipeline(
-                recall, reranker, rerank_text_max_chars=settings.rerank_text_max_chars
+                recall,
+                reranker,
+                cache=cache,
+                rerank_text_max_chars=settings.rerank_text_max_chars,
+                deadline_ms=EVAL_DEADLINE_MS,
             )
             for config in searched:
                 by_config[config] = rank_queries(pipeline, queries, config, on_query)

@@ -114,9 +114,9 @@ def test_redis_down_is_answered_as_misses_logged_and_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cache = RedisScoreCache(BrokenRedis(), prefix="x:")
-    before = REGISTRY.get_sample_value(
-        "shelf_score_cache_errors_total", {"operation": "get"}
-    ) or 0.0
+    before = (
+        REGISTRY.get_sample_value("shelf_score_cache_errors_total", {"operation": "get"}) or 0.0
+    )
 
     cache.put_many({"k": 1.0})
     found = cache.get_many(["k", "l"])

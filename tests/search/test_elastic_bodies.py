@@ -66,8 +66,8 @@ def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_stri
                 "must": [{"multi_match": {
                     "query": 'kaffee" OR *:*',
                     "type": "best_fields",
-                    "fields": ["title.de^3.0", "alt_titles.de^2.0", "brand.de^2.0",
-                               "category.de^1.5", "bullets.de^1.0", "description.de^0.7"],
+                    "fields": ["title.de^2.0", "alt_titles.de^2.0", "brand.de^2.0",
+                               "category.de^1.0", "bullets.de^1.0", "description.de^1.0"],
                     "tie_breaker": 0.1,
                 }}],
                 "filter": [
@@ -87,7 +87,7 @@ def test_search_body_without_a_server_queries_every_language_without_a_locale() 
     assert body["query"]["bool"]["filter"] == [{"term": {"language": "en"}}]
     fields = search_body("coffee", None, 5)["query"]["bool"]["must"][0]["multi_match"]["fields"]
     assert fields == query_fields(None)
-    assert len(fields) == 6 * 12 and "title.ja^3.0" in fields and "description.ar^0.7" in fields
+    assert len(fields) == 6 * 12 and "title.ja^2.0" in fields and "description.ar^1.0" in fields
 
 
 def test_bulk_actions_without_a_server_put_text_under_the_products_language() -> None:

@@ -1,4 +1,4 @@
-"""The celery mode on a real Redis broker with real ``shelf worker`` processes and the tiny model."""
+"""The celery mode on a real Redis broker, real `shelf worker` processes and the tiny model."""
 
 from __future__ import annotations
 

@@ -32,11 +32,14 @@ def worker_env(
 class WorkerProcess:
     """One ``shelf worker`` process, its output kept in a log file for failing tests."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, concurrency: int = 2, *extra_args: str
+    ) -> None:
         self.log_path = log_path
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "worker", f"--concurrency={concurrency}"],
+            [sys.executable, "-m", "search.cli", "worker", f"--concurrency={concurrency}"]
+            + list(extra_args),
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.batching import DynamicBatcher, Overloaded, pack_by_token_budget, score_packed
+from workers.batching import DynamicBatcher, Overloaded, pack_by_token_budget
 from workers.model import RerankModel
 
 
@@ -34,14 +34,6 @@ def test_packing_groups_similar_lengths_to_save_padding() -> None:
     lengths = [10, 500, 12, 480, 11, 490]
     batches = pack_by_token_budget(lengths, token_budget=1500, max_pairs=64)
     assert batches == [[1, 5, 3], [2, 4, 0]]
-
-
-def test_score_packed_returns_scores_in_input_order() -> None:
-    def predict(batch: list[list[int]]) -> list[float]:
-        return [float(sum(ids)) for ids in batch]
-
-    encoded = [[1] * n for n in (3, 9, 1, 7)]
-    assert score_packed(predict, encoded, token_budget=10, max_pairs=2) == [3.0, 9.0, 1.0, 7.0]
 
 
 class SlowPredict:
