@@ -51,10 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--request-pairs", type=int, default=16, help="pairs per concurrent request"
     )
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of step 3")
     args = parser.parse_args(argv)
+
+    import logging
 
     from workers.model import ModelSpec, RerankModel
 
+    # transformers' advice about tokenizer padding is noise here, as in the CLI.
+    logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     print(hardware())
     model_dir = full_size_model(args.model_dir)
     cuda = args.device.startswith("cuda")
@@ -100,13 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         served = fp32
 
     n, size = args.requests, args.request_pairs
-    print(f"[3/3] {n} requests of {size} pairs: one after another vs concurrent (dynamic batching)")
+    print(
+        f"[3/3] {n} requests of {size} pairs: one after another vs concurrent (dynamic batching), "
+        f"alternated {args.rounds} times so drifting machine load hits both alike"
+    )
     requests = [(f"{query} {i}", _product_texts(size * (i + 2))[-size:]) for i in range(n)]
-    sequential = _timed("one after another", n * size, lambda: [served.score(*r) for r in requests])
+    sequential_s = concurrent_s = 0.0
     with ThreadPoolExecutor(n) as pool:
-        dynamic = _timed(
-            "concurrent", n * size, lambda: list(pool.map(lambda r: served.score(*r), requests))
-        )
+        for _ in range(args.rounds):
+            rate = _timed(
+                "one after another", n * size, lambda: [served.score(*r) for r in requests]
+            )
+            sequential_s += n * size / rate
+            rate = _timed(
+                "concurrent", n * size, lambda: list(pool.map(lambda r: served.score(*r), requests))
+            )
+            concurrent_s += n * size / rate
+    sequential, dynamic = 1 / sequential_s, 1 / concurrent_s
     served.close()
 
     print(

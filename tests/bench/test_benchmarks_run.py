@@ -1,0 +1,48 @@
+"""The benchmarks run end to end on the tiny model and end with their RESULT line.
+
+Their numbers mean nothing here (tiny model, small sizes); this only keeps them runnable.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_rerank_throughput_benchmark_prints_hardware_and_its_result_line(
+    test_model_dir: Path,
+) -> None:
+    out = _run(
+        "bench.rerank_throughput",
+        f"--model-dir={test_model_dir}",
+        "--pairs=8",
+        "--requests=2",
+        "--request-pairs=4",
+        "--rounds=1",
+    )
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT shelf_vs_plain=[\d.]+ int8_vs_fp32=[\d.]+ dynamic_vs_sequential=[\d.]+", last
+    ), last
+
+
+@pytest.mark.slow
+def test_cache_hit_benchmark_prints_its_result_line(redis_url: str) -> None:
+    out = _run("bench.cache_hit", f"--redis-url={redis_url}", "--iterations=20")
+    assert re.fullmatch(r"RESULT p50_ms=[\d.]+ p99_ms=[\d.]+", out.strip().splitlines()[-1])
