@@ -72,6 +72,10 @@ class LocalReranker:
             return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
         except FutureTimeout:
             return [None] * len(candidates)
+        except Exception:  # the model failed this batch: answer in recall order, loudly
+            RERANK_TASK_FAILURES.labels(reason="model").inc()
+            log.exception("reranking failed; answering in recall order")
+            return [None] * len(candidates)
 
 
 class CeleryReranker:

@@ -161,3 +161,18 @@ def test_local_reranker_past_its_deadline_still_fills_the_cache(
         time.sleep(0.05)
     expected = rerank_model.score("product", [c.text for c in candidates])
     assert cache.get_many(keys) == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_failing_model_batch_degrades_the_search_instead_of_failing_it(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def out_of_memory(batch: list[list[int]]) -> list[float]:
+        raise RuntimeError("CUDA out of memory (injected)")
+
+    monkeypatch.setattr(rerank_model.batcher, "_predict", out_of_memory)
+    reranker = LocalReranker(rerank_model, MemoryScoreCache())
+
+    scores = reranker.score("q", [Candidate("p", "text")], deadline=time.monotonic() + 10)
+
+    assert scores == [None]
+    assert "reranking failed" in caplog.text
