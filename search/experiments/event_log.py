@@ -132,9 +132,11 @@ class _SqlEventLog:
         with self.engine.begin() as conn:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
-                # One multi-row statement: its rowcount is the rows actually inserted.
-                result = conn.execute(self._insert_ignoring_duplicates(table).values(chunk))
-                written += max(result.rowcount, 0)
+                # RETURNING lists only the rows inserted (duplicates skipped): count those,
+                # since rowcount is not reliable for multi-row inserts on every driver.
+                key = next(iter(table.primary_key.columns))
+                statement = self._insert_ignoring_duplicates(table).values(chunk).returning(key)
+                written += len(conn.execute(statement).fetchall())
         return written
 
     def record_impressions(self, batch: Sequence[Impression]) -> int:
