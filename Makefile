@@ -50,6 +50,7 @@ test: install lint services
 bench: install services
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.cache_hit
+	$(BIN)/python -m bench.search_load
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
 
 clean:

@@ -158,6 +158,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     filters = SearchFilters(
         locale=args.locale,
         category=args.category,
+        brand=args.brand,
         min_price=args.min_price,
         max_price=args.max_price,
         in_stock=True if args.in_stock else None,
@@ -190,6 +191,30 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.hostname:
         argv.append(f"--hostname={args.hostname}")
     app.worker_main(argv)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the HTTP API with uvicorn (JSON log lines on stderr, each with its request id)."""
+    import uvicorn
+
+    from search.api.logging import configure_logging
+
+    configure_logging(args.loglevel)
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,  # keep the JSON handler configured above
+        "access_log": False,  # the API logs each request itself, with its request id
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers > 1:
+        # Each worker process builds its own app (and loads its own model) from the environment.
+        uvicorn.run("search.api.app:create_app", factory=True, workers=args.workers, **common)
+    else:
+        from search.api.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 
@@ -265,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
     search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
+    search.add_argument("--brand", help="exact brand (case and spaces forgiven)")
     search.add_argument("--min-price", type=float)
     search.add_argument("--max-price", type=float)
     search.add_argument("--in-stock", action="store_true", help="only products in stock")
@@ -280,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("--hostname", help="Celery node name, e.g. gpu0@%%h")
+
+    serve = command("serve", cmd_serve, "Run the HTTP API (FastAPI on uvicorn); docs at /docs.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes (default 1); each loads its own model, so prefer 1 per CPU socket/GPU",
+    )
+    serve.add_argument("--loglevel", default="INFO")
 
     model = command(
         "make-test-model", cmd_make_test_model, "Build the tiny random-weight test cross-encoder."

@@ -42,3 +42,34 @@ class EvaluationInputError(ShelfError):
     """A judgments, queries or run file for ``shelf eval`` cannot be read as given."""
 
     status_code = 422
+
+
+class LimitExceeded(ShelfError):
+    """A request is larger than a configured limit (query length, k, batch size); the message
+    names the limit and the setting that raises it."""
+
+    status_code = 422
+
+
+class PayloadTooLarge(ShelfError):
+    """A request body is larger than ``SHELF_API_MAX_BODY_BYTES``."""
+
+    status_code = 413
+
+
+class Unauthorized(ShelfError):
+    """A protected endpoint was called without the right API key."""
+
+    status_code = 401
+
+
+class NotConfigured(ShelfError):
+    """A feature needs a setting the server was started without (e.g. ``SHELF_API_KEY``)."""
+
+    status_code = 503
+
+
+class RerankTimeout(ShelfError):
+    """Not every score arrived within the deadline where partial results are not allowed."""
+
+    status_code = 503

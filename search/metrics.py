@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 SCORE_CACHE_LOOKUPS = Counter(
     "shelf_score_cache_lookups_total", "Pair scores looked up in the score cache.", ["result"]
@@ -24,4 +24,41 @@ RERANK_TASK_FAILURES = Counter(
 DEGRADED_RESPONSES = Counter(
     "shelf_degraded_responses_total",
     "Searches answered with some candidates unscored (deadline, no worker, overload).",
+)
+
+# Latency buckets in seconds, fine below 100 ms where a search should land.
+_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+HTTP_REQUESTS = Counter(
+    "shelf_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "shelf_http_request_seconds",
+    "HTTP request latency, from the first byte in to the last byte out.",
+    ["route"],
+    buckets=_LATENCY_BUCKETS,
+)
+SEARCH_STAGE_LATENCY = Histogram(
+    "shelf_search_stage_seconds",
+    "Time spent per search stage (recall, rerank, total).",
+    ["stage"],
+    buckets=_LATENCY_BUCKETS,
+)
+RERANK_QUEUE_DEPTH = Gauge(
+    "shelf_rerank_queue_depth",
+    "Pairs waiting for the model (local mode) or rerank tasks waiting in the broker (celery).",
+)
+IMPRESSIONS_WRITTEN = Counter(
+    "shelf_impressions_written_total", "Search impressions written to the event store."
+)
+IMPRESSIONS_DROPPED = Counter(
+    "shelf_impressions_dropped_total",
+    "Search impressions dropped (queue full or store failing): impressions are best-effort.",
+    ["reason"],
+)
+IMPRESSION_QUEUE_DEPTH = Gauge(
+    "shelf_impression_queue_depth", "Search impressions waiting to be written."
+)
+EVENTS_STORED = Counter(
+    "shelf_events_stored_total", "Events (clicks, add to cart, purchases) newly stored."
 )

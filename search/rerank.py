@@ -160,3 +160,43 @@ def make_reranker(settings: Settings, cache: ScoreCache) -> Reranker:
     if settings.rerank_mode == "celery":
         return CeleryReranker(settings)
     raise ConfigError(f"SHELF_RERANK_MODE={settings.rerank_mode} is unknown; use local or celery")
+
+
+def text_candidates(texts: Sequence[str]) -> list[Candidate]:
+    """Free texts as candidates: a digest of the text stands in for the product id."""
+    import hashlib
+
+    return [
+        Candidate("doc:" + hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest(), t)
+        for t in texts
+    ]
+
+
+def score_texts(
+    reranker: Reranker, cache: ScoreCache, query: str, texts: Sequence[str], *, deadline_ms: float
+) -> list[float]:
+    """Raw model scores of every text, from the cache or the reranker; all or an error.
+
+    Unlike search, which falls back to recall order, a caller asking to rerank free texts gets
+    no partial answer: if any score is missing at the deadline it raises ``RerankTimeout``.
+    """
+    from search.cache import score_key
+    from search.errors import RerankTimeout
+
+    deadline = time.monotonic() + deadline_ms / 1000
+    candidates = text_candidates(texts)
+    keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
+    scores = cache.get_many(keys)
+    misses = [i for i, score in enumerate(scores) if score is None]
+    if misses:
+        fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
+        for i, score in zip(misses, fresh, strict=True):
+            scores[i] = score
+    missing = sum(1 for score in scores if score is None)
+    if missing:
+        raise RerankTimeout(
+            f"{missing} of {len(texts)} documents were not scored within {deadline_ms:.0f} ms "
+            "(SHELF_API_RERANK_DEADLINE_MS); retry (the finished scores are cached) or send "
+            "fewer documents"
+        )
+    return [float(score) for score in scores if score is not None]

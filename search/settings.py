@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
@@ -95,12 +95,46 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    events_url: str | None = None
+    events_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the event store; unset: sqlite:///<data_dir>/events.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    events_table_prefix: str = Field(
+        "shelf_", pattern=r"^[a-z][a-z0-9_]*$", description="Prefix of the event store's tables."
+    )
+    impression_queue_size: int = Field(
+        10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
+    )
+
+    api_key: SecretStr | None = Field(
+        None, description="Key the write endpoints (POST /events) require; unset: they answer 503."
+    )
+    api_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+    api_max_query_chars: int = Field(500, ge=1, le=500, description="Longest query, characters.")
+    api_max_query_bytes: int = Field(1024, ge=4, description="Longest query, UTF-8 bytes.")
+    api_max_k: int = Field(200, ge=1, le=1000, description="Largest k (results considered).")
+    api_max_page_size: int = Field(100, ge=1, le=1000, description="Largest page size.")
+    api_max_events: int = Field(1000, ge=1, description="Most events in one POST /events.")
+    api_max_rerank_documents: int = Field(1000, ge=1, description="Most documents per /rerank.")
+    api_max_document_chars: int = Field(
+        20_000, ge=1, description="Longest /rerank document, characters."
+    )
+    api_rerank_deadline_ms: int = Field(
+        30_000, ge=1, description="Longest /rerank wait for every score; beyond it, 503."
+    )
 
     @property
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""
         return self.data_dir / "index"
+
+    @property
+    def events_database_url(self) -> str:
+        """The event store's SQLAlchemy URL: ``events_url``, else a SQLite file in data_dir."""
+        return self.events_url or f"sqlite:///{self.data_dir / 'events.db'}"
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ sight and makes it live in one atomic step (a single tantivy commit; an Elastics
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,6 +50,7 @@ class SearchFilters:
 
     locale: str | None = None  # a locale ("de-DE") or a bare language ("de")
     category: str | None = None  # the category or any ancestor of it ("Electronics")
+    brand: str | None = None  # exact brand, compared by ``brand_key`` (case and spaces forgiven)
     min_price: float | None = None
     max_price: float | None = None
     in_stock: bool | None = None
@@ -59,6 +61,11 @@ class SearchFilters:
         if self.category is not None:
             # Spelled as Product.category_path spells it, so every backend matches it exactly.
             object.__setattr__(self, "category", " > ".join(category_levels(self.category)))
+        if self.brand is not None:
+            key = brand_key(self.brand)
+            if not key:
+                raise InvalidQuery("brand must name a brand (got an empty value)")
+            object.__setattr__(self, "brand", key)
         for name in ("min_price", "max_price"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
@@ -69,6 +76,12 @@ class SearchFilters:
             and self.min_price > self.max_price
         ):
             raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
+
+
+def brand_key(brand: str) -> str:
+    """The exact-match form of a brand both backends index and filter on: case-folded (NFKC),
+    spaces collapsed. "  ACME  Co " and "acme co" are the same brand; "Acme" and "Acme Co" not."""
+    return " ".join(unicodedata.normalize("NFKC", brand).casefold().split())
 
 
 def _locale_or_language(value: str) -> str:

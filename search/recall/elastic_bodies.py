@@ -27,7 +27,7 @@ from typing import Any
 from catalog.locales import LANGUAGES, language_of
 from catalog.product import Product
 from catalog.text import content_hash
-from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters
+from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters, brand_key
 
 ANALYSIS_PLUGINS = ("analysis-icu", "analysis-kuromoji", "analysis-smartcn", "analysis-nori")
 
@@ -112,6 +112,7 @@ def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -
                     "locale": {"type": "keyword"},
                     "language": {"type": "keyword"},
                     "category_path": {"type": "keyword"},
+                    "brand_exact": {"type": "keyword"},
                     "price": {"type": "double"},
                     "in_stock": {"type": "boolean"},
                     "content_hash": {"type": "keyword"},
@@ -142,6 +143,7 @@ def product_document(product: Product) -> dict[str, Any]:
         "locale": product.locale,
         "language": lang,
         "category_path": product.category_path,
+        "brand_exact": brand_key(product.brand),
         "price": float(product.price),
         "in_stock": product.in_stock,
         "content_hash": content_hash(product),
@@ -180,6 +182,8 @@ def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
         clauses.append({"term": {field: filters.locale}})
     if filters.category:
         clauses.append({"term": {"category_path": filters.category}})
+    if filters.brand:
+        clauses.append({"term": {"brand_exact": filters.brand}})
     if filters.min_price is not None or filters.max_price is not None:
         bounds = {"gte": filters.min_price, "lte": filters.max_price}
         clauses.append({"range": {"price": {k: v for k, v in bounds.items() if v is not None}}})

@@ -14,9 +14,17 @@ from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import content_hash
 from search.errors import InvalidQuery, RecallUnavailable
-from search.recall import FIELD_BOOSTS, TIE_BREAKER, IndexFailure, RecallHit, SearchFilters
+from search.recall import (
+    FIELD_BOOSTS,
+    TIE_BREAKER,
+    IndexFailure,
+    RecallHit,
+    SearchFilters,
+    brand_key,
+)
 
-SCHEMA_VERSION = 1
+# 2: the brand_exact filter field (an index of version 1 must be rebuilt).
+SCHEMA_VERSION = 2
 _MARKER = "shelf-index.json"
 
 # A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
@@ -35,6 +43,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("brand_exact", tokenizer_name="raw", index_option="basic")
     builder.add_float_field("price", indexed=True, fast=True)
     builder.add_boolean_field("in_stock", indexed=True)
     builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
@@ -62,6 +71,7 @@ def product_document(product: Product) -> tantivy.Document:
         locale=product.locale,
         language=language_of(product.locale).code,
         category_path=product.category_path,
+        brand_exact=brand_key(product.brand),
         price=float(product.price),
         in_stock=product.in_stock,
         content_hash=content_hash(product),
@@ -226,6 +236,8 @@ class EmbeddedRecall:
             queries.append(tantivy.Query.term_query(schema, field, filters.locale))
         if filters.category:
             queries.append(tantivy.Query.term_query(schema, "category_path", filters.category))
+        if filters.brand:
+            queries.append(tantivy.Query.term_query(schema, "brand_exact", filters.brand))
         if filters.min_price is not None or filters.max_price is not None:
             queries.append(
                 tantivy.Query.range_query(

@@ -55,7 +55,9 @@ def test_template_without_a_server_falls_back_to_cjk_bigrams_without_plugins() -
 
 
 def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_string() -> None:
-    filters = SearchFilters(locale="de-DE", category="Küche", min_price=10, in_stock=True)
+    filters = SearchFilters(
+        locale="de-DE", category="Küche", brand=" Melitta  ", min_price=10, in_stock=True
+    )
     body = search_body('kaffee" OR *:*', filters, 20)
     assert body == {
         "size": 20,
@@ -73,6 +75,7 @@ def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_stri
                 "filter": [
                     {"term": {"locale": "de-DE"}},
                     {"term": {"category_path": "Küche"}},
+                    {"term": {"brand_exact": "melitta"}},
                     {"range": {"price": {"gte": 10}}},
                     {"term": {"in_stock": True}},
                 ],
@@ -102,6 +105,7 @@ def test_bulk_actions_without_a_server_put_text_under_the_products_language() ->
     assert source["alt_titles"] == {"en": ["Water bottle"]}
     assert (source["locale"], source["language"]) == ("de-DE", "de")
     assert source["category_path"] == ["Sports", "Sports > Hydration"]
+    assert source["brand_exact"] == "brookline"
     assert len(source["content_hash"]) == 64
     assert source["product"] == product.model_dump(mode="json")
 

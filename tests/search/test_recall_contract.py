@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from catalog.text import content_hash
-from search.errors import InvalidQuery
+from search.errors import InvalidQuery, RecallUnavailable
 from search.recall import Recall, SearchFilters
 from search.recall.embedded import EmbeddedRecall
 from search.settings import Settings
@@ -101,6 +101,25 @@ def test_filters_restrict_by_locale_category_price_and_stock(recall: Recall) -> 
     assert sorted(_ids(recall, "coffee", category="Kitchen > Coffee")) == ["cheap", "en"]
     assert sorted(_ids(recall, "coffee", min_price=10, max_price=42)) == ["en", "gone"]
     assert sorted(_ids(recall, "coffee", in_stock=True)) == ["cheap", "de", "en"]
+
+
+def test_brand_filter_matches_the_exact_brand_forgiving_case_and_spaces(recall: Recall) -> None:
+    recall.index([
+        make_product(id="acme", title="Coffee grinder", brand="Acme"),
+        make_product(id="acme-co", title="Coffee filter", brand="Acme Co"),
+        make_product(id="none", title="Coffee scale", brand=""),
+    ])  # fmt: skip
+    assert _ids(recall, "coffee", brand="ACME") == ["acme"]
+    assert _ids(recall, "coffee", brand="  acme   co ") == ["acme-co"]
+    assert _ids(recall, "coffee", brand="Acm") == []
+
+
+def test_an_index_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "old-index"
+    EmbeddedRecall(path).close()
+    (path / "shelf-index.json").write_text('{"schema_version": 1}')
+    with pytest.raises(RecallUnavailable, match="schema version 1.*run `shelf ingest` again"):
+        EmbeddedRecall(path)
 
 
 def test_filters_do_not_change_scores(recall: Recall) -> None:

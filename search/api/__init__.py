@@ -1,0 +1,1 @@
+"""Shelf's HTTP API (FastAPI): ``create_app(settings)`` builds it; ``shelf serve`` runs it."""

@@ -1,0 +1,146 @@
+"""The FastAPI application: components built once at start-up, errors mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from search import __version__
+from search.api.limits import BodySizeLimitMiddleware
+from search.api.logging import RequestContextMiddleware
+from search.cache import ScoreCache, make_score_cache
+from search.errors import ShelfError
+from search.experiments.event_log import EventLog, make_event_log
+from search.experiments.impressions import ImpressionWriter
+from search.pipeline import SearchPipeline
+from search.recall import Recall, make_recall
+from search.rerank import LocalReranker, Reranker, make_reranker
+from search.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """What the routes share, built once per process by the lifespan."""
+
+    settings: Settings
+    recall: Recall
+    cache: ScoreCache
+    reranker: Reranker
+    pipeline: SearchPipeline
+    event_log: EventLog
+    impressions: ImpressionWriter
+
+
+def build_components(settings: Settings) -> Components:
+    """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
+    event store and the impression writer."""
+    recall = make_recall(settings)
+    cache = make_score_cache(settings)
+    reranker = make_reranker(settings, cache)
+    if isinstance(reranker, LocalReranker):
+        reranker.model.warm_up()
+    pipeline = SearchPipeline(
+        recall,
+        reranker,
+        cache=cache,
+        recall_k=settings.recall_k,
+        rerank_text_max_chars=settings.rerank_text_max_chars,
+        deadline_ms=settings.rerank_deadline_ms,
+    )
+    event_log = make_event_log(settings)
+    impressions = ImpressionWriter(event_log, max_queued=settings.impression_queue_size)
+    return Components(settings, recall, cache, reranker, pipeline, event_log, impressions)
+
+
+def close_components(components: Components) -> None:
+    """Write the queued impressions, then release the store, the model and the index."""
+    components.impressions.close()
+    components.event_log.close()
+    if isinstance(components.reranker, LocalReranker):
+        components.reranker.model.close()
+    components.recall.close()
+
+
+def error_body(type_: str, message: str) -> dict[str, Any]:
+    """The one error envelope every non-2xx answer uses."""
+    return {"error": {"type": type_, "message": message}}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
+        where = ".".join(loc) or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error to ``{"error": {...}}`` with its status: the one place that does it."""
+
+    @app.exception_handler(ShelfError)
+    async def shelf_error(request: Request, exc: ShelfError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.warning("request failed: %s", exc, extra={"error_type": type(exc).__name__})
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("ValidationError", _validation_message(exc)), 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        name = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+        return JSONResponse(
+            error_body(name.get(exc.status_code, "HTTPError"), str(exc.detail)),
+            exc.status_code,
+            headers=exc.headers,
+        )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Shelf API for ``settings`` (the environment's when None)."""
+    from search.api import routes_events, routes_ops, routes_rerank, routes_search
+
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        components = build_components(settings)
+        app.state.components = components
+        log.info("shelf api ready", extra={"recall_backend": settings.recall_backend})
+        try:
+            yield
+        finally:
+            close_components(components)
+
+    app = FastAPI(
+        title="Shelf",
+        version=__version__,
+        description="Multilingual product search: BM25 recall, cross-encoder reranking.",
+        lifespan=lifespan,
+    )
+    # Routes read settings through this dependency; tests swap it with dependency_overrides.
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+    for module in (routes_search, routes_rerank, routes_events, routes_ops):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def components_of(request: Request) -> Components:
+    """Dependency: the components the lifespan built."""
+    components: Components = request.app.state.components
+    return components

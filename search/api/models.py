@@ -1,0 +1,194 @@
+"""Request and response bodies of the HTTP API (pydantic v2): what the OpenAPI schema shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Static ceilings for the schema; the configured (usually lower) limits are checked in the routes.
+_MAX_ITEMS = 100_000
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, for people: ``type`` is the error class, ``message`` says what to do."""
+
+    type: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: ``{"error": {"type": ..., "message": ...}}``."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (401, "Missing or wrong API key"),
+        (413, "Request body too large"),
+        (422, "Invalid input; the message names the field or the limit"),
+        (503, "Not ready, overloaded, or not configured"),
+    )
+}
+
+
+class SearchItemOut(BaseModel):
+    """One product of a search answer."""
+
+    product_id: str
+    title: str
+    locale: str
+    price: float
+    currency: str
+    in_stock: bool
+    position: int = Field(description="1-based rank over the whole answer (not the page).")
+    bm25_score: float
+    rerank_score: float | None = Field(description="The model's raw score; null if unscored.")
+    final_score: float | None = Field(
+        description="The score the item is ordered by: rerank_score when the answer was "
+        "reranked, bm25_score when it was not (rerank=false); null for a candidate left "
+        "unscored in a degraded answer (those follow the scored ones, in recall order)."
+    )
+
+
+class SearchOut(BaseModel):
+    """A search answer and how it was made."""
+
+    request_id: str = Field(description="Refer to it in POST /events.")
+    variant: str = Field(description="The experiment variant served ('default' for now).")
+    query: str = Field(description="The query as searched (normalised).")
+    language: str | None
+    language_detected: bool
+    items: list[SearchItemOut]
+    total: int = Field(description="Ranked results available to page through (at most k).")
+    page: int
+    size: int
+    has_more: bool
+    candidates: int = Field(description="Candidates recalled by BM25.")
+    reranked: bool
+    degraded: bool = Field(description="Some candidates went unscored (deadline, overload).")
+    scored: int
+    cached: int
+    model: str | None
+    timings_ms: dict[str, float]
+
+
+class CohereDocument(BaseModel):
+    """A document as Cohere's v1 API accepts it: an object with ``text``."""
+
+    text: str
+
+
+class CohereRerankRequest(BaseModel):
+    """Cohere-style body (``/v1/rerank``, ``/v2/rerank``): ``documents`` and ``top_n``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    documents: list[str | CohereDocument] = Field(max_length=_MAX_ITEMS)
+    top_n: int | None = Field(None, ge=1)
+    return_documents: bool = False
+    model: str | None = None
+
+
+class CohereResult(BaseModel):
+    """One ranked document: its index in the request and its relevance score."""
+
+    index: int
+    relevance_score: float
+    document: CohereDocument | None = None
+
+
+class CohereApiVersion(BaseModel):
+    """Cohere's ``meta.api_version``."""
+
+    version: str
+
+
+class CohereMeta(BaseModel):
+    """Cohere's ``meta``."""
+
+    api_version: CohereApiVersion
+    billed_units: dict[str, int] = Field(default_factory=dict)
+
+
+class CohereRerankResponse(BaseModel):
+    """Cohere-style answer: results best first."""
+
+    id: str
+    results: list[CohereResult]
+    meta: CohereMeta
+
+
+class TeiRerankRequest(BaseModel):
+    """Hugging Face text-embeddings-inference body: ``texts``, ``raw_scores``, ``return_text``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    texts: list[str] = Field(max_length=_MAX_ITEMS)
+    raw_scores: bool = False
+    return_text: bool = False
+    truncate: bool | None = Field(
+        None, description="Accepted for compatibility: texts are always truncated to the model."
+    )
+    truncation_direction: Literal["right", "Right"] = "right"
+
+
+class TeiRank(BaseModel):
+    """One ranked text, TEI-style."""
+
+    index: int
+    score: float
+    text: str | None = None
+
+
+class EventIn(BaseModel):
+    """A shopper's action on a product of a search answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=128, description="Unique; retries are safe.")
+    type: Literal["click", "add_to_cart", "purchase"]
+    request_id: str = Field(
+        min_length=1, max_length=64, description="The search's request_id the product came from."
+    )
+    product_id: str = Field(min_length=1, max_length=256)
+    position: int = Field(ge=1, le=100_000)
+    user_id: str | None = Field(None, max_length=128)
+    session_id: str | None = Field(None, max_length=128)
+    value: float | None = Field(None, ge=0, le=1e12, allow_inf_nan=False)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    ts: dt.datetime | None = None
+
+
+class EventsOut(BaseModel):
+    """How many events arrived, how many were new, how many were already stored."""
+
+    received: int
+    stored: int
+    duplicates: int
+
+
+class Check(BaseModel):
+    """One readiness check."""
+
+    ok: bool
+    detail: str
+    required: bool = True
+
+
+class ReadyOut(BaseModel):
+    """Readiness: ``ready`` when every required check is ok."""
+
+    ready: bool
+    checks: dict[str, Check]
+
+
+class HealthOut(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]

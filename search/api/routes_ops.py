@@ -1,0 +1,111 @@
+"""Operations: ``/healthz`` (liveness), ``/readyz`` (each dependency checked), ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from search.api.app import Components, components_of
+from search.api.models import Check, HealthOut, ReadyOut
+from search.metrics import RERANK_QUEUE_DEPTH
+from search.rerank import LocalReranker
+from search.settings import Settings
+
+router = APIRouter(tags=["operations"])
+
+_PING_TIMEOUT_S = 0.5
+
+
+@router.get("/healthz", response_model=HealthOut)
+def healthz() -> HealthOut:
+    """The process is up and answering (it checks nothing else)."""
+    return HealthOut(status="ok")
+
+
+def _check(required: bool, probe: object) -> Check:
+    try:
+        detail = probe() if callable(probe) else str(probe)
+    except Exception as exc:  # a failed probe is the answer, not an error
+        return Check(ok=False, detail=f"{type(exc).__name__}: {exc}"[:300], required=required)
+    return Check(ok=True, detail=str(detail), required=required)
+
+
+def _redis_client(settings: Settings) -> object:
+    import redis
+
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=_PING_TIMEOUT_S,
+        socket_connect_timeout=_PING_TIMEOUT_S,
+    )
+
+
+def _uses_redis(settings: Settings) -> bool:
+    return settings.rerank_mode == "celery" or settings.score_cache == "redis"
+
+
+def _model_probe(components: Components) -> str:
+    reranker = components.reranker
+    if isinstance(reranker, LocalReranker):
+        if not reranker.model.batcher._thread.is_alive():
+            raise RuntimeError("the model's inference thread has stopped")
+        return f"local model {reranker.model_id} loaded on {reranker.model.device}"
+    from search.rerank import CeleryReranker
+
+    assert isinstance(reranker, CeleryReranker)
+    replies = reranker.app.control.ping(timeout=_PING_TIMEOUT_S)
+    if not replies:
+        raise RuntimeError(f"no worker answered a ping within {_PING_TIMEOUT_S}s")
+    return f"{len(replies)} worker(s) answered"
+
+
+def _redis_probe(settings: Settings) -> str:
+    client = _redis_client(settings)
+    client.ping()  # type: ignore[attr-defined]
+    return "ping ok"
+
+
+def _events_probe(components: Components) -> str:
+    components.event_log.ping()
+    return "SELECT 1 ok"
+
+
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONResponse:
+    """Each dependency checked: index, model or workers, Redis, event store. 503 unless every
+    required one is ok."""
+    settings = components.settings
+    checks = {
+        "index": _check(True, lambda: f"{components.recall.count()} products"),
+        "model": _check(True, lambda: _model_probe(components)),
+        "redis": _check(True, lambda: _redis_probe(settings))
+        if _uses_redis(settings)
+        else Check(ok=True, detail="not used (local mode, in-process cache)", required=False),
+        "event_store": _check(True, lambda: _events_probe(components)),
+    }
+    ready = all(c.ok for c in checks.values() if c.required)
+    body = ReadyOut(ready=ready, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def queue_depth(components: Components) -> int:
+    """Pairs queued for the local model, or rerank tasks waiting in the broker's queue."""
+    reranker = components.reranker
+    if isinstance(reranker, LocalReranker):
+        return reranker.model.batcher.queued_pairs
+    try:
+        return int(_redis_client(components.settings).llen(components.settings.rerank_queue))  # type: ignore[attr-defined]
+    except Exception:  # Redis down: readyz says so; the gauge keeps its last value
+        return -1
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(components: Annotated[Components, Depends(components_of)]) -> Response:
+    """Prometheus text format: requests, stage latencies, cache, rerank, queues, impressions."""
+    depth = queue_depth(components)
+    if depth >= 0:
+        RERANK_QUEUE_DEPTH.set(depth)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

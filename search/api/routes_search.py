@@ -1,0 +1,135 @@
+"""``GET /search``: BM25 recall, reranking, pagination; impressions recorded off the path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from search.api.app import Components, components_of
+from search.api.limits import check_query_string_utf8, check_query_text
+from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
+from search.errors import LimitExceeded
+from search.experiments.assignment import assign_variant
+from search.experiments.event_log import Impression
+from search.metrics import SEARCH_STAGE_LATENCY
+from search.pipeline import SearchItem
+from search.recall import SearchFilters
+from search.settings import Settings, get_settings
+
+router = APIRouter(tags=["search"])
+
+
+def _final_score(item: SearchItem, reranked: bool) -> float | None:
+    if item.rerank_score is not None:
+        return item.rerank_score
+    return None if reranked else item.bm25_score
+
+
+@router.get("/search", response_model=SearchOut, responses=ERROR_RESPONSES)
+def search(
+    request: Request,
+    components: Annotated[Components, Depends(components_of)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    q: Annotated[str, Query(description="The shopper's query, any language.")],
+    locale: Annotated[
+        str | None, Query(description="A locale (de-DE) or language (de); detected when absent.")
+    ] = None,
+    k: Annotated[
+        int | None,
+        Query(
+            description="Results considered: without page/size, all k are returned "
+            "(default 10); with them, the pages cut the top k (default SHELF_RECALL_K)."
+        ),
+    ] = None,
+    page: Annotated[int | None, Query(description="1-based page number.")] = None,
+    size: Annotated[int | None, Query(description="Results per page (default 10).")] = None,
+    category: Annotated[str | None, Query(description="A category or any ancestor.")] = None,
+    brand: Annotated[str | None, Query(description="Exact brand (case-insensitive).")] = None,
+    min_price: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    max_price: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+    in_stock: bool | None = None,
+    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    rerank: Annotated[bool, Query(description="false: BM25 order only.")] = True,
+) -> SearchOut:
+    """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
+    check_query_string_utf8(request.scope.get("query_string", b""))
+    check_query_text(q, settings)
+    paged = page is not None or size is not None
+    page = 1 if page is None else page
+    size = 10 if size is None else size
+    considered = k if k is not None else (settings.recall_k if paged else 10)
+    _check_range("k", considered, settings.api_max_k, "SHELF_API_MAX_K")
+    _check_range("size", size, settings.api_max_page_size, "SHELF_API_MAX_PAGE_SIZE")
+    _check_range("page", page, settings.api_max_k, "SHELF_API_MAX_K")
+    if not paged:
+        size = considered
+    filters = SearchFilters(
+        locale=locale,
+        category=category,
+        brand=brand,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=in_stock,
+    )
+    response = components.pipeline.search(q, k=considered, filters=filters, rerank=rerank)
+    for stage, ms in response.timings_ms.items():
+        SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
+
+    start = (page - 1) * size
+    shown = response.items[start : start + size]
+    request_id: str = request.state.request_id
+    variant = assign_variant(user_id, session_id)
+    if shown:
+        components.impressions.offer(
+            Impression(
+                request_id=request_id,
+                query=response.query,
+                locale=response.language,
+                variant=variant,
+                product_ids=tuple(item.product_id for item in shown),
+                first_position=shown[0].position,
+                user_id=user_id,
+                session_id=session_id,
+            )
+        )
+    reranked = response.reranked
+    return SearchOut(
+        request_id=request_id,
+        variant=variant,
+        query=response.query,
+        language=response.language,
+        language_detected=response.language_detected,
+        items=[
+            SearchItemOut(
+                product_id=item.product_id,
+                title=item.title,
+                locale=item.locale,
+                price=item.price,
+                currency=item.currency,
+                in_stock=item.in_stock,
+                position=item.position,
+                bm25_score=item.bm25_score,
+                rerank_score=item.rerank_score,
+                final_score=_final_score(item, reranked),
+            )
+            for item in shown
+        ],
+        total=len(response.items),
+        page=page,
+        size=size,
+        has_more=start + size < len(response.items),
+        candidates=response.candidates,
+        reranked=reranked,
+        degraded=response.degraded,
+        scored=response.scored,
+        cached=response.cached,
+        model=response.model,
+        timings_ms=response.timings_ms,
+    )
+
+
+def _check_range(name: str, value: int, limit: int, setting: str) -> None:
+    if not 1 <= value <= limit:
+        raise LimitExceeded(f"{name} must be between 1 and {limit} ({setting}); got {value}")

@@ -1,0 +1,45 @@
+"""API keys for the write and admin endpoints; search and /rerank stay public.
+
+The key comes from ``SHELF_API_KEY`` and is compared in constant time (``hmac.compare_digest``).
+Clients send it as ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``. When the server has no
+key configured, protected endpoints answer 503 saying to set one: they are never left open.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from search.errors import NotConfigured, Unauthorized
+from search.settings import Settings, get_settings
+
+
+def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key a request carries, from ``X-API-Key`` or a Bearer ``Authorization``."""
+    if x_api_key:
+        return x_api_key
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """Dependency of protected routes: 401 unless the request carries ``SHELF_API_KEY``."""
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise NotConfigured(
+            "this endpoint needs an API key and the server has none: set SHELF_API_KEY"
+        )
+    key = presented_key(x_api_key, authorization)
+    expected = settings.api_key.get_secret_value().encode("utf-8")
+    if key is None or not hmac.compare_digest(key.encode("utf-8", "surrogatepass"), expected):
+        raise Unauthorized(
+            "missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"
+        )

@@ -1,0 +1,1 @@
+"""Experiments: variant assignment, the event log (impressions, clicks, conversions)."""

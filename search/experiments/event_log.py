@@ -1,0 +1,260 @@
+"""The EventLog seam: impressions (what a search showed) and events (what the shopper did).
+
+Two engines behind one Protocol: PostgreSQL (production) and a SQLite file (embedded default),
+both on SQLAlchemy Core with the same two tables. Events carry an ``event_id`` that is unique in
+the store: a storefront retrying a batch stores each event once (``INSERT ... ON CONFLICT DO
+NOTHING`` on both dialects).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from search.errors import ConfigError
+from search.settings import Settings
+
+_ROWS_PER_INSERT = 500  # SQLite caps bound parameters per statement
+
+
+@dataclass(frozen=True)
+class Impression:
+    """One search answer as shown: its products in order, and who saw them."""
+
+    request_id: str
+    query: str
+    locale: str | None
+    variant: str
+    product_ids: tuple[str, ...]  # in order, from first_position on
+    first_position: int = 1  # the rank of product_ids[0] (a page 2 starts after page 1)
+    user_id: str | None = None
+    session_id: str | None = None
+    ts: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A shopper's action on one product of one search answer."""
+
+    event_id: str
+    type: str  # click | add_to_cart | purchase
+    request_id: str
+    product_id: str
+    position: int
+    user_id: str | None = None
+    session_id: str | None = None
+    value: float | None = None
+    currency: str | None = None
+    ts: dt.datetime | None = None
+
+
+class EventLog(Protocol):
+    """Where impressions and events are kept. Two engines: PostgreSQL and SQLite."""
+
+    def record_impressions(self, batch: Sequence[Impression]) -> int:
+        """Store impressions (one row per product shown); return the rows written."""
+        ...
+
+    def record_events(self, batch: Sequence[Event]) -> int:
+        """Store events once each by ``event_id``; return how many were new."""
+        ...
+
+    def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
+        """Those of ``request_ids`` that have a stored impression."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the store cannot be reached (``SELECT 1``)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _tables(prefix: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    metadata = sa.MetaData()
+    impressions = sa.Table(
+        f"{prefix}impressions",
+        metadata,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("product_id", sa.String(256), nullable=False),
+        sa.Column("query", sa.Text, nullable=False),
+        sa.Column("locale", sa.String(16)),
+        sa.Column("variant", sa.String(64), nullable=False),
+        sa.Column("user_id", sa.String(128)),
+        sa.Column("session_id", sa.String(128)),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    )
+    events = sa.Table(
+        f"{prefix}events",
+        metadata,
+        sa.Column("event_id", sa.String(128), primary_key=True),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("request_id", sa.String(64), nullable=False, index=True),
+        sa.Column("product_id", sa.String(256), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("user_id", sa.String(128)),
+        sa.Column("session_id", sa.String(128)),
+        sa.Column("value", sa.Float),
+        sa.Column("currency", sa.String(3)),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return metadata, impressions, events
+
+
+class _SqlEventLog:
+    """What both engines share: the tables, the queries. Subclasses supply the dialect's
+    ``INSERT ... ON CONFLICT DO NOTHING`` and connection set-up."""
+
+    def __init__(self, url: str, *, table_prefix: str = "shelf_") -> None:
+        self.url = url
+        self.engine = self._engine(url)
+        self.metadata, self.impressions, self.events = _tables(table_prefix)
+        self.metadata.create_all(self.engine)
+
+    def _engine(self, url: str) -> sa.Engine:
+        return sa.create_engine(url, pool_pre_ping=True)
+
+    def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
+        raise NotImplementedError
+
+    def _insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+        written = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                # RETURNING lists only the rows inserted (duplicates skipped): count those,
+                # since rowcount is not reliable for multi-row inserts on every driver.
+                key = next(iter(table.primary_key.columns))
+                statement = self._insert_ignoring_duplicates(table).values(chunk).returning(key)
+                written += len(conn.execute(statement).fetchall())
+        return written
+
+    def record_impressions(self, batch: Sequence[Impression]) -> int:
+        """One row per (request, position); a request id written twice keeps its first rows."""
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {
+                "request_id": imp.request_id,
+                "position": position,
+                "product_id": product_id,
+                "query": imp.query,
+                "locale": imp.locale,
+                "variant": imp.variant,
+                "user_id": imp.user_id,
+                "session_id": imp.session_id,
+                "ts": imp.ts or now,
+            }
+            for imp in batch
+            for position, product_id in enumerate(imp.product_ids, start=imp.first_position)
+        ]
+        return self._insert_rows(self.impressions, rows) if rows else 0
+
+    def record_events(self, batch: Sequence[Event]) -> int:
+        """Insert, skipping event ids already stored (also within the batch)."""
+        now = dt.datetime.now(dt.UTC)
+        unique = {e.event_id: e for e in reversed(batch)}  # the first of each id wins
+        rows = [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "request_id": e.request_id,
+                "product_id": e.product_id,
+                "position": e.position,
+                "user_id": e.user_id,
+                "session_id": e.session_id,
+                "value": e.value,
+                "currency": e.currency,
+                "ts": e.ts or now,
+                "received_at": now,
+            }
+            for e in reversed(unique.values())
+        ]
+        return self._insert_rows(self.events, rows) if rows else 0
+
+    def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
+        """Request ids with at least one impression row."""
+        wanted = sorted(set(request_ids))
+        if not wanted:
+            return set()
+        column = self.impressions.c.request_id
+        query = sa.select(column).where(column.in_(wanted)).distinct()
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(query)}
+
+    def ping(self) -> None:
+        """``SELECT 1``."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def count(self, table: str) -> int:
+        """Rows in ``impressions`` or ``events`` (for tests and operators)."""
+        target = self.impressions if table == "impressions" else self.events
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+
+    def drop_tables(self) -> None:
+        """Drop this log's tables (tests clean up with it)."""
+        self.metadata.drop_all(self.engine)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+class SqliteEventLog(_SqlEventLog):
+    """The embedded default: a SQLite file (WAL, so reads do not wait for the writer)."""
+
+    def _engine(self, url: str) -> sa.Engine:
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+
+    def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert(table).on_conflict_do_nothing()
+
+
+class PostgresEventLog(_SqlEventLog):
+    """The production engine: PostgreSQL through psycopg 3."""
+
+    def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table).on_conflict_do_nothing()
+
+
+def make_event_log(settings: Settings) -> SqliteEventLog | PostgresEventLog:
+    """The EventLog ``SHELF_EVENTS_URL`` names (a SQLite file in the data dir when unset)."""
+    url = settings.events_database_url
+    try:
+        backend = make_url(url).get_backend_name()
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"SHELF_EVENTS_URL={url!r} is not a SQLAlchemy URL: {exc}") from None
+    if backend == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteEventLog(url, table_prefix=settings.events_table_prefix)
+    if backend == "postgresql":
+        return PostgresEventLog(url, table_prefix=settings.events_table_prefix)
+    raise ConfigError(
+        f"SHELF_EVENTS_URL uses {backend!r}; use sqlite:///PATH or postgresql+psycopg://..."
+    )

@@ -1,0 +1,109 @@
+"""POST /events: stored once, tied to a real search, and only with the API key."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from search.api.app import Components
+from search.settings import Settings, get_settings
+from tests.search.api.conftest import auth
+
+
+def _search(client: TestClient) -> dict:
+    response = client.get("/search", params={"q": "coffee", "locale": "en", "k": 3})
+    return response.json()
+
+
+def _event(search: dict, **fields: object) -> dict:
+    item = search["items"][0]
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "type": "click",
+        "request_id": search["request_id"],
+        "product_id": item["product_id"],
+        "position": item["position"],
+        "session_id": "s-1",
+    }
+    event.update(fields)
+    return event
+
+
+def test_an_event_round_trip_stores_it_once_even_when_sent_twice(
+    client: TestClient, components: Components
+) -> None:
+    event = _event(_search(client), type="purchase", value=21.99, currency="USD")
+    before = components.event_log.count("events")  # type: ignore[attr-defined]
+    first = client.post("/events", json=event, headers=auth())
+    again = client.post("/events", json=[event, event], headers=auth())
+    assert first.status_code == 200, first.text
+    assert first.json() == {"received": 1, "stored": 1, "duplicates": 0}
+    assert again.json() == {"received": 2, "stored": 0, "duplicates": 2}
+    assert components.event_log.count("events") == before + 1  # type: ignore[attr-defined]
+
+
+def test_a_batch_of_events_is_stored(client: TestClient) -> None:
+    search = _search(client)
+    batch = [_event(search), _event(search, type="add_to_cart")]
+    response = client.post("/events", json=batch, headers=auth())
+    assert response.json() == {"received": 2, "stored": 2, "duplicates": 0}
+
+
+def test_the_impression_of_a_search_is_recorded(client: TestClient, components: Components) -> None:
+    search = _search(client)
+    components.impressions.flush()
+    assert components.event_log.known_request_ids([search["request_id"]]) == {search["request_id"]}
+
+
+def test_an_unknown_request_id_is_refused_naming_it(client: TestClient) -> None:
+    event = _event(_search(client), request_id="no-such-search")
+    response = client.post("/events", json=event, headers=auth())
+    assert response.status_code == 422
+    assert "'no-such-search'" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}],
+    ids=["missing", "wrong", "wrong-bearer", "not-bearer"],
+)
+def test_missing_or_wrong_api_key_is_401_and_writes_nothing(
+    client: TestClient, components: Components, headers: dict[str, str]
+) -> None:
+    event = _event(_search(client))
+    before = components.event_log.count("events")  # type: ignore[attr-defined]
+    response = client.post("/events", json=event, headers=headers)
+    assert response.status_code == 401
+    assert "API key" in response.json()["error"]["message"]
+    assert components.event_log.count("events") == before  # type: ignore[attr-defined]
+
+
+def test_the_key_is_accepted_as_a_bearer_token(client: TestClient) -> None:
+    event = _event(_search(client))
+    headers = {"Authorization": f"Bearer {auth()['X-API-Key']}"}
+    assert client.post("/events", json=event, headers=headers).status_code == 200
+
+
+def test_without_a_configured_key_events_are_refused_saying_to_set_it(
+    client: TestClient, api_settings: Settings
+) -> None:
+    app = client.app
+    previous = app.dependency_overrides[get_settings]  # type: ignore[attr-defined]
+    app.dependency_overrides[get_settings] = lambda: api_settings.model_copy(  # type: ignore[attr-defined]
+        update={"api_key": None}
+    )
+    try:
+        response = client.post("/events", json=_event(_search(client)), headers=auth())
+    finally:
+        app.dependency_overrides[get_settings] = previous  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert "SHELF_API_KEY" in response.json()["error"]["message"]
+
+
+def test_an_invalid_event_type_is_a_422_naming_the_field(client: TestClient) -> None:
+    event = _event(_search(client), type="hover")
+    response = client.post("/events", json=event, headers=auth())
+    assert response.status_code == 422
+    assert "type: Input should be 'click'" in response.json()["error"]["message"]

@@ -1,0 +1,106 @@
+"""Behaviour every EventLog must show, against a SQLite file and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from search.experiments.event_log import (
+    Event,
+    Impression,
+    PostgresEventLog,
+    SqliteEventLog,
+    make_event_log,
+)
+from search.experiments.impressions import ImpressionWriter
+from search.settings import Settings
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteEventLog]:
+    prefix = f"t{uuid.uuid4().hex[:8]}_"  # tables of this test only, dropped after it
+    if request.param == "sqlite":
+        log: SqliteEventLog = SqliteEventLog(
+            f"sqlite:///{tmp_path / 'events.db'}", table_prefix=prefix
+        )
+    else:
+        try:
+            log = PostgresEventLog(POSTGRES_URL, table_prefix=prefix)  # type: ignore[assignment]
+        except Exception as exc:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
+    yield log
+    log.drop_tables()
+    log.close()
+
+
+def _impression(request_id: str, *product_ids: str, first: int = 1) -> Impression:
+    return Impression(request_id, "coffee", "en", "default", product_ids, first_position=first)
+
+
+def _event(event_id: str, request_id: str = "r1", **fields: object) -> Event:
+    values: dict = {"type": "click", "product_id": "p1", "position": 1}
+    values.update(fields)
+    return Event(event_id=event_id, request_id=request_id, **values)
+
+
+def test_impressions_store_one_row_per_product_shown(event_log: SqliteEventLog) -> None:
+    written = event_log.record_impressions(
+        [_impression("r1", "p1", "p2"), _impression("r2", "p9", first=11)]
+    )
+    assert written == 3 and event_log.count("impressions") == 3
+
+
+def test_known_request_ids_are_those_with_an_impression(event_log: SqliteEventLog) -> None:
+    event_log.record_impressions([_impression("r1", "p1")])
+    assert event_log.known_request_ids(["r1", "r404"]) == {"r1"}
+    assert event_log.known_request_ids([]) == set()
+
+
+def test_an_event_id_is_stored_once(event_log: SqliteEventLog) -> None:
+    assert event_log.record_events([_event("e1"), _event("e2", type="purchase", value=3.5)]) == 2
+    assert event_log.record_events([_event("e1"), _event("e3")]) == 1
+    assert event_log.record_events([_event("e4"), _event("e4")]) == 1
+    assert event_log.count("events") == 4
+
+
+def test_ping_answers_when_the_store_is_up(event_log: SqliteEventLog) -> None:
+    event_log.ping()
+
+
+def test_the_impression_writer_writes_in_the_background_and_flushes(
+    event_log: SqliteEventLog,
+) -> None:
+    writer = ImpressionWriter(event_log, max_queued=100)
+    for n in range(20):
+        assert writer.offer(_impression(f"r{n}", "p1", "p2"))
+    writer.flush()
+    assert event_log.count("impressions") == 40
+    writer.close()
+
+
+def test_a_full_impression_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
+    class SlowLog(SqliteEventLog):
+        def record_impressions(self, batch):  # type: ignore[no-untyped-def]
+            import time
+
+            time.sleep(0.2)
+            return super().record_impressions(batch)
+
+    log = SlowLog(f"sqlite:///{tmp_path / 'slow.db'}")
+    writer = ImpressionWriter(log, max_queued=2)
+    accepted = [writer.offer(_impression(f"r{n}", "p")) for n in range(10)]
+    assert not all(accepted)
+    writer.close()
+    log.close()
+
+
+def test_unset_events_url_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
+    log = make_event_log(Settings(data_dir=tmp_path / "d"))
+    assert isinstance(log, SqliteEventLog)
+    assert (tmp_path / "d" / "events.db").exists()
+    log.close()
