@@ -73,3 +73,9 @@ class RerankTimeout(ShelfError):
     """Not every score arrived within the deadline where partial results are not allowed."""
 
     status_code = 503
+
+
+class Overloaded(ShelfError):
+    """More work is waiting than Shelf may queue; retry shortly or add capacity."""
+
+    status_code = 503

@@ -62,3 +62,7 @@ IMPRESSION_QUEUE_DEPTH = Gauge(
 EVENTS_STORED = Counter(
     "shelf_events_stored_total", "Events (clicks, add to cart, purchases) newly stored."
 )
+SHED_REQUESTS = Counter(
+    "shelf_shed_requests_total",
+    "Searches answered 503 because they waited too long for a server thread (overload).",
+)

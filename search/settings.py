@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "none", description="'int8': dynamic int8 quantisation of the linear layers (CPU only)."
     )
     rerank_max_queued_pairs: int = Field(
-        8192, ge=1, description="Pairs that may wait for one model; beyond it, load is shed."
+        1024, ge=1, description="Pairs that may wait for one model; beyond it, load is shed."
     )
     rerank_text_max_chars: int = Field(
         1200, ge=64, description="The product text sent to the reranker is cut to this length."
@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     )
     api_max_query_chars: int = Field(500, ge=1, le=500, description="Longest query, characters.")
     api_max_query_bytes: int = Field(1024, ge=4, description="Longest query, UTF-8 bytes.")
+    api_max_queue_wait_ms: int = Field(
+        1000,
+        ge=1,
+        description="A search that waited longer than this for a server thread is shed with 503.",
+    )
     api_max_k: int = Field(200, ge=1, le=1000, description="Largest k (results considered).")
     api_max_page_size: int = Field(100, ge=1, le=1000, description="Largest page size.")
     api_max_events: int = Field(1000, ge=1, description="Most events in one POST /events.")

@@ -15,17 +15,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from search.errors import ShelfError
+from search.errors import Overloaded
 
 log = logging.getLogger(__name__)
 
 Predict = Callable[[list[list[int]]], list[float]]
-
-
-class Overloaded(ShelfError):
-    """More pairs are waiting for the model than it may queue; retry later or add workers."""
-
-    status_code = 503
 
 
 def pack_by_token_budget(

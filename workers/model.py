@@ -38,7 +38,7 @@ class ModelSpec:
     batch_size: int = 64  # most pairs in one forward pass
     token_budget: int | None = None  # most tokens (padding included) per forward pass; None: auto
     quantize: str = "none"  # "int8": dynamic quantisation of the linear layers (CPU only)
-    max_queued_pairs: int = 8192
+    max_queued_pairs: int = 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelSpec:

@@ -84,7 +84,9 @@ class RequestContextMiddleware:
                 supplied = value.decode("latin-1")
                 break
         request_id = new_request_id(supplied)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["arrived"] = time.monotonic()  # for shedding requests that queued too long
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from search.api.app import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
 from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
-from search.errors import LimitExceeded
+from search.errors import LimitExceeded, Overloaded
 from search.experiments.assignment import assign_variant
 from search.experiments.event_log import Impression
-from search.metrics import SEARCH_STAGE_LATENCY
+from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
 from search.pipeline import SearchItem
 from search.recall import SearchFilters
 from search.settings import Settings, get_settings
@@ -54,6 +55,7 @@ def search(
     rerank: Annotated[bool, Query(description="false: BM25 order only.")] = True,
 ) -> SearchOut:
     """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
+    _shed_if_behind(request, settings)
     check_query_string_utf8(request.scope.get("query_string", b""))
     check_query_text(q, settings)
     paged = page is not None or size is not None
@@ -128,6 +130,21 @@ def search(
         model=response.model,
         timings_ms=response.timings_ms,
     )
+
+
+def _shed_if_behind(request: Request, settings: Settings) -> None:
+    """Admission control: a search that queued for a thread past the limit is answered 503 at
+    once, so an overload sheds load instead of letting every request's latency grow."""
+    arrived = getattr(request.state, "arrived", None)
+    if arrived is None:
+        return
+    waited_ms = (time.monotonic() - arrived) * 1000
+    if waited_ms > settings.api_max_queue_wait_ms:
+        SHED_REQUESTS.inc()
+        raise Overloaded(
+            f"Shelf is behind: this search waited {waited_ms:.0f} ms before it could start "
+            f"(SHELF_API_MAX_QUEUE_WAIT_MS={settings.api_max_queue_wait_ms}); retry shortly"
+        )
 
 
 def _check_range(name: str, value: int, limit: int, setting: str) -> None:

@@ -103,3 +103,20 @@ def test_a_valid_caller_request_id_is_kept_and_an_invalid_one_replaced(
     replaced = client.get("/search", params={"q": "coffee"}, headers={"X-Request-ID": "a b\x7f"})
     assert replaced.headers["x-request-id"] != "a b\x7f"
     assert len(replaced.headers["x-request-id"]) == 32
+
+
+def test_a_search_that_queued_too_long_is_shed_with_503_naming_the_setting(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as real_time
+
+    class TenSecondsLater:
+        @staticmethod
+        def monotonic() -> float:
+            return real_time.monotonic() + 10  # as if the request waited 10 s for a thread
+
+    monkeypatch.setattr("search.api.routes_search.time", TenSecondsLater)
+    response = client.get("/search", params={"q": "kaffee", "locale": "de"})
+
+    assert response.status_code == 503
+    assert "SHELF_API_MAX_QUEUE_WAIT_MS=1000" in response.json()["error"]["message"]
