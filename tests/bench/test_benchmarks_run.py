@@ -38,7 +38,9 @@ def test_rerank_throughput_benchmark_prints_hardware_and_its_result_line(
     assert out.startswith("CPU: ")
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"RESULT shelf_vs_plain=[\d.]+ int8_vs_fp32=(?:[\d.]+|na) dynamic_vs_sequential=[\d.]+", last
+        r"RESULT shelf_vs_plain=[\d.]+ int8_vs_fp32=(?:[\d.]+|na) "
+        r"dynamic_vs_sequential=[\d.]+",
+        last,
     ), last
 
 
