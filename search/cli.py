@@ -43,22 +43,9 @@ def _emit(args: argparse.Namespace, data: object, human: str) -> None:
 
 
 def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
-    from search.cache import make_score_cache
-    from search.pipeline import SearchPipeline
-    from search.recall import make_recall
-    from search.rerank import make_reranker
+    from search.pipeline import make_pipeline
 
-    recall = make_recall(settings)
-    cache = make_score_cache(settings)
-    reranker = make_reranker(settings, cache) if rerank else None
-    return SearchPipeline(
-        recall,
-        reranker,
-        cache=cache,
-        recall_k=settings.recall_k,
-        rerank_text_max_chars=settings.rerank_text_max_chars,
-        deadline_ms=settings.rerank_deadline_ms,
-    )
+    return make_pipeline(settings, rerank=rerank)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

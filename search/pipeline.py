@@ -14,6 +14,7 @@ from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
 from search.recall import Recall, RecallHit, SearchFilters
 from search.rerank import Candidate, Reranker
+from search.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,25 @@ class SearchPipeline:
             for i, score in zip(misses, fresh, strict=True):
                 scores[i] = score
         return scores, len(hits) - len(misses)
+
+
+def make_pipeline(settings: Settings, *, rerank: bool = True) -> SearchPipeline:
+    """The pipeline the settings describe: its recall backend, score cache and (if asked for)
+    reranker, with the recall size, text length and deadline they name."""
+    from search.cache import make_score_cache
+    from search.recall import make_recall
+    from search.rerank import make_reranker
+
+    recall = make_recall(settings)
+    cache = make_score_cache(settings)
+    return SearchPipeline(
+        recall,
+        make_reranker(settings, cache) if rerank else None,
+        cache=cache,
+        recall_k=settings.recall_k,
+        rerank_text_max_chars=settings.rerank_text_max_chars,
+        deadline_ms=settings.rerank_deadline_ms,
+    )
 
 
 def _rank(hits: list[RecallHit], scores: list[float | None] | None, k: int) -> list[SearchItem]:

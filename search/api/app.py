@@ -16,13 +16,13 @@ from starlette.exceptions import HTTPException
 from search import __version__
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
-from search.cache import ScoreCache, make_score_cache
-from search.errors import ShelfError
+from search.cache import ScoreCache
+from search.errors import ConfigError, ShelfError
 from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
-from search.pipeline import SearchPipeline
-from search.recall import Recall, make_recall
-from search.rerank import LocalReranker, Reranker, make_reranker
+from search.pipeline import SearchPipeline, make_pipeline
+from search.recall import Recall
+from search.rerank import LocalReranker, Reranker
 from search.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -44,19 +44,12 @@ class Components:
 def build_components(settings: Settings) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
     event store and the impression writer."""
-    recall = make_recall(settings)
-    cache = make_score_cache(settings)
-    reranker = make_reranker(settings, cache)
+    pipeline = make_pipeline(settings)
+    recall, cache, reranker = pipeline.recall, pipeline.cache, pipeline.reranker
+    if reranker is None:  # make_pipeline builds one unless told not to
+        raise ConfigError("the search pipeline was built without a reranker")
     if isinstance(reranker, LocalReranker):
         reranker.model.warm_up()
-    pipeline = SearchPipeline(
-        recall,
-        reranker,
-        cache=cache,
-        recall_k=settings.recall_k,
-        rerank_text_max_chars=settings.rerank_text_max_chars,
-        deadline_ms=settings.rerank_deadline_ms,
-    )
     event_log = make_event_log(settings)
     impressions = ImpressionWriter(event_log, max_queued=settings.impression_queue_size)
     return Components(settings, recall, cache, reranker, pipeline, event_log, impressions)
