@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 
 from catalog.language import detect_language
 from catalog.text import rerank_text
-from search.cache import NoScoreCache, ScoreCache, score_key
-from search.errors import InvalidQuery, ShelfError
+from search.cache import NoScoreCache, ScoreCache
+from search.errors import InvalidQuery
 from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
 from search.recall import Recall, RecallHit, SearchFilters
-from search.rerank import Candidate, Reranker
+from search.rerank import Candidate, Reranker, cached_scores
 from search.settings import Settings
-
-log = logging.getLogger(__name__)
 
 MAX_K = 1000
 
@@ -144,18 +141,7 @@ class SearchPipeline:
             Candidate(h.product.id, rerank_text(h.product, self.rerank_text_max_chars))
             for h in hits
         ]
-        keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
-        scores = self.cache.get_many(keys)
-        misses = [i for i, score in enumerate(scores) if score is None]
-        if misses:
-            try:
-                fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
-            except ShelfError as exc:  # overloaded: answer in recall order rather than fail
-                log.warning("reranking skipped: %s", exc)
-                fresh = [None] * len(misses)
-            for i, score in zip(misses, fresh, strict=True):
-                scores[i] = score
-        return scores, len(hits) - len(misses)
+        return cached_scores(reranker, self.cache, query, candidates, deadline=deadline)
 
 
 def make_pipeline(settings: Settings, *, rerank: bool = True) -> SearchPipeline:

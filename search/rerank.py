@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Protocol
 
-from search.cache import ScoreCache
-from search.errors import ConfigError
+from search.cache import ScoreCache, score_key
+from search.errors import ConfigError, Overloaded
 from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.settings import Settings
 from workers.scoring import Candidate, submit_and_store
@@ -67,7 +67,12 @@ class LocalReranker:
         """Score in-process; past the deadline the batch finishes into the cache only."""
         if not candidates:
             return []
-        future = submit_and_store(self.model, self.cache, query, candidates, where="local")
+        try:
+            future = submit_and_store(self.model, self.cache, query, candidates, where="local")
+        except Overloaded as exc:  # the model's queue is full: shed, as a late answer would be
+            RERANK_TASK_FAILURES.labels(reason="overloaded").inc()
+            log.warning("reranking skipped: %s", exc)
+            return [None] * len(candidates)
         try:
             return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
         except FutureTimeout:
@@ -88,7 +93,9 @@ class CeleryReranker:
     def __init__(self, settings: Settings, app: Any | None = None) -> None:
         from workers.celery_app import make_celery_app
         from workers.model import model_id_of
+        from workers.tasks import RERANK_TASK
 
+        self.task_name = RERANK_TASK
         self.app = app or make_celery_app(settings, client=True)
         self._model_id = model_id_of(settings.rerank_model, settings.rerank_model_revision)
         self.queue = settings.rerank_queue
@@ -110,7 +117,7 @@ class CeleryReranker:
             chunk = candidates[start : start + self.task_pairs]
             try:
                 result = self.app.send_task(
-                    "shelf.rerank",
+                    self.task_name,
                     args=(self._model_id, query, [[c.product_id, c.text] for c in chunk]),
                     queue=self.queue,
                     expires=self.expires_s,
@@ -172,6 +179,26 @@ def text_candidates(texts: Sequence[str]) -> list[Candidate]:
     ]
 
 
+def cached_scores(
+    reranker: Reranker,
+    cache: ScoreCache,
+    query: str,
+    candidates: Sequence[Candidate],
+    *,
+    deadline: float,
+) -> tuple[list[float | None], int]:
+    """Each candidate's score from the cache, else from the reranker by ``deadline`` (``None``
+    where none came); and how many came from the cache. Only misses reach the reranker."""
+    keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
+    scores = cache.get_many(keys)
+    misses = [i for i, score in enumerate(scores) if score is None]
+    if misses:
+        fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
+        for i, score in zip(misses, fresh, strict=True):
+            scores[i] = score
+    return scores, len(candidates) - len(misses)
+
+
 def score_texts(
     reranker: Reranker, cache: ScoreCache, query: str, texts: Sequence[str], *, deadline_ms: float
 ) -> list[float]:
@@ -180,18 +207,10 @@ def score_texts(
     Unlike search, which falls back to recall order, a caller asking to rerank free texts gets
     no partial answer: if any score is missing at the deadline it raises ``RerankTimeout``.
     """
-    from search.cache import score_key
     from search.errors import RerankTimeout
 
     deadline = time.monotonic() + deadline_ms / 1000
-    candidates = text_candidates(texts)
-    keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
-    scores = cache.get_many(keys)
-    misses = [i for i, score in enumerate(scores) if score is None]
-    if misses:
-        fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
-        for i, score in zip(misses, fresh, strict=True):
-            scores[i] = score
+    scores, _ = cached_scores(reranker, cache, query, text_candidates(texts), deadline=deadline)
     missing = sum(1 for score in scores if score is None)
     if missing:
         raise RerankTimeout(

@@ -26,11 +26,11 @@ from celery import Celery
 from celery.backends.redis import RedisBackend
 
 from search.settings import Settings, get_settings
+from workers.tasks import INGEST_TASK, RERANK_TASK, register_tasks
+
+__all__ = ["INGEST_TASK", "RERANK_TASK", "celery_config", "make_celery_app"]
 
 log = logging.getLogger(__name__)
-
-RERANK_TASK = "shelf.rerank"
-INGEST_TASK = "shelf.ingest_chunk"
 
 
 class PollingRedisBackend(RedisBackend):
@@ -92,8 +92,6 @@ def make_celery_app(settings: Settings, *, client: bool = False) -> Celery:
             "max_retries": 0,
             "socket_timeout": 1,
         }
-    from workers.tasks import register_tasks
-
     register_tasks(app, settings)
     return app
 

@@ -22,13 +22,13 @@ from catalog.mapping import FieldMapping
 from catalog.readers import SourceRecord
 from search.errors import ShelfError
 from search.settings import Settings
+from workers.tasks import INGEST_TASK
 
 if TYPE_CHECKING:
     from celery import Celery
 
     from search.recall import Recall
 
-INGEST_TASK = "shelf.ingest_chunk"
 _POLL_S = 0.05
 
 _recall: Recall | None = None

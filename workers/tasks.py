@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RERANK_TASK = "shelf.rerank"
+INGEST_TASK = "shelf.ingest_chunk"
+
 
 class ModelMismatch(Exception):
     """The client asked for scores of a model this worker does not serve (never retried)."""
@@ -77,13 +80,13 @@ def rerank(
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    """Register ``shelf.rerank`` on ``app``."""
+    """Register the rerank and ingest tasks on ``app``."""
 
-    @app.task(name="shelf.rerank", acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=RERANK_TASK, acks_late=True, reject_on_worker_lost=True)
     def rerank_task(model_id: str, query: str, candidates: list[list[str]]) -> list[float]:
         return rerank(model_id, query, candidates, settings)
 
-    @app.task(name="shelf.ingest_chunk", acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=INGEST_TASK, acks_late=True, reject_on_worker_lost=True)
     def ingest_task(records: list[list[Any]], mapping: dict[str, Any]) -> dict[str, Any]:
         from workers.ingest_tasks import ingest_chunk_task
 

@@ -31,6 +31,7 @@ def test_the_api_never_answers_5xx_nor_off_its_schema(
 ) -> None:
     schema = schemathesis.openapi.from_dict(client.app.openapi())  # type: ignore[attr-defined]
     operation = schema[path][method]
+    statuses: list[int] = []
 
     @given(data=st.data())
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
@@ -46,6 +47,10 @@ def test_the_api_never_answers_5xx_nor_off_its_schema(
             content=kwargs.get("data"),
             json=kwargs.get("json"),
         )
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (case.method, case.formatted_path, response.text)
+        # Raises, naming the check, on a 5xx or an answer that breaks the operation's schema.
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
     fuzz()
+    assert statuses, "schemathesis generated no request for this operation"
