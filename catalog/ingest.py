@@ -155,26 +155,23 @@ def ingest_chunk(
             sources[item.id] = record
     stored = recall.content_hashes([p.id for p in products]) if products else {}
     to_write: list[Product] = []
+    outcomes: list[tuple[str, str]] = []  # (product id, "indexed" | "updated" | "unchanged")
     for product in products:
         old = stored.get(product.id)
-        if old is not None and old == content_hash(product):
-            result.unchanged += 1
-            if full:
-                to_write.append(product)
-            continue
-        to_write.append(product)
-        if old is None:
-            result.indexed += 1
-        else:
-            result.updated += 1
+        unchanged = old is not None and old == content_hash(product)
+        outcomes.append((product.id, "unchanged" if unchanged else "updated" if old else "indexed"))
+        if full or not unchanged:
+            to_write.append(product)
+    failed: set[str] = set()
     for failure in recall.index(to_write):
         source = sources[failure.product_id]
         reason = f"rejected by the index: {failure.reason}"
         result.rejects.append(Reject(source.line_no, reason, source.raw))
-        if failure.product_id in stored:
-            result.updated -= 1
-        else:
-            result.indexed -= 1
+        failed.add(failure.product_id)
+    # Counted once the index has answered, so a refused product counts only as a reject.
+    for product_id, outcome in outcomes:
+        if product_id not in failed:
+            setattr(result, outcome, getattr(result, outcome) + 1)
     result.rejected = len(result.rejects)
     return result
 

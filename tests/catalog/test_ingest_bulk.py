@@ -153,6 +153,35 @@ class CrashAfter:
         return self.recall.index(products)
 
 
+class Refusing:
+    """A real EmbeddedRecall whose index refuses one product, as a cluster can refuse a document."""
+
+    def __init__(self, recall: EmbeddedRecall, refused: str) -> None:
+        self.recall, self.refused = recall, refused
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.recall, name)
+
+    def index(self, products: Sequence[Product]) -> list[IndexFailure]:
+        kept = [p for p in products if p.id != self.refused]
+        refused = [IndexFailure(p.id, "mapper_parsing_exception (injected)") for p in products
+                   if p.id == self.refused]  # fmt: skip
+        return self.recall.index(kept) + refused
+
+
+def test_a_product_the_index_refuses_counts_only_as_a_reject(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "c.jsonl", PRODUCTS)
+    recall = EmbeddedRecall(tmp_path / "index")
+    ingest_file(path, recall)
+
+    report = ingest_file(path, Refusing(recall, "p2"), full=True)  # type: ignore[arg-type]
+
+    assert (report.indexed, report.updated, report.unchanged) == (0, 0, 2)
+    assert (report.rejected, report.deleted) == (1, 1)
+    assert report.rejects[0].reason.startswith("rejected by the index: mapper_parsing_exception")
+    assert set(_stored(recall)) == {"p1", "p3"}
+
+
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
 def test_an_interrupted_ingest_rerun_ends_with_the_same_index(tmp_path: Path, full: bool) -> None:
     many = [make_product(id=f"p{n}", title=f"Product number {n}") for n in range(10)]
