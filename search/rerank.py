@@ -214,8 +214,8 @@ def score_texts(
     missing = sum(1 for score in scores if score is None)
     if missing:
         raise RerankTimeout(
-            f"{missing} of {len(texts)} documents were not scored within {deadline_ms:.0f} ms "
-            "(SHELF_API_RERANK_DEADLINE_MS); retry (the finished scores are cached) or send "
-            "fewer documents"
+            f"{missing} of {len(texts)} documents could not be scored: the deadline of "
+            f"{deadline_ms:.0f} ms (SHELF_API_RERANK_DEADLINE_MS) passed or the model's queue was "
+            "full; retry (the finished scores are cached) or send fewer documents"
         )
     return [float(score) for score in scores if score is not None]
