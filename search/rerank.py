@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Candidate", "CeleryReranker", "LocalReranker", "Reranker", "make_reranker"]
 
 _POLL_S = 0.005  # how often the results of pending tasks are checked
+_PING_TIMEOUT_S = 0.5  # readiness and queue-depth checks must answer quickly
 
 
 class Reranker(Protocol):
@@ -46,6 +47,22 @@ class Reranker(Protocol):
         ``deadline`` is a ``time.monotonic()`` instant. Scores that arrive later still reach
         the score cache.
         """
+        ...
+
+    def warm_up(self) -> None:
+        """Get ready for the first request (long-lived processes call it once at start)."""
+        ...
+
+    def ready(self) -> str:
+        """What serves the scores, in words; raises when nothing can (for readiness checks)."""
+        ...
+
+    def queue_depth(self) -> int:
+        """Work waiting to be scored: pairs for the local model, tasks in the broker's queue."""
+        ...
+
+    def close(self) -> None:
+        """Release what the reranker holds."""
         ...
 
 
@@ -82,6 +99,24 @@ class LocalReranker:
             log.exception("reranking failed; answering in recall order")
             return [None] * len(candidates)
 
+    def warm_up(self) -> None:
+        """Run one representative batch through the model."""
+        self.model.warm_up()
+
+    def ready(self) -> str:
+        """The model is loaded and its inference thread runs."""
+        if not self.model.batcher.alive:
+            raise RuntimeError("the model's inference thread has stopped")
+        return f"local model {self.model_id} loaded on {self.model.device}"
+
+    def queue_depth(self) -> int:
+        """Pairs waiting for the model."""
+        return self.model.batcher.queued_pairs
+
+    def close(self) -> None:
+        """Stop the model's inference thread."""
+        self.model.close()
+
 
 class CeleryReranker:
     """The production mode: chunks of candidates go to GPU workers as Celery tasks.
@@ -101,6 +136,8 @@ class CeleryReranker:
         self.queue = settings.rerank_queue
         self.task_pairs = settings.rerank_task_pairs
         self.expires_s = settings.rerank_task_expires_s
+        self.redis_url = settings.redis_url
+        self._broker: Any | None = None  # a Redis client for queue depth, made on first use
 
     @property
     def model_id(self) -> str:
@@ -130,6 +167,35 @@ class CeleryReranker:
             sent.append((start, result))
         self._collect(sent, scores, deadline)
         return scores
+
+    def warm_up(self) -> None:
+        """Nothing to do here: each worker warms its own model at start."""
+
+    def ready(self) -> str:
+        """At least one worker answers a ping through the broker."""
+        replies = self.app.control.ping(timeout=_PING_TIMEOUT_S)
+        if not replies:
+            raise RuntimeError(f"no worker answered a ping within {_PING_TIMEOUT_S}s")
+        return f"{len(replies)} worker(s) answered"
+
+    def queue_depth(self) -> int:
+        """Rerank tasks waiting in the broker's queue."""
+        if self._broker is None:
+            import redis
+
+            self._broker = redis.Redis.from_url(
+                self.redis_url,
+                socket_timeout=_PING_TIMEOUT_S,
+                socket_connect_timeout=_PING_TIMEOUT_S,
+            )
+        depth: Any = self._broker.llen(self.queue)
+        return int(depth)
+
+    def close(self) -> None:
+        """Drop the broker connections."""
+        if self._broker is not None:
+            self._broker.close()
+        self.app.close()
 
     def _collect(
         self, sent: list[tuple[int, Any]], scores: list[float | None], deadline: float

@@ -77,6 +77,11 @@ class DynamicBatcher:
         self._thread.start()
 
     @property
+    def alive(self) -> bool:
+        """Whether the inference thread is still running."""
+        return self._thread.is_alive()
+
+    @property
     def queued_pairs(self) -> int:
         """Pairs waiting for the model right now."""
         return self._queued_pairs

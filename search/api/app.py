@@ -22,7 +22,7 @@ from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.pipeline import SearchPipeline, make_pipeline
 from search.recall import Recall
-from search.rerank import LocalReranker, Reranker
+from search.rerank import Reranker
 from search.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def build_components(settings: Settings) -> Components:
     recall, cache, reranker = pipeline.recall, pipeline.cache, pipeline.reranker
     if reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
-    if isinstance(reranker, LocalReranker):
-        reranker.model.warm_up()
+    reranker.warm_up()
     event_log = make_event_log(settings)
     impressions = ImpressionWriter(event_log, max_queued=settings.impression_queue_size)
     return Components(settings, recall, cache, reranker, pipeline, event_log, impressions)
@@ -59,8 +58,7 @@ def close_components(components: Components) -> None:
     """Write the queued impressions, then release the store, the model and the index."""
     components.impressions.close()
     components.event_log.close()
-    if isinstance(components.reranker, LocalReranker):
-        components.reranker.model.close()
+    components.reranker.close()
     components.recall.close()
 
 

@@ -10,13 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search.api.app import Components, components_of
 from search.api.models import Check, HealthOut, ReadyOut
+from search.cache import RedisScoreCache
 from search.metrics import RERANK_QUEUE_DEPTH
-from search.rerank import LocalReranker
-from search.settings import Settings
 
 router = APIRouter(tags=["operations"])
-
-_PING_TIMEOUT_S = 0.5
 
 
 @router.get("/healthz", response_model=HealthOut)
@@ -33,38 +30,8 @@ def _check(required: bool, probe: object) -> Check:
     return Check(ok=True, detail=str(detail), required=required)
 
 
-def _redis_client(settings: Settings) -> object:
-    import redis
-
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=_PING_TIMEOUT_S,
-        socket_connect_timeout=_PING_TIMEOUT_S,
-    )
-
-
-def _uses_redis(settings: Settings) -> bool:
-    return settings.rerank_mode == "celery" or settings.score_cache == "redis"
-
-
-def _model_probe(components: Components) -> str:
-    reranker = components.reranker
-    if isinstance(reranker, LocalReranker):
-        if not reranker.model.batcher._thread.is_alive():
-            raise RuntimeError("the model's inference thread has stopped")
-        return f"local model {reranker.model_id} loaded on {reranker.model.device}"
-    from search.rerank import CeleryReranker
-
-    assert isinstance(reranker, CeleryReranker)
-    replies = reranker.app.control.ping(timeout=_PING_TIMEOUT_S)
-    if not replies:
-        raise RuntimeError(f"no worker answered a ping within {_PING_TIMEOUT_S}s")
-    return f"{len(replies)} worker(s) answered"
-
-
-def _redis_probe(settings: Settings) -> str:
-    client = _redis_client(settings)
-    client.ping()  # type: ignore[attr-defined]
+def _redis_probe(cache: RedisScoreCache) -> str:
+    cache.client.ping()
     return "ping ok"
 
 
@@ -77,13 +44,13 @@ def _events_probe(components: Components) -> str:
 def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONResponse:
     """Each dependency checked: index, model or workers, Redis, event store. 503 unless every
     required one is ok."""
-    settings = components.settings
+    cache = components.cache
     checks = {
         "index": _check(True, lambda: f"{components.recall.count()} products"),
-        "model": _check(True, lambda: _model_probe(components)),
-        "redis": _check(True, lambda: _redis_probe(settings))
-        if _uses_redis(settings)
-        else Check(ok=True, detail="not used (local mode, in-process cache)", required=False),
+        "model": _check(True, components.reranker.ready),
+        "redis": _check(True, lambda: _redis_probe(cache))
+        if isinstance(cache, RedisScoreCache)
+        else Check(ok=True, detail="not used (in-process score cache)", required=False),
         "event_store": _check(True, lambda: _events_probe(components)),
     }
     ready = all(c.ok for c in checks.values() if c.required)
@@ -93,11 +60,8 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
 
 def queue_depth(components: Components) -> int:
     """Pairs queued for the local model, or rerank tasks waiting in the broker's queue."""
-    reranker = components.reranker
-    if isinstance(reranker, LocalReranker):
-        return reranker.model.batcher.queued_pairs
     try:
-        return int(_redis_client(components.settings).llen(components.settings.rerank_queue))  # type: ignore[attr-defined]
+        return components.reranker.queue_depth()
     except Exception:  # Redis down: readyz says so; the gauge keeps its last value
         return -1
 

@@ -235,7 +235,17 @@ def test_no_worker_answers_in_recall_order_within_the_deadline(
     assert [i.bm25_score for i in response.items] == sorted(
         (i.bm25_score for i in response.items), reverse=True
     )
+    assert pipeline.reranker is not None
+    assert pipeline.reranker.queue_depth() > 0  # the unserved tasks wait in the broker
     redis.Redis.from_url(celery_settings.redis_url).delete("shelf-test-no-consumer")
+
+
+def test_celery_reranker_is_ready_when_a_worker_answers(
+    worker: WorkerProcess, celery_settings: Settings
+) -> None:
+    reranker = CeleryReranker(celery_settings)
+    assert "worker(s) answered" in reranker.ready()
+    reranker.close()
 
 
 def test_broker_down_answers_in_recall_order_within_the_deadline(
