@@ -144,17 +144,18 @@ class SearchPipeline:
         return cached_scores(reranker, self.cache, query, candidates, deadline=deadline)
 
 
-def make_pipeline(settings: Settings, *, rerank: bool = True) -> SearchPipeline:
-    """The pipeline the settings describe: its recall backend, score cache and (if asked for)
-    reranker, with the recall size, text length and deadline they name."""
+def make_pipeline(
+    settings: Settings, *, rerank: bool = True, recall: Recall | None = None
+) -> SearchPipeline:
+    """The pipeline the settings describe: its recall backend (or ``recall``), score cache and
+    (if asked for) reranker, with the recall size, text length and deadline they name."""
     from search.cache import make_score_cache
     from search.recall import make_recall
     from search.rerank import make_reranker
 
-    recall = make_recall(settings)
     cache = make_score_cache(settings)
     return SearchPipeline(
-        recall,
+        recall or make_recall(settings),
         make_reranker(settings, cache) if rerank else None,
         cache=cache,
         recall_k=settings.recall_k,

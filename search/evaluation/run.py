@@ -19,7 +19,7 @@ from search.errors import CatalogError, EvaluationInputError, InvalidQuery, Shel
 from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
-from search.pipeline import MAX_K, SearchPipeline
+from search.pipeline import MAX_K, SearchPipeline, make_pipeline
 from search.recall import Recall, SearchFilters, make_recall
 from search.settings import Settings
 
@@ -194,20 +194,12 @@ def evaluate_configs(
     by_config: dict[EvalConfig, RankedQueries] = {}
     rejected = 0
     if searched:
-        from search.cache import make_score_cache
-        from search.rerank import make_reranker
-
         with catalog_index(catalog, settings) as (recall, rejected):
-            # The cache lets configurations that share candidates (K=50 and K=100) score once.
-            cache = make_score_cache(settings)
-            rerank = any(c.rerank for c in searched)
-            reranker = make_reranker(settings, cache) if rerank else None
-            pipeline = SearchPipeline(
-                recall,
-                reranker,
-                cache=cache,
-                rerank_text_max_chars=settings.rerank_text_max_chars,
-                deadline_ms=EVAL_DEADLINE_MS,
+            # The score cache lets configurations that share candidates (K=50, K=100) score once.
+            pipeline = make_pipeline(
+                settings.model_copy(update={"rerank_deadline_ms": EVAL_DEADLINE_MS}),
+                rerank=any(c.rerank for c in searched),
+                recall=recall,
             )
             for config in searched:
                 by_config[config] = rank_queries(pipeline, queries, config, on_query)
