@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import random
 import resource
@@ -56,17 +55,6 @@ WORDS = {
     "ja-JP": ["電気ケトル", "ワイヤレスイヤホン", "コーヒーミル", "デスクランプ", "水筒"],
     "zh-CN": ["降噪耳机", "电热水壶", "咖啡研磨机", "台灯", "保温杯"],
 }
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def write_catalog(path: Path, size: int, seed: int = 0) -> None:
@@ -134,7 +122,9 @@ def main() -> None:
     if args.child:
         child(*args.child, show_progress=True)
         return
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}")
+    from bench.common import hardware
+
+    print(f"{hardware()}; Python {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="shelf-bench-") as tmp:
         small = run_size(args.small, Path(tmp))
         large = run_size(args.large, Path(tmp))

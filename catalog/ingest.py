@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from catalog.enrich import Reject, to_product
 from catalog.mapping import IDENTITY, FieldMapping
@@ -63,6 +63,18 @@ class ChunkResult:
             "rejects": [{"line": r.line_no, "reason": r.reason, "record": r.raw}
                         for r in self.rejects],
         }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
+        """The inverse of ``as_dict`` (how a Celery task's result comes back)."""
+        return cls(
+            read=data["read"],
+            indexed=data["indexed"],
+            updated=data["updated"],
+            unchanged=data["unchanged"],
+            rejected=data["rejected"],
+            rejects=[Reject(r["line"], r["reason"], r["record"]) for r in data["rejects"]],
+        )
 
 
 @dataclass

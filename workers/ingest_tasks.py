@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from catalog.ingest import ChunkResult, Reject
+from catalog.ingest import ChunkResult
 from catalog.mapping import FieldMapping
 from catalog.readers import SourceRecord
 from search.errors import ShelfError
@@ -71,17 +71,6 @@ def ingest_chunk_task(
     return result.as_dict()
 
 
-def _chunk_result(data: dict[str, Any]) -> ChunkResult:
-    return ChunkResult(
-        read=data["read"],
-        indexed=data["indexed"],
-        updated=data["updated"],
-        unchanged=data["unchanged"],
-        rejected=data["rejected"],
-        rejects=[Reject(r["line"], r["reason"], r["record"]) for r in data["rejects"]],
-    )
-
-
 def distributed_chunks(
     app: Celery,
     chunks: Iterator[list[SourceRecord]],
@@ -114,7 +103,7 @@ def _wait(app: Celery, result: Any, timeout_s: float) -> ChunkResult:
                     f"an ingest worker failed on a chunk: {meta.get('result')}; the chunks "
                     "already done are kept, and re-running the ingest finishes the rest"
                 )
-            return _chunk_result(meta["result"])
+            return ChunkResult.from_dict(meta["result"])
     except CeleryTimeout:
         pass
     raise IngestTaskFailed(
