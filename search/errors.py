@@ -51,12 +51,6 @@ class LimitExceeded(ShelfError):
     status_code = 422
 
 
-class PayloadTooLarge(ShelfError):
-    """A request body is larger than ``SHELF_API_MAX_BODY_BYTES``."""
-
-    status_code = 413
-
-
 class Unauthorized(ShelfError):
     """A protected endpoint was called without the right API key."""
 

@@ -16,7 +16,10 @@ from search.settings import Settings
 
 
 def body_too_large(max_bytes: int) -> HTTPException:
-    """The 413 answer for a body over ``max_bytes``."""
+    """The 413 answer for a body over ``max_bytes``.
+
+    An ``HTTPException`` rather than a ``ShelfError``: FastAPI turns any other error raised
+    while it reads the body into a 400 ("error parsing the body")."""
     return HTTPException(
         413,
         f"request body is larger than {max_bytes} bytes (SHELF_API_MAX_BODY_BYTES); "
