@@ -135,31 +135,27 @@ def rerank(
     return rerank_cohere(body, components, settings, version="1")
 
 
-@router.post(
-    "/v1/rerank",
-    response_model=CohereRerankResponse,
-    response_model_exclude_none=True,
-    responses=ERROR_RESPONSES,
-)
-def rerank_cohere_v1(
-    body: CohereRerankRequest,
-    components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
-) -> CohereRerankResponse:
-    """Cohere v1 path (``cohere.Client(base_url=...)``)."""
-    return rerank_cohere(body, components, settings, version="1")
+def _add_cohere_route(version: str, clients: str) -> None:
+    """``POST /v{version}/rerank``: the path Cohere's SDK of that version appends."""
+
+    def rerank_cohere_versioned(
+        body: CohereRerankRequest,
+        components: Annotated[Components, Depends(components_of)],
+        settings: Annotated[Settings, Depends(get_settings)],
+    ) -> CohereRerankResponse:
+        return rerank_cohere(body, components, settings, version=version)
+
+    router.add_api_route(
+        f"/v{version}/rerank",
+        rerank_cohere_versioned,
+        methods=["POST"],
+        name=f"rerank_cohere_v{version}",
+        description=f"Cohere v{version} path ({clients}).",
+        response_model=CohereRerankResponse,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
 
 
-@router.post(
-    "/v2/rerank",
-    response_model=CohereRerankResponse,
-    response_model_exclude_none=True,
-    responses=ERROR_RESPONSES,
-)
-def rerank_cohere_v2(
-    body: CohereRerankRequest,
-    components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
-) -> CohereRerankResponse:
-    """Cohere v2 path (``cohere.ClientV2(base_url=...)``, LangChain's ``CohereRerank``)."""
-    return rerank_cohere(body, components, settings, version="2")
+_add_cohere_route("1", "`cohere.Client(base_url=...)`")
+_add_cohere_route("2", "`cohere.ClientV2(base_url=...)`, LangChain's `CohereRerank`")
