@@ -54,11 +54,14 @@ class ElasticsearchRecall:
         try:
             return fn(*args, **kwargs)
         except (TransportError, ApiError) as exc:
-            raise RecallUnavailable(
-                f"Elasticsearch at {self.url} failed to {what} ({exc}): check that the cluster is "
-                "up (`docker compose up -d elasticsearch`) and SHELF_ELASTICSEARCH_URL points at "
-                "it, or use SHELF_RECALL_BACKEND=embedded"
-            ) from exc
+            raise self._unavailable(what, exc) from exc
+
+    def _unavailable(self, what: str, exc: Exception) -> RecallUnavailable:
+        return RecallUnavailable(
+            f"Elasticsearch at {self.url} failed to {what} ({exc}): check that the cluster is "
+            "up (`docker compose up -d elasticsearch`) and SHELF_ELASTICSEARCH_URL points at "
+            "it, or use SHELF_RECALL_BACKEND=embedded"
+        )
 
     def _installed_plugins(self) -> frozenset[str]:
         rows: list[dict[str, str]] = self._client.cat.plugins(format="json").body  # type: ignore[assignment]
@@ -73,6 +76,16 @@ class ElasticsearchRecall:
             return sorted(self._client.indices.get_alias(name=self.alias).body)
         except NotFoundError:
             return []
+
+    def _on_alias(self, what: str, fn: Any, empty: Any, **kwargs: Any) -> Any:
+        """``fn(index=alias, ...)``, or ``empty`` while no catalog exists yet: one round trip
+        on the search path instead of looking the alias up first."""
+        try:
+            return fn(index=self.alias, **kwargs)
+        except NotFoundError:
+            return empty
+        except (TransportError, ApiError) as exc:
+            raise self._unavailable(what, exc) from exc
 
     def _write_index(self) -> str:
         if self._staging:
@@ -122,11 +135,12 @@ class ElasticsearchRecall:
 
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the live catalog (the alias) holds."""
-        if not product_ids or not self._call("look up the alias", self._alias_indices):
+        if not product_ids:
             return {}
         body = content_hashes_body(product_ids)
-        response = self._call("read content hashes", self._client.search,
-                              index=self.alias, body=body)  # fmt: skip
+        response = self._on_alias("read content hashes", self._client.search, None, body=body)
+        if response is None:
+            return {}
         return {hit["_id"]: hit["_source"]["content_hash"] for hit in response["hits"]["hits"]}
 
     def search(
@@ -136,10 +150,10 @@ class ElasticsearchRecall:
         languages = (filters.locale,) if filters and filters.locale else query_languages(query)
         if not query_terms(query, languages):
             raise InvalidQuery(f"query {query!r} has no searchable words")
-        if not self._call("look up the alias", self._alias_indices):
-            return []
         body = search_body(query, filters, limit)
-        response = self._call("search", self._client.search, index=self.alias, body=body)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        if response is None:
+            return []
         return [
             RecallHit(Product.model_validate(hit["_source"]["product"]), float(hit["_score"]))
             for hit in response["hits"]["hits"]
@@ -147,9 +161,8 @@ class ElasticsearchRecall:
 
     def count(self) -> int:
         """Number of products the live catalog holds."""
-        if not self._call("look up the alias", self._alias_indices):
-            return 0
-        return int(self._call("count", self._client.count, index=self.alias)["count"])
+        response = self._on_alias("count", self._client.count, None)
+        return 0 if response is None else int(response["count"])
 
     def begin_full(self) -> None:
         """Create a new versioned index, not behind the alias yet; no refresh while loading."""
