@@ -42,9 +42,11 @@ def _recall_ks(value: str) -> list[int]:
         ks = [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         ks = []
-    if not ks or not all(1 <= k <= 1000 for k in ks):
+    from search.pipeline import MAX_K
+
+    if not ks or not all(1 <= k <= MAX_K for k in ks):
         raise argparse.ArgumentTypeError(
-            f"expected K values 1-1000 joined by commas, got {value!r}"
+            f"expected K values 1-{MAX_K} joined by commas, got {value!r}"
         )
     return ks
 

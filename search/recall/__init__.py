@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from catalog.analysis import query_languages, query_terms
 from catalog.locales import LANGUAGES, canonical_locale
 from catalog.product import Product, category_levels
 from search.errors import ConfigError, InvalidQuery
@@ -91,6 +92,18 @@ def _locale_or_language(value: str) -> str:
         return canonical_locale(value)
     except ValueError as exc:
         raise InvalidQuery(f"{exc}; or a bare language: {', '.join(LANGUAGES)}") from None
+
+
+def searchable_terms(
+    query: str, filters: SearchFilters | None
+) -> tuple[tuple[str, ...], list[str]]:
+    """The languages the query is analysed as (the filter's, else guessed from its script) and
+    its analysed terms; ``InvalidQuery`` when nothing searchable is left. Both backends call it."""
+    languages = (filters.locale,) if filters and filters.locale else query_languages(query)
+    terms = query_terms(query, languages)
+    if not terms:
+        raise InvalidQuery(f"query {query!r} has no searchable words")
+    return tuple(languages), terms
 
 
 @dataclass(frozen=True)

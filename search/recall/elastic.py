@@ -15,10 +15,9 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from catalog.analysis import query_languages, query_terms
 from catalog.product import Product
-from search.errors import InvalidQuery, RecallUnavailable
-from search.recall import IndexFailure, RecallHit, SearchFilters
+from search.errors import RecallUnavailable
+from search.recall import IndexFailure, RecallHit, SearchFilters, searchable_terms
 from search.recall.elastic_bodies import (
     ANALYSIS_PLUGINS,
     bulk_actions,
@@ -147,9 +146,7 @@ class ElasticsearchRecall:
         self, query: str, *, limit: int, filters: SearchFilters | None = None
     ) -> list[RecallHit]:
         """BM25 top ``limit`` through the alias, restricted by ``filters``."""
-        languages = (filters.locale,) if filters and filters.locale else query_languages(query)
-        if not query_terms(query, languages):
-            raise InvalidQuery(f"query {query!r} has no searchable words")
+        searchable_terms(query, filters)  # refuses a query with nothing to search
         body = search_body(query, filters, limit)
         response = self._on_alias("search", self._client.search, None, body=body)
         if response is None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.analysis import analyze, query_languages, query_terms, stop_terms
+from catalog.analysis import analyze, stop_terms
 from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import content_hash
-from search.errors import InvalidQuery, RecallUnavailable
+from search.errors import RecallUnavailable
 from search.recall import (
     FIELD_BOOSTS,
     TIE_BREAKER,
@@ -21,6 +21,7 @@ from search.recall import (
     RecallHit,
     SearchFilters,
     brand_key,
+    searchable_terms,
 )
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
@@ -195,10 +196,7 @@ class EmbeddedRecall:
     ) -> list[RecallHit]:
         """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
         filters = filters or SearchFilters()
-        languages = (filters.locale,) if filters.locale else query_languages(query)
-        terms = query_terms(query, languages)
-        if not terms:
-            raise InvalidQuery(f"query {query!r} has no searchable words")
+        languages, terms = searchable_terms(query, filters)
         text_query = self._text_query(terms, stop_terms(languages))
         clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
