@@ -73,3 +73,15 @@ class Overloaded(ShelfError):
     """More work is waiting than Shelf may queue; retry shortly or add capacity."""
 
     status_code = 503
+
+
+class NotFound(ShelfError):
+    """A named thing (an experiment) does not exist."""
+
+    status_code = 404
+
+
+class Conflict(ShelfError):
+    """The request clashes with what is stored (an experiment id already taken)."""
+
+    status_code = 409

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -31,6 +32,7 @@ class SearchItem:
     position: int
     bm25_score: float
     rerank_score: float | None
+    final_score: float | None = None  # what the order follows (None: recall order)
 
 
 @dataclass
@@ -82,8 +84,14 @@ class SearchPipeline:
         recall_k: int | None = None,
         filters: SearchFilters | None = None,
         rerank: bool = True,
+        blend: float = 0.0,
     ) -> SearchResponse:
-        """The top ``k`` products for ``query``: reranked when a reranker is present and asked."""
+        """The top ``k`` products for ``query``: reranked when a reranker is present and asked.
+
+        ``blend`` (0 to 1) is BM25's weight in the final score; 0 orders by the model alone.
+        """
+        if not 0.0 <= blend <= 1.0:
+            raise InvalidQuery(f"blend must be between 0 and 1 (got {blend})")
         if not 1 <= k <= MAX_K:
             raise InvalidQuery(f"k must be between 1 and {MAX_K} (got {k})")
         recall_k = max(recall_k or self.recall_k, k)
@@ -116,7 +124,7 @@ class SearchPipeline:
         if degraded:
             DEGRADED_RESPONSES.inc()
 
-        items = _rank(hits, scores, k)
+        items = _rank(hits, scores, k, blend)
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query=text,
@@ -164,12 +172,34 @@ def make_pipeline(
     )
 
 
-def _rank(hits: list[RecallHit], scores: list[float | None] | None, k: int) -> list[SearchItem]:
-    """The top ``k``: scored candidates by score (recall rank breaks ties), then the unscored
-    in recall order."""
+def final_scores(
+    hits: list[RecallHit], scores: list[float | None] | None, blend: float
+) -> list[float | None]:
+    """What each hit is ordered by: its BM25 score when no model score came; the model's raw
+    score when ``blend`` is 0; else ``(1 - blend) * sigmoid(model) + blend * bm25 / top bm25``.
+    Unscored hits get None (they rank below every scored one)."""
+    if scores is None or all(score is None for score in scores):
+        return [round(hit.bm25_score, 6) for hit in hits]
+    if blend == 0.0:
+        return list(scores)
+    top_bm25 = max((hit.bm25_score for hit in hits), default=0.0) or 1.0
+    return [
+        None
+        if score is None
+        else (1.0 - blend) / (1.0 + math.exp(-score)) + blend * hit.bm25_score / top_bm25
+        for hit, score in zip(hits, scores, strict=True)
+    ]
+
+
+def _rank(
+    hits: list[RecallHit], scores: list[float | None] | None, k: int, blend: float = 0.0
+) -> list[SearchItem]:
+    """The top ``k``: scored candidates by final score (recall rank breaks ties), then the
+    unscored in recall order."""
+    final = final_scores(hits, scores, blend)
     order = list(range(len(hits)))
     if scores is not None:
-        order.sort(key=lambda i: (0, -s, i) if (s := scores[i]) is not None else (1, 0.0, i))
+        order.sort(key=lambda i: (0, -f, i) if (f := final[i]) is not None else (1, 0.0, i))
     del order[k:]
     return [
         SearchItem(
@@ -182,6 +212,7 @@ def _rank(hits: list[RecallHit], scores: list[float | None] | None, k: int) -> l
             position=position,
             bm25_score=round(hits[i].bm25_score, 6),
             rerank_score=None if scores is None else scores[i],
+            final_score=final[i],
         )
         for position, i in enumerate(order, start=1)
     ]

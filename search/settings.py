@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     impression_queue_size: int = Field(
         10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
     )
+    experiments_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often a server re-reads the running experiments (another process's "
+        "start or stop takes effect within this).",
+    )
 
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."

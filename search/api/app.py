@@ -20,6 +20,8 @@ from search.cache import ScoreCache
 from search.errors import ConfigError, ShelfError
 from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
+from search.experiments.registry import RunningExperiments
+from search.experiments.variants import VariantPipelines
 from search.pipeline import SearchPipeline, make_pipeline
 from search.recall import Recall
 from search.rerank import Reranker
@@ -39,6 +41,8 @@ class Components:
     pipeline: SearchPipeline
     event_log: EventLog
     impressions: ImpressionWriter
+    experiments: RunningExperiments
+    variants: VariantPipelines
 
 
 def build_components(settings: Settings) -> Components:
@@ -51,13 +55,22 @@ def build_components(settings: Settings) -> Components:
     reranker.warm_up()
     event_log = make_event_log(settings)
     impressions = ImpressionWriter(event_log, max_queued=settings.impression_queue_size)
-    return Components(settings, recall, cache, reranker, pipeline, event_log, impressions)
+    variants = VariantPipelines(settings, pipeline)
+    experiments = RunningExperiments(
+        event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
+    )
+    experiments.start()
+    return Components(
+        settings, recall, cache, reranker, pipeline, event_log, impressions, experiments, variants
+    )
 
 
 def close_components(components: Components) -> None:
     """Write the queued impressions, then release the store, the model and the index."""
+    components.experiments.close()
     components.impressions.close()
     components.event_log.close()
+    components.variants.close()
     components.reranker.close()
     components.recall.close()
 
@@ -101,7 +114,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Shelf API for ``settings`` (the environment's when None)."""
-    from search.api import routes_events, routes_ops, routes_rerank, routes_search
+    from search.api import (
+        routes_events,
+        routes_experiments,
+        routes_ops,
+        routes_rerank,
+        routes_search,
+    )
 
     settings = settings or get_settings()
 
@@ -124,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes read settings through this dependency; tests swap it with dependency_overrides.
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
-    for module in (routes_search, routes_rerank, routes_events, routes_ops):
+    routers = (routes_search, routes_rerank, routes_events, routes_experiments, routes_ops)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

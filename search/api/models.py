@@ -49,7 +49,8 @@ class SearchItemOut(BaseModel):
     rerank_score: float | None = Field(description="The model's raw score; null if unscored.")
     final_score: float | None = Field(
         description="The score the item is ordered by: rerank_score when the answer was "
-        "reranked, bm25_score when it was not (rerank=false); null for a candidate left "
+        "reranked, bm25_score when it was not (rerank=false); with an experiment's blend b, "
+        "(1-b)*sigmoid(rerank_score) + b*bm25_score/top bm25_score. Null for a candidate left "
         "unscored in a degraded answer (those follow the scored ones, in recall order)."
     )
 
@@ -58,7 +59,8 @@ class SearchOut(BaseModel):
     """A search answer and how it was made."""
 
     request_id: str = Field(description="Refer to it in POST /events.")
-    variant: str = Field(description="The experiment variant served ('default' for now).")
+    experiment: str | None = Field(description="The experiment this search was part of, if any.")
+    variant: str = Field(description="The experiment variant served ('default' outside one).")
     query: str = Field(description="The query as searched (normalised).")
     language: str | None
     language_detected: bool

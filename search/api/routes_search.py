@@ -11,20 +11,13 @@ from search.api.app import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
 from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
 from search.errors import LimitExceeded, Overloaded
-from search.experiments.assignment import assign_variant
+from search.experiments.assignment import assign
 from search.experiments.event_log import Impression
 from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
-from search.pipeline import SearchItem
 from search.recall import SearchFilters
 from search.settings import Settings, get_settings
 
 router = APIRouter(tags=["search"])
-
-
-def _final_score(item: SearchItem, reranked: bool) -> float | None:
-    if item.rerank_score is not None:
-        return item.rerank_score
-    return None if reranked else item.bm25_score
 
 
 @router.get("/search", response_model=SearchOut, responses=ERROR_RESPONSES)
@@ -58,10 +51,14 @@ def search(
     _shed_if_behind(request, settings)
     check_query_string_utf8(request.scope.get("query_string", b""))
     check_query_text(q, settings)
+    assignment = assign(components.experiments.running(), user_id, session_id)
+    overrides = assignment.overrides
+    pipeline = components.variants.pipeline(overrides.model)  # prepared before it ran
     paged = page is not None or size is not None
     page = 1 if page is None else page
     size = 10 if size is None else size
-    considered = k if k is not None else (settings.recall_k if paged else 10)
+    recall_k = overrides.recall_k or settings.recall_k
+    considered = k if k is not None else (recall_k if paged else 10)
     _check_range("k", considered, settings.api_max_k, "SHELF_API_MAX_K")
     _check_range("size", size, settings.api_max_page_size, "SHELF_API_MAX_PAGE_SIZE")
     _check_range("page", page, settings.api_max_k, "SHELF_API_MAX_K")
@@ -75,21 +72,28 @@ def search(
         max_price=max_price,
         in_stock=in_stock,
     )
-    response = components.pipeline.search(q, k=considered, filters=filters, rerank=rerank)
+    response = pipeline.search(
+        q,
+        k=considered,
+        recall_k=recall_k,
+        filters=filters,
+        rerank=rerank and overrides.rerank is not False,
+        blend=overrides.blend or 0.0,
+    )
     for stage, ms in response.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
 
     start = (page - 1) * size
     shown = response.items[start : start + size]
     request_id: str = request.state.request_id
-    variant = assign_variant(user_id, session_id)
     if shown:
         components.impressions.offer(
             Impression(
                 request_id=request_id,
                 query=response.query,
                 locale=response.language,
-                variant=variant,
+                experiment_id=assignment.experiment_id,
+                variant=assignment.variant,
                 product_ids=tuple(item.product_id for item in shown),
                 first_position=shown[0].position,
                 user_id=user_id,
@@ -99,7 +103,8 @@ def search(
     reranked = response.reranked
     return SearchOut(
         request_id=request_id,
-        variant=variant,
+        experiment=assignment.experiment_id,
+        variant=assignment.variant,
         query=response.query,
         language=response.language,
         language_detected=response.language_detected,
@@ -114,7 +119,7 @@ def search(
                 position=item.position,
                 bm25_score=item.bm25_score,
                 rerank_score=item.rerank_score,
-                final_score=_final_score(item, reranked),
+                final_score=item.final_score,
             )
             for item in shown
         ],

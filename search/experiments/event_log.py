@@ -1,9 +1,10 @@
-"""The EventLog seam: impressions (what a search showed) and events (what the shopper did).
+"""The EventLog seam: experiments, impressions (what a search showed) and events (what the
+shopper did).
 
 Two engines behind one Protocol: PostgreSQL (production) and a SQLite file (embedded default),
-both on SQLAlchemy Core with the same two tables. Events carry an ``event_id`` that is unique in
-the store: a storefront retrying a batch stores each event once (``INSERT ... ON CONFLICT DO
-NOTHING`` on both dialects).
+both on SQLAlchemy Core with the same tables (``search.experiments.tables``). Events carry an
+``event_id`` that is unique in the store: a storefront retrying a batch stores each event once
+(``INSERT ... ON CONFLICT DO NOTHING`` on both dialects).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from search.errors import ConfigError
+from search.errors import ConfigError, Conflict, NotFound
+from search.experiments.assignment import unit_of
+from search.experiments.definitions import Experiment
+from search.experiments.tables import make_tables
 from search.settings import Settings
 
 _ROWS_PER_INSERT = 500  # SQLite caps bound parameters per statement
@@ -25,7 +29,7 @@ _ROWS_PER_INSERT = 500  # SQLite caps bound parameters per statement
 
 @dataclass(frozen=True)
 class Impression:
-    """One search answer as shown: its products in order, and who saw them."""
+    """One search answer as shown: its products in order, who saw them, in which variant."""
 
     request_id: str
     query: str
@@ -36,6 +40,7 @@ class Impression:
     user_id: str | None = None
     session_id: str | None = None
     ts: dt.datetime | None = None
+    experiment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,10 @@ class Event:
 
 
 class EventLog(Protocol):
-    """Where impressions and events are kept. Two engines: PostgreSQL and SQLite."""
+    """Where experiments, impressions and events are kept. Two engines: PostgreSQL and SQLite."""
 
     def record_impressions(self, batch: Sequence[Impression]) -> int:
-        """Store impressions (one row per product shown); return the rows written."""
+        """Store search answers shown (one row each); return how many were new."""
         ...
 
     def record_events(self, batch: Sequence[Event]) -> int:
@@ -67,6 +72,22 @@ class EventLog(Protocol):
 
     def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
         """Those of ``request_ids`` that have a stored impression."""
+        ...
+
+    def create_experiment(self, experiment: Experiment) -> None:
+        """Store a new experiment; ``Conflict`` when its id is taken."""
+        ...
+
+    def update_experiment(self, experiment: Experiment) -> None:
+        """Replace a stored experiment's definition and status; ``NotFound`` when absent."""
+        ...
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """The experiment called ``experiment_id``; ``NotFound`` when absent."""
+        ...
+
+    def experiments(self, status: str | None = None) -> list[Experiment]:
+        """All experiments (or those in ``status``), oldest first."""
         ...
 
     def ping(self) -> None:
@@ -78,39 +99,6 @@ class EventLog(Protocol):
         ...
 
 
-def _tables(prefix: str) -> tuple[sa.MetaData, sa.Table, sa.Table]:
-    metadata = sa.MetaData()
-    impressions = sa.Table(
-        f"{prefix}impressions",
-        metadata,
-        sa.Column("request_id", sa.String(64), primary_key=True),
-        sa.Column("position", sa.Integer, primary_key=True),
-        sa.Column("product_id", sa.String(256), nullable=False),
-        sa.Column("query", sa.Text, nullable=False),
-        sa.Column("locale", sa.String(16)),
-        sa.Column("variant", sa.String(64), nullable=False),
-        sa.Column("user_id", sa.String(128)),
-        sa.Column("session_id", sa.String(128)),
-        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-    )
-    events = sa.Table(
-        f"{prefix}events",
-        metadata,
-        sa.Column("event_id", sa.String(128), primary_key=True),
-        sa.Column("type", sa.String(32), nullable=False),
-        sa.Column("request_id", sa.String(64), nullable=False, index=True),
-        sa.Column("product_id", sa.String(256), nullable=False),
-        sa.Column("position", sa.Integer, nullable=False),
-        sa.Column("user_id", sa.String(128)),
-        sa.Column("session_id", sa.String(128)),
-        sa.Column("value", sa.Float),
-        sa.Column("currency", sa.String(3)),
-        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    return metadata, impressions, events
-
-
 class _SqlEventLog:
     """What both engines share: the tables, the queries. Subclasses supply the dialect's
     ``INSERT ... ON CONFLICT DO NOTHING`` and connection set-up."""
@@ -118,8 +106,8 @@ class _SqlEventLog:
     def __init__(self, url: str, *, table_prefix: str = "shelf_") -> None:
         self.url = url
         self.engine = self._engine(url)
-        self.metadata, self.impressions, self.events = _tables(table_prefix)
-        self.metadata.create_all(self.engine)
+        self.tables = make_tables(table_prefix)
+        self.tables.metadata.create_all(self.engine)
 
     def _engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
@@ -140,24 +128,28 @@ class _SqlEventLog:
         return written
 
     def record_impressions(self, batch: Sequence[Impression]) -> int:
-        """One row per (request, position); a request id written twice keeps its first rows."""
+        """One row per search answer; a request id written twice keeps its first row."""
         now = dt.datetime.now(dt.UTC)
-        rows = [
-            {
-                "request_id": imp.request_id,
-                "position": position,
-                "product_id": product_id,
-                "query": imp.query,
-                "locale": imp.locale,
-                "variant": imp.variant,
-                "user_id": imp.user_id,
-                "session_id": imp.session_id,
-                "ts": imp.ts or now,
-            }
-            for imp in batch
-            for position, product_id in enumerate(imp.product_ids, start=imp.first_position)
-        ]
-        return self._insert_rows(self.impressions, rows) if rows else 0
+        rows = []
+        for imp in {imp.request_id: imp for imp in reversed(batch)}.values():
+            ts = imp.ts or now
+            rows.append(
+                {
+                    "request_id": imp.request_id,
+                    "experiment_id": imp.experiment_id,
+                    "variant": imp.variant,
+                    "unit_id": unit_of(imp.user_id, imp.session_id),
+                    "user_id": imp.user_id,
+                    "session_id": imp.session_id,
+                    "query": imp.query,
+                    "locale": imp.locale,
+                    "first_position": imp.first_position,
+                    "product_ids": list(imp.product_ids),
+                    "ts": ts,
+                    "day": ts.astimezone(dt.UTC).date().isoformat(),
+                }
+            )
+        return self._insert_rows(self.tables.searches, rows) if rows else 0
 
     def record_events(self, batch: Sequence[Event]) -> int:
         """Insert, skipping event ids already stored (also within the batch)."""
@@ -179,17 +171,62 @@ class _SqlEventLog:
             }
             for e in reversed(unique.values())
         ]
-        return self._insert_rows(self.events, rows) if rows else 0
+        return self._insert_rows(self.tables.events, rows) if rows else 0
 
     def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
-        """Request ids with at least one impression row."""
+        """Request ids with a stored search answer."""
         wanted = sorted(set(request_ids))
         if not wanted:
             return set()
-        column = self.impressions.c.request_id
-        query = sa.select(column).where(column.in_(wanted)).distinct()
+        column = self.tables.searches.c.request_id
+        found: set[str] = set()
         with self.engine.connect() as conn:
-            return {row[0] for row in conn.execute(query)}
+            for start in range(0, len(wanted), _ROWS_PER_INSERT):
+                query = sa.select(column).where(column.in_(wanted[start : start + _ROWS_PER_INSERT]))
+                found.update(row[0] for row in conn.execute(query))
+        return found
+
+    def create_experiment(self, experiment: Experiment) -> None:
+        """Insert; ``Conflict`` when the id is taken."""
+        table = self.tables.experiments
+        row = _experiment_row(experiment)
+        with self.engine.begin() as conn:
+            statement = self._insert_ignoring_duplicates(table).values(row).returning(table.c.id)
+            if not conn.execute(statement).fetchall():
+                raise Conflict(
+                    f"experiment {experiment.id!r} already exists: pick another id, or change "
+                    "the existing one's status with PATCH /experiments/{id}"
+                )
+
+    def update_experiment(self, experiment: Experiment) -> None:
+        """Replace definition and status; ``NotFound`` when absent."""
+        table = self.tables.experiments
+        row = _experiment_row(experiment)
+        del row["created_at"]
+        with self.engine.begin() as conn:
+            done = conn.execute(table.update().where(table.c.id == experiment.id).values(row))
+            if done.rowcount == 0:
+                raise _not_found(experiment.id)
+
+    def experiment(self, experiment_id: str) -> Experiment:
+        """One experiment by id."""
+        table = self.tables.experiments
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(table.c.definition).where(table.c.id == experiment_id)
+            ).first()
+        if row is None:
+            raise _not_found(experiment_id)
+        return Experiment.model_validate(row[0])
+
+    def experiments(self, status: str | None = None) -> list[Experiment]:
+        """All experiments, or those in ``status``; oldest first."""
+        table = self.tables.experiments
+        query = sa.select(table.c.definition).order_by(table.c.created_at, table.c.id)
+        if status is not None:
+            query = query.where(table.c.status == status)
+        with self.engine.connect() as conn:
+            return [Experiment.model_validate(row[0]) for row in conn.execute(query)]
 
     def ping(self) -> None:
         """``SELECT 1``."""
@@ -197,18 +234,38 @@ class _SqlEventLog:
             conn.execute(sa.text("SELECT 1"))
 
     def count(self, table: str) -> int:
-        """Rows in ``impressions`` or ``events`` (for tests and operators)."""
-        target = self.impressions if table == "impressions" else self.events
+        """Rows in ``searches``, ``events`` or ``experiments`` (for tests and operators)."""
+        target = {
+            "searches": self.tables.searches,
+            "events": self.tables.events,
+            "experiments": self.tables.experiments,
+        }[table]
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
 
     def drop_tables(self) -> None:
         """Drop this log's tables (tests clean up with it)."""
-        self.metadata.drop_all(self.engine)
+        self.tables.metadata.drop_all(self.engine)
 
     def close(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+def _experiment_row(experiment: Experiment) -> dict[str, Any]:
+    return {
+        "id": experiment.id,
+        "status": experiment.status,
+        "definition": experiment.model_dump(mode="json"),
+        "created_at": experiment.created_at,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
+
+
+def _not_found(experiment_id: str) -> NotFound:
+    return NotFound(
+        f"experiment {experiment_id!r} does not exist: GET /experiments lists those that do"
+    )
 
 
 class SqliteEventLog(_SqlEventLog):

@@ -1,0 +1,73 @@
+"""The event database's tables, one definition for SQLite and PostgreSQL.
+
+- ``experiments``: each definition as JSON, with its status beside it for queries.
+- ``searches``: one row per search answer shown (an impression): who, which experiment and
+  variant, the query, and the product ids in the order shown. ``unit_id`` is the randomisation
+  unit (user, else session) and ``day`` the UTC date, both written once so reports group by
+  plain columns on either engine.
+- ``events``: clicks, add-to-carts and purchases, each unique by the client's ``event_id`` and
+  joined to its search by ``request_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables of one event log (all named with the same prefix)."""
+
+    metadata: sa.MetaData
+    experiments: sa.Table
+    searches: sa.Table
+    events: sa.Table
+
+
+def make_tables(prefix: str) -> Tables:
+    """The tables, named ``<prefix>experiments``, ``<prefix>searches``, ``<prefix>events``."""
+    metadata = sa.MetaData()
+    experiments = sa.Table(
+        f"{prefix}experiments",
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("definition", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    searches = sa.Table(
+        f"{prefix}searches",
+        metadata,
+        sa.Column("request_id", sa.String(64), primary_key=True),
+        sa.Column("experiment_id", sa.String(64)),
+        sa.Column("variant", sa.String(64), nullable=False),
+        sa.Column("unit_id", sa.String(200)),
+        sa.Column("user_id", sa.String(128)),
+        sa.Column("session_id", sa.String(128)),
+        sa.Column("query", sa.Text, nullable=False),
+        sa.Column("locale", sa.String(16)),
+        sa.Column("first_position", sa.Integer, nullable=False),
+        sa.Column("product_ids", sa.JSON, nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Index(f"{prefix}searches_experiment", "experiment_id", "variant"),
+    )
+    events = sa.Table(
+        f"{prefix}events",
+        metadata,
+        sa.Column("event_id", sa.String(128), primary_key=True),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("request_id", sa.String(64), nullable=False, index=True),
+        sa.Column("product_id", sa.String(256), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("user_id", sa.String(128)),
+        sa.Column("session_id", sa.String(128)),
+        sa.Column("value", sa.Float),
+        sa.Column("currency", sa.String(3)),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return Tables(metadata, experiments, searches, events)

@@ -1,0 +1,100 @@
+"""One search pipeline per reranker model that a variant names.
+
+A variant that overrides ``model`` needs that model loaded (local mode) or workers that serve it
+(Celery mode). Models are loaded when an experiment is created or started, never on a search:
+a model that cannot be loaded refuses the experiment with the reason, instead of degrading
+shoppers' searches later. In Celery mode a variant model's tasks go to their own queue
+(``model_queue``), since a worker refuses tasks for a model it does not hold.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from search.errors import InvalidQuery, ShelfError
+from search.experiments.definitions import ExperimentSpec
+from search.pipeline import SearchPipeline
+from search.rerank import Reranker, make_reranker
+from search.settings import Settings
+
+
+def model_queue(base_queue: str, model: str) -> str:
+    """The Celery queue of a variant's model: ``rerank.<model as a name>``."""
+    return f"{base_queue}.{re.sub(r'[^A-Za-z0-9_.-]+', '_', model).strip('_')[:100]}"
+
+
+class VariantPipelines:
+    """The base pipeline, and one sharing its recall and cache for each variant model."""
+
+    def __init__(self, settings: Settings, base: SearchPipeline) -> None:
+        self.settings = settings
+        self.base = base
+        self._by_model: dict[str, SearchPipeline] = {}
+        self._lock = threading.Lock()
+
+    def pipeline(self, model: str | None) -> SearchPipeline:
+        """The pipeline that reranks with ``model`` (the base one for None or the default);
+        ``InvalidQuery`` when the model was never prepared."""
+        if model is None or model == self.settings.rerank_model:
+            return self.base
+        try:
+            return self._by_model[model]
+        except KeyError:
+            raise InvalidQuery(
+                f"model {model!r} is not loaded: it is loaded when an experiment naming it is "
+                "created or started"
+            ) from None
+
+    def prepare(self, spec: ExperimentSpec) -> None:
+        """Load (local) or connect to (Celery) every model the variants name; ``InvalidQuery``
+        naming the variant when one cannot be loaded."""
+        for variant in spec.variants:
+            model = variant.overrides.model
+            if model is None or model == self.settings.rerank_model:
+                continue
+            with self._lock:
+                if model in self._by_model:
+                    continue
+                try:
+                    reranker = self._reranker(model)
+                except ShelfError as exc:
+                    raise InvalidQuery(
+                        f"variant {variant.name!r}: its model {model!r} cannot be used: {exc}"
+                    ) from None
+                self._by_model[model] = replace_reranker(self.base, reranker)
+
+    def rerankers(self) -> list[Reranker]:
+        """The variant models' rerankers (for readiness and shutdown)."""
+        return [p.reranker for p in self._by_model.values() if p.reranker is not None]
+
+    def close(self) -> None:
+        """Stop the variant models (the base pipeline is closed by its owner)."""
+        for reranker in self.rerankers():
+            reranker.close()
+        self._by_model.clear()
+
+    def _reranker(self, model: str) -> Reranker:
+        settings = self.settings.model_copy(
+            update={
+                "rerank_model": model,
+                "rerank_model_revision": None,
+                "rerank_fallback_model": None,  # a variant never silently gets the test model
+                "rerank_queue": model_queue(self.settings.rerank_queue, model),
+            }
+        )
+        reranker = make_reranker(settings, self.base.cache)
+        reranker.warm_up()
+        return reranker
+
+
+def replace_reranker(pipeline: SearchPipeline, reranker: Reranker) -> SearchPipeline:
+    """A pipeline like ``pipeline`` (same recall, cache, limits) reranking with ``reranker``."""
+    return SearchPipeline(
+        pipeline.recall,
+        reranker,
+        cache=pipeline.cache,
+        recall_k=pipeline.recall_k,
+        rerank_text_max_chars=pipeline.rerank_text_max_chars,
+        deadline_ms=pipeline.deadline_ms,
+    )
