@@ -29,8 +29,10 @@ lint: install
 	$(BIN)/ruff format --check search workers catalog tests bench
 	$(BIN)/mypy search workers catalog
 
-# The tests use a real Redis (their own database, 13). Start it, installing it first if missing.
+# The tests use a real Redis (their own database, 13) and a real PostgreSQL (database `test`,
+# trust auth on 127.0.0.1, their own table prefixes). Start each, installing it first if missing.
 REDIS_UP := $(BIN)/python -c "import redis; redis.Redis(socket_connect_timeout=1).ping()"
+POSTGRES_UP := $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 user=postgres dbname=test', connect_timeout=2).close()"
 services: install
 	@$(REDIS_UP) 2>/dev/null || { \
 	  command -v redis-server >/dev/null || \
@@ -40,6 +42,7 @@ services: install
 	    --dir /tmp/shelf-redis --logfile /tmp/shelf-redis/redis.log; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do $(REDIS_UP) 2>/dev/null && break; sleep 0.5; done; \
 	  $(REDIS_UP); }
+	@$(POSTGRES_UP) 2>/dev/null || { bash deploy/dev-postgres.sh && $(POSTGRES_UP); }
 
 test: install lint services
 	$(BIN)/pytest

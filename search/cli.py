@@ -320,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    from search.experiments.cli import add_experiments_commands
+
+    experiments_help = "A/B experiments: create, start, stop, report, simulate."
+    add_experiments_commands(
+        commands.add_parser("experiments", help=experiments_help, description=experiments_help)
+    )
+
     demo = command("demo", cmd_demo, "Run sample queries in eight languages.")
     demo.add_argument("--k", type=int, default=5)
     return parser

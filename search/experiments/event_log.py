@@ -182,7 +182,9 @@ class _SqlEventLog:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _ROWS_PER_INSERT):
-                query = sa.select(column).where(column.in_(wanted[start : start + _ROWS_PER_INSERT]))
+                query = sa.select(column).where(
+                    column.in_(wanted[start : start + _ROWS_PER_INSERT])
+                )
                 found.update(row[0] for row in conn.execute(query))
         return found
 

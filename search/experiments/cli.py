@@ -1,0 +1,195 @@
+"""`shelf experiments`: create, list, start, pause, stop and report A/B experiments.
+
+The CLI works on the event store directly (``SHELF_EVENTS_URL``), like the API does. A server
+picks up a start or stop made here within ``SHELF_EXPERIMENTS_REFRESH_S`` seconds, and loads the
+variant models then; a model it cannot load keeps that experiment off its searches (logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from search.errors import InvalidQuery
+from search.experiments.definitions import Experiment, ExperimentSpec
+from search.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+_OVERRIDE_KEYS = {"rerank", "recall_k", "model", "blend"}
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """``NAME[:key=value,...]`` (keys: weight, rerank, recall_k, model, blend) as a variant."""
+    name, _, options = text.partition(":")
+    variant: dict[str, Any] = {"name": name.strip(), "overrides": {}}
+    for option in filter(None, (part.strip() for part in options.split(","))):
+        key, sep, value = option.partition("=")
+        key = key.strip()
+        if not sep or key not in _OVERRIDE_KEYS | {"weight"}:
+            raise argparse.ArgumentTypeError(
+                f"{option!r} in --variant {text!r}: expected key=value with key one of "
+                "weight, rerank, recall_k, model, blend"
+            )
+        target = variant if key == "weight" else variant["overrides"]
+        target[key] = _value(value.strip())
+    return variant
+
+
+def _value(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in {"true", "on", "yes"}:
+        return True
+    if lowered in {"false", "off", "no"}:
+        return False
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        return text
+
+
+def _spec(args: argparse.Namespace) -> ExperimentSpec:
+    if args.file is not None:
+        try:
+            data = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidQuery(f"{args.file}: not a readable JSON definition ({exc})") from None
+        if not isinstance(data, dict):
+            raise InvalidQuery(f"{args.file}: expected a JSON object")
+        data.setdefault("id", args.id)
+    else:
+        data = {"id": args.id, "variants": args.variant or []}
+        if args.description is not None:
+            data["description"] = args.description
+        if args.traffic is not None:
+            data["traffic"] = args.traffic
+        if args.control is not None:
+            data["control"] = args.control
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidQuery(_errors(exc)) from None
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "definition"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid experiment: " + "; ".join(parts)
+
+
+def _line(experiment: Experiment) -> str:
+    variants = ", ".join(f"{v.name}({v.weight:g})" for v in experiment.variants)
+    return (
+        f"{experiment.id:<24} {experiment.status:<8} traffic {experiment.traffic:.0%}  "
+        f"{variants}  {experiment.description}"
+    ).rstrip()
+
+
+def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Store a new experiment (a draft, or running with ``--start``)."""
+    from search.experiments.event_log import make_event_log
+
+    now = dt.datetime.now(dt.UTC)
+    experiment = Experiment(**_spec(args).model_dump(), created_at=now)
+    if args.start:
+        experiment = experiment.moved_to("running", now)
+    event_log = make_event_log(settings)
+    try:
+        event_log.create_experiment(experiment)
+    finally:
+        event_log.close()
+    _emit(args, experiment.model_dump(mode="json"), "created " + _line(experiment))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Every experiment, oldest first."""
+    from search.experiments.event_log import make_event_log
+
+    event_log = make_event_log(settings)
+    try:
+        experiments = event_log.experiments(args.status)
+    finally:
+        event_log.close()
+    human = "\n".join(_line(e) for e in experiments) or "no experiments"
+    _emit(args, [e.model_dump(mode="json") for e in experiments], human)
+    return 0
+
+
+def _move(status: str) -> Handler:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        from search.experiments.event_log import make_event_log
+
+        event_log = make_event_log(settings)
+        try:
+            experiment = event_log.experiment(args.id).moved_to(status)  # type: ignore[arg-type]
+            event_log.update_experiment(experiment)
+        finally:
+            event_log.close()
+        _emit(args, experiment.model_dump(mode="json"), _line(experiment))
+        return 0
+
+    handler.__doc__ = f"Move an experiment to {status}."
+    return handler
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Metrics per variant with intervals, lift, p-values and the SRM check."""
+    from search.experiments.event_log import make_event_log
+    from search.experiments.report import experiment_report
+    from search.experiments.report_text import format_report
+
+    event_log = make_event_log(settings)
+    try:
+        report = experiment_report(event_log, event_log.experiment(args.id))
+    finally:
+        event_log.close()
+    _emit(args, report, format_report(report))
+    return 0
+
+
+def _emit(args: argparse.Namespace, data: object, human: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else human)
+
+
+def add_experiments_commands(experiments: argparse.ArgumentParser) -> None:
+    """The subcommands of ``shelf experiments``."""
+    commands = experiments.add_subparsers(dest="experiments_command", required=True)
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    create = command("create", cmd_create, "Define an experiment (a draft unless --start).")
+    create.add_argument("id", help="experiment id: lower-case letters, digits, . _ -")
+    create.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        help="NAME[:key=value,...], keys weight, rerank, recall_k, model, blend; repeat for "
+        "each variant, control first (e.g. --variant control:rerank=false --variant rerank)",
+    )
+    create.add_argument("--traffic", type=float, help="share of users in it, 0-1 (default 1)")
+    create.add_argument("--control", help="the baseline variant (default: the first)")
+    create.add_argument("--description")
+    create.add_argument("--file", type=Path, help="the whole definition as JSON instead")
+    create.add_argument("--start", action="store_true", help="start it at once")
+
+    listing = command("list", cmd_list, "List experiments, oldest first.")
+    listing.add_argument("--status", choices=["draft", "running", "paused", "stopped"])
+
+    for status, verb in (("running", "start"), ("paused", "pause"), ("stopped", "stop")):
+        move = command(verb, _move(status), f"Move an experiment to {status}.")
+        move.add_argument("id")
+
+    report = command("report", cmd_report, "Print an experiment's report.")
+    report.add_argument("id")
