@@ -151,7 +151,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         in_stock=True if args.in_stock else None,
     )
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
-    response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
+    try:
+        response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
+    finally:
+        pipeline.close()
     _emit(args, response.as_dict(), _format_response(response))
     return 0
 
@@ -224,11 +227,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     pipeline = _pipeline(settings, rerank=True)
     responses = []
-    for query, locale in demo_queries():
-        response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
-        responses.append(response)
-        if not args.json:
-            print(f"[{locale}] " + _format_response(response) + "\n")
+    try:
+        for query, locale in demo_queries():
+            response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
+            responses.append(response)
+            if not args.json:
+                print(f"[{locale}] " + _format_response(response) + "\n")
+    finally:
+        pipeline.close()
     if args.json:
         print(json.dumps([r.as_dict() for r in responses], ensure_ascii=False, indent=2))
     return 0

@@ -140,6 +140,15 @@ class SearchPipeline:
             timings_ms={stage: round(ms, 3) for stage, ms in timings.items()},
         )
 
+    def close(self) -> None:
+        """Stop the reranker (its inference thread finishes its batch first) and the index.
+
+        A process must call this before it exits: a forward pass still running in a daemon
+        thread at interpreter shutdown aborts the process."""
+        if self.reranker is not None:
+            self.reranker.close()
+        self.recall.close()
+
     def _scores(
         self, query: str, hits: list[RecallHit], reranker: Reranker
     ) -> tuple[list[float | None], int]:

@@ -201,8 +201,12 @@ def evaluate_configs(
                 rerank=any(c.rerank for c in searched),
                 recall=recall,
             )
-            for config in searched:
-                by_config[config] = rank_queries(pipeline, queries, config, on_query)
+            try:
+                for config in searched:
+                    by_config[config] = rank_queries(pipeline, queries, config, on_query)
+            finally:  # the index is closed by catalog_index; stop the model's thread here
+                if pipeline.reranker is not None:
+                    pipeline.reranker.close()
     results = []
     for config in configs:
         ranked = by_config.get(config) or stored_run(queries, config)
