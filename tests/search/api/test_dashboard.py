@@ -167,6 +167,14 @@ def _enter_key(page: Page, key: str) -> None:
     page.locator("#key-form button[type=submit]").click()
 
 
+def _wait_for_report(page: Page) -> None:
+    """Wait until the report is drawn; fail with the page's own message if it shows an error."""
+    page.locator("#report:not([hidden]), #notice:not([hidden])").first.wait_for()
+    notice = page.locator("#notice")
+    if notice.is_visible():
+        pytest.fail(f"the dashboard shows an error instead of the report: {notice.inner_text()}")
+
+
 CHART_STATE = """(canvas) => {
   const chart = window.Chart && window.Chart.getChart(canvas);
   const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -188,6 +196,7 @@ def test_the_dashboard_shows_the_variants_srm_and_a_daily_ctr_chart_without_erro
     page.goto(f"{seeded}/dashboard")
     _enter_key(page, API_KEY)
     page.get_by_role("link", name=EXPERIMENT).click()
+    _wait_for_report(page)
     variants = page.locator("#variants-table tbody tr")
     expect(variants).to_have_count(2)
     expect(variants.nth(0).locator("th")).to_have_text("control")
@@ -219,6 +228,7 @@ def test_a_deep_link_opens_its_experiment_once_the_key_is_entered(
     page.goto(f"{seeded}/dashboard?experiment={EXPERIMENT}")
     expect(page.locator("#key-form")).to_be_visible()
     _enter_key(page, API_KEY)
+    _wait_for_report(page)
     expect(page.locator("#report-title")).to_have_text(f"Experiment {EXPERIMENT}")
     expect(page.locator("#experiments-table tr.selected")).to_contain_text(EXPERIMENT)
     assert watched.errors == []
@@ -230,6 +240,7 @@ def test_an_experiment_without_data_shows_no_chart_and_no_errors(
     page = watched.page
     page.goto(f"{seeded}/dashboard?experiment={EMPTY_EXPERIMENT}")
     _enter_key(page, API_KEY)
+    _wait_for_report(page)
     expect(page.locator("#report-title")).to_have_text(f"Experiment {EMPTY_EXPERIMENT}")
     expect(page.locator("#no-days")).to_be_visible()
     expect(page.locator("#ctr-chart")).to_be_hidden()
@@ -246,3 +257,13 @@ def test_a_wrong_key_says_so_and_asks_again(seeded: str, watched: Watched) -> No
     assert page.evaluate("sessionStorage.length") == 0
     # The browser itself logs the refused request; nothing else may go wrong.
     assert all("401" in error for error in watched.errors), watched.errors
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="make browser"):
+        _chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="make browser"):
+        _chromium()
