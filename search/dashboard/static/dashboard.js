@@ -169,9 +169,7 @@
     const warn = Boolean(srm && srm.warning);
     box.className = warn ? "srm srm-warning" : "srm";
     let message = srm && srm.message ? srm.message : "No sample-ratio check yet.";
-    if (srm && isNum(srm.p_value)) {
-      message += srm.p_value < 0.001 ? " (p < 0.001)" : ` (p = ${fmtP(srm.p_value)})`;
-    }
+    if (srm && !srm.message && isNum(srm.p_value)) message += ` (p = ${fmtP(srm.p_value)})`;
     $("srm-message").textContent = warn ? `\u26a0 Sample ratio mismatch: ${message}` : message;
     const expected = (srm && srm.expected) || {};
     const observed = (srm && srm.observed) || {};
@@ -230,7 +228,51 @@
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
   }
 
-  // One line per variant (CTR in %), and its 95% interval as a band between two hidden lines.
+  // Vertical 95% interval bars on each point of the variant lines: with a single day the band
+  // between two lines has no width, so this is what shows the interval.
+  const errorBars = {
+    id: "shelfErrorBars",
+    afterDatasetsDraw(target) {
+      const { ctx, scales } = target;
+      const withBars = target.data.datasets.filter((dataset) => dataset.bars);
+      target.data.datasets.forEach((dataset, index) => {
+        if (!dataset.bars || !target.isDatasetVisible(index)) return;
+        const points = target.getDatasetMeta(index).data;
+        // Side by side, so the bars of variants on the same day do not hide each other.
+        const shift = (withBars.indexOf(dataset) - (withBars.length - 1) / 2) * 8;
+        ctx.save();
+        ctx.strokeStyle = dataset.borderColor;
+        ctx.lineWidth = 1.5;
+        points.forEach((point, i) => {
+          const low = dataset.ci.low[i];
+          const high = dataset.ci.high[i];
+          if (!isNum(low) || !isNum(high) || point.skip) return;
+          const [top, bottom] = [scales.y.getPixelForValue(high), scales.y.getPixelForValue(low)];
+          ctx.beginPath();
+          const x = point.x + shift;
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, bottom);
+          ctx.moveTo(x - 3, top);
+          ctx.lineTo(x + 3, top);
+          ctx.moveTo(x - 3, bottom);
+          ctx.lineTo(x + 3, bottom);
+          ctx.stroke();
+        });
+        ctx.restore();
+      });
+    },
+  };
+
+  const ciLabel = (item) => {
+    const { dataset, dataIndex, raw } = item;
+    const low = dataset.ci.low[dataIndex];
+    const high = dataset.ci.high[dataIndex];
+    const interval = isNum(low) && isNum(high) ? ` [${low.toFixed(2)}%, ${high.toFixed(2)}%]` : "";
+    return `${dataset.label}: ${isNum(raw) ? `${raw.toFixed(2)}%` : DASH}${interval}`;
+  };
+
+  // One line per variant (CTR in %) with its 95% interval as a band between two hidden lines,
+  // and as error bars when there are too few days for a band.
   function renderChart(byDay, names) {
     if (chart) {
       chart.destroy();
@@ -254,27 +296,33 @@
       const color = PALETTE[i % PALETTE.length];
       const series = (key) => byDay.map((day) => ctrOf(day, name, key));
       const band = { pointRadius: 0, pointHitRadius: 0, borderWidth: 0, band: true };
+      const ci = { low: series("ci_low"), high: series("ci_high") };
       datasets.push({ label: name, data: series("value"), borderColor: color,
-        backgroundColor: color, pointRadius: 3, borderWidth: 2, fill: false });
-      datasets.push({ ...band, label: `${name} CI low`, data: series("ci_low"), fill: false });
-      datasets.push({ ...band, label: `${name} 95% CI`, data: series("ci_high"), fill: "-1",
+        backgroundColor: color, pointRadius: 3, borderWidth: 2, fill: false,
+        ci, bars: byDay.length < 3 });
+      datasets.push({ ...band, label: `${name} CI low`, data: ci.low, fill: false });
+      datasets.push({ ...band, label: `${name} 95% CI`, data: ci.high, fill: "-1",
         backgroundColor: translucent(color, 0.15) });
     });
     chart = new window.Chart($("ctr-chart"), {
       type: "line",
       data: { labels: byDay.map((day) => day.day), datasets },
+      plugins: [errorBars],
       options: {
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { title: { display: true, text: "day (UTC)" } },
+          x: { offset: byDay.length < 3, title: { display: true, text: "day (UTC)" } },
           y: { beginAtZero: true, title: { display: true, text: "CTR (%)" } },
         },
         plugins: {
           legend: { labels: { filter: (item, data) => !data.datasets[item.datasetIndex].band } },
-          tooltip: { filter: (item) => !item.dataset.band },
+          tooltip: {
+            filter: (item) => !item.dataset.band,
+            callbacks: { label: ciLabel },
+          },
         },
       },
     });
