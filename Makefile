@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed vendor
 
 $(SHELF_DATA_DIR)/test-model/config.json: $(BIN)/.installed catalog/data/sample_catalog.jsonl
 	$(BIN)/shelf make-test-model $(SHELF_DATA_DIR)/test-model
@@ -44,7 +44,7 @@ services: install
 	  $(REDIS_UP); }
 	@$(POSTGRES_UP) 2>/dev/null || { bash deploy/dev-postgres.sh && $(POSTGRES_UP); }
 
-test: install lint services
+test: install lint services browser
 	$(BIN)/pytest
 
 # Benchmarks print the hardware first and end with one RESULT line each. The rerank benchmark
@@ -55,6 +55,24 @@ bench: install services
 	$(BIN)/python -m bench.cache_hit
 	$(BIN)/python -m bench.search_load
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
+
+# The dashboard's Chart.js, pinned by search/dashboard/package-lock.json, copied into the package
+# (with its licence) so the page and a built wheel work offline: no CDN.
+.PHONY: vendor browser
+DASHBOARD := search/dashboard
+VENDORED := $(DASHBOARD)/static/vendor/chart.umd.min.js
+$(VENDORED): $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+	@command -v npm >/dev/null || \
+	  { echo "make vendor needs Node.js and npm (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error \
+	  && npm run --silent vendor
+	touch $@
+vendor: $(VENDORED)
+
+# The dashboard test drives Debian's chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
 	rm -rf $(VENV) $(SHELF_DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -115,6 +115,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Shelf API for ``settings`` (the environment's when None)."""
     from search.api import (
+        routes_dashboard,
         routes_events,
         routes_experiments,
         routes_ops,
@@ -143,7 +144,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes read settings through this dependency; tests swap it with dependency_overrides.
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
-    routers = (routes_search, routes_rerank, routes_events, routes_experiments, routes_ops)
+    routers = (
+        routes_search,
+        routes_rerank,
+        routes_events,
+        routes_experiments,
+        routes_ops,
+        routes_dashboard,
+    )
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
