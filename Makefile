@@ -75,4 +75,5 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
-	rm -rf $(VENV) $(SHELF_DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SHELF_DATA_DIR) .pytest_cache .mypy_cache .ruff_cache test-artifacts \
+	  search/dashboard/node_modules search/dashboard/static/vendor
