@@ -10,7 +10,7 @@ both on SQLAlchemy Core with the same tables (``search.experiments.tables``). Ev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,8 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from search.errors import ConfigError, Conflict, NotFound
+from search.experiments.aggregates import Slice, stream_unit_tallies
 from search.experiments.assignment import unit_of
 from search.experiments.definitions import Experiment
+from search.experiments.stats import UnitTally
 from search.experiments.tables import make_tables
 from search.settings import Settings
 
@@ -88,6 +90,12 @@ class EventLog(Protocol):
 
     def experiments(self, status: str | None = None) -> list[Experiment]:
         """All experiments (or those in ``status``), oldest first."""
+        ...
+
+    def unit_tallies(
+        self, experiment_id: str, by: Slice = None
+    ) -> Iterator[tuple[str | None, UnitTally]]:
+        """Stream (slice value, totals) per unit and variant: by ``locale``/``day``, or None."""
         ...
 
     def ping(self) -> None:
@@ -185,7 +193,9 @@ class _SqlEventLog:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _ROWS_PER_INSERT):
-                query = sa.select(column).where(column.in_(wanted[start : start + _ROWS_PER_INSERT]))
+                query = sa.select(column).where(
+                    column.in_(wanted[start : start + _ROWS_PER_INSERT])
+                )
                 found.update(row[0] for row in conn.execute(query))
         return found
 
@@ -230,6 +240,12 @@ class _SqlEventLog:
             query = query.where(table.c.status == status)
         with self.engine.connect() as conn:
             return [Experiment.model_validate(row[0]) for row in conn.execute(query)]
+
+    def unit_tallies(
+        self, experiment_id: str, by: Slice = None
+    ) -> Iterator[tuple[str | None, UnitTally]]:
+        """Per-unit totals, streamed (see ``search.experiments.aggregates``)."""
+        return stream_unit_tallies(self.engine, self.tables, experiment_id, by)
 
     def ping(self) -> None:
         """``SELECT 1``."""
