@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     impression_queue_size: int = Field(
         10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
     )
+    impression_linger_ms: int = Field(
+        20,
+        ge=0,
+        le=10_000,
+        description="How long the impression writer waits for more after the first of a batch "
+        "(bigger batches, fewer writes; events for searches not yet written wait up to this).",
+    )
     experiments_refresh_s: float = Field(
         5.0,
         gt=0,

@@ -54,7 +54,11 @@ def build_components(settings: Settings) -> Components:
         raise ConfigError("the search pipeline was built without a reranker")
     reranker.warm_up()
     event_log = make_event_log(settings)
-    impressions = ImpressionWriter(event_log, max_queued=settings.impression_queue_size)
+    impressions = ImpressionWriter(
+        event_log,
+        max_queued=settings.impression_queue_size,
+        linger_s=settings.impression_linger_ms / 1000,
+    )
     variants = VariantPipelines(settings, pipeline)
     experiments = RunningExperiments(
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare

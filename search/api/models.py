@@ -167,12 +167,27 @@ class EventIn(BaseModel):
     ts: dt.datetime | None = None
 
 
+class RejectedEvent(BaseModel):
+    """One event of a batch that was not stored, and why."""
+
+    index: int = Field(description="0-based position of the event in the batch.")
+    event_id: str
+    reason: str
+
+
 class EventsOut(BaseModel):
-    """How many events arrived, how many were new, how many were already stored."""
+    """How many events arrived, how many were new, how many were already stored, and which
+    were rejected (``received = stored + duplicates + rejected_count``)."""
 
     received: int
     stored: int
     duplicates: int
+    rejected_count: int = 0
+    rejected: list[RejectedEvent] = Field(
+        default_factory=list,
+        description="Events not stored (their request_id names no search answer); every "
+        "other event of the batch was stored. Resend these only with a corrected request_id.",
+    )
 
 
 class Check(BaseModel):

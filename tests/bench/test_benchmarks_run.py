@@ -48,3 +48,12 @@ def test_rerank_throughput_benchmark_prints_hardware_and_its_result_line(
 def test_cache_hit_benchmark_prints_its_result_line(redis_url: str) -> None:
     out = _run("bench.cache_hit", f"--redis-url={redis_url}", "--iterations=20")
     assert re.fullmatch(r"RESULT p50_ms=[\d.]+ p99_ms=[\d.]+", out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_events_benchmark_stores_every_event_it_sent_and_prints_its_result_line() -> None:
+    out = _run("bench.events", "--seconds=1", "--clients=2", "--batch=50", "--searches=20")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    found = re.fullmatch(r"RESULT events_per_s=\d+ sent=(\d+) stored=(\d+)", last)
+    assert found and found.group(1) == found.group(2) != "0", last

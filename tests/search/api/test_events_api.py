@@ -17,6 +17,11 @@ def _search(client: TestClient) -> dict:
     return response.json()
 
 
+def _counts(answer: dict) -> dict:
+    keys = ("received", "stored", "duplicates")
+    return {k: answer[k] for k in keys} | {"rejected": answer["rejected_count"]}
+
+
 def _event(search: dict, **fields: object) -> dict:
     item = search["items"][0]
     event = {
@@ -39,8 +44,8 @@ def test_an_event_round_trip_stores_it_once_even_when_sent_twice(
     first = client.post("/events", json=event, headers=auth())
     again = client.post("/events", json=[event, event], headers=auth())
     assert first.status_code == 200, first.text
-    assert first.json() == {"received": 1, "stored": 1, "duplicates": 0}
-    assert again.json() == {"received": 2, "stored": 0, "duplicates": 2}
+    assert _counts(first.json()) == {"received": 1, "stored": 1, "duplicates": 0, "rejected": 0}
+    assert _counts(again.json()) == {"received": 2, "stored": 0, "duplicates": 2, "rejected": 0}
     assert components.event_log.count("events") == before + 1  # type: ignore[attr-defined]
 
 
@@ -48,7 +53,8 @@ def test_a_batch_of_events_is_stored(client: TestClient) -> None:
     search = _search(client)
     batch = [_event(search), _event(search, type="add_to_cart")]
     response = client.post("/events", json=batch, headers=auth())
-    assert response.json() == {"received": 2, "stored": 2, "duplicates": 0}
+    assert _counts(response.json()) == {"received": 2, "stored": 2, "duplicates": 0, "rejected": 0}
+    assert response.json()["rejected"] == []
 
 
 def test_the_impression_of_a_search_is_recorded(client: TestClient, components: Components) -> None:
@@ -62,6 +68,52 @@ def test_an_unknown_request_id_is_refused_naming_it(client: TestClient) -> None:
     response = client.post("/events", json=event, headers=auth())
     assert response.status_code == 422
     assert "'no-such-search'" in response.json()["error"]["message"]
+
+
+def test_a_batch_of_only_unknown_request_ids_is_refused_whole_storing_nothing(
+    client: TestClient, components: Components
+) -> None:
+    search = _search(client)
+    batch = [_event(search, request_id="lost-1"), _event(search, request_id="lost-2")]
+    before = components.event_log.count("events")  # type: ignore[attr-defined]
+    response = client.post("/events", json=batch, headers=auth())
+    assert response.status_code == 422
+    assert "'lost-1', 'lost-2'" in response.json()["error"]["message"]
+    assert components.event_log.count("events") == before  # type: ignore[attr-defined]
+
+
+def test_valid_events_of_a_batch_are_stored_beside_an_unknown_request_id(
+    client: TestClient, components: Components
+) -> None:
+    search = _search(client)
+    batch = [_event(search), _event(search), _event(search, request_id="gone"), _event(search)]
+    before = components.event_log.count("events")  # type: ignore[attr-defined]
+    response = client.post("/events", json=batch, headers=auth())
+    assert response.status_code == 200, response.text
+    assert _counts(response.json()) == {"received": 4, "stored": 3, "duplicates": 0, "rejected": 1}
+    assert components.event_log.count("events") == before + 3  # type: ignore[attr-defined]
+
+
+def test_a_rejected_event_is_listed_with_its_index_id_and_a_reason_naming_the_request_id(
+    client: TestClient,
+) -> None:
+    search = _search(client)
+    batch = [_event(search), _event(search, request_id="gone", event_id="ev-gone")]
+    (rejected,) = client.post("/events", json=batch, headers=auth()).json()["rejected"]
+    assert (rejected["index"], rejected["event_id"]) == (1, "ev-gone")
+    assert "event 1 of the batch" in rejected["reason"]
+    assert "request_id 'gone'" in rejected["reason"]
+
+
+def test_a_duplicate_beside_a_rejected_event_is_counted_as_a_duplicate(
+    client: TestClient,
+) -> None:
+    search = _search(client)
+    stored = _event(search)
+    client.post("/events", json=stored, headers=auth())
+    batch = [stored, _event(search, request_id="gone")]
+    response = client.post("/events", json=batch, headers=auth())
+    assert _counts(response.json()) == {"received": 2, "stored": 0, "duplicates": 1, "rejected": 1}
 
 
 @pytest.mark.parametrize(
