@@ -193,3 +193,14 @@ def add_experiments_commands(experiments: argparse.ArgumentParser) -> None:
 
     report = command("report", cmd_report, "Print an experiment's report.")
     report.add_argument("id")
+
+    from search.experiments.simulate import add_simulate_arguments, cmd_simulate
+
+    add_simulate_arguments(
+        command(
+            "simulate",
+            cmd_simulate,
+            "Replay generated traffic with known true CTRs through the API and compare the "
+            "report with the truth.",
+        )
+    )
