@@ -1,15 +1,38 @@
-"""POST /events: stored once, tied to a real search, and only with the API key."""
+"""POST /events: stored once, tied to a real search, and only with the API key; every test runs
+on the SQLite event store and on the real PostgreSQL."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from search.api.app import Components
+from search.api.app import Components, create_app
 from search.settings import Settings, get_settings
 from tests.search.api.conftest import auth
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="module")
+def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
+    """The app with its events in the real PostgreSQL, in tables of this module only."""
+    settings = api_settings.model_copy(
+        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, client: TestClient, postgres_client: TestClient
+) -> TestClient:
+    """The session's app (SQLite events), then the PostgreSQL one."""
+    return client if request.param == "sqlite" else postgres_client
 
 
 def _search(client: TestClient) -> dict:
