@@ -13,7 +13,6 @@ stored over both runs). Run: ``make bench`` or ``python -m bench.events [--secon
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import hardware
+from bench.common import hardware, sample_server_env
 from bench.search_load import Server
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,33 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     args = parser.parse_args(argv)
 
-    from catalog.ingest import validate
-    from catalog.product import Product
-    from catalog.readers import read_jsonl
-    from catalog.samples import SAMPLE_CATALOG, sample_queries
+    from catalog.samples import sample_queries
     from search.experiments.event_log import PostgresEventLog
-    from search.recall.embedded import EmbeddedRecall
-    from workers.test_model import build_test_model, catalog_texts
 
     print(hardware(), flush=True)
     prefix = f"bench{uuid.uuid4().hex[:8]}_"
     store = PostgresEventLog(args.postgres_url, table_prefix=prefix)
     with tempfile.TemporaryDirectory(prefix="shelf-bench-") as tmp:
         root = Path(tmp)
-        model_dir = build_test_model(root / "model", catalog_texts(SAMPLE_CATALOG), seed=0)
-        recall = EmbeddedRecall(root / "data" / "index")
-        recall.index([p for p in validate(read_jsonl(SAMPLE_CATALOG)) if isinstance(p, Product)])
-        recall.close()
-        env = dict(
-            os.environ,
-            SHELF_DATA_DIR=str(root / "data"),
-            SHELF_RERANK_MODEL=str(model_dir),
-            SHELF_RERANK_DEVICE="cpu",
-            SHELF_SCORE_CACHE="memory",
+        env = sample_server_env(
+            root,
             SHELF_API_KEY=API_KEY,
             SHELF_EVENTS_URL=args.postgres_url,
             SHELF_EVENTS_TABLE_PREFIX=prefix,
-            TOKENIZERS_PARALLELISM="false",
         )
         server = Server(env, root / "server.log")
         try:

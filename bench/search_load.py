@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import hardware
+from bench.common import hardware, sample_server_env
 
 
 def _free_port() -> int:
@@ -122,29 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (20)")
     args = parser.parse_args(argv)
 
-    from catalog.ingest import validate
-    from catalog.product import Product
-    from catalog.readers import read_jsonl
-    from catalog.samples import SAMPLE_CATALOG, sample_queries
-    from search.recall.embedded import EmbeddedRecall
-    from workers.test_model import build_test_model, catalog_texts
+    from catalog.samples import sample_queries
 
     print(hardware(), flush=True)
     queries = [(q["text"], q["locale"]) for q in sample_queries()]
     with tempfile.TemporaryDirectory(prefix="shelf-bench-") as tmp:
         root = Path(tmp)
-        model_dir = build_test_model(root / "model", catalog_texts(SAMPLE_CATALOG), seed=0)
-        recall = EmbeddedRecall(root / "data" / "index")
-        recall.index([p for p in validate(read_jsonl(SAMPLE_CATALOG)) if isinstance(p, Product)])
-        recall.close()
-        env = dict(
-            os.environ,
-            SHELF_DATA_DIR=str(root / "data"),
-            SHELF_RERANK_MODEL=str(model_dir),
-            SHELF_RERANK_DEVICE="cpu",
-            SHELF_SCORE_CACHE="memory",
-            TOKENIZERS_PARALLELISM="false",
-        )
+        env = sample_server_env(root)
         print(f"{len(queries)} sample queries, {args.rate:.0f} req/s offered for "
               f"{args.duration:.0f} s per run, tiny model, embedded index", flush=True)  # fmt: skip
 

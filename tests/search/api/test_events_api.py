@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from search.api.app import Components, create_app
 from search.settings import Settings, get_settings
 from tests.search.api.conftest import auth
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from tests.stores import POSTGRES_URL
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from catalog.samples import sample_queries
-from search.experiments.event_log import PostgresEventLog
 from tests.search.api.conftest import API_KEY
 from tests.search.api.test_server_smoke import _free_port
+from tests.stores import POSTGRES_URL, postgres_event_log
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
 
 
@@ -77,10 +76,7 @@ def test_sigterm_mid_burst_loses_no_acknowledged_search_or_event(
     api_data_dir: Path, test_model_dir: Path, tmp_path: Path
 ) -> None:
     prefix = f"restart{uuid.uuid4().hex[:8]}_"
-    try:
-        store = PostgresEventLog(POSTGRES_URL, table_prefix=prefix)
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
+    store = postgres_event_log(prefix)
     port = _free_port()
     env = dict(
         os.environ,

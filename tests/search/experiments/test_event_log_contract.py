@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,31 +14,11 @@ from search.experiments.definitions import Experiment
 from search.experiments.event_log import (
     Event,
     Impression,
-    PostgresEventLog,
     SqliteEventLog,
     make_event_log,
 )
 from search.experiments.impressions import ImpressionWriter
 from search.settings import Settings
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteEventLog]:
-    prefix = f"t{uuid.uuid4().hex[:8]}_"  # tables of this test only, dropped after it
-    if request.param == "sqlite":
-        log: SqliteEventLog = SqliteEventLog(
-            f"sqlite:///{tmp_path / 'events.db'}", table_prefix=prefix
-        )
-    else:
-        try:
-            log = PostgresEventLog(POSTGRES_URL, table_prefix=prefix)  # type: ignore[assignment]
-        except Exception as exc:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
-    yield log
-    log.drop_tables()
-    log.close()
 
 
 def _impression(request_id: str, *product_ids: str, first: int = 1) -> Impression:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from search.experiments.definitions import Experiment, Variant
-from search.experiments.event_log import Event, Impression, PostgresEventLog, SqliteEventLog
+from search.experiments.event_log import Event, Impression, SqliteEventLog
 from search.experiments.report import experiment_report
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DAY1 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 DAY2 = dt.datetime(2026, 11, 26, 23, 59, tzinfo=dt.UTC)
 EXPERIMENT = Experiment(
@@ -24,23 +20,6 @@ EXPERIMENT = Experiment(
     status="running",
     created_at=DAY1,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteEventLog]:
-    prefix = f"r{uuid.uuid4().hex[:8]}_"  # tables of this test only, dropped after it
-    if request.param == "sqlite":
-        log: SqliteEventLog = SqliteEventLog(
-            f"sqlite:///{tmp_path / 'events.db'}", table_prefix=prefix
-        )
-    else:
-        try:
-            log = PostgresEventLog(POSTGRES_URL, table_prefix=prefix)  # type: ignore[assignment]
-        except Exception as exc:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
-    yield log
-    log.drop_tables()
-    log.close()
 
 
 def _search(

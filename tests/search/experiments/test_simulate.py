@@ -34,8 +34,8 @@ from search.experiments.traffic import (
 )
 from search.recall.embedded import EmbeddedRecall
 from search.settings import Settings
+from tests.stores import POSTGRES_URL
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 API_KEY = "sim-test-key-0123456789"
 QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
 
