@@ -1,11 +1,18 @@
-"""What every benchmark prints first: the hardware the numbers came from."""
+"""What the benchmarks share: the hardware line they print first, and a real `shelf serve` of
+the sample catalog (also used by the tests that need a real server)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
 
@@ -55,3 +62,62 @@ def sample_server_env(root: Path, **extra: str) -> dict[str, str]:
         TOKENIZERS_PARALLELISM="false",
         **extra,
     )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One `shelf serve` subprocess on a free loopback port, ready (``/readyz`` 200) when made;
+    its JSON logs go to ``log_path``."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        loglevel: str = "WARNING",
+        ready_timeout_s: float = 120,
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "search.cli", "serve", "--port", str(self.port),
+             "--loglevel", loglevel],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"shelf serve exited: see {log_path}\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.process.kill()
+        raise SystemExit(
+            f"shelf serve was not ready in {ready_timeout_s:.0f} s: see {log_path}\n"
+            + self.log_tail()
+        )
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's log."""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        """Terminate and wait."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # an overloaded server still draining its backlog
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

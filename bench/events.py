@@ -22,8 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import hardware, sample_server_env
-from bench.search_load import Server
+from bench.common import Server, hardware, sample_server_env
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 API_KEY = "bench-events-key-0123456789"

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,53 +22,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import hardware, sample_server_env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.common import Server, hardware, sample_server_env
 
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-class Server:
-    """One `shelf serve` subprocess; its JSON logs go to a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log = open(log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "serve", "--port", str(self.port),
-             "--loglevel", "WARNING"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"shelf serve exited: see {log_path}")
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"shelf serve was not ready in 120 s: see {log_path}")
-
-    def stop(self) -> None:
-        """Terminate and wait."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # an overloaded server still draining its backlog
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
 
 
 async def _drive(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,3 +56,17 @@ def components(client: TestClient) -> Components:
 def auth() -> dict[str, str]:
     """Headers carrying the right API key."""
     return {"X-API-Key": API_KEY}
+
+
+def server_env(data_dir: Path, model_dir: Path, **settings: str) -> dict[str, str]:
+    """Environment of a real `shelf serve` like the app under test (``settings`` add SHELF_...)."""
+    return dict(
+        os.environ,
+        SHELF_DATA_DIR=str(data_dir),
+        SHELF_RERANK_MODEL=str(model_dir),
+        SHELF_RERANK_DEVICE="cpu",
+        SHELF_SCORE_CACHE="memory",
+        SHELF_API_KEY=API_KEY,
+        TOKENIZERS_PARALLELISM="false",
+        **settings,
+    )

@@ -3,10 +3,7 @@ acknowledged: every answered search's impression and every acknowledged event is
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,9 +13,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bench.common import Server
 from catalog.samples import sample_queries
-from tests.search.api.conftest import API_KEY
-from tests.search.api.test_server_smoke import _free_port
+from tests.search.api.conftest import API_KEY, server_env
 from tests.stores import POSTGRES_URL, postgres_event_log
 
 QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
@@ -77,40 +74,20 @@ def test_sigterm_mid_burst_loses_no_acknowledged_search_or_event(
 ) -> None:
     prefix = f"restart{uuid.uuid4().hex[:8]}_"
     store = postgres_event_log(prefix)
-    port = _free_port()
-    env = dict(
-        os.environ,
-        SHELF_DATA_DIR=str(api_data_dir),
-        SHELF_RERANK_MODEL=str(test_model_dir),
-        SHELF_RERANK_DEVICE="cpu",
-        SHELF_SCORE_CACHE="memory",
-        SHELF_API_KEY=API_KEY,
+    env = server_env(
+        api_data_dir,
+        test_model_dir,
         SHELF_EVENTS_URL=POSTGRES_URL,
         SHELF_EVENTS_TABLE_PREFIX=prefix,
         # Impressions wait in the queue up to 1 s: at SIGTERM some surely are still queued, and
         # only the shutdown's drain writes them.
         SHELF_IMPRESSION_LINGER_MS="1000",
-        TOKENIZERS_PARALLELISM="false",
     )
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "serve", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server: Server | None = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.2)
-        load = Load(base)
+        server = Server(env, tmp_path / "server.log", loglevel="INFO", ready_timeout_s=60)
+        process = server.process
+        load = Load(server.base)
         threads = [threading.Thread(target=load.search_until_refused, args=(w,)) for w in range(4)]
         threads.append(threading.Thread(target=load.post_events_until_refused))
         for thread in threads:
@@ -118,8 +95,8 @@ def test_sigterm_mid_burst_loses_no_acknowledged_search_or_event(
         time.sleep(4)  # a burst in flight: searches answered, impressions queued, events posted
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down (lifespan included), then re-raises the signal it caught.
-        assert process.wait(timeout=60) in (0, -signal.SIGTERM), log_path.read_text()[-3000:]
-        assert "Application shutdown complete" in log_path.read_text()
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM), server.log_tail()
+        assert "Application shutdown complete" in server.log_tail(chars=10**9)
         load.stop.set()
         for thread in threads:
             thread.join(timeout=30)
@@ -131,8 +108,7 @@ def test_sigterm_mid_burst_loses_no_acknowledged_search_or_event(
             stored = {row[0] for row in conn.execute(sa.select(events.c.event_id))}
         assert load.events <= stored
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if server is not None:
+            server.stop()
         store.drop_tables()
         store.close()

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,59 +9,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import Server
 from search.cli import demo_queries
-from tests.search.api.conftest import API_KEY
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.search.api.conftest import API_KEY, server_env
 
 
 @pytest.fixture(scope="module")
 def server(
     api_data_dir: Path, test_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = _free_port()
     out = tmp_path_factory.mktemp("server")
-    env = dict(
-        os.environ,
-        SHELF_DATA_DIR=str(api_data_dir),
-        SHELF_RERANK_MODEL=str(test_model_dir),
-        SHELF_RERANK_DEVICE="cpu",
-        SHELF_SCORE_CACHE="memory",
-        SHELF_API_KEY=API_KEY,
-        SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}",
-        TOKENIZERS_PARALLELISM="false",
+    env = server_env(
+        api_data_dir, test_model_dir, SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}"
     )
-    log_path = out / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"shelf serve exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"shelf serve not ready in 60 s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+    server = Server(env, out / "server.log", loglevel="INFO", ready_timeout_s=60)
+    yield server.base
+    server.stop()
     # One JSON log line per request, each with its request id.
-    assert '"request_id"' in log_path.read_text()
+    assert '"request_id"' in server.log_tail(chars=10**9)
 
 
 @pytest.mark.slow
