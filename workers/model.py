@@ -170,6 +170,10 @@ class RerankModel:
         self._reranker = reranker
         self.tokenizer = reranker.tokenizer
         self.model = _prepare(reranker.model, self.device, spec.quantize)
+        # int8 quantisation returns a copy: point FlagReranker at it, or the fp32 weights stay
+        # referenced (2.2 GB for bge-reranker-v2-m3). FlagReranker itself is kept, since its
+        # __del__ moves ``model`` to the CPU, which must happen to the model Shelf scores with.
+        reranker.model = self.model
         # FlagReranker's own default: the query gets at most 3/4 of the sequence.
         self.query_max_length = spec.max_length * 3 // 4
         self._pair_specials = self.tokenizer.num_special_tokens_to_add(pair=True)
