@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,8 @@ def demo_queries() -> list[tuple[str, str]]:
     return [(by_id[qid]["text"], by_id[qid]["locale"]) for qid in DEMO_QUERY_IDS]
 
 
-def _emit(args: argparse.Namespace, data: object, human: str) -> None:
+def emit(args: argparse.Namespace, data: object, human: str) -> None:
+    """Print ``human`` for people, or ``data`` as JSON with ``--json``."""
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
@@ -107,7 +109,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if report.rejected > len(report.rejects):
             print(f"  ... and {report.rejected - len(report.rejects)} more", file=sys.stderr)
     rate = report.read / report.seconds if report.seconds else 0.0
-    _emit(
+    emit(
         args,
         report.as_dict(),
         f"{report.source}: read {report.read}, indexed {report.indexed}, updated "
@@ -155,7 +157,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
     finally:
         pipeline.close()
-    _emit(args, response.as_dict(), _format_response(response))
+    emit(args, response.as_dict(), _format_response(response))
     return 0
 
 
@@ -213,7 +215,7 @@ def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
     from workers.test_model import build_test_model, catalog_texts
 
     out = build_test_model(args.dir, catalog_texts(args.catalog), seed=args.seed)
-    _emit(
+    emit(
         args,
         {"model_dir": str(out), "seed": args.seed},
         f"test model written to {out} (random weights: its scores are meaningless)",
@@ -240,6 +242,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    handler: Handler,
+    help_text: str,
+) -> argparse.ArgumentParser:
+    """A subcommand running ``handler``, with ``--json``."""
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+    sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    sub.set_defaults(handler=handler)
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``shelf`` command."""
     from catalog.samples import SAMPLE_CATALOG
@@ -250,12 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shelf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
-        sub.set_defaults(handler=handler)
-        return sub
+    command = partial(add_command, commands)
 
     ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines, CSV, Parquet).")
     ingest.add_argument("path", type=Path, help="catalog file: .jsonl, .csv, .tsv or .parquet")

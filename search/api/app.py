@@ -17,7 +17,7 @@ from search import __version__
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
 from search.cache import ScoreCache
-from search.errors import ConfigError, ShelfError
+from search.errors import ConfigError, ShelfError, validation_message
 from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
@@ -34,25 +34,36 @@ log = logging.getLogger(__name__)
 class Components:
     """What the routes share, built once per process by the lifespan."""
 
-    settings: Settings
-    recall: Recall
-    cache: ScoreCache
-    reranker: Reranker
-    pipeline: SearchPipeline
+    pipeline: SearchPipeline  # the default search; its recall, cache and reranker are shared
     event_log: EventLog
     impressions: ImpressionWriter
     experiments: RunningExperiments
     variants: VariantPipelines
+
+    @property
+    def recall(self) -> Recall:
+        """The product index."""
+        return self.pipeline.recall
+
+    @property
+    def cache(self) -> ScoreCache:
+        """The score cache."""
+        return self.pipeline.cache
+
+    @property
+    def reranker(self) -> Reranker:
+        """The default model's reranker (``build_components`` makes sure there is one)."""
+        assert self.pipeline.reranker is not None
+        return self.pipeline.reranker
 
 
 def build_components(settings: Settings) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
     event store and the impression writer."""
     pipeline = make_pipeline(settings)
-    recall, cache, reranker = pipeline.recall, pipeline.cache, pipeline.reranker
-    if reranker is None:  # make_pipeline builds one unless told not to
+    if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
-    reranker.warm_up()
+    pipeline.reranker.warm_up()
     event_log = make_event_log(settings)
     impressions = ImpressionWriter(
         event_log,
@@ -64,9 +75,7 @@ def build_components(settings: Settings) -> Components:
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
     )
     experiments.start()
-    return Components(
-        settings, recall, cache, reranker, pipeline, event_log, impressions, experiments, variants
-    )
+    return Components(pipeline, event_log, impressions, experiments, variants)
 
 
 def close_components(components: Components) -> None:
@@ -75,22 +84,12 @@ def close_components(components: Components) -> None:
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
-    components.reranker.close()
-    components.recall.close()
+    components.pipeline.close()
 
 
 def error_body(type_: str, message: str) -> dict[str, Any]:
     """The one error envelope every non-2xx answer uses."""
     return {"error": {"type": type_, "message": message}}
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
-        where = ".".join(loc) or "body"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -104,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("ValidationError", _validation_message(exc)), 422)
+        return JSONResponse(error_body("ValidationError", validation_message(exc.errors())), 422)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

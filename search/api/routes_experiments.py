@@ -11,12 +11,12 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from search.api.app import Components, components_of
 from search.api.models import ERROR_RESPONSES
 from search.api.security import require_api_key
-from search.errors import InvalidQuery
+from search.errors import InvalidQuery, validation_message
 from search.experiments.definitions import Experiment, ExperimentSpec, Status, Variant
 from search.experiments.report import experiment_report
 
@@ -106,8 +106,8 @@ def update_experiment(
     merged: dict[str, Any] = current.model_dump() | changes
     try:
         updated = Experiment.model_validate(merged)
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from None
+    except ValidationError as exc:
+        raise InvalidQuery(validation_message(exc.errors())) from None
     if body.status is not None:
         updated = updated.moved_to(body.status)
     if updated.status == "running":

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from search.api.app import Components, components_of
 from search.api.models import Check, HealthOut, ReadyOut
 from search.cache import RedisScoreCache
-from search.metrics import RERANK_QUEUE_DEPTH
+from search.metrics import IMPRESSION_QUEUE_DEPTH, RERANK_QUEUE_DEPTH
 
 router = APIRouter(tags=["operations"])
 
@@ -72,4 +72,5 @@ def metrics(components: Annotated[Components, Depends(components_of)]) -> Respon
     depth = queue_depth(components)
     if depth >= 0:
         RERANK_QUEUE_DEPTH.set(depth)
+    IMPRESSION_QUEUE_DEPTH.set(components.impressions.queued())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,17 +10,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from collections.abc import Callable
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from search.errors import InvalidQuery
+from search.cli import Handler, add_command, emit
+from search.errors import InvalidQuery, validation_message
 from search.experiments.definitions import Experiment, ExperimentSpec
 from search.settings import Settings
 
-Handler = Callable[[argparse.Namespace, Settings], int]
 _OVERRIDE_KEYS = {"rerank", "recall_k", "model", "blend"}
 
 
@@ -73,15 +74,9 @@ def _spec(args: argparse.Namespace) -> ExperimentSpec:
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidQuery(_errors(exc)) from None
-
-
-def _errors(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "definition"
-        parts.append(f"{where}: {error['msg']}")
-    return "invalid experiment: " + "; ".join(parts)
+        raise InvalidQuery(
+            "invalid experiment: " + validation_message(exc.errors(), where="definition")
+        ) from None
 
 
 def _line(experiment: Experiment) -> str:
@@ -100,12 +95,9 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     experiment = Experiment(**_spec(args).model_dump(), created_at=now)
     if args.start:
         experiment = experiment.moved_to("running", now)
-    event_log = make_event_log(settings)
-    try:
+    with closing(make_event_log(settings)) as event_log:
         event_log.create_experiment(experiment)
-    finally:
-        event_log.close()
-    _emit(args, experiment.model_dump(mode="json"), "created " + _line(experiment))
+    emit(args, experiment.model_dump(mode="json"), "created " + _line(experiment))
     return 0
 
 
@@ -113,13 +105,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """Every experiment, oldest first."""
     from search.experiments.event_log import make_event_log
 
-    event_log = make_event_log(settings)
-    try:
+    with closing(make_event_log(settings)) as event_log:
         experiments = event_log.experiments(args.status)
-    finally:
-        event_log.close()
     human = "\n".join(_line(e) for e in experiments) or "no experiments"
-    _emit(args, [e.model_dump(mode="json") for e in experiments], human)
+    emit(args, [e.model_dump(mode="json") for e in experiments], human)
     return 0
 
 
@@ -127,13 +116,10 @@ def _move(status: str) -> Handler:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         from search.experiments.event_log import make_event_log
 
-        event_log = make_event_log(settings)
-        try:
+        with closing(make_event_log(settings)) as event_log:
             experiment = event_log.experiment(args.id).moved_to(status)  # type: ignore[arg-type]
             event_log.update_experiment(experiment)
-        finally:
-            event_log.close()
-        _emit(args, experiment.model_dump(mode="json"), _line(experiment))
+        emit(args, experiment.model_dump(mode="json"), _line(experiment))
         return 0
 
     handler.__doc__ = f"Move an experiment to {status}."
@@ -146,28 +132,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from search.experiments.report import experiment_report
     from search.experiments.report_text import format_report
 
-    event_log = make_event_log(settings)
-    try:
+    with closing(make_event_log(settings)) as event_log:
         report = experiment_report(event_log, event_log.experiment(args.id))
-    finally:
-        event_log.close()
-    _emit(args, report, format_report(report))
+    emit(args, report, format_report(report))
     return 0
-
-
-def _emit(args: argparse.Namespace, data: object, human: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else human)
 
 
 def add_experiments_commands(experiments: argparse.ArgumentParser) -> None:
     """The subcommands of ``shelf experiments``."""
     commands = experiments.add_subparsers(dest="experiments_command", required=True)
-
-    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
-        sub.set_defaults(handler=handler)
-        return sub
+    command = partial(add_command, commands)
 
     create = command("create", cmd_create, "Define an experiment (a draft unless --start).")
     create.add_argument("id", help="experiment id: lower-case letters, digits, . _ -")

@@ -17,7 +17,7 @@ import queue
 import threading
 
 from search.experiments.event_log import EventLog, Impression
-from search.metrics import IMPRESSION_QUEUE_DEPTH, IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
+from search.metrics import IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,11 @@ class ImpressionWriter:
                 IMPRESSIONS_DROPPED.labels(reason="queue_full").inc()
                 return False
             self._offered += 1
-        IMPRESSION_QUEUE_DEPTH.set(self._queue.qsize())
         return True
+
+    def queued(self) -> int:
+        """Impressions waiting to be written (``/metrics`` reads it when scraped)."""
+        return self._queue.qsize()
 
     def flush(self) -> None:
         """Block until every impression queued so far has been written (or dropped)."""
@@ -94,6 +97,5 @@ class ImpressionWriter:
                 with self._progress:
                     self._done += len(impressions)
                     self._progress.notify_all()
-                IMPRESSION_QUEUE_DEPTH.set(self._queue.qsize())
             if len(impressions) < len(batch):  # the None that close() queued
                 return

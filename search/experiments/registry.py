@@ -35,7 +35,6 @@ class RunningExperiments:
         self.refresh_s = refresh_s
         self.prepare = prepare
         self._running: list[Experiment] = []
-        self._prepared: set[str] = set()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -54,14 +53,11 @@ class RunningExperiments:
                 return
             ready = []
             for experiment in sorted(stored, key=lambda e: (e.started_at or e.created_at, e.id)):
-                key = experiment.model_dump_json(include={"id", "variants"})
-                if key not in self._prepared:
-                    try:
-                        self.prepare(experiment)
-                    except ShelfError as exc:
-                        log.error("experiment %s is not served here: %s", experiment.id, exc)
-                        continue
-                    self._prepared.add(key)
+                try:
+                    self.prepare(experiment)  # loads only what is not loaded yet
+                except ShelfError as exc:
+                    log.error("experiment %s is not served here: %s", experiment.id, exc)
+                    continue
                 ready.append(experiment)
             self._running = ready
 

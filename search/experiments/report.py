@@ -37,6 +37,7 @@ from search.experiments.stats import srm_check, summarise
 
 ALPHA = 0.05
 UNKNOWN_LOCALE = "unknown"
+SRM_WARNING = "sample ratio mismatch: "  # the prefix of the SRM message among the warnings
 
 
 def experiment_report(event_log: EventLog, experiment: Experiment) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def _warnings(
         return ["no data yet: no search has been assigned to this experiment"]
     warnings = []
     if srm["warning"]:
-        warnings.append(f"sample ratio mismatch: {srm['message']}")
+        warnings.append(SRM_WARNING + srm["message"])
     for variant in overall:
         if variant["impressions"] == 0:
             role = "the control" if variant["is_control"] else "variant"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from search.experiments.report import SRM_WARNING
+
 
 def _pct(value: float | None, signed: bool = False) -> str:
     if value is None:
@@ -66,7 +68,7 @@ def format_report(report: dict[str, Any]) -> str:
     verdict = "WARNING" if srm.get("warning") else "ok"
     lines.append(f"sample ratio: {verdict} (p={_p(srm.get('p_value'))}) {srm.get('message', '')}")
     for warning in report.get("warnings", []):
-        if warning != srm.get("message"):
+        if not warning.startswith(SRM_WARNING):  # said on the line above
             lines.append(f"warning: {warning}")
     if report.get("by_locale"):
         lines.append("")

@@ -16,7 +16,6 @@ i.e. n >= 7,200 per arm: the defaults (3,600 users x 4 searches on average, 50/5
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 import time
@@ -114,7 +113,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         with TestClient(app) as test_client:
             result = run_simulation(test_client, api_key, spec, truth, users,
                                     threads=args.threads, batch=args.batch)  # fmt: skip
-    print(json.dumps(result, indent=2) if args.json else format_result(result))
+    from search.cli import emit
+
+    emit(args, result, format_result(result))
     return 0
 
 
