@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -13,7 +12,7 @@ from search.errors import InvalidQuery
 from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
 from search.recall import Recall, RecallHit, SearchFilters
-from search.rerank import Candidate, Reranker, cached_scores
+from search.rerank import Candidate, Reranker, cached_scores, sigmoid
 from search.settings import Settings
 
 MAX_K = 1000
@@ -195,7 +194,7 @@ def final_scores(
     return [
         None
         if score is None
-        else (1.0 - blend) / (1.0 + math.exp(-score)) + blend * hit.bm25_score / top_bm25
+        else (1.0 - blend) * sigmoid(score) + blend * hit.bm25_score / top_bm25
         for hit, score in zip(hits, scores, strict=True)
     ]
 

@@ -9,6 +9,7 @@ itself happens above the seam, in the pipeline: a reranker only ever sees cache 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -233,6 +234,14 @@ def make_reranker(settings: Settings, cache: ScoreCache) -> Reranker:
     if settings.rerank_mode == "celery":
         return CeleryReranker(settings)
     raise ConfigError(f"SHELF_RERANK_MODE={settings.rerank_mode} is unknown; use local or celery")
+
+
+def sigmoid(logit: float) -> float:
+    """A model score (logit) as a 0-1 relevance; safe for large magnitudes."""
+    if logit >= 0:
+        return 1.0 / (1.0 + math.exp(-logit))
+    z = math.exp(logit)
+    return z / (1.0 + z)
 
 
 def text_candidates(texts: Sequence[str]) -> list[Candidate]:

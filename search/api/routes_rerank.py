@@ -16,7 +16,6 @@ a partial answer: if the scores are not all in by ``SHELF_API_RERANK_DEADLINE_MS
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Annotated
 
@@ -37,18 +36,10 @@ from search.api.models import (
 )
 from search.errors import LimitExceeded
 from search.query import normalize_query
-from search.rerank import score_texts
+from search.rerank import score_texts, sigmoid
 from search.settings import Settings, get_settings
 
 router = APIRouter(tags=["rerank"])
-
-
-def sigmoid(logit: float) -> float:
-    """The logistic function, safe for large magnitudes."""
-    if logit >= 0:
-        return 1.0 / (1.0 + math.exp(-logit))
-    z = math.exp(logit)
-    return z / (1.0 + z)
 
 
 def _scores(

@@ -100,7 +100,6 @@ def search(
                 session_id=session_id,
             )
         )
-    reranked = response.reranked
     return SearchOut(
         request_id=request_id,
         experiment=assignment.experiment_id,
@@ -108,27 +107,13 @@ def search(
         query=response.query,
         language=response.language,
         language_detected=response.language_detected,
-        items=[
-            SearchItemOut(
-                product_id=item.product_id,
-                title=item.title,
-                locale=item.locale,
-                price=item.price,
-                currency=item.currency,
-                in_stock=item.in_stock,
-                position=item.position,
-                bm25_score=item.bm25_score,
-                rerank_score=item.rerank_score,
-                final_score=item.final_score,
-            )
-            for item in shown
-        ],
+        items=[SearchItemOut.model_validate(item, from_attributes=True) for item in shown],
         total=len(response.items),
         page=page,
         size=size,
         has_more=start + size < len(response.items),
         candidates=response.candidates,
-        reranked=reranked,
+        reranked=response.reranked,
         degraded=response.degraded,
         scored=response.scored,
         cached=response.cached,

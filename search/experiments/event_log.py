@@ -112,7 +112,6 @@ class _SqlEventLog:
     ``INSERT ... ON CONFLICT DO NOTHING`` and connection set-up."""
 
     def __init__(self, url: str, *, table_prefix: str = "shelf_") -> None:
-        self.url = url
         self.engine = self._engine(url)
         self.tables = make_tables(table_prefix)
         self.tables.metadata.create_all(self.engine)
@@ -321,11 +320,12 @@ def make_event_log(settings: Settings) -> SqliteEventLog | PostgresEventLog:
     """The EventLog ``SHELF_EVENTS_URL`` names (a SQLite file in the data dir when unset)."""
     url = settings.events_database_url
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"SHELF_EVENTS_URL={url!r} is not a SQLAlchemy URL: {exc}") from None
+    backend = parsed.get_backend_name()
     if backend == "sqlite":
-        database = make_url(url).database
+        database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return SqliteEventLog(url, table_prefix=settings.events_table_prefix)

@@ -28,7 +28,6 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from search.errors import ShelfError
-from search.experiments.assignment import unit_of, variant_for
 from search.experiments.definitions import Experiment
 from search.experiments.traffic import SimulatedUser, Truth, generate_users, is_lost, outcome
 from search.settings import Settings
@@ -153,12 +152,13 @@ def run_simulation(
         _ok(client.post("/experiments", json=spec, headers=headers))
     )
     users = list(users)
-    kept = [u for u in users if not is_lost(u, _variant(experiment, u), truth)]
+    kept = [u for u in users if not is_lost(u, u.variant_in(experiment), truth)]
     counts = {"users": len(users), "lost_users": len(users) - len(kept), "outside": 0}
+    counts["searches"] = sum(len(u.searches) for u in kept)
     started = time.perf_counter()
     events: list[dict[str, Any]] = []
     with (
-        _progress(sum(len(u.searches) for u in kept), "searches") as bar,
+        _progress(counts["searches"], "searches") as bar,
         ThreadPoolExecutor(threads) as pool,
     ):
         shopped = pool.map(lambda u: _shop(client, experiment, truth, u), kept)
@@ -167,7 +167,6 @@ def run_simulation(
             counts["outside"] += outside
             bar.update(len(user.searches))
     searches_s = time.perf_counter() - started
-    counts["searches"] = sum(len(u.searches) for u in kept)
     _note(f"{counts['searches']} searches in {searches_s:.1f} s; posting {len(events)} events")
     stored = {"sent": len(events), "stored": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(events), batch):
@@ -188,10 +187,6 @@ def run_simulation(
         "srm": report["srm"],
         "warnings": report["warnings"],
     }
-
-
-def _variant(experiment: Experiment, user: SimulatedUser) -> str | None:
-    return variant_for(experiment, str(unit_of(user.user_id, None)))
 
 
 def _shop(

@@ -56,6 +56,10 @@ class SimulatedUser:
     lose_draw: float  # the user's traffic is lost when below their variant's lose share
     searches: tuple[PlannedSearch, ...]
 
+    def variant_in(self, experiment: Experiment) -> str | None:
+        """The variant the server's hash gives this user (None: outside the traffic share)."""
+        return variant_for(experiment, str(unit_of(self.user_id, None)))
+
 
 @dataclass(frozen=True)
 class SimulatedEvent:
@@ -129,7 +133,7 @@ def unit_tallies(
     """Each kept user's totals, as the report would count them, without any server (the
     variant from the same hashed assignment the server uses)."""
     for user in users:
-        variant = variant_for(experiment, str(unit_of(user.user_id, None)))
+        variant = user.variant_in(experiment)
         if variant is None or is_lost(user, variant, truth):
             continue
         yield tally_of(variant, [outcome(s, variant, shown, truth) for s in user.searches])

@@ -64,14 +64,12 @@ class VariantPipelines:
                     ) from None
                 self._by_model[model] = replace_reranker(self.base, reranker)
 
-    def rerankers(self) -> list[Reranker]:
-        """The variant models' rerankers (for readiness and shutdown)."""
-        return [p.reranker for p in self._by_model.values() if p.reranker is not None]
-
     def close(self) -> None:
-        """Stop the variant models (the base pipeline is closed by its owner)."""
-        for reranker in self.rerankers():
-            reranker.close()
+        """Stop the variant models (the base pipeline, with the shared index, is closed by its
+        owner)."""
+        for pipeline in self._by_model.values():
+            if pipeline.reranker is not None:
+                pipeline.reranker.close()
         self._by_model.clear()
 
     def _reranker(self, model: str) -> Reranker:

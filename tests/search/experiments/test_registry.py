@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from search.errors import ModelUnavailable
 from search.experiments.definitions import Experiment
 from search.experiments.event_log import SqliteEventLog
 from search.experiments.registry import RunningExperiments
-
-
-@pytest.fixture
-def event_log(tmp_path: Path) -> Iterator[SqliteEventLog]:
-    log = SqliteEventLog(f"sqlite:///{tmp_path / 'events.db'}")
-    yield log
-    log.close()
 
 
 def _running(experiment_id: str, minute: int = 0) -> Experiment:
