@@ -17,12 +17,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench.common import hardware
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from bench.common import hardware, percentile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         client.delete(key)
     model.close()
 
-    p50, p99 = _percentile(warm_ms, 0.50), _percentile(warm_ms, 0.99)
+    p50, p99 = percentile(warm_ms, 0.50), percentile(warm_ms, 0.99)
     cold = statistics.median(cold_ms)
     print(f"rerank stage, {k} candidates, all cached in Redis: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     print(

@@ -22,12 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Server, hardware, sample_server_env
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from bench.common import Server, hardware, percentile, sample_server_env
 
 
 async def _drive(
@@ -62,7 +57,7 @@ async def _drive(
 
 def _report(label: str, latencies: list[float], errors: int, wall: float) -> tuple[float, ...]:
     rps = len(latencies) / wall
-    p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(
         f"{label:>6}: {len(latencies)} ok, {errors} errors in {wall:.1f} s = {rps:.1f} req/s; "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms",
@@ -98,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                     sent = time.perf_counter()
                     client.get("/search", params={"q": text, "locale": locale})
                     one_by_one.append((time.perf_counter() - sent) * 1000)
-            print(f"warm, one at a time: p50 {_percentile(one_by_one, 0.5):.1f} ms, "
-                  f"p99 {_percentile(one_by_one, 0.99):.1f} ms", flush=True)  # fmt: skip
+            print(f"warm, one at a time: p50 {percentile(one_by_one, 0.5):.1f} ms, "
+                  f"p99 {percentile(one_by_one, 0.99):.1f} ms", flush=True)  # fmt: skip
             warm = _report("warm", *asyncio.run(_drive(server.base, queries, args.rate,
                                                        args.duration)))  # fmt: skip
         finally:

@@ -166,6 +166,13 @@ def _stop_terms(language: str) -> frozenset[str]:
 
 def stop_terms(languages: Iterable[str]) -> frozenset[str]:
     """The analysed stop words of ``languages`` (locales or language codes), as index terms."""
+    return _stop_terms_of(tuple(languages))
+
+
+@lru_cache(maxsize=256)
+def _stop_terms_of(languages: tuple[str, ...]) -> frozenset[str]:
+    # Every search asks for the union of its languages' lists (2,000 terms for the Latin ones):
+    # built once per set of languages, not per query.
     terms: frozenset[str] = frozenset()
     for language in languages:
         terms |= _stop_terms(language_of(language).code)

@@ -58,7 +58,8 @@ class Product(BaseModel):
     @field_validator("id")
     @classmethod
     def _printable_id(cls, value: str) -> str:
-        if any(ch.isspace() or not ch.isprintable() for ch in value):
+        # Every other whitespace and control character is unprintable: one C-level check.
+        if " " in value or not value.isprintable():
             raise ValueError("must not contain whitespace or control characters")
         return value
 

@@ -24,7 +24,7 @@ TEST_NAME = (
     f"paired randomization test (sign flip, two-sided; exact up to {EXACT_MAX_QUERIES} queries, "
     f"else {SAMPLES:,} samples, seed {SEED})"
 )
-_TOLERANCE = 1e-12  # float noise must not turn an equal-sized difference into a smaller one
+TOLERANCE = 1e-12  # float noise must not turn an equal-sized difference into a smaller one
 
 
 def randomization_p_value(
@@ -34,7 +34,7 @@ def randomization_p_value(
     n = len(differences)
     if n == 0:
         return 1.0
-    observed = abs(sum(differences)) - _TOLERANCE
+    observed = abs(sum(differences)) - TOLERANCE
     if observed <= 0:
         return 1.0
     if n <= EXACT_MAX_QUERIES:
@@ -103,9 +103,9 @@ def compare_metric(a: RunEvaluation, b: RunEvaluation, metric: str) -> MetricCom
         mean_a=sum(d.a for d in deltas) / n if n else 0.0,
         mean_b=sum(d.b for d in deltas) / n if n else 0.0,
         p_value=randomization_p_value(differences),
-        improved=sum(x > _TOLERANCE for x in differences),
-        worsened=sum(x < -_TOLERANCE for x in differences),
-        unchanged=sum(abs(x) <= _TOLERANCE for x in differences),
+        improved=sum(x > TOLERANCE for x in differences),
+        worsened=sum(x < -TOLERANCE for x in differences),
+        unchanged=sum(abs(x) <= TOLERANCE for x in differences),
         deltas=sorted(deltas, key=lambda d: (-d.delta, d.query_id)),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search.evaluation.compare import TEST_NAME, MetricComparison
+from search.evaluation.compare import TEST_NAME, TOLERANCE, MetricComparison
 from search.evaluation.metrics import RELEVANT_GRADE, RunEvaluation
 from search.evaluation.run import RankedQueries
 
@@ -74,7 +74,7 @@ def comparison_table(label_a: str, label_b: str, comparisons: Sequence[MetricCom
     lines.append(f"  p: {TEST_NAME}")
     if comparisons:
         first = comparisons[0]
-        changed = [d for d in first.deltas if abs(d.delta) > 1e-12]
+        changed = [d for d in first.deltas if abs(d.delta) > TOLERANCE]
         better = changed[:DELTAS_SHOWN]
         worse = [d for d in reversed(changed) if d.delta < 0][:DELTAS_SHOWN]
         lines.append(
