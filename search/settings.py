@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     elasticsearch_index: str = Field(
         "shelf-products",
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
-        description="Elasticsearch alias searched; full reloads build <alias>-<version> behind it.",
+        description="Elasticsearch alias searched; full reloads build "
+        "<alias>-<timestamp>-<id> behind it.",
     )
     recall_k: int = Field(50, ge=1, le=1000, description="Candidates recalled per query.")
 
