@@ -20,10 +20,10 @@ from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
 
 # Field boosts, shared by both backends: what a product *is* (title, brand) counts double.
-# Tuned with `shelf eval` on the embedded backend and the sample judged set (README, "Evaluation"): shoppers describe needs
-# ("something to keep my phone steady") that product copy answers, so the description weighs as
-# much as the bullets, and flatter boosts than title 3 / description 0.7 ranked better in every
-# language but Russian.
+# Tuned with `shelf eval` on the embedded backend and the sample judged set (README,
+# "Evaluation"): shoppers describe needs ("something to keep my phone steady") that product copy
+# answers, so the description weighs as much as the bullets, and flatter boosts than title 3 /
+# description 0.7 ranked better in every language but Russian.
 FIELD_BOOSTS: dict[str, float] = {
     "title": 2.0,
     "alt_titles": 2.0,
