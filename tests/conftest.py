@@ -102,3 +102,28 @@ def run_prefix() -> str:
     import uuid
 
     return f"shelf-test-{uuid.uuid4().hex[:8]}"
+
+
+API_KEY = "test-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def api_data_dir(tmp_path_factory: pytest.TempPathFactory, sample_products: list[Product]) -> Path:
+    """A data directory holding an index of the whole sample catalog."""
+    data_dir = tmp_path_factory.mktemp("api-data")
+    recall = EmbeddedRecall(data_dir / "index")
+    recall.index(sample_products)
+    recall.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def api_settings(api_data_dir: Path, test_model_dir: Path) -> Settings:
+    """Settings of the app under test: everything embedded, an API key set."""
+    return Settings(
+        data_dir=api_data_dir,
+        rerank_model=str(test_model_dir),
+        rerank_device="cpu",
+        score_cache="memory",
+        api_key=API_KEY,  # type: ignore[arg-type]
+    )

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog.product import Product
 from catalog.samples import sample_queries
 from search.api.app import create_app
 from search.experiments.definitions import Experiment
@@ -32,45 +31,26 @@ from search.experiments.traffic import (
     generate_users,
     unit_tallies,
 )
-from search.recall.embedded import EmbeddedRecall
 from search.settings import Settings
-from tests.stores import POSTGRES_URL
+from tests.conftest import API_KEY
+from tests.stores import POSTGRES_URL, postgres_event_log
 
-API_KEY = "sim-test-key-0123456789"
 QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, sample_products: list[Product]) -> Path:
-    """A data directory holding an index of the sample catalog."""
-    out = tmp_path_factory.mktemp("sim-data")
-    recall = EmbeddedRecall(out / "index")
-    recall.index(sample_products)
-    recall.close()
-    return out
-
-
-def _settings(data_dir: Path, model_dir: Path, events_url: str) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        rerank_model=str(model_dir),
-        rerank_device="cpu",
-        score_cache="memory",
-        api_key=API_KEY,  # type: ignore[arg-type]
-        events_url=events_url,
-        events_table_prefix=f"sim{uuid.uuid4().hex[:8]}_",  # this module's tables, dropped after
+def _settings(api_settings: Settings, events_url: str) -> Settings:
+    """The API tests' settings with the events in ``events_url``, in tables of their own."""
+    return api_settings.model_copy(
+        update={"events_url": events_url, "events_table_prefix": f"sim{uuid.uuid4().hex[:8]}_"}
     )
 
 
 @pytest.fixture(scope="module")
-def postgres_run(data_dir: Path, test_model_dir: Path) -> Iterator[dict[str, Any]]:
+def postgres_run(api_settings: Settings) -> Iterator[dict[str, Any]]:
     """10% vs 12% true CTR with the simulator's default traffic (about 7,200 searches per
     arm: power 0.97 for this lift), through the real API on PostgreSQL."""
-    settings = _settings(data_dir, test_model_dir, POSTGRES_URL)
-    try:
-        make_event_log(settings).close()
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc})")
+    settings = _settings(api_settings, POSTGRES_URL)
+    postgres_event_log(settings.events_table_prefix).close()  # fails the test if it is down
     truth = Truth({"control": 0.10, "treatment": 0.12}, conversion=0.2)
     users = generate_users(3600, 4, QUERIES, seed=7)
     try:
@@ -123,19 +103,19 @@ def _cli(*argv: str) -> argparse.Namespace:
 
 
 def _simulate_on_sqlite(
-    data_dir: Path, model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str
+    api_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str
 ) -> dict[str, Any]:
-    settings = _settings(data_dir, model_dir, f"sqlite:///{tmp_path / 'events.db'}")
+    settings = _settings(api_settings, f"sqlite:///{tmp_path / 'events.db'}")
     assert cmd_simulate(_cli("--json", "--recall-k", "10", *argv), settings) == 0
     return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.slow
 def test_equal_true_ctrs_are_not_flagged_significant_on_sqlite(
-    data_dir: Path, test_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    api_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = _simulate_on_sqlite(
-        data_dir, test_model_dir, tmp_path, capsys,
+        api_settings, tmp_path, capsys,
         "--users", "800", "--searches-per-user", "2", "--seed", "3",
         "--ctr", "control=0.1", "--ctr", "treatment=0.1", "--experiment-id", "sim-equal",
     )  # fmt: skip
@@ -146,10 +126,10 @@ def test_equal_true_ctrs_are_not_flagged_significant_on_sqlite(
 
 @pytest.mark.slow
 def test_losing_a_third_of_one_arms_users_raises_the_sample_ratio_warning_on_sqlite(
-    data_dir: Path, test_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    api_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = _simulate_on_sqlite(
-        data_dir, test_model_dir, tmp_path, capsys,
+        api_settings, tmp_path, capsys,
         "--users", "600", "--searches-per-user", "1", "--seed", "5",
         "--lose", "treatment=0.33", "--experiment-id", "sim-lose",
     )  # fmt: skip
