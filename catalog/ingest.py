@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+COUNTS = ("read", "indexed", "updated", "unchanged")  # what a chunk reports and a file sums
+
+
 @dataclass
 class ChunkResult:
     """What ingesting one chunk did. ``indexed`` counts new ids, ``updated`` changed ones."""
@@ -49,16 +52,17 @@ class ChunkResult:
     indexed: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: int = 0
     rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        """Records of the chunk that were rejected."""
+        return len(self.rejects)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready counts and rejects (what a Celery task returns)."""
         return {
-            "read": self.read,
-            "indexed": self.indexed,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
+            **{name: getattr(self, name) for name in COUNTS},
             "rejected": self.rejected,
             "rejects": [{"line": r.line_no, "reason": r.reason, "record": r.raw}
                         for r in self.rejects],
@@ -68,11 +72,7 @@ class ChunkResult:
     def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
         """The inverse of ``as_dict`` (how a Celery task's result comes back)."""
         return cls(
-            read=data["read"],
-            indexed=data["indexed"],
-            updated=data["updated"],
-            unchanged=data["unchanged"],
-            rejected=data["rejected"],
+            **{name: data[name] for name in COUNTS},
             rejects=[Reject(r["line"], r["reason"], r["record"]) for r in data["rejects"]],
         )
 
@@ -99,10 +99,8 @@ class IngestReport:
 
     def add(self, chunk: ChunkResult) -> None:
         """Fold one chunk's counts into the report, keeping a sample of rejects."""
-        self.read += chunk.read
-        self.indexed += chunk.indexed
-        self.updated += chunk.updated
-        self.unchanged += chunk.unchanged
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(chunk, name))
         self.rejected += chunk.rejected
         room = SAMPLE_REJECTS_KEPT - len(self.rejects)
         self.rejects.extend(chunk.rejects[: max(room, 0)])
@@ -112,10 +110,7 @@ class IngestReport:
         return {
             "source": self.source,
             "full": self.full,
-            "read": self.read,
-            "indexed": self.indexed,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
+            **{name: getattr(self, name) for name in COUNTS},
             "rejected": self.rejected,
             "deleted": self.deleted,
             "seconds": round(self.seconds, 3),
@@ -184,7 +179,6 @@ def ingest_chunk(
     for product_id, outcome in outcomes:
         if product_id not in failed:
             setattr(result, outcome, getattr(result, outcome) + 1)
-    result.rejected = len(result.rejects)
     return result
 
 
