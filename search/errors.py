@@ -2,19 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-
-def validation_message(errors: Sequence[Mapping[str, Any]], *, where: str = "body") -> str:
-    """The first five of pydantic's ``errors()`` as ``field.path: message``, joined by ``; ``
-    (``where`` names an error without a field; HTTP parts of the path are left out)."""
-    parts = []
-    for error in errors[:5]:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
-        parts.append(f"{'.'.join(loc) or where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
 
 class ShelfError(Exception):
     """Base class: the message says what was wrong and what to do about it."""

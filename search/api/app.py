@@ -17,7 +17,7 @@ from search import __version__
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
 from search.cache import ScoreCache
-from search.errors import ConfigError, ShelfError, validation_message
+from search.errors import ConfigError, ShelfError
 from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
@@ -92,6 +92,15 @@ def error_body(type_: str, message: str) -> dict[str, Any]:
     return {"error": {"type": type_, "message": message}}
 
 
+def _validation_message(exc: RequestValidationError) -> str:
+    """The first five errors as ``field: message`` (the HTTP part of the location left out)."""
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
+        parts.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error to ``{"error": {...}}`` with its status: the one place that does it."""
 
@@ -103,7 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("ValidationError", validation_message(exc.errors())), 422)
+        return JSONResponse(error_body("ValidationError", _validation_message(exc)), 422)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

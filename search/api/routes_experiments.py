@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from catalog.product import describe_validation_error
 from search.api.app import Components, components_of
 from search.api.models import ERROR_RESPONSES
 from search.api.security import require_api_key
-from search.errors import InvalidQuery, validation_message
+from search.errors import InvalidQuery
 from search.experiments.definitions import Experiment, ExperimentSpec, Status, Variant
 from search.experiments.report import experiment_report
 
@@ -107,7 +108,7 @@ def update_experiment(
     try:
         updated = Experiment.model_validate(merged)
     except ValidationError as exc:
-        raise InvalidQuery(validation_message(exc.errors())) from None
+        raise InvalidQuery(describe_validation_error(exc)) from None
     if body.status is not None:
         updated = updated.moved_to(body.status)
     if updated.status == "running":

@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from catalog.product import describe_validation_error
 from search.cli import Handler, add_command, emit
-from search.errors import InvalidQuery, validation_message
+from search.errors import InvalidQuery
 from search.experiments.definitions import Experiment, ExperimentSpec
 from search.settings import Settings
 
@@ -74,9 +75,7 @@ def _spec(args: argparse.Namespace) -> ExperimentSpec:
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise InvalidQuery(
-            "invalid experiment: " + validation_message(exc.errors(), where="definition")
-        ) from None
+        raise InvalidQuery("invalid experiment: " + describe_validation_error(exc)) from None
 
 
 def _line(experiment: Experiment) -> str:
