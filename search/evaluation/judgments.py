@@ -118,17 +118,19 @@ class QueryRecord(BaseModel):
 
 
 @dataclass
-class _Errors:
-    """Bad lines of one file, raised together as one EvaluationInputError."""
+class LineErrors:
+    """Bad lines of one input file, raised together as one EvaluationInputError."""
 
     path: Path
     what: str
     lines: list[str] = field(default_factory=list)
 
     def add(self, line_no: int, reason: str) -> None:
+        """Note a bad line."""
         self.lines.append(f"line {line_no}: {reason}")
 
     def raise_if_any(self) -> None:
+        """Raise one error listing the bad lines, if there are any."""
         if not self.lines:
             return
         shown = self.lines[:ERRORS_SHOWN]
@@ -181,7 +183,7 @@ def _qrels_line(text: str) -> tuple[str, str, int]:
 def read_judgments(path: Path) -> Qrels:
     """Every judgment of a qrels or JSON Lines file; all malformed lines raise one error."""
     lines = list(_lines(path, "judgments"))
-    jsonl, errors = _is_jsonl(lines), _Errors(path, "judgment")
+    jsonl, errors = _is_jsonl(lines), LineErrors(path, "judgment")
     qrels: Qrels = {}
     where: dict[tuple[str, str], int] = {}
     for line_no, text in lines:
@@ -223,7 +225,7 @@ def _tsv_query(text: str) -> QueryRecord:
 def read_queries(path: Path) -> list[EvalQuery]:
     """Every query of a TSV or JSON Lines file, in order; all malformed lines raise one error."""
     lines = list(_lines(path, "queries"))
-    jsonl, errors = _is_jsonl(lines), _Errors(path, "query")
+    jsonl, errors = _is_jsonl(lines), LineErrors(path, "query")
     queries: list[EvalQuery] = []
     seen: dict[str, int] = {}
     for line_no, text in lines:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from search.errors import EvaluationInputError
+from search.evaluation.judgments import LineErrors
 from search.evaluation.metrics import trec_order
 
 #: query id -> ranked (product id, score), best first.
@@ -56,22 +57,19 @@ def read_run(path: Path) -> Run:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationInputError(f"cannot read the run file {path}: {exc}") from exc
     scores: dict[str, dict[str, float]] = {}
-    errors: list[str] = []
+    errors = LineErrors(path, "run")
     for line_no, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 6:
-            errors.append(f"line {line_no}: expected 'qid Q0 docid rank score tag'")
+            errors.add(line_no, "expected 'qid Q0 docid rank score tag'")
             continue
         try:
             score = float(fields[4])
         except ValueError:
-            errors.append(f"line {line_no}: score {fields[4]!r} is not a number")
+            errors.add(line_no, f"score {fields[4]!r} is not a number")
             continue
         scores.setdefault(fields[0], {})[fields[2]] = score
-    if errors:
-        raise EvaluationInputError(
-            f"{path}: {len(errors)} malformed run line(s):\n  " + "\n  ".join(errors[:20])
-        )
+    errors.raise_if_any()
     return {qid: [(doc, docs[doc]) for doc in trec_order(docs)] for qid, docs in scores.items()}
