@@ -26,6 +26,18 @@ def rerank_text(product: Product, max_chars: int = 1200) -> str:
     return text if len(text) <= max_chars else text[:max_chars].rstrip()
 
 
+def embed_text(product: Product, max_chars: int = 400) -> str:
+    """The passage the dense leg embeds: title, brand, category, then bullets and description,
+    cut to ``max_chars``. Never empty (a product always has a title), so every product gets a
+    vector whatever its analysed terms are."""
+    return rerank_text(product, max_chars)
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of a text: what a stored vector (or a cached score) was computed from."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def content_hash(product: Product) -> str:
     """A stable hash of everything a product says; any change to the record changes it."""
     canonical = json.dumps(

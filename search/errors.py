@@ -87,3 +87,9 @@ class Conflict(ShelfError):
     """The request clashes with what is stored (an experiment id already taken)."""
 
     status_code = 409
+
+
+class EmbeddingMismatch(ShelfError):
+    """The index's vectors were built by another embedding model than the one configured."""
+
+    status_code = 409

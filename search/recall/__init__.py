@@ -95,11 +95,21 @@ def _locale_or_language(value: str) -> str:
 
 
 def searchable_terms(
-    query: str, filters: SearchFilters | None
+    query: str, filters: SearchFilters | None, analyze_as: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...], list[str]]:
-    """The languages the query is analysed as (the filter's, else guessed from its script) and
-    its analysed terms; ``InvalidQuery`` when nothing searchable is left. Both backends call it."""
-    languages = (filters.locale,) if filters and filters.locale else query_languages(query)
+    """The languages the query is analysed as and its analysed terms; ``InvalidQuery`` when
+    nothing searchable is left. Both backends call it.
+
+    The languages are ``analyze_as`` (the query's stated or detected languages) when given, else
+    the locale filter's, else every language its script may be written in. They decide only how
+    the text is analysed, never which products are eligible: that is the filters' job.
+    """
+    if analyze_as:
+        languages: Sequence[str] = tuple(analyze_as)
+    elif filters and filters.locale:
+        languages = (filters.locale,)
+    else:
+        languages = query_languages(query)
     terms = query_terms(query, languages)
     if not terms:
         raise InvalidQuery(f"query {query!r} has no searchable words")
@@ -108,10 +118,48 @@ def searchable_terms(
 
 @dataclass(frozen=True)
 class RecallHit:
-    """One recalled candidate with its BM25 score."""
+    """One recalled candidate: its BM25 score (0.0 when the lexical leg did not find it) and,
+    from the dense leg, its cosine similarity to the query vector."""
 
     product: Product
     bm25_score: float
+    dense_score: float | None = None
+
+
+@dataclass(frozen=True)
+class RecallLegs:
+    """What each recall leg found for one query, best first: fused above the seam."""
+
+    bm25: list[RecallHit]
+    dense: list[RecallHit]
+
+
+@dataclass(frozen=True)
+class PendingText:
+    """A live product whose embedding text has no vector from the index's model yet."""
+
+    product_id: str
+    text_hash: str  # sha256 of ``text``; a vector is stored against it
+    text: str  # ``catalog.text.embed_text`` of the product
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    """A vector computed for a product's embedding text, ready to be written to the index."""
+
+    product_id: str
+    text_hash: str  # the hash of the text it was computed from (stale ones are not stored)
+    vector: Sequence[float]  # L2-normalised, the model's dimension
+
+
+@dataclass(frozen=True)
+class VectorStatus:
+    """Which embedding model built the index's vectors, and how many live products have one."""
+
+    model_id: str | None  # None until a first vector is stored
+    dim: int | None
+    with_vector: int
+    without_vector: int
 
 
 class Recall(Protocol):
@@ -146,13 +194,54 @@ class Recall(Protocol):
         ...
 
     def search(
-        self, query: str, *, limit: int, filters: SearchFilters | None = None
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
     ) -> list[RecallHit]:
-        """The top ``limit`` products for ``query`` by BM25, best first."""
+        """The top ``limit`` products for ``query`` by BM25, best first; ``analyze_as`` as in
+        ``searchable_terms``."""
         ...
 
     def count(self) -> int:
         """How many products the index holds."""
+        ...
+
+    def search_legs(
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+    ) -> RecallLegs:
+        """The BM25 top ``limit`` for ``query`` and the dense top ``limit`` (cosine, exact under
+        the filters) for ``vector``, in one call (one ``_msearch`` round trip on Elasticsearch).
+        A leg whose input is ``None`` comes back empty. Products without a vector are found by
+        BM25 only. ``EmbeddingMismatch`` when ``vector`` has another dimension than the index's.
+        """
+        ...
+
+    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
+        """Up to ``limit`` live products, by id, whose embedding text has no vector from
+        ``model_id``; ``EmbeddingMismatch`` when the index's vectors come from another model."""
+        ...
+
+    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
+        """Store vectors computed by ``model_id``; return how many were stored. A vector whose
+        ``text_hash`` no longer matches the product's text (it changed meanwhile) is skipped.
+        ``EmbeddingMismatch`` when the index already holds vectors from another model."""
+        ...
+
+    def vector_status(self) -> VectorStatus:
+        """The embedding model of the live catalog's vectors and how many products lack one."""
+        ...
+
+    def drop_vectors(self) -> None:
+        """Forget every vector and the model that made them (``shelf embed --rebuild``)."""
         ...
 
     def close(self) -> None:

@@ -143,10 +143,15 @@ class ElasticsearchRecall:
         return {hit["_id"]: hit["_source"]["content_hash"] for hit in response["hits"]["hits"]}
 
     def search(
-        self, query: str, *, limit: int, filters: SearchFilters | None = None
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
     ) -> list[RecallHit]:
         """BM25 top ``limit`` through the alias, restricted by ``filters``."""
-        searchable_terms(query, filters)  # refuses a query with nothing to search
+        searchable_terms(query, filters, analyze_as)  # refuses a query with nothing to search
         body = search_body(query, filters, limit)
         response = self._on_alias("search", self._client.search, None, body=body)
         if response is None:

@@ -192,11 +192,16 @@ class EmbeddedRecall:
         return int(self._index.searcher().num_docs)
 
     def search(
-        self, query: str, *, limit: int, filters: SearchFilters | None = None
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
     ) -> list[RecallHit]:
         """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
         filters = filters or SearchFilters()
-        languages, terms = searchable_terms(query, filters)
+        languages, terms = searchable_terms(query, filters, analyze_as)
         text_query = self._text_query(terms, stop_terms(languages))
         clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
