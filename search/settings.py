@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     )
     fusion_bm25_weight: float = Field(1.0, ge=0, description="The BM25 leg's RRF weight.")
     fusion_dense_weight: float = Field(1.0, ge=0, description="The dense leg's RRF weight.")
+    fusion_bm25_floor: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="A BM25 hit scoring below this share of the leg's best score does not "
+        "count in fusion (weak lexical matches cannot displace dense hits by rank alone).",
+    )
 
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
