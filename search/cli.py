@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search import __version__
+from search.embedding_cli import (
+    add_embed_arguments,
+    add_ingest_embed_argument,
+    cmd_embed,
+    embed_after_ingest,
+)
 from search.errors import ShelfError
 from search.settings import Settings, get_settings
 
@@ -121,18 +127,34 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.read and not report.stored else 0
 
 
+def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
+    """``shelf ingest``: index the file, then (unless ``--embed later``) the embedding pass."""
+    code = cmd_ingest(args, settings)
+    if code == 0:
+        embed_after_ingest(args, settings)
+    return code
+
+
 def _format_response(response: SearchResponse) -> str:
-    lines = [f'"{response.query}": {len(response.items)} of {response.candidates} candidates']
+    lines = [
+        f'"{response.query}": {len(response.items)} of {response.candidates} candidates '
+        f"({response.recall_mode} recall)"
+    ]
     if response.degraded:
         lines.append(
             f"  degraded: {response.scored} of {response.candidates} candidates scored in time; "
             "the rest keep recall order"
         )
-    lines.append(f"  {'pos':>3}  {'rerank':>8}  {'bm25':>7}  {'locale':<6}  {'id':<12}  title")
+    if response.notice:
+        lines.append(f"  note: {response.notice}")
+    header = f"{'pos':>3}  {'rerank':>8}  {'bm25#':>5}  {'dense#':>6}  {'locale':<6}  {'id':<12}"
+    lines.append(f"  {header}  title")
     for item in response.items:
         rerank = "-" if item.rerank_score is None else f"{item.rerank_score:.4f}"
+        bm25 = "-" if item.bm25_rank is None else str(item.bm25_rank)
+        dense = "-" if item.dense_rank is None else str(item.dense_rank)
         lines.append(
-            f"  {item.position:>3}  {rerank:>8}  {item.bm25_score:>7.3f}  {item.locale:<6}  "
+            f"  {item.position:>3}  {rerank:>8}  {bm25:>5}  {dense:>6}  {item.locale:<6}  "
             f"{item.product_id:<12}  {item.title}"
         )
     timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
@@ -145,7 +167,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from search.recall import SearchFilters
 
     filters = SearchFilters(
-        locale=args.locale,
+        locale=args.product_locale or args.locale,
         category=args.category,
         brand=args.brand,
         min_price=args.min_price,
@@ -154,7 +176,14 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     )
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
     try:
-        response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
+        response = pipeline.search(
+            args.query,
+            k=args.k,
+            recall_k=args.recall_k,
+            filters=filters,
+            query_language=args.lang or args.locale,
+            recall_mode=args.recall,
+        )
     finally:
         pipeline.close()
     emit(args, response.as_dict(), _format_response(response))
@@ -267,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     command = partial(add_command, commands)
 
-    ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines, CSV, Parquet).")
+    ingest = command(
+        "ingest", cmd_ingest_and_embed, "Index a product catalog (JSON Lines, CSV, Parquet)."
+    )
+    add_ingest_embed_argument(ingest)
     ingest.add_argument("path", type=Path, help="catalog file: .jsonl, .csv, .tsv or .parquet")
     ingest.add_argument(
         "--backend",
@@ -286,9 +318,26 @@ def build_parser() -> argparse.ArgumentParser:
         "into their own configured backend",
     )
 
+    add_embed_arguments(
+        command("embed", cmd_embed, "Embed the products that lack a vector (the dense leg).")
+    )
+
     search = command("search", cmd_search, "Search the product index.")
     search.add_argument("query", help="what the shopper typed, in any language")
-    search.add_argument("--locale", help="only products of this locale (de-DE) or language (de)")
+    search.add_argument(
+        "--locale",
+        help="legacy: the query's language AND the only products eligible (de-DE or de); "
+        "prefer --lang and --product-locale",
+    )
+    search.add_argument("--lang", help="the query's language: how BM25 analyses it, nothing more")
+    search.add_argument(
+        "--product-locale", help="only products of this locale (de-DE) or language (de)"
+    )
+    search.add_argument(
+        "--recall",
+        choices=["bm25", "dense", "hybrid"],
+        help="recall legs (default: SHELF_RECALL_MODE, hybrid)",
+    )
     search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument("--no-rerank", action="store_true", help="BM25 order only")

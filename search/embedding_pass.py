@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from search.recall import Recall, StoredVector
+from search.embedding_cache import EmbeddingCache
+from search.recall import PendingText, Recall, StoredVector
 
 if TYPE_CHECKING:
     from workers.embedding import Embedder
@@ -62,10 +63,12 @@ def embed_pending(
     batch_size: int = 32,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> EmbedReport:
     """Embed every live product that lacks a vector from ``embedder``, ``batch_size`` at a time,
-    until none is left or ``stop`` is set. ``EmbeddingMismatch`` when the index's vectors come
-    from another model (``Recall.drop_vectors`` first to rebuild)."""
+    until none is left or ``stop`` is set; texts ``cache`` already holds are not embedded again.
+    ``EmbeddingMismatch`` when the index's vectors come from another model
+    (``Recall.drop_vectors`` first to rebuild)."""
     report = EmbedReport()
     started = time.perf_counter()
     model_id = embedder.model_id
@@ -74,13 +77,10 @@ def embed_pending(
         pending = recall.pending_vectors(model_id, limit=batch_size)
         if not pending:
             break
-        vectors = embedder.embed_passages([p.text for p in pending])
+        vectors = _vectors(embedder, pending, cache)
         stored = recall.put_vectors(
             model_id,
-            [
-                StoredVector(p.product_id, p.text_hash, [float(x) for x in vector])
-                for p, vector in zip(pending, vectors, strict=True)
-            ],
+            [StoredVector(p.product_id, p.text_hash, vectors[p.text_hash]) for p in pending],
         )
         report.embedded += stored
         report.stale += len(pending) - stored
@@ -95,16 +95,42 @@ def embed_pending(
     return report
 
 
+def _vectors(
+    embedder: Embedder, pending: list[PendingText], cache: EmbeddingCache | None
+) -> dict[str, list[float]]:
+    """Each pending text's vector by text hash: from the cache, else from the model (then
+    cached)."""
+    found = cache.get_many(embedder.model_id, [p.text_hash for p in pending]) if cache else {}
+    missing = list({p.text_hash: p for p in pending if p.text_hash not in found}.values())
+    if missing:
+        computed = embedder.embed_passages([p.text for p in missing])
+        new = {
+            p.text_hash: [float(x) for x in vector]
+            for p, vector in zip(missing, computed, strict=True)
+        }
+        if cache is not None:
+            cache.put_many(embedder.model_id, new)
+        found.update(new)
+    return found
+
+
 class BackgroundEmbedder:
     """A daemon thread of ``shelf serve`` that keeps embedding whatever lacks a vector: after an
     ingest with ``--embed later``, newly ingested products become findable by the dense leg
     without anyone running ``shelf embed``."""
 
     def __init__(
-        self, recall: Recall, embedder: Embedder, *, batch_size: int, idle_s: float = 2.0
+        self,
+        recall: Recall,
+        embedder: Embedder,
+        *,
+        batch_size: int,
+        cache: EmbeddingCache | None = None,
+        idle_s: float = 2.0,
     ) -> None:
         self.recall = recall
         self.embedder = embedder
+        self.cache = cache
         self.batch_size = batch_size
         self.idle_s = idle_s
         self.embedded = 0
@@ -119,7 +145,11 @@ class BackgroundEmbedder:
         while not self._stop.is_set():
             try:
                 report = embed_pending(
-                    self.recall, self.embedder, batch_size=self.batch_size, stop=self._stop
+                    self.recall,
+                    self.embedder,
+                    batch_size=self.batch_size,
+                    stop=self._stop,
+                    cache=self.cache,
                 )
                 self.embedded += report.embedded
             except Exception:  # a failing pass must not kill the server; it retries when idle

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     embed_text_max_chars: int = Field(
         400, ge=32, description="The product text embedded is cut to this length."
     )
+    embed_cache: Path | None = Field(
+        None,
+        description="SQLite file of vectors already computed, by model and text hash (a "
+        "re-ingest or a fresh index never embeds a known text again); unset: "
+        "<data_dir>/embeddings.db.",
+    )
     embed_in_background: bool = Field(
         True,
         description="`shelf serve` embeds products that lack a vector in a background thread.",
@@ -192,6 +198,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""
         return self.data_dir / "index"
+
+    @property
+    def embed_cache_path(self) -> Path:
+        """The embedding cache's file: ``embed_cache``, else ``embeddings.db`` in data_dir."""
+        return self.embed_cache or self.data_dir / "embeddings.db"
 
     @property
     def events_database_url(self) -> str:
