@@ -200,6 +200,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         from workers.tasks import worker_state
 
         worker_state(settings)  # load and warm the model before taking any task
+    if settings.embed_queue in queues:
+        from workers.embed_tasks import worker_embedder
+
+        worker_embedder(settings)
     argv = [
         "worker",
         "--pool=threads",
@@ -354,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--queues",
         help="comma-separated queues to serve (default: SHELF_RERANK_QUEUE); "
-        "add SHELF_INGEST_QUEUE (ingest) for `shelf ingest --celery`",
+        "add SHELF_INGEST_QUEUE (ingest) for `shelf ingest --celery` and SHELF_EMBED_QUEUE "
+        "(embed) for `shelf embed --celery`",
     )
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("--hostname", help="Celery node name, e.g. gpu0@%%h")

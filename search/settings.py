@@ -126,6 +126,7 @@ class Settings(BaseSettings):
         "(keep it above rerank_time_limit_s).",
     )
     ingest_queue: str = Field("ingest", description="Celery queue of `shelf ingest --celery`.")
+    embed_queue: str = Field("embed", description="Celery queue of `shelf embed --celery`.")
     ingest_in_flight: int = Field(8, ge=1, description="Ingest chunks sent and not yet done.")
     ingest_task_timeout_s: float = Field(
         600.0, gt=0, description="Longest wait for one ingest chunk before the ingest stops."

@@ -223,6 +223,9 @@ class ReadyOut(BaseModel):
 
     ready: bool
     checks: dict[str, Check]
+    vectors_pending: int | None = Field(
+        None, description="Products the dense leg cannot find yet (no vector); null: no dense leg."
+    )
 
 
 class HealthOut(BaseModel):
