@@ -27,20 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("shelf")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
-# One sample query per language, from catalog/data/sample_queries.jsonl.
-DEMO_QUERY_IDS: tuple[str, ...] = (
-    "zh-cn-q01", "ja-jp-q08", "ko-kr-q01", "ar-sa-q04",
-    "ru-ru-q01", "de-de-q01", "es-es-q01", "en-us-q04",
-)  # fmt: skip
-
-
-def demo_queries() -> list[tuple[str, str]]:
-    """(text, locale) of each demo query."""
-    from catalog.samples import sample_queries
-
-    by_id = {q["query_id"]: q for q in sample_queries()}
-    return [(by_id[qid]["text"], by_id[qid]["locale"]) for qid in DEMO_QUERY_IDS]
-
 
 def emit(args: argparse.Namespace, data: object, human: str) -> None:
     """Print ``human`` for people, or ``data`` as JSON with ``--json``."""
@@ -135,7 +121,8 @@ def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
-def _format_response(response: SearchResponse) -> str:
+def format_response(response: SearchResponse) -> str:
+    """A search response as people read it: one line per product, with both legs' ranks."""
     lines = [
         f'"{response.query}": {len(response.items)} of {response.candidates} candidates '
         f"({response.recall_mode} recall)"
@@ -186,7 +173,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         pipeline.close()
-    emit(args, response.as_dict(), _format_response(response))
+    emit(args, response.as_dict(), format_response(response))
     return 0
 
 
@@ -253,25 +240,6 @@ def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
         {"model_dir": str(out), "seed": args.seed},
         f"test model written to {out} (random weights: its scores are meaningless)",
     )
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a handful of multilingual queries against the index and print what they find."""
-    from search.recall import SearchFilters
-
-    pipeline = _pipeline(settings, rerank=True)
-    responses = []
-    try:
-        for query, locale in demo_queries():
-            response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
-            responses.append(response)
-            if not args.json:
-                print(f"[{locale}] " + _format_response(response) + "\n")
-    finally:
-        pipeline.close()
-    if args.json:
-        print(json.dumps([r.as_dict() for r in responses], ensure_ascii=False, indent=2))
     return 0
 
 
@@ -397,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("experiments", help=experiments_help, description=experiments_help)
     )
 
-    demo = command("demo", cmd_demo, "Run sample queries in eight languages.")
+    from search.demo import cmd_demo
+
+    demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")
     demo.add_argument("--k", type=int, default=5)
     return parser
 
