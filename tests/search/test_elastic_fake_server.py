@@ -50,13 +50,14 @@ class FakeElasticsearch(BaseHTTPRequestHandler):
         key = f"{self.command} {path}"
         self.requests.append(key)
         self.bodies.append(raw)
-        status, body = 200, {"acknowledged": True}
+        status: int = 200
+        body: Any = {"acknowledged": True}
         if key in self.routes:
             status, body = self.routes[key](raw)
         elif path == "/":
             body = INFO
         elif path == "/_cat/plugins":
-            body = []  # type: ignore[assignment]
+            body = []
         elif path.startswith("/shelf-products/"):
             status, body = 404, NOT_FOUND
         payload = json.dumps(body).encode()
