@@ -318,3 +318,28 @@ def test_fake_server_a_live_write_is_a_scripted_upsert_and_its_refusals_are_repo
     action, source = ndjson(FakeElasticsearch.bodies[1])[:2]
     assert action == {"update": {"_id": "p1", "_index": "shelf-products", "retry_on_conflict": 3}}
     assert source["scripted_upsert"] is True and source["upsert"] == {}
+
+
+def test_fake_server_pending_vectors_pages_by_id_past_the_result_window(
+    recall: ElasticsearchRecall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("search.recall.elastic_maintenance.MAX_PAGE", 2)
+    ids = ["a", "b", "c", "d", "e"]
+
+    def page(raw: bytes) -> tuple[int, Any]:
+        body = json.loads(raw)
+        start = ids.index(body["search_after"][0]) + 1 if "search_after" in body else 0
+        rows = [{"_id": pid, "sort": [pid], "_source": {"embed_text": pid, "embed_text_hash": pid}}
+                for pid in ids[start : start + body["size"]]]  # fmt: skip
+        return 200, {"hits": {"hits": rows}}
+
+    FakeElasticsearch.routes["GET /shelf-products/_mapping"] = mapping()
+    FakeElasticsearch.routes["POST /shelf-products/_search"] = page
+
+    pending = recall.pending_vectors(MODEL, limit=4)
+
+    assert [p.product_id for p in pending] == ["a", "b", "c", "d"]
+    assert [json.loads(raw) for raw in FakeElasticsearch.bodies[1:]] == [
+        pending_body(2),
+        pending_body(2, after="b"),
+    ]
