@@ -55,7 +55,7 @@ VECTOR_FIELD = "embedding"
 # _score is the exact cosine of what was stored, as in the embedded backend. ``cosine``, not
 # ``dot_product``: the same score formula, and Elasticsearch (8.11+) normalises cosine vectors
 # once at index time, so it costs no more, but it does not refuse a whole document whose vector
-# is off unit length by more than its 1e-3 tolerance (fp16 rounding), as dot_product does.
+# is off unit length by more than a small tolerance (fp16 rounding), as dot_product does.
 # ``dims`` is left out: the first stored vector sets it (8.11+), so one template serves every
 # model. ``embed_text`` is kept for the embedding pass (``pending_vectors``), never searched.
 VECTOR_PROPERTIES: dict[str, Any] = {
