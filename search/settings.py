@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     embed_text_max_chars: int = Field(
         400, ge=32, description="The product text embedded is cut to this length."
     )
+    embed_language_centering: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of its language's centroid removed from every vector (0: none). "
+        "Makes the dense leg cross languages instead of preferring the query's own.",
+    )
     embed_cache: Path | None = Field(
         None,
         description="SQLite file of vectors already computed, by model and text hash (a "
