@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from search.cli import main
+from search.recall import brand_key
 
 CATALOG = Path(__file__).with_name("data") / "hyphen_compounds.jsonl"
 
@@ -69,3 +70,17 @@ def test_a_model_number_finds_its_model_before_its_sibling(
     for query in ("WH-1000XM4", "wh1000xm4"):
         assert _found(capsys, query, "en")[0] == "en-6"
     assert _found(capsys, "wh-1000xm5", "en")[0] == "en-7"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Coca-Cola", "coca cola"), ("  ACME  Co ", "Acme-Co."), ("Wi-Fi Labs", "WIFI labs"),
+     ("STRAẞE", "strasse"), ("Ｓｏｎｙ", "sony")],
+)  # fmt: skip
+def test_brand_spellings_share_one_key(one: str, other: str) -> None:
+    assert brand_key(one) == brand_key(other)
+
+
+@pytest.mark.parametrize(("one", "other"), [("Acme", "Acme Co"), ("Nestlé", "Nestle")])
+def test_different_brands_keep_different_keys(one: str, other: str) -> None:
+    assert brand_key(one) != brand_key(other)
