@@ -8,7 +8,7 @@ Two request shapes on one path, told apart by their list field:
   base URL. Documents are strings or objects (``{"text": ...}`` or any fields, scored by
   ``rank_fields``), and come back whole with ``return_documents``.
 - Hugging Face TEI-style (``texts``, ``raw_scores``, ``return_text``) -> ``[{"index", "score",
-  "text"?}]``, what LlamaIndex's ``TextEmbeddingsInferenceRerank`` posts to ``{base_url}/rerank``.
+  "text"?}]``, what LlamaIndex's ``TextEmbeddingInference`` reranker posts to ``{base_url}/rerank``.
   ``truncation_direction: "Left"`` is refused with a 422 (texts are truncated on the right).
 
 Scores are the model's logits through a sigmoid (bge-reranker's documented normalisation, in
