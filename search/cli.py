@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
     search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
-    search.add_argument("--brand", help="exact brand (case and spaces forgiven)")
+    search.add_argument("--brand", help="exact brand (case, spaces and punctuation forgiven)")
     search.add_argument("--min-price", type=float)
     search.add_argument("--max-price", type=float)
     search.add_argument("--in-stock", action="store_true", help="only products in stock")

@@ -16,6 +16,7 @@ from typing import Protocol
 from catalog.analysis import query_languages, query_terms
 from catalog.locales import LANGUAGES, canonical_locale
 from catalog.product import Product, category_levels
+from catalog.word_delimiter import DELIMITER, char_kind
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
 
@@ -51,7 +52,7 @@ class SearchFilters:
 
     locale: str | None = None  # a locale ("de-DE") or a bare language ("de")
     category: str | None = None  # the category or any ancestor of it ("Electronics")
-    brand: str | None = None  # exact brand, compared by ``brand_key`` (case and spaces forgiven)
+    brand: str | None = None  # exact brand, compared by ``brand_key`` (case, spaces, "-" forgiven)
     min_price: float | None = None
     max_price: float | None = None
     in_stock: bool | None = None
@@ -80,9 +81,12 @@ class SearchFilters:
 
 
 def brand_key(brand: str) -> str:
-    """The exact-match form of a brand both backends index and filter on: case-folded (NFKC),
-    spaces collapsed. "  ACME  Co " and "acme co" are the same brand; "Acme" and "Acme Co" not."""
-    return " ".join(unicodedata.normalize("NFKC", brand).casefold().split())
+    """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
+    only its letters (with their marks) and digits kept, the way ``catalog.word_delimiter`` joins
+    a token's parts. "  ACME  Co ", "acme co" and "Acme-Co." are one brand, as are "Coca-Cola"
+    and "cocacola"; "Acme" and "Acme Co" are not, nor "Nestlé" and "Nestle"."""
+    folded = unicodedata.normalize("NFKC", brand).casefold()
+    return "".join(ch for ch in folded if char_kind(ch) != DELIMITER)
 
 
 def _locale_or_language(value: str) -> str:

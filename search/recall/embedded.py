@@ -25,7 +25,8 @@ from search.recall import (
 )
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
-SCHEMA_VERSION = 2
+# 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
+SCHEMA_VERSION = 3
 _MARKER = "shelf-index.json"
 
 # A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
