@@ -2,10 +2,10 @@
 
 A locale is any well-formed BCP-47 tag (RFC 5646) whose language Shelf can analyse: a language,
 an optional script and an optional region (``de``, ``de-CH``, ``fr-CA``, ``zh-Hant-TW``,
-``es-419``). Tags are parsed and canonicalised by ``langcodes`` (case, ``_`` for ``-``,
-deprecated codes such as ``iw`` -> ``he``, ``cmn`` -> ``zh``, a script the language is written in by default
-dropped: ``en-Latn-US`` -> ``en-US``); ``zh-Hant-TW`` stays ``zh-Hant-TW``, since Traditional
-Chinese is not the default script of Chinese. Text is analysed by the language alone.
+``es-419``). Tags are parsed and canonicalised by ``langcodes``: case, ``_`` for ``-``,
+deprecated codes (``iw`` -> ``he``, ``cmn`` -> ``zh``), a language's default script dropped
+(``en-Latn-US`` -> ``en-US``); ``zh-Hant-TW`` stays ``zh-Hant-TW``, since Traditional Chinese is
+not the default script of Chinese. Text is analysed by the language alone.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ DEFAULT_LOCALES: dict[str, str] = {
 
 def supported_languages() -> str:
     """The languages Shelf analyses, for error messages: ``zh (Chinese), ja (Japanese), ...``."""
-    return ", ".join(f"{code} ({langcodes.Language.get(code).display_name()})" for code in LANGUAGES)
+    names = {code: langcodes.Language.get(code).display_name() for code in LANGUAGES}
+    return ", ".join(f"{code} ({name})" for code, name in names.items())
 
 
 @lru_cache(maxsize=4096)
