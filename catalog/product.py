@@ -18,9 +18,9 @@ MAX_BULLET_CHARS = 1_000
 MAX_SKUS = 2_048  # Shopify's limit on variants per product
 MAX_SKU_CHARS = 255
 
-# Google Merchant Center's availability values. Only "in_stock" can be bought and shipped now, so
-# only it makes ``in_stock`` true; preorder and backorder products stay findable (the in-stock
-# filter is off by default) and say which they are.
+# Google Merchant Center's availability values (schema.org's ItemAvailability has the same four).
+# Only "in_stock" can be bought and shipped now, so only it makes ``in_stock`` true; preorder and
+# backorder products stay findable (the in-stock filter is off by default) and say which they are.
 Availability = Literal["in_stock", "out_of_stock", "preorder", "backorder"]
 AVAILABILITIES: tuple[str, ...] = ("in_stock", "out_of_stock", "preorder", "backorder")
 
@@ -83,7 +83,7 @@ class Product(BaseModel):
         spelled = _availability(value)
         if spelled is None:
             raise ValueError(
-                f"must be one of {', '.join(AVAILABILITIES)} (spaces, hyphens and case forgiven)"
+                f"must be one of {', '.join(AVAILABILITIES)} (spaces, hyphens, case forgiven)"
             )
         return spelled
 
@@ -129,12 +129,16 @@ class Product(BaseModel):
         return [" > ".join(levels[: i + 1]) for i in range(len(levels))]
 
 
+_AVAILABILITY_KEYS = {name.replace("_", ""): name for name in AVAILABILITIES}
+
+
 def _availability(value: object) -> str | None:
-    """``"In Stock"``, ``"in-stock"``, ``"in_stock"`` -> ``"in_stock"``; None if not one."""
+    """Merchant's ``in_stock`` in any spelling (``in stock``, ``In-Stock``, schema.org's
+    ``InStock`` or ``https://schema.org/InStock``) -> ``"in_stock"``; None if not one of them."""
     if not isinstance(value, str):
         return None
-    spelled = "_".join(value.strip().lower().replace("-", " ").replace("_", " ").split())
-    return spelled if spelled in AVAILABILITIES else None
+    word = value.strip().rsplit("/", 1)[-1]
+    return _AVAILABILITY_KEYS.get("".join(ch for ch in word.lower() if ch.isalnum()))
 
 
 def category_levels(category: str) -> list[str]:
