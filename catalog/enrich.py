@@ -29,7 +29,7 @@ from catalog.variants import row_lines
 DETECTION_TEXT_CHARS = 400  # the title and this much description are enough to tell a language
 ONE_LINE_FIELDS = ("title", "brand", "category")
 UNDETECTED_LOCALE = (
-    "missing, and the language of the title and description could not be detected; add a "
+    "missing, and the language of the title and description could not be detected. Add a "
     "locale (e.g. en-US) to the record or to the mapping's defaults"
 )
 

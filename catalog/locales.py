@@ -77,7 +77,7 @@ def canonical_locale(value: str) -> str:
         canonical = ""
     if not canonical or not langcodes.tag_is_valid(tag):
         raise ValueError(
-            f"unknown locale {value!r}: not a valid BCP-47 tag; give a language, optionally "
+            f"unknown locale {value!r}: not a valid BCP-47 tag. Give a language, optionally "
             f"a script and a region (en-US, de-CH, zh-Hant-TW) of a supported language: "
             f"{supported_languages()}"
         )
@@ -88,7 +88,7 @@ def canonical_locale(value: str) -> str:
         name = "an unnamed language" if name.startswith("Unknown language") else name
         raise ValueError(
             f"unsupported locale {value!r}: Shelf cannot analyse {name} "
-            f"({parsed.language or 'und'}); supported languages: {supported_languages()}"
+            f"({parsed.language or 'und'}). Supported languages: {supported_languages()}"
         )
     if parsed.script and parsed.script not in language.scripts:
         raise ValueError(

@@ -153,7 +153,7 @@ def test_bad_filters_are_refused_with_the_reason() -> None:
         SearchFilters(locale="xx-XX")
     with pytest.raises(InvalidQuery, match=r"unknown locale 'xx'.*language: zh \(Chinese\), ja"):
         SearchFilters(locale="xx")
-    with pytest.raises(InvalidQuery, match=r"cannot analyse Swedish \(sv\); supported languages"):
+    with pytest.raises(InvalidQuery, match=r"cannot analyse Swedish \(sv\)\. Supported languages"):
         SearchFilters(locale="sv-SE")
     assert SearchFilters(locale="DE").locale == "de"
     assert SearchFilters(locale="de_de").locale == "de-DE"
