@@ -34,7 +34,7 @@ HTML_ELEMENTS = (
     | _CELL_ELEMENTS
     | _DROPPED_ELEMENTS
     | _INLINE_ELEMENTS
-    | frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS)
+    | frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS or ())
 )
 
 
