@@ -52,7 +52,7 @@ def html_to_text(text: str, *, one_line: bool = False) -> str:
     empty lines are dropped. ``one_line`` joins the lines with a space (for titles, brands,
     bullets), otherwise with ``\\n`` (descriptions).
     """
-    if "<" not in text:
+    if "<" not in text:  # also what keeps bs4 from warning that text looks like a URL or file
         return text
     soup = BeautifulSoup(text, "html.parser")
     if not looks_like_html(soup):
