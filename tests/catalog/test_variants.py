@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from catalog.enrich import Reject
 from catalog.ingest import validate
@@ -160,3 +164,57 @@ def test_a_mapping_with_unfoldable_variant_columns_is_refused(
     path.write_text(json.dumps(mapping), encoding="utf-8")
     with pytest.raises(CatalogError, match=message):
         load_mapping(path)
+
+
+@st.composite
+def shopify_exports(draw: st.DrawFn) -> tuple[list[list[str]], list[dict[str, object]]]:
+    """Rows of a Shopify-like export (handles consecutive, variant and image rows, some drafts,
+    some unreadable rows anywhere) and what each product should become."""
+    rows: list[list[str]] = []
+    expected: list[dict[str, object]] = []
+    for n in range(draw(st.integers(1, 6))):
+        prices = draw(st.lists(st.integers(1, 500), min_size=1, max_size=4))
+        status = draw(st.sampled_from(["active", "active", "draft", "archived"]))
+        published = draw(st.sampled_from(["true", "TRUE", "false"]))
+        handle = f"h{n}"
+        start = len(rows)
+        for v, price in enumerate(prices):
+            first = v == 0
+            rows.append([handle, f"Product {n}" if first else "", published if first else "",
+                         f"S{n}-{v}", f"{price}.00", status if first else "",
+                         "en-US" if first else ""])  # fmt: skip
+            if draw(st.booleans()):
+                rows.append([handle, "", "", "", "", "", ""])  # an image-only row
+        for _ in range(draw(st.integers(0, 2))):  # unreadable rows inside or after the product
+            rows.insert(draw(st.integers(start + 1, len(rows))), ["bad", "row"])
+        skip = (f"Status is {status}" if status != "active"
+                else "Published is false" if published == "false" else None)  # fmt: skip
+        expected.append({"id": handle, "price": min(prices), "skip": skip,
+                         "price_max": max(prices) if max(prices) > min(prices) else None,
+                         "skus": [f"S{n}-{v}" for v in range(len(prices))]})  # fmt: skip
+    return rows, expected
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(export=shopify_exports())
+def test_any_export_layout_folds_every_product_once_and_rejects_only_bad_rows(
+    tmp_path: Path, export: tuple[list[list[str]], list[dict[str, object]]]
+) -> None:
+    rows, expected = export
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["Handle", "Title", "Published", "Variant SKU", "Variant Price", "Status",
+                         "locale"])  # fmt: skip
+        writer.writerows(rows)
+    records = ProductRows(read_records(path), SHOPIFY)
+    items = list(validate(records, SHOPIFY))
+    products = [p for p in items if isinstance(p, Product)]
+    assert [(p.id, p.price, p.price_max, p.skus) for p in products] == [
+        (e["id"], e["price"], e["price_max"], e["skus"]) for e in expected if e["skip"] is None
+    ]
+    bad_lines = [n + 2 for n, row in enumerate(rows) if row == ["bad", "row"]]
+    assert sorted(r.line_no for r in items if isinstance(r, Reject)) == bad_lines
+    assert dict(records.skipped) == dict(Counter(e["skip"] for e in expected if e["skip"]))
