@@ -21,6 +21,7 @@ from catalog.mapping import IDENTITY, FieldMapping
 from catalog.product import Product
 from catalog.readers import SourceRecord, read_records
 from catalog.text import content_hash
+from catalog.variants import ProductRows
 from search.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class IngestReport:
     deleted: int = 0
     seconds: float = 0.0
     rejects: list[Reject] = field(default_factory=list)
+    # Products the mapping's ``skip`` rules left out (Shopify drafts), by reason; not rejects.
+    skipped: dict[str, int] = field(default_factory=dict)
 
     @property
     def stored(self) -> int:
@@ -113,6 +116,7 @@ class IngestReport:
             **{name: getattr(self, name) for name in COUNTS},
             "rejected": self.rejected,
             "deleted": self.deleted,
+            "skipped": dict(self.skipped),
             "seconds": round(self.seconds, 3),
             "rejects": [{"line": r.line_no, "reason": r.reason} for r in self.rejects],
         }
@@ -209,7 +213,8 @@ def ingest_file(
     """
     if run_chunks is not None and full:
         raise CatalogError("a full reload runs in one process: drop --celery or --full")
-    records = read_records(path)  # refuses an unsupported format before anything else
+    # Read, then fold each product's rows into one record and leave out skipped products.
+    records = ProductRows(read_records(path), mapping)  # refuses an unsupported format first
     report = IngestReport(source=str(path), full=full)
     started = time.perf_counter()
     live_before = recall.count() if full else 0
@@ -223,6 +228,7 @@ def ingest_file(
             results = (ingest_chunk(c, recall, mapping=mapping, full=full) for c in chunks)
         for result in results:
             report.add(result)
+            report.skipped = dict(sorted(records.skipped.items()))
             if rejects_out is not None:
                 write_rejects(result.rejects, rejects_out)
             report.seconds = time.perf_counter() - started
@@ -237,6 +243,7 @@ def ingest_file(
         if full:
             recall.abort_full()
         raise
+    report.skipped = dict(sorted(records.skipped.items()))
     if full:
         recall.commit_full()
         # Every live product is either in the file (updated or unchanged) or now deleted.

@@ -51,6 +51,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.backend:
         settings = settings.model_copy(update={"recall_backend": args.backend})
     mapping = load_mapping(args.mapping) if args.mapping else IDENTITY
+    if args.include_unpublished:
+        mapping = mapping.including_skipped()
     bar = None
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
@@ -106,7 +108,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         report.as_dict(),
         f"{report.source}: read {report.read}, indexed {report.indexed}, updated "
         f"{report.updated}, unchanged {report.unchanged}, rejected {report.rejected}, deleted "
-        f"{report.deleted} in {report.seconds:.1f}s ({rate:,.0f} records/s)"
+        f"{report.deleted}"
+        + "".join(f", skipped {count} ({reason})" for reason, count in report.skipped.items())
+        + f" in {report.seconds:.1f}s ({rate:,.0f} records/s)"
         + (f"; rejects written to {args.rejects}" if args.rejects and report.rejected else ""),
     )
     # Non-zero only when nothing could be stored; a backend failure raises and exits 1 in main.
@@ -280,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--mapping", type=Path, help="field mapping file (catalog/mappings/*.json)")
     ingest.add_argument("--rejects", type=Path, help="write rejected records here (JSONL)")
+    ingest.add_argument(
+        "--include-unpublished",
+        action="store_true",
+        help="index the products the mapping's skip rules leave out (Shopify drafts, archived or "
+        "unpublished products)",
+    )
     ingest.add_argument(
         "--full", action="store_true", help="replace the whole catalog: delete products not in PATH"
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from catalog.analysis import query_languages, query_terms
-from catalog.locales import LANGUAGES, canonical_locale
+from catalog.locales import canonical_locale, language_of
 from catalog.product import Product, category_levels
 from catalog.word_delimiter import DELIMITER, char_kind
 from search.errors import ConfigError, InvalidQuery
@@ -48,9 +48,15 @@ class IndexFailure:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrictions on which products may be recalled. ``None`` means no restriction."""
+    """Restrictions on which products may be recalled. ``None`` means no restriction.
 
-    locale: str | None = None  # a locale ("de-DE") or a bare language ("de")
+    ``locale`` is a BCP-47 locale ("en-GB", "zh-Hant-TW") or a bare language ("de"), kept in its
+    canonical spelling; it restricts recall to products of its *language* (``language``), so a
+    shopper's ``en-GB`` finds a catalog's ``en-US`` products: text is analysed per language, and
+    a shop rarely lists every market's variant of a product.
+    """
+
+    locale: str | None = None
     category: str | None = None  # the category or any ancestor of it ("Electronics")
     brand: str | None = None  # exact brand, compared by ``brand_key`` (case, spaces, "-" forgiven)
     min_price: float | None = None
@@ -79,6 +85,11 @@ class SearchFilters:
         ):
             raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
 
+    @property
+    def language(self) -> str | None:
+        """The language products must be in (that of ``locale``), or None for any."""
+        return language_of(self.locale).code if self.locale else None
+
 
 def brand_key(brand: str) -> str:
     """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
@@ -90,12 +101,10 @@ def brand_key(brand: str) -> str:
 
 
 def _locale_or_language(value: str) -> str:
-    if value.strip().lower() in LANGUAGES:
-        return value.strip().lower()
     try:
-        return canonical_locale(value)
+        return canonical_locale(value)  # a bare language is a BCP-47 tag too
     except ValueError as exc:
-        raise InvalidQuery(f"{exc}; or a bare language: {', '.join(LANGUAGES)}") from None
+        raise InvalidQuery(str(exc)) from None
 
 
 def searchable_terms(

@@ -300,9 +300,8 @@ def query_fields(language: str | None) -> list[str]:
 def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
     """Non-scoring filter clauses for ``filters``, in a fixed order."""
     clauses: list[dict[str, Any]] = []
-    if filters.locale:
-        field = "locale" if "-" in filters.locale else "language"
-        clauses.append({"term": {field: filters.locale}})
+    if filters.language:  # a locale filter matches its language (SearchFilters)
+        clauses.append({"term": {"language": filters.language}})
     if filters.category:
         clauses.append({"term": {"category_path": filters.category}})
     if filters.brand:

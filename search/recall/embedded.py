@@ -235,9 +235,8 @@ class EmbeddedRecall:
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []
-        if filters.locale:
-            field = "locale" if "-" in filters.locale else "language"
-            queries.append(tantivy.Query.term_query(schema, field, filters.locale))
+        if filters.language:  # a locale filter matches its language (SearchFilters)
+            queries.append(tantivy.Query.term_query(schema, "language", filters.language))
         if filters.category:
             queries.append(tantivy.Query.term_query(schema, "category_path", filters.category))
         if filters.brand:

@@ -129,7 +129,7 @@ def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_stri
                     "tie_breaker": 0.1,
                 }}],
                 "filter": [
-                    {"term": {"locale": "de-DE"}},
+                    {"term": {"language": "de"}},
                     {"term": {"category_path": "Küche"}},
                     {"term": {"brand_exact": "melitta"}},
                     {"range": {"price": {"gte": 10}}},
