@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--lang", help="the query's language: how BM25 analyses it, nothing more")
     search.add_argument(
-        "--product-locale", help="only products of this locale (de-DE) or language (de)"
+        "--product-locale",
+        help="only products in this locale's language (de-DE or de; en-GB finds en-US products)",
     )
     search.add_argument(
         "--recall",
