@@ -1,7 +1,10 @@
 """Catalog readers: stream records with their line or row numbers, in constant memory.
 
-Every reader yields ``SourceRecord``s and never aborts a file for one bad record; only a file that
-cannot be opened at all raises ``CatalogError``. ``read_records`` picks the reader by suffix.
+Every reader yields ``SourceRecord``s and never aborts a file for one bad record: a record that
+cannot be decoded, is over a size limit, or has the wrong number of cells is yielded with its
+error and its first physical line, and reading goes on with the next one. Only a file that cannot
+be opened at all (or a CSV whose header cannot be read) raises ``CatalogError``.
+``read_records`` picks the reader by suffix; ``catalog.dialect`` says how the file is written.
 """
 
 from __future__ import annotations
@@ -9,19 +12,33 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog.dialect import (
+    CANDIDATE_DELIMITERS,
+    DEFAULT_ENCODING,
+    ReadOptions,
+    ascii_compatible,
+    resolve_options,
+)
 from search.errors import CatalogError
 
-MAX_LINE_BYTES = 2_000_000  # a line past this is rejected unread rather than parsed
+MAX_LINE_BYTES = 2_000_000  # a JSON line past this is rejected unread rather than parsed
+MAX_CELL_CHARS = 1_000_000  # a CSV cell past this rejects its row (Python's csv stops at 131,072)
+MAX_RECORD_CHARS = 4_000_000  # a CSV record (all its lines) past this is rejected unparsed
 PARQUET_BATCH_ROWS = 2_048
+RAW_CELL_KEPT = 200  # an oversize cell is kept this long in the reject, with its length
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 CSV_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+ENCODING_HINT = "give the file's encoding with --encoding (e.g. cp1252), or --encoding auto"
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes the codec could not decode (surrogateescape)
 
 
 @dataclass(frozen=True)
@@ -37,13 +54,23 @@ class SourceRecord:
     error: str | None = None
 
 
-def read_records(path: Path) -> Iterator[SourceRecord]:
-    """Stream a catalog file of any supported format, chosen by its suffix."""
+def is_csv(path: Path) -> bool:
+    """Whether ``path`` is read as CSV (by suffix)."""
+    return path.suffix.lower() in CSV_SUFFIXES
+
+
+def read_records(path: Path, options: ReadOptions | None = None) -> Iterator[SourceRecord]:
+    """Stream a catalog file of any supported format, chosen by its suffix.
+
+    ``options`` as resolved by ``catalog.dialect.resolve_options`` (unresolved ones are resolved
+    here, which sniffs the file).
+    """
     suffix = path.suffix.lower()
+    options = options or ReadOptions()
     if suffix in JSONL_SUFFIXES:
-        return read_jsonl(path)
+        return read_jsonl(path, encoding=options.encoding)
     if suffix in CSV_SUFFIXES:
-        return read_csv(path, delimiter="\t" if suffix == ".tsv" else ",")
+        return read_csv(path, delimiter=options.delimiter, encoding=options.encoding)
     if suffix in PARQUET_SUFFIXES:
         return read_parquet(path)
     supported = ", ".join(JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES)
@@ -57,73 +84,237 @@ def _open_binary(path: Path) -> io.BufferedReader:
         raise CatalogError(f"cannot open catalog file {path}: {exc.strerror}") from exc
 
 
-def read_jsonl(path: Path) -> Iterator[SourceRecord]:
-    """Yield every non-blank line of a JSON Lines file as a SourceRecord (1-based line numbers)."""
+def _codec_label(encoding: str) -> str:
+    return "UTF-8" if encoding == DEFAULT_ENCODING else encoding
+
+
+def read_jsonl(path: Path, *, encoding: str | None = None) -> Iterator[SourceRecord]:
+    """Yield every non-blank line of a JSON Lines file as a SourceRecord (1-based line numbers).
+
+    Each line is decoded on its own (UTF-8 unless ``encoding``), so a byte that does not decode
+    rejects its line only.
+    """
+    encoding = resolve_options(path, ReadOptions(encoding), csv_file=False).encoding or "utf-8"
+    if not ascii_compatible(encoding):
+        raise CatalogError(
+            f"{path}: JSON Lines cannot be read as {encoding} (line breaks are not single "
+            "bytes); convert the file to UTF-8, as JSON Lines requires"
+        )
     handle = _open_binary(path)
     with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if len(line) > MAX_LINE_BYTES:
-                yield SourceRecord(
-                    line_no, "", None, f"line is {len(line)} bytes, over the {MAX_LINE_BYTES} limit"
-                )
-                continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raw = line.decode("utf-8", "replace").strip()
-                yield SourceRecord(line_no, raw, None, f"not valid UTF-8 at byte {exc.start}")
-                continue
-            text = text.strip().lstrip("\ufeff")
-            if not text:
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield SourceRecord(
-                    line_no, text, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
-                )
-                continue
-            if not isinstance(data, dict):
-                yield SourceRecord(line_no, text, None, "not a JSON object")
-                continue
-            yield SourceRecord(line_no, text, data)
+        yield from _jsonl_records(handle, encoding)
 
 
-def read_csv(path: Path, *, delimiter: str = ",") -> Iterator[SourceRecord]:
+def _jsonl_records(lines: Iterable[bytes], encoding: str) -> Iterator[SourceRecord]:
+    for line_no, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_BYTES:
+            yield SourceRecord(
+                line_no, "", None, f"line is {len(line)} bytes, over the {MAX_LINE_BYTES} limit"
+            )
+            continue
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raw = line.decode(encoding, "replace").strip()
+            error = (
+                f"not valid {_codec_label(encoding)} at byte {exc.start} "
+                f"(0x{line[exc.start]:02x}); {ENCODING_HINT}"
+            )
+            yield SourceRecord(line_no, raw, None, error)
+            continue
+        text = text.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield SourceRecord(
+                line_no, text, None, f"not valid JSON: {exc.msg} at column {exc.colno}"
+            )
+            continue
+        if not isinstance(data, dict):
+            yield SourceRecord(line_no, text, None, "not a JSON object")
+            continue
+        yield SourceRecord(line_no, text, data)
+
+
+def read_csv(
+    path: Path, *, delimiter: str | None = None, encoding: str | None = None
+) -> Iterator[SourceRecord]:
     """Yield every data row of a CSV file with a header row, numbered by the file line it starts on.
 
-    The header is line 1. A quoted field may span lines; the record then reports its first line.
-    Empty cells are left out of the record, so they read as absent rather than as "".
+    The header is line 1. A quoted cell may span lines; the record then reports its first line,
+    and the records after it keep their true lines. Empty cells are left out of the record, so
+    they read as absent rather than as "". ``delimiter`` None sniffs it; ``encoding`` None is
+    UTF-8. Undecodable bytes, a cell over ``MAX_CELL_CHARS``, a record over
+    ``MAX_RECORD_CHARS``, broken quoting or a wrong cell count reject that record only.
     """
+    options = resolve_options(path, ReadOptions(encoding, delimiter), csv_file=True)
+    encoding, delimiter = options.encoding or DEFAULT_ENCODING, options.delimiter or ","
+    # Our own framing bounds a record at MAX_RECORD_CHARS; csv must not stop earlier.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_CHARS))
     handle = _open_binary(path)
-    with handle, io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
-        reader = csv.reader(text, delimiter=delimiter, strict=True)
+    text = io.TextIOWrapper(handle, encoding=encoding, errors="surrogateescape", newline="")
+    with handle, text:
+        records = frame_records(text, delimiter)
+        columns: list[str] | None = None
+        for line_no, record, error in records:
+            if columns is None:
+                columns = _header(path, line_no, record, error, delimiter, encoding)
+                continue
+            yield from _row(line_no, record, error, columns, delimiter, encoding)
+
+
+def _header(
+    path: Path, line_no: int, record: str, error: str | None, delimiter: str, encoding: str
+) -> list[str] | None:
+    if not record.strip():
+        return None  # blank lines before the header
+    if error is None and _ESCAPED.search(record):
+        error = f"it is not valid {_codec_label(encoding)}; {ENCODING_HINT}"
+    if error is None:
         try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise CatalogError(f"{path}: cannot read the CSV header row: {exc}") from exc
-        columns = [name.strip() for name in header]
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                # csv cannot resynchronise after a broken quote; the rest of the file is unusable.
-                yield SourceRecord(start, "", None, f"unreadable CSV from here on: {exc}")
-                return
-            if not any(cell.strip() for cell in row):
+            return [name.strip().lstrip("\ufeff") for name in _parse(record, delimiter)]
+        except csv.Error as exc:
+            error = str(exc)
+    raise CatalogError(f"{path}: cannot read the CSV header row (line {line_no}): {error}")
+
+
+def _row(
+    line_no: int,
+    record: str,
+    error: str | None,
+    columns: list[str],
+    delimiter: str,
+    encoding: str,
+) -> Iterator[SourceRecord]:
+    escaped = _ESCAPED.search(record)
+    if error is None and escaped:
+        error = _decode_error(line_no, record, escaped.start(), encoding)
+    if error is not None:
+        yield SourceRecord(line_no, _ESCAPED.sub("\ufffd", record[:10_000]), None, error)
+        return
+    if not record.strip():
+        return
+    try:
+        row = _parse(record, delimiter)
+    except csv.Error as exc:
+        yield SourceRecord(line_no, record[:10_000], None, f"broken CSV quoting: {exc}")
+        return
+    if not any(cell.strip() for cell in row):
+        return
+    raw = dict(zip(columns, row, strict=False))
+    oversize = [(name, len(cell)) for name, cell in raw.items() if len(cell) > MAX_CELL_CHARS]
+    if oversize:
+        name, size = oversize[0]
+        raw[name] = f"{raw[name][:RAW_CELL_KEPT]}... ({size:,} characters)"
+        yield SourceRecord(
+            line_no, raw, None,
+            f"cell {name!r} has {size:,} characters, over the {MAX_CELL_CHARS:,} limit "
+            "(MAX_CELL_CHARS)",
+        )  # fmt: skip
+        return
+    if len(row) != len(columns):
+        yield SourceRecord(line_no, raw, None, _cell_count_error(len(row), columns, delimiter))
+        return
+    yield SourceRecord(line_no, raw, {k: v for k, v in raw.items() if v.strip()})
+
+
+def _parse(record: str, delimiter: str) -> list[str]:
+    rows = list(csv.reader(io.StringIO(record), delimiter=delimiter, strict=True))
+    if len(rows) != 1:
+        raise csv.Error(f"one record read as {len(rows)} rows")
+    return rows[0]
+
+
+def _decode_error(line_no: int, record: str, position: int, encoding: str) -> str:
+    before = record[:position]
+    line = line_no + before.count("\n")
+    column = position - (before.rfind("\n") + 1) + 1
+    byte = ord(record[position]) - 0xDC00
+    where = f"line {line}, column {column}" if line != line_no else f"column {column}"
+    return (
+        f"not valid {_codec_label(encoding)}: byte 0x{byte:02x} at {where}; {ENCODING_HINT}"
+    )
+
+
+def _cell_count_error(cells: int, columns: list[str], delimiter: str) -> str:
+    message = f"row has {cells} cells, the header has {len(columns)} (delimiter {delimiter!r})"
+    others = [d for d in CANDIDATE_DELIMITERS if d != delimiter and d in "".join(columns)]
+    if len(columns) == 1 and others:
+        message += (
+            f"; the header holds {others[0]!r}: is the delimiter wrong? pass "
+            f"--delimiter {others[0]!r} (or leave it out to sniff it)"
+        )
+    elif cells > len(columns):
+        message += (
+            "; a cell holding the delimiter must be quoted (a decimal comma in a "
+            "comma-separated file?)"
+        )
+    return message
+
+
+def frame_records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, str, str | None]]:
+    """Group physical lines into CSV records: ``(first line, text, error)``.
+
+    A record ends at a line break outside a quoted cell (RFC 4180 quoting, ``""`` escapes). A
+    record still open after ``MAX_RECORD_CHARS`` characters, or at the end of the file, is
+    yielded with an error, and framing starts again on the next line.
+    """
+    buffer: list[str] = []
+    size = start = 0
+    in_quotes = False
+    line_no = 0
+    for line_no, line in enumerate(lines, start=1):
+        if not buffer:
+            start = line_no
+        buffer.append(line)
+        size += len(line)
+        in_quotes = _ends_quoted(line, delimiter, in_quotes)
+        if size > MAX_RECORD_CHARS:
+            record = "".join(buffer)[:10_000]
+            reason = (
+                f"a quoted cell opened on line {start} is not closed within {MAX_RECORD_CHARS:,} "
+                "characters" if in_quotes else
+                f"record has over {MAX_RECORD_CHARS:,} characters (MAX_RECORD_CHARS)"
+            )  # fmt: skip
+            yield start, record, reason
+        elif in_quotes:
+            continue
+        else:
+            yield start, "".join(buffer), None
+        buffer, size, in_quotes = [], 0, False
+    if buffer:
+        yield start, "".join(buffer)[:10_000], (
+            f"a quoted cell opened on line {start} is never closed (end of file at line {line_no})"
+        )
+
+
+def _ends_quoted(line: str, delimiter: str, in_quotes: bool, quote: str = '"') -> bool:
+    """Whether ``line`` ends inside a quoted cell, given whether it started inside one."""
+    if quote not in line:
+        return in_quotes
+    i, n = 0, len(line)
+    at_start = not in_quotes  # at the start of a cell, where a quote opens a quoted cell
+    while i < n:
+        if in_quotes:
+            j = line.find(quote, i)
+            if j < 0:
+                return True
+            if line.startswith(quote, j + 1):
+                i = j + 2  # an escaped quote
                 continue
-            raw = dict(zip(columns, row, strict=False))
-            if len(row) != len(columns):
-                yield SourceRecord(
-                    start, raw, None, f"row has {len(row)} cells, the header has {len(columns)}"
-                )
-                continue
-            yield SourceRecord(start, raw, {k: v for k, v in raw.items() if v.strip()})
+            in_quotes, at_start, i = False, False, j + 1
+        elif at_start:
+            if line[i] == quote:
+                in_quotes, i = True, i + 1
+            at_start = False
+        else:
+            j = line.find(delimiter, i)
+            if j < 0:
+                return False
+            at_start, i = True, j + 1
+    return in_quotes
 
 
 def read_parquet(path: Path) -> Iterator[SourceRecord]:
