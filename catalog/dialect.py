@@ -26,6 +26,7 @@ AUTO = "auto"
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, and a leading byte order mark is not part of the data
 SNIFF_SAMPLE_CHARS = 64 * 1024
 DETECT_SAMPLE_BYTES = 4 * 1024 * 1024
+WESTERN = "cp1252"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def check_encoding(name: str) -> str:
 
 def ascii_compatible(encoding: str) -> bool:
     """Whether line breaks and CSV punctuation are single ASCII bytes in this encoding."""
-    return "\n\r,;|\t\"{}".encode(encoding, "strict") == b"\n\r,;|\t\"{}"
+    codec = "utf-8" if encoding == DEFAULT_ENCODING else encoding  # utf-8-sig writes a BOM
+    return "\n\r,;|\t\"{}".encode(codec, "strict") == b"\n\r,;|\t\"{}"
 
 
 def detect_encoding(path: Path) -> str:
@@ -78,12 +80,19 @@ def detect_encoding(path: Path) -> str:
         sample = sample[: sample.rindex(b"\n") + 1]  # never cut a multi-byte character
     if not sample:
         return DEFAULT_ENCODING
-    best = from_bytes(sample).best()
+    matches = from_bytes(sample)
+    best = matches.best()
     if best is None:
         raise CatalogError(
             f"{path}: the encoding could not be detected (binary data?): give it with "
             "--encoding, e.g. --encoding cp1252"
         )
+    # A few accented letters fit several Windows code pages equally well (cp1250 and cp1252 tie
+    # on "Crème brûlée"); the tie goes to cp1252, the most widely used of them (WHATWG's
+    # Encoding Standard even reads "latin-1" labels as windows-1252).
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    if any(WESTERN in m.could_be_from_charset for m in tied):
+        return WESTERN
     name = codecs.lookup(best.encoding).name
     return DEFAULT_ENCODING if name in ("ascii", "utf-8") else name
 
