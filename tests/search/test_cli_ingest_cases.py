@@ -90,7 +90,8 @@ def test_a_wrong_delimiter_option_is_named_in_the_reject_not_just_a_cell_count(
 
 
 @pytest.mark.parametrize(
-    ("name", "rows", "bad_line"), [("excel_cp1252.csv", 2000, 1001), ("excel_cp1252_early.csv", 300, 51)]
+    ("name", "rows", "bad_line"),
+    [("excel_cp1252.csv", 2000, 1001), ("excel_cp1252_early.csv", 300, 51)],
 )
 def test_an_undecodable_row_is_rejected_alone_with_its_line_and_the_exit_code_says_so(
     capsys: pytest.CaptureFixture[str], name: str, rows: int, bad_line: int
