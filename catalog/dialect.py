@@ -43,10 +43,8 @@ class ReadOptions:
 def delimiter_argument(value: str) -> str:
     """A ``--delimiter`` value as one character: ``;``, ``tab`` or ``\\t``, ``|``, ``,``."""
     delimiter = DELIMITER_NAMES.get(value.lower(), value)
-    if len(delimiter) != 1 or delimiter in "\"\r\n":
-        raise CatalogError(
-            f"--delimiter {value!r} is not one character; use one of , ; tab |"
-        )
+    if len(delimiter) != 1 or delimiter in '"\r\n':
+        raise CatalogError(f"--delimiter {value!r} is not one character; use one of , ; tab |")
     return delimiter
 
 
@@ -68,7 +66,7 @@ def check_encoding(name: str) -> str:
 def ascii_compatible(encoding: str) -> bool:
     """Whether line breaks and CSV punctuation are single ASCII bytes in this encoding."""
     codec = "utf-8" if encoding == DEFAULT_ENCODING else encoding  # utf-8-sig writes a BOM
-    return "\n\r,;|\t\"{}".encode(codec, "strict") == b"\n\r,;|\t\"{}"
+    return '\n\r,;|\t"{}'.encode(codec, "strict") == b'\n\r,;|\t"{}'
 
 
 def detect_encoding(path: Path) -> str:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from catalog.enrich import Reject, to_product
 from catalog.dialect import ReadOptions, resolve_options
+from catalog.enrich import Reject, to_product
 from catalog.mapping import IDENTITY, FieldMapping, decimal_comma_hint
 from catalog.product import Product
 from catalog.readers import CSV_SUFFIXES, JSONL_SUFFIXES, SourceRecord, read_records
@@ -274,7 +274,7 @@ def _latest_only(
     mapping: FieldMapping,
     superseded: list[Superseded],
 ) -> Iterator[SourceRecord]:
-    """The records that are the last of their id (or carry none); the others go to ``superseded``."""
+    """The records that are the last of their id (or carry none); the rest go to ``superseded``."""
     for record in records:
         product_id = _record_id(record, mapping)
         by_line = last.get(product_id, record.line_no) if product_id else record.line_no

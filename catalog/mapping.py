@@ -49,7 +49,7 @@ def decimal_comma_number(value: str) -> str | None:
 
 
 def decimal_comma_hint(fields: dict[str, Any]) -> str | None:
-    """What to do when a number field is written with a decimal comma the mapping does not expect."""
+    """What to do about a number written with a decimal comma the mapping does not expect."""
     for name in NUMBER_FIELDS:
         value = fields.get(name)
         if isinstance(value, str) and "," in value and decimal_comma_number(value) is not None:
@@ -94,8 +94,9 @@ class FieldMapping(BaseModel):
             value = mapped.get(name)
             if isinstance(value, str) and " " in value.strip():
                 amount, currency = value.strip().rsplit(" ", 1)
-                mapped[name] = amount.strip()
-                mapped.setdefault("currency", currency.strip().upper())
+                if currency.isalpha():  # not "1 234,56", a decimal-comma price with no currency
+                    mapped[name] = amount.strip()
+                    mapped.setdefault("currency", currency.strip().upper())
         for name, translation in self.values.items():
             value = mapped.get(name)
             if isinstance(value, str):

@@ -233,9 +233,7 @@ def _decode_error(line_no: int, record: str, position: int, encoding: str) -> st
     column = position - (before.rfind("\n") + 1) + 1
     byte = ord(record[position]) - 0xDC00
     where = f"line {line}, column {column}" if line != line_no else f"column {column}"
-    return (
-        f"not valid {_codec_label(encoding)}: byte 0x{byte:02x} at {where}; {ENCODING_HINT}"
-    )
+    return f"not valid {_codec_label(encoding)}: byte 0x{byte:02x} at {where}; {ENCODING_HINT}"
 
 
 def _cell_count_error(cells: int, columns: list[str], delimiter: str) -> str:
@@ -285,9 +283,8 @@ def frame_records(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, s
             yield start, "".join(buffer), None
         buffer, size, in_quotes = [], 0, False
     if buffer:
-        yield start, "".join(buffer)[:10_000], (
-            f"a quoted cell opened on line {start} is never closed (end of file at line {line_no})"
-        )
+        reason = f"a quoted cell opened on line {start} is never closed (the file ends first)"
+        yield start, "".join(buffer)[:10_000], reason
 
 
 def _ends_quoted(line: str, delimiter: str, in_quotes: bool, quote: str = '"') -> bool:

@@ -98,7 +98,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             in_flight=settings.ingest_in_flight,
             timeout_s=settings.ingest_task_timeout_s,
         )
-    rejects_path: Path = args.rejects or settings.data_dir / "rejects" / f"{args.path.name}.rejects.jsonl"
+    rejects_path: Path = (
+        args.rejects or settings.data_dir / "rejects" / f"{args.path.name}.rejects.jsonl"
+    )
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     recall = make_recall(settings)
     rejects_out = open(rejects_path, "w", encoding="utf-8")  # noqa: SIM115
