@@ -62,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     Exits 0 when every record was stored (rows superseded by a later row of the same id count as
     stored), 3 when some were rejected (0 with ``--allow-rejects``), 1 when none could be stored.
     """
-    from catalog.dialect import ReadOptions, delimiter_argument
+    from catalog.dialect import ReadOptions, check_encoding, delimiter_argument
     from catalog.ingest import IngestReport, ingest_file
     from catalog.mapping import IDENTITY, load_mapping
     from search.recall import make_recall
@@ -73,7 +73,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.decimal_comma:
         mapping = mapping.model_copy(update={"decimal_comma": True})
     delimiter = delimiter_argument(args.delimiter) if args.delimiter else None
-    read_options = ReadOptions(encoding=args.encoding, delimiter=delimiter)
+    encoding = check_encoding(args.encoding) if args.encoding else None
+    read_options = ReadOptions(encoding=encoding, delimiter=delimiter)
     bar = None
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
@@ -120,9 +121,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             bar.close()
         recall.close()
         rejects_out.close()
+        if not args.rejects and not rejects_path.stat().st_size:
+            rejects_path.unlink()  # no default rejects file for a clean (or failed) ingest
     written = bool(report.rejected or report.duplicates)
-    if not written and not args.rejects:
-        rejects_path.unlink(missing_ok=True)  # no default rejects file for a clean ingest
     if not args.json:
         for reject in report.rejects:
             print(f"  rejected line {reject.line_no}: {reject.reason}", file=sys.stderr)

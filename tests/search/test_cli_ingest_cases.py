@@ -162,3 +162,20 @@ def test_a_full_reload_reports_the_products_it_really_deleted(
     assert counts == [2, 1, 1, 1]
     assert _titles("kettle") == []
     assert _titles("grinder") == ["Coffee grinder"]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--encoding", "win-1252"], "unknown encoding 'win-1252'"),
+        (["--delimiter", ";;"], "--delimiter ';;' is not one character"),
+    ],
+)
+def test_a_bad_encoding_or_delimiter_option_is_bad_input_and_leaves_no_rejects_file(
+    capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    assert main(["ingest", str(SEMICOLON / "excel_de.csv"), *option]) == 2
+    assert message in capsys.readouterr().err
+    assert not (get_settings().data_dir / "rejects").exists() or not any(
+        (get_settings().data_dir / "rejects").iterdir()
+    )
