@@ -5,10 +5,9 @@ records and a ``Recall`` and returns that chunk's counts and rejects; ``ingest_f
 file through it chunk by chunk, so memory does not grow with the catalog. What both backends
 share (hash comparison, counts, rejects) lives here, above the seam.
 
-An id that appears more than once in a file is resolved before any chunk is built: a first pass
-over the file keeps only ``id -> last line`` (not the records), and the second pass sends only
-each id's last row, so the last row wins wherever the chunk boundaries fall and whichever worker
-runs a chunk. The earlier rows go to the rejects file marked ``superseded_by``.
+An id that appears more than once in a file is resolved before any chunk is built
+(``catalog.duplicates``): only each id's last row is sent, and the earlier rows go to the
+rejects file marked ``superseded_by``.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from catalog.dialect import ReadOptions, resolve_options
+from catalog.duplicates import Superseded, last_lines, latest_only
 from catalog.enrich import Reject, to_product
 from catalog.mapping import IDENTITY, FieldMapping, decimal_comma_hint
 from catalog.product import Product
@@ -43,7 +43,6 @@ __all__ = [
     "chunked",
     "ingest_chunk",
     "ingest_file",
-    "last_lines",
     "validate",
     "write_rejects",
 ]
@@ -82,24 +81,6 @@ class ChunkResult:
         return cls(
             **{name: data[name] for name in COUNTS},
             rejects=[Reject(r["line"], r["reason"], r["record"]) for r in data["rejects"]],
-        )
-
-
-@dataclass(frozen=True)
-class Superseded:
-    """An earlier row of an id that a later row of the same file replaces (the last row wins)."""
-
-    line_no: int
-    product_id: str
-    by_line: int
-    raw: str | dict[str, Any]
-
-    @property
-    def reason(self) -> str:
-        """Why the row was not indexed."""
-        return (
-            f"duplicate id {self.product_id!r}: superseded by line {self.by_line} "
-            "(the last row for an id wins)"
         )
 
 
@@ -250,40 +231,6 @@ def write_rejects(rejects: Iterable[Reject | Superseded], out: IO[str]) -> None:
         out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
 
 
-def _record_id(record: SourceRecord, mapping: FieldMapping) -> str | None:
-    if record.data is None:
-        return None
-    fields = mapping.apply(record.data) if mapping is not IDENTITY else record.data
-    value = fields.get("id")
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def last_lines(records: Iterable[SourceRecord], mapping: FieldMapping = IDENTITY) -> dict[str, int]:
-    """``id -> line of its last record`` for every id the records carry (the first pass)."""
-    last: dict[str, int] = {}
-    for record in records:
-        product_id = _record_id(record, mapping)
-        if product_id is not None:
-            last[product_id] = record.line_no
-    return last
-
-
-def _latest_only(
-    records: Iterable[SourceRecord],
-    last: dict[str, int],
-    mapping: FieldMapping,
-    superseded: list[Superseded],
-) -> Iterator[SourceRecord]:
-    """The records that are the last of their id (or carry none); the rest go to ``superseded``."""
-    for record in records:
-        product_id = _record_id(record, mapping)
-        by_line = last.get(product_id, record.line_no) if product_id else record.line_no
-        if by_line != record.line_no:
-            superseded.append(Superseded(record.line_no, product_id or "", by_line, record.raw))
-        else:
-            yield record
-
-
 def resolve_read_options(path: Path, options: ReadOptions | None) -> ReadOptions:
     """The file's concrete encoding (and CSV delimiter): sniffed or detected once per file."""
     suffix = path.suffix.lower()
@@ -323,7 +270,7 @@ def ingest_file(
     started = time.perf_counter()
     last = last_lines(read_records(path, options), mapping)
     superseded: list[Superseded] = []
-    records = _latest_only(read_records(path, options), last, mapping, superseded)
+    records = latest_only(read_records(path, options), last, mapping, superseded)
     live_before = recall.count() if full else 0
     if full:
         recall.begin_full()
