@@ -156,75 +156,99 @@ def read_csv(
     handle = _open_binary(path)
     text = io.TextIOWrapper(handle, encoding=encoding, errors="surrogateescape", newline="")
     with handle, text:
-        records = frame_records(text, delimiter)
-        columns: list[str] | None = None
-        for line_no, record, error in records:
-            if columns is None:
-                columns = _header(path, line_no, record, error, delimiter, encoding)
+        rows = _CsvRows(delimiter, encoding)
+        for line_no, record, error in frame_records(text, delimiter):
+            if rows.columns is None:
+                rows.columns = rows.header(path, line_no, record, error)
                 continue
-            yield from _row(line_no, record, error, columns, delimiter, encoding)
+            row = rows.row(line_no, record, error, rows.columns)
+            if row is not None:
+                yield row
 
 
-def _header(
-    path: Path, line_no: int, record: str, error: str | None, delimiter: str, encoding: str
-) -> list[str] | None:
-    if not record.strip():
-        return None  # blank lines before the header
-    if error is None and _ESCAPED.search(record):
-        error = f"it is not valid {_codec_label(encoding)}; {ENCODING_HINT}"
-    if error is None:
+class _OneRecord:
+    """csv.reader's input: the record it was last given, then end of input (not a generator,
+    which could never give input again after its end)."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def __iter__(self) -> _OneRecord:
+        return self
+
+    def __next__(self) -> str:
+        text, self.text = self.text, None
+        if text is None:
+            raise StopIteration
+        return text
+
+
+class _CsvRows:
+    """Framed CSV records to SourceRecords: decoding check, cells, size limit, cell count.
+
+    One long-lived csv.reader parses every record: it resets its state at each row and gets one
+    framed record at a time, so an error in one record never carries into the next.
+    """
+
+    def __init__(self, delimiter: str, encoding: str) -> None:
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.columns: list[str] | None = None
+        self._feed = _OneRecord()
+        self._reader = csv.reader(self._feed, delimiter=delimiter, strict=True)
+
+    def parse(self, record: str) -> list[str]:
+        """The cells of one framed record; csv.Error when its quoting is broken."""
+        self._feed.text = record
         try:
-            return [name.strip().lstrip("\ufeff") for name in _parse(record, delimiter)]
+            return next(self._reader)
+        except StopIteration:
+            return []
+
+    def header(self, path: Path, line_no: int, record: str, error: str | None) -> list[str] | None:
+        """The column names, None for a blank line before them, CatalogError if unreadable."""
+        if not record.strip():
+            return None
+        if error is None and _ESCAPED.search(record):
+            error = f"it is not valid {_codec_label(self.encoding)}; {ENCODING_HINT}"
+        if error is None:
+            try:
+                return [name.strip().lstrip("\ufeff") for name in self.parse(record)]
+            except csv.Error as exc:
+                error = str(exc)
+        raise CatalogError(f"{path}: cannot read the CSV header row (line {line_no}): {error}")
+
+    def row(
+        self, line_no: int, record: str, error: str | None, columns: list[str]
+    ) -> SourceRecord | None:
+        """The record of one framed CSV row, or None for a blank one."""
+        escaped = _ESCAPED.search(record)
+        if error is None and escaped:
+            error = _decode_error(line_no, record, escaped.start(), self.encoding)
+        if error is not None:
+            return SourceRecord(line_no, _ESCAPED.sub("\ufffd", record[:10_000]), None, error)
+        if not record.strip():
+            return None
+        try:
+            row = self.parse(record)
         except csv.Error as exc:
-            error = str(exc)
-    raise CatalogError(f"{path}: cannot read the CSV header row (line {line_no}): {error}")
-
-
-def _row(
-    line_no: int,
-    record: str,
-    error: str | None,
-    columns: list[str],
-    delimiter: str,
-    encoding: str,
-) -> Iterator[SourceRecord]:
-    escaped = _ESCAPED.search(record)
-    if error is None and escaped:
-        error = _decode_error(line_no, record, escaped.start(), encoding)
-    if error is not None:
-        yield SourceRecord(line_no, _ESCAPED.sub("\ufffd", record[:10_000]), None, error)
-        return
-    if not record.strip():
-        return
-    try:
-        row = _parse(record, delimiter)
-    except csv.Error as exc:
-        yield SourceRecord(line_no, record[:10_000], None, f"broken CSV quoting: {exc}")
-        return
-    if not any(cell.strip() for cell in row):
-        return
-    raw = dict(zip(columns, row, strict=False))
-    oversize = [(name, len(cell)) for name, cell in raw.items() if len(cell) > MAX_CELL_CHARS]
-    if oversize:
-        name, size = oversize[0]
-        raw[name] = f"{raw[name][:RAW_CELL_KEPT]}... ({size:,} characters)"
-        yield SourceRecord(
-            line_no, raw, None,
-            f"cell {name!r} has {size:,} characters, over the {MAX_CELL_CHARS:,} limit "
-            "(MAX_CELL_CHARS)",
-        )  # fmt: skip
-        return
-    if len(row) != len(columns):
-        yield SourceRecord(line_no, raw, None, _cell_count_error(len(row), columns, delimiter))
-        return
-    yield SourceRecord(line_no, raw, {k: v for k, v in raw.items() if v.strip()})
-
-
-def _parse(record: str, delimiter: str) -> list[str]:
-    rows = list(csv.reader(io.StringIO(record), delimiter=delimiter, strict=True))
-    if len(rows) != 1:
-        raise csv.Error(f"one record read as {len(rows)} rows")
-    return rows[0]
+            return SourceRecord(line_no, record[:10_000], None, f"broken CSV quoting: {exc}")
+        if not any(cell.strip() for cell in row):
+            return None
+        raw = dict(zip(columns, row, strict=False))
+        if max(map(len, row)) > MAX_CELL_CHARS:
+            name = next(name for name, cell in raw.items() if len(cell) > MAX_CELL_CHARS)
+            size = len(raw[name])
+            raw[name] = f"{raw[name][:RAW_CELL_KEPT]}... ({size:,} characters)"
+            return SourceRecord(
+                line_no, raw, None,
+                f"cell {name!r} has {size:,} characters, over the {MAX_CELL_CHARS:,} limit "
+                "(MAX_CELL_CHARS)",
+            )  # fmt: skip
+        if len(row) != len(columns):
+            reason = _cell_count_error(len(row), columns, self.delimiter)
+            return SourceRecord(line_no, raw, None, reason)
+        return SourceRecord(line_no, raw, {k: v for k, v in raw.items() if v.strip()})
 
 
 def _decode_error(line_no: int, record: str, position: int, encoding: str) -> str:
