@@ -8,13 +8,16 @@ Google Merchant feed)::
       "split": {"bullets": "|"},
       "price_with_currency": ["price"],
       "values": {"in_stock": {"in stock": true, "out of stock": false}},
-      "defaults": {"currency": "USD"}
+      "defaults": {"currency": "USD"},
+      "decimal_comma": false
     }
 
 ``fields`` renames source columns (columns it does not name keep their own name), ``split`` cuts
 one string into a list, ``price_with_currency`` reads ``"15.00 USD"`` into ``price`` and
 ``currency``, ``values`` translates a field's values (case-insensitively), and ``defaults`` fills
-fields the record leaves empty. Without a mapping file, records are read as they are.
+fields the record leaves empty. ``decimal_comma`` reads prices written with a decimal comma
+(``24,99``, ``1.234,56``, ``1 234,56``), as European spreadsheets export them (``shelf ingest
+--decimal-comma`` sets it too). Without a mapping file, records are read as they are.
 
 Exports that spread one product over several rows (Shopify: one row per variant, the product's
 fields on the first row only) say so with ``group_by`` (the column whose consecutive equal values
@@ -28,6 +31,7 @@ counted as skipped, not rejected. ``catalog.variants`` does the grouping and ski
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -39,6 +43,31 @@ from catalog.product import Product, describe_validation_error
 from search.errors import CatalogError
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+NUMBER_FIELDS = ("price",)  # the Product fields a decimal comma applies to
+# A decimal-comma number: "24,99", "1.234,56", "1 234,56" (also with a no-break or thin space).
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}([. \u00a0\u202f]\d{3})+|\d+)(,\d+)?")
+
+
+def decimal_comma_number(value: str) -> str | None:
+    """``"1.234,56"`` -> ``"1234.56"``; None when ``value`` is not a decimal-comma number."""
+    text = value.strip()
+    if not _DECIMAL_COMMA.fullmatch(text):
+        return None
+    whole, _, fraction = text.partition(",")
+    whole = re.sub(r"[. \u00a0\u202f]", "", whole)
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def decimal_comma_hint(fields: dict[str, Any]) -> str | None:
+    """What to do about a number written with a decimal comma the mapping does not expect."""
+    for name in NUMBER_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and "," in value and decimal_comma_number(value) is not None:
+            return (
+                f"{name} {value.strip()!r} has a decimal comma: pass --decimal-comma or set "
+                '"decimal_comma": true in the mapping'
+            )
+    return None
 
 
 class FieldMapping(BaseModel):
@@ -62,6 +91,7 @@ class FieldMapping(BaseModel):
     skip: dict[str, list[str]] = Field(
         default_factory=dict, description="source column -> values that keep a product out"
     )
+    decimal_comma: bool = Field(False, description='prices as "1.234,56" rather than "1234.56"')
 
     @model_validator(mode="after")
     def _known_fields(self) -> FieldMapping:
@@ -121,6 +151,11 @@ class FieldMapping(BaseModel):
                         mapped.pop(field, None)
                     else:
                         mapped[field] = folded
+        if self.decimal_comma:
+            for name in NUMBER_FIELDS:
+                value = mapped.get(name)
+                if isinstance(value, str) and (number := decimal_comma_number(value)):
+                    mapped[name] = number
         for name, default in self.defaults.items():
             if mapped.get(name) in (None, ""):
                 mapped[name] = default
@@ -145,6 +180,8 @@ def _price_currency(value: str, mapped: dict[str, Any]) -> str:
     if " " not in value.strip():
         return value
     amount, currency = value.strip().rsplit(" ", 1)
+    if not currency.isalpha():  # "1 234,56": a decimal-comma price with no currency
+        return value
     mapped.setdefault("currency", currency.strip().upper())
     return amount.strip()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cli import main
+from search.cli import EXIT_REJECTS, main
 from search.demo import demo_queries
 from search.settings import get_settings
 
@@ -77,9 +77,12 @@ def test_ingest_reports_bad_lines_by_number_and_indexes_the_rest(
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join([good[0], "oops", good[1], '{"id": "x"}', good[2]]) + "\n")
     rejects = tmp_path / "rejects.jsonl"
-    assert main(["ingest", str(path), "--rejects", str(rejects)]) == 0
+    assert main(["ingest", str(path), "--rejects", str(rejects)]) == EXIT_REJECTS
     captured = capsys.readouterr()
-    assert "read 5, indexed 3, updated 0, unchanged 0, rejected 2, deleted 0" in captured.out
+    assert "read 5, indexed 3, updated 0, unchanged 0, rejected 2, duplicates 0, deleted 0" in (
+        captured.out
+    )
+    assert "2 rows were NOT indexed (exit code 3" in captured.out
     assert "rejected line 2: not valid JSON" in captured.err
     assert "rejected line 4: title: required field is missing" in captured.err
     assert [json.loads(line)["line"] for line in rejects.read_text().splitlines()] == [2, 4]
