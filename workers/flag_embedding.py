@@ -159,6 +159,9 @@ class FlagEmbedder:
         # to the CPU, which must not happen while Shelf still uses it.
         self._flag, self.tokenizer, self.encoder = self._load()
         self._dim = int(self.encoder.config.hidden_size)
+        # Never more tokens than the model has positions for (8192 for bge-m3, 512 for XLM-R).
+        model_limit = int(getattr(self.tokenizer, "model_max_length", spec.max_length))
+        self.max_length = min(spec.max_length, model_limit)
         pad_id = self.tokenizer.pad_token_id
         self._pad_id = 0 if pad_id is None else int(pad_id)  # masked out either way
         self._tokenizer_lock = threading.Lock()
@@ -216,12 +219,13 @@ class FlagEmbedder:
         return self._dim
 
     def preprocess(self, texts: Sequence[str], prefix: str) -> list[list[int]]:
-        """Token ids of ``prefix + text`` for each text, cut to ``max_length`` tokens."""
+        """Token ids of ``prefix + text`` for each text, cut to ``max_length`` tokens (the
+        setting, or the model's own limit when that is lower)."""
         prepared = [prefix + text for text in prepare_texts(texts, self.spec.max_chars)]
         if not prepared:
             return []
         with self._tokenizer_lock:  # a fast tokenizer's truncation setting is shared state
-            encoded = self.tokenizer(prepared, truncation=True, max_length=self.spec.max_length)
+            encoded = self.tokenizer(prepared, truncation=True, max_length=self.max_length)
         return [list(ids) for ids in encoded["input_ids"]]
 
     def predict(self, batch: list[list[int]]) -> np.ndarray:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -264,6 +265,22 @@ def test_flag_embedder_sets_torch_threads_on_the_cpu(
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_max_length_past_the_models_positions_is_capped_at_the_model(
+    flag_embedders: dict[str, FlagEmbedder], encoder_dirs: dict[str, Path]
+) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    spec = EmbedSpec(str(encoder_dirs["m3"]), device="cpu", threads=1, max_length=4096)
+    try:
+        embedder = FlagEmbedder(replace(spec, max_chars=100_000))
+    finally:
+        torch.set_num_threads(before)
+    long_text = "Wasserflasche aus Edelstahl " * 2000
+    assert max(len(ids) for ids in embedder.preprocess([long_text], "")) == 512
+    _assert_unit_rows(embedder.embed_passages([long_text]), 1, 64)
 
 
 def _write_model_files(directory: Path, files: Mapping[str, object]) -> Path:
