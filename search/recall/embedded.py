@@ -18,11 +18,17 @@ from search.recall import (
     FIELD_BOOSTS,
     TIE_BREAKER,
     IndexFailure,
+    PendingText,
     RecallHit,
+    RecallLegs,
     SearchFilters,
+    StoredVector,
+    VectorStatus,
     brand_key,
     searchable_terms,
 )
+from search.recall.dense import DenseIndex
+from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
 SCHEMA_VERSION = 2
@@ -81,15 +87,34 @@ def product_document(product: Product) -> tantivy.Document:
 
 
 class EmbeddedRecall:
-    """The embedded-default Recall: a tantivy index in a directory."""
+    """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
+    store (``vectors.db``, see ``search.recall.vectors``) the dense leg searches."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
         self.path = path
+        self.embed_text_max_chars = embed_text_max_chars
         self._schema = _schema()
         self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
+        self._vectors = VectorStore(path / DB_NAME)
+        if self._vectors.created:
+            self._backfill_vector_store()
+        self._dense = DenseIndex(self._vectors)
+
+    def _backfill_vector_store(self) -> None:
+        """An index built before the dense leg existed: give its products their rows."""
+        self._index.reload()
+        searcher = self._index.searcher()
+        if not searcher.num_docs:
+            return
+        result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
+        rows = []
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            rows.append(product_row(product, self.embed_text_max_chars))
+        self._vectors.upsert(rows)
 
     def _open(self, path: Path) -> tantivy.Index:
         marker = path / _MARKER
@@ -135,6 +160,10 @@ class EmbeddedRecall:
                 writer.add_document(product_document(product))
             if not self._full:
                 writer.commit()
+            # After tantivy's commit: a product row never names a product tantivy lacks.
+            self._vectors.upsert(
+                [product_row(p, self.embed_text_max_chars) for p in products], staged=self._full
+            )
         if not self._full:
             self._index.reload()
         return []
@@ -143,14 +172,14 @@ class EmbeddedRecall:
         """Delete products by id and commit."""
         with self._lock:
             writer = self._get_writer()
-            count = 0
-            for product_id in product_ids:
+            ids = list(product_ids)
+            for product_id in ids:
                 writer.delete_documents_by_term("id", product_id)
-                count += 1
             if not self._full:
                 writer.commit()
+            self._vectors.delete(ids, staged=self._full)
         self._index.reload()
-        return count
+        return len(ids)
 
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the committed index holds."""
@@ -170,12 +199,15 @@ class EmbeddedRecall:
         """Clear the index in the writer without committing: searches still see the old one."""
         with self._lock:
             self._get_writer().delete_all_documents()
+            self._vectors.begin_full()
             self._full = True
 
     def commit_full(self) -> None:
-        """One commit swaps the old catalog for the new one."""
+        """One commit swaps the old catalog for the new one (tantivy, then the vector store:
+        vectors of texts that did not change are kept)."""
         with self._lock:
             self._get_writer().commit()
+            self._vectors.commit_full()
             self._full = False
         self._index.reload()
 
@@ -184,6 +216,7 @@ class EmbeddedRecall:
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
+            self._vectors.abort_full()
             self._full = False
 
     def count(self) -> int:
@@ -215,6 +248,60 @@ class EmbeddedRecall:
             source = searcher.doc(address)["source"][0]
             hits.append(RecallHit(Product.model_validate_json(source), float(score)))
         return hits
+
+    def search_legs(
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+    ) -> RecallLegs:
+        """BM25 top ``limit`` for ``query`` and exact dense top ``limit`` (cosine, ties by id)
+        for ``vector``, both under ``filters``; a leg whose input is ``None`` is empty."""
+        bm25 = [] if query is None else self.search(
+            query, limit=limit, filters=filters, analyze_as=analyze_as
+        )  # fmt: skip
+        if vector is None:
+            return RecallLegs(bm25=bm25, dense=[])
+        found = self._dense.search(vector, limit, filters)
+        products = self._products([product_id for product_id, _score in found])
+        dense = [
+            RecallHit(products[product_id], bm25_score=0.0, dense_score=score)
+            for product_id, score in found
+            if product_id in products  # gone from tantivy a moment before the vector store
+        ]
+        return RecallLegs(bm25=bm25, dense=dense)
+
+    def _products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids, fetched in one query."""
+        if not product_ids:
+            return {}
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        result = searcher.search(query, limit=len(product_ids), count=False)
+        found = {}
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            found[product.id] = product
+        return found
+
+    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
+        """Live products, by id, whose embedding text has no vector from ``model_id``."""
+        return self._vectors.pending(model_id, limit)
+
+    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
+        """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
+        return self._vectors.put(model_id, vectors)
+
+    def vector_status(self) -> VectorStatus:
+        """The vectors' model and how many live products have a vector."""
+        return self._vectors.status()
+
+    def drop_vectors(self) -> None:
+        """Forget every vector and the model record."""
+        self._vectors.drop()
 
     def _text_query(self, terms: list[str], stop: frozenset[str] = frozenset()) -> tantivy.Query:
         per_term = []
@@ -261,3 +348,4 @@ class EmbeddedRecall:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
+            self._vectors.close()
