@@ -275,7 +275,15 @@ class EmbeddedRecall:
         return RecallLegs(bm25=bm25, dense=dense)
 
     def _products(self, product_ids: Sequence[str]) -> dict[str, Product]:
-        """The stored products of the given ids, fetched in one query."""
+        """The stored products of the given ids, fetched in one query (two when this reader
+        lags behind a commit another process made: vectors can name products it has not seen)."""
+        found = self._fetch_products(product_ids)
+        if len(found) < len(set(product_ids)):
+            self._index.reload()
+            found = self._fetch_products(product_ids)
+        return found
+
+    def _fetch_products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         if not product_ids:
             return {}
         searcher = self._index.searcher()
