@@ -48,7 +48,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS staged_products_id ON staged_products (id);
 CREATE TABLE IF NOT EXISTS vectors (
     model_id TEXT NOT NULL, text_hash TEXT NOT NULL, seq INTEGER NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash));
-CREATE INDEX IF NOT EXISTS vectors_seq ON vectors (seq);
+CREATE INDEX IF NOT EXISTS vectors_model_seq ON vectors (model_id, seq);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
 """
