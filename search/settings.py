@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     )
     fusion_bm25_weight: float = Field(1.0, ge=0, description="The BM25 leg's RRF weight.")
     fusion_dense_weight: float = Field(1.0, ge=0, description="The dense leg's RRF weight.")
+    fusion_bm25_floor: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="A BM25 hit scoring below this share of the leg's best score does not "
+        "count in fusion (weak lexical matches cannot displace dense hits by rank alone).",
+    )
 
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
@@ -58,6 +65,12 @@ class Settings(BaseSettings):
     embed_max_length: int = Field(512, ge=16, le=8192, description="Tokens per text, at most.")
     embed_text_max_chars: int = Field(
         400, ge=32, description="The product text embedded is cut to this length."
+    )
+    embed_cache: Path | None = Field(
+        None,
+        description="SQLite file of vectors already computed, by model and text hash (a "
+        "re-ingest or a fresh index never embeds a known text again); unset: "
+        "<data_dir>/embeddings.db.",
     )
     embed_in_background: bool = Field(
         True,
@@ -113,6 +126,7 @@ class Settings(BaseSettings):
         "(keep it above rerank_time_limit_s).",
     )
     ingest_queue: str = Field("ingest", description="Celery queue of `shelf ingest --celery`.")
+    embed_queue: str = Field("embed", description="Celery queue of `shelf embed --celery`.")
     ingest_in_flight: int = Field(8, ge=1, description="Ingest chunks sent and not yet done.")
     ingest_task_timeout_s: float = Field(
         600.0, gt=0, description="Longest wait for one ingest chunk before the ingest stops."
@@ -185,6 +199,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""
         return self.data_dir / "index"
+
+    @property
+    def embed_cache_path(self) -> Path:
+        """The embedding cache's file: ``embed_cache``, else ``embeddings.db`` in data_dir."""
+        return self.embed_cache or self.data_dir / "embeddings.db"
 
     @property
     def events_database_url(self) -> str:

@@ -17,10 +17,22 @@ from workers.model import ModelSpec, RerankModel
 from workers.test_model import build_test_model, catalog_texts
 
 
+@pytest.fixture(scope="session")
+def embed_cache_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the session: a text is embedded by the real model once, however
+    many tests index it."""
+    return tmp_path_factory.mktemp("embed-cache") / "embeddings.db"
+
+
 @pytest.fixture(autouse=True)
-def _fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Each test reads settings anew, with its data under its own tmp_path."""
+def _fresh_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embed_cache_path: Path
+) -> Iterator[None]:
+    """Each test reads settings anew, with its data under its own tmp_path (the embedding
+    cache is shared by the session; the model runs on one thread)."""
     monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path / "shelf-data"))
+    monkeypatch.setenv("SHELF_EMBED_CACHE", str(embed_cache_path))
+    monkeypatch.setenv("SHELF_EMBED_THREADS", "1")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

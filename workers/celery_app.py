@@ -26,9 +26,9 @@ from celery import Celery
 from celery.backends.redis import RedisBackend
 
 from search.settings import Settings, get_settings
-from workers.tasks import INGEST_TASK, RERANK_TASK, register_tasks
+from workers.tasks import EMBED_TASK, INGEST_TASK, RERANK_TASK, register_tasks
 
-__all__ = ["INGEST_TASK", "RERANK_TASK", "celery_config", "make_celery_app"]
+__all__ = ["EMBED_TASK", "INGEST_TASK", "RERANK_TASK", "celery_config", "make_celery_app"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             RERANK_TASK: {"queue": settings.rerank_queue},
             INGEST_TASK: {"queue": settings.ingest_queue},
+            EMBED_TASK: {"queue": settings.embed_queue},
         },
         "task_default_queue": settings.rerank_queue,
         "result_expires": 3600,

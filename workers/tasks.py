@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 RERANK_TASK = "shelf.rerank"
 INGEST_TASK = "shelf.ingest_chunk"
+EMBED_TASK = "shelf.embed"
 
 
 class ModelMismatch(Exception):
@@ -80,7 +81,7 @@ def rerank(
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    """Register the rerank and ingest tasks on ``app``."""
+    """Register the rerank, ingest and embed tasks on ``app``."""
 
     @app.task(name=RERANK_TASK, acks_late=True, reject_on_worker_lost=True)
     def rerank_task(model_id: str, query: str, candidates: list[list[str]]) -> list[float]:
@@ -92,4 +93,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
         return ingest_chunk_task(records, mapping, settings)
 
-    _ = rerank_task, ingest_task  # registered on the app by the decorators
+    @app.task(name=EMBED_TASK, acks_late=True, reject_on_worker_lost=True)
+    def embed_task(model_id: str, items: list[list[str]]) -> int:
+        from workers.embed_tasks import embed_batch_task
+
+        return embed_batch_task(model_id, items, settings)
+
+    _ = rerank_task, ingest_task, embed_task  # registered on the app by the decorators

@@ -17,6 +17,8 @@ from search import __version__
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
 from search.cache import ScoreCache
+from search.embedding_cache import EmbeddingCache
+from search.embedding_pass import BackgroundEmbedder
 from search.errors import ConfigError, ShelfError
 from search.experiments.event_log import EventLog, make_event_log
 from search.experiments.impressions import ImpressionWriter
@@ -39,6 +41,7 @@ class Components:
     impressions: ImpressionWriter
     experiments: RunningExperiments
     variants: VariantPipelines
+    embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
 
     @property
     def recall(self) -> Recall:
@@ -64,6 +67,17 @@ def build_components(settings: Settings) -> Components:
     if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
     pipeline.reranker.warm_up()
+    embedding = None
+    if pipeline.embedder is not None:
+        pipeline.embedder.warm_up()
+        if settings.embed_in_background:
+            embedding = BackgroundEmbedder(
+                pipeline.recall,
+                pipeline.embedder,
+                batch_size=settings.embed_batch_size,
+                cache=EmbeddingCache(settings.embed_cache_path),
+            )
+            embedding.start()
     event_log = make_event_log(settings)
     impressions = ImpressionWriter(
         event_log,
@@ -75,11 +89,14 @@ def build_components(settings: Settings) -> Components:
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
     )
     experiments.start()
-    return Components(pipeline, event_log, impressions, experiments, variants)
+    return Components(pipeline, event_log, impressions, experiments, variants, embedding)
 
 
 def close_components(components: Components) -> None:
-    """Write the queued impressions, then release the store, the model and the index."""
+    """Stop embedding, write the queued impressions, then release the store, the models and
+    the index."""
+    if components.embedding is not None:
+        components.embedding.stop()
     components.experiments.close()
     components.impressions.close()
     components.event_log.close()

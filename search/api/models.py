@@ -45,13 +45,21 @@ class SearchItemOut(BaseModel):
     currency: str
     in_stock: bool
     position: int = Field(description="1-based rank over the whole answer (not the page).")
-    bm25_score: float
+    bm25_score: float = Field(description="BM25 score; 0 when the BM25 leg did not find it.")
+    dense_score: float | None = Field(
+        None,
+        description="Cosine similarity to the query vector; null when the dense leg "
+        "did not find it.",
+    )
+    bm25_rank: int | None = Field(None, description="1-based rank in the BM25 leg, or null.")
+    dense_rank: int | None = Field(None, description="1-based rank in the dense leg, or null.")
     rerank_score: float | None = Field(description="The model's raw score; null if unscored.")
     final_score: float | None = Field(
         description="The score the item is ordered by: rerank_score when the answer was "
-        "reranked, bm25_score when it was not (rerank=false); with an experiment's blend b, "
-        "(1-b)*sigmoid(rerank_score) + b*bm25_score/top bm25_score. Null for a candidate left "
-        "unscored in a degraded answer (those follow the scored ones, in recall order)."
+        "reranked, the fused recall (RRF) score when it was not (rerank=false); with an "
+        "experiment's blend b, (1-b)*sigmoid(rerank_score) + b*bm25_score/top bm25_score. "
+        "Null for a candidate left unscored in a degraded answer (those follow the scored "
+        "ones, in recall order)."
     )
 
 
@@ -62,14 +70,26 @@ class SearchOut(BaseModel):
     experiment: str | None = Field(description="The experiment this search was part of, if any.")
     variant: str = Field(description="The experiment variant served ('default' outside one).")
     query: str = Field(description="The query as searched (normalised).")
-    language: str | None
+    language: str | None = Field(
+        description="The language BM25 analysed the query as (null: every language of its "
+        "script). It never restricts which products are found."
+    )
     language_detected: bool
+    product_locale: str | None = Field(
+        description="The eligibility filter applied (a locale or language), or null: every "
+        "product, in any language, could be found."
+    )
+    recall: str = Field(description="The recall legs that ran: bm25, dense or hybrid.")
+    vectors_pending: int = Field(
+        description="Products without a vector yet (the dense leg cannot find them)."
+    )
+    notice: str | None = Field(None, description="What the operator should know, if anything.")
     items: list[SearchItemOut]
     total: int = Field(description="Ranked results available to page through (at most k).")
     page: int
     size: int
     has_more: bool
-    candidates: int = Field(description="Candidates recalled by BM25.")
+    candidates: int = Field(description="Candidates recalled (both legs, fused).")
     reranked: bool
     degraded: bool = Field(description="Some candidates went unscored (deadline, overload).")
     scored: int
@@ -203,6 +223,9 @@ class ReadyOut(BaseModel):
 
     ready: bool
     checks: dict[str, Check]
+    vectors_pending: int | None = Field(
+        None, description="Products the dense leg cannot find yet (no vector); null: no dense leg."
+    )
 
 
 class HealthOut(BaseModel):

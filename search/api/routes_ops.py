@@ -52,10 +52,32 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
         if isinstance(cache, RedisScoreCache)
         else Check(ok=True, detail="not used (in-process score cache)", required=False),
         "event_store": _check(True, lambda: _events_probe(components)),
+        "vectors": _check(False, lambda: _vectors_probe(components)),
     }
     ready = all(c.ok for c in checks.values() if c.required)
-    body = ReadyOut(ready=ready, checks=checks)
+    pending = None
+    if components.pipeline.embedder is not None and checks["vectors"].ok:
+        pending = components.recall.vector_status().without_vector
+    body = ReadyOut(ready=ready, checks=checks, vectors_pending=pending)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def _vectors_probe(components: Components) -> str:
+    """The dense leg's coverage: how many products still lack a vector (not required: BM25
+    still finds them)."""
+    embedder = components.pipeline.embedder
+    if embedder is None:
+        return "not used (SHELF_EMBED_MODEL=none or SHELF_RECALL_MODE=bm25)"
+    status = components.recall.vector_status()
+    if status.model_id is not None and status.model_id != embedder.model_id:
+        raise RuntimeError(
+            f"the index's vectors come from {status.model_id}, the server embeds queries with "
+            f"{embedder.model_id}: run `shelf embed --rebuild`"
+        )
+    return (
+        f"{status.with_vector} products with a vector, {status.without_vector} without "
+        f"(model {embedder.model_id})"
+    )
 
 
 def queue_depth(components: Components) -> int:

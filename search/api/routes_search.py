@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.app import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
 from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
-from search.errors import LimitExceeded, Overloaded
+from search.errors import InvalidQuery, LimitExceeded, Overloaded
 from search.experiments.assignment import assign
 from search.experiments.event_log import Impression
 from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
@@ -27,7 +27,30 @@ def search(
     settings: Annotated[Settings, Depends(get_settings)],
     q: Annotated[str, Query(description="The shopper's query, any language.")],
     locale: Annotated[
-        str | None, Query(description="A locale (de-DE) or language (de); detected when absent.")
+        str | None,
+        Query(
+            description="Legacy (before cross-lingual recall): a locale (de-DE) or language "
+            "(de) that is both the query's language and the only products eligible. Prefer "
+            "lang and product_locale."
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        Query(
+            description="The query's language (de or de-DE): how BM25 analyses it, nothing "
+            "more. Detected when absent (long queries only)."
+        ),
+    ] = None,
+    product_locale: Annotated[
+        str | None,
+        Query(
+            description="Only products of this locale (de-DE) or language (de) are eligible. "
+            "Absent: every product, whatever its language."
+        ),
+    ] = None,
+    recall: Annotated[
+        Literal["bm25", "dense", "hybrid"] | None,
+        Query(description="Recall legs: bm25, dense or hybrid (default SHELF_RECALL_MODE)."),
     ] = None,
     k: Annotated[
         int | None,
@@ -64,8 +87,13 @@ def search(
     _check_range("page", page, settings.api_max_k, "SHELF_API_MAX_K")
     if not paged:
         size = considered
+    if locale is not None and product_locale is not None:
+        raise InvalidQuery(
+            "locale and product_locale both restrict the products: give product_locale (and "
+            "lang for the query's language) only"
+        )
     filters = SearchFilters(
-        locale=locale,
+        locale=product_locale or locale,
         category=category,
         brand=brand,
         min_price=min_price,
@@ -79,6 +107,8 @@ def search(
         filters=filters,
         rerank=rerank and overrides.rerank is not False,
         blend=overrides.blend or 0.0,
+        query_language=lang or locale,
+        recall_mode=recall,
     )
     for stage, ms in response.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
@@ -107,6 +137,10 @@ def search(
         query=response.query,
         language=response.language,
         language_detected=response.language_detected,
+        product_locale=response.product_locale,
+        recall=response.recall_mode,
+        vectors_pending=response.vectors_pending,
+        notice=response.notice,
         items=[SearchItemOut.model_validate(item, from_attributes=True) for item in shown],
         total=len(response.items),
         page=page,

@@ -27,13 +27,19 @@ def add_eval_arguments(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument(
         "--recall-k", type=_recall_ks, help="recall sizes to evaluate, e.g. 50,100 (SHELF_RECALL_K)"
     )
-    evaluate.add_argument("--no-rerank", action="store_true", help="BM25 order only")
+    evaluate.add_argument("--no-rerank", action="store_true", help="recall order only")
+    evaluate.add_argument(
+        "--recall",
+        choices=["bm25", "dense", "hybrid"],
+        help="recall legs (default: SHELF_RECALL_MODE, hybrid; bm25 with SHELF_EMBED_MODEL=none)",
+    )
     evaluate.add_argument("--run-out", type=Path, help="write the ranking in TREC run format")
     evaluate.add_argument(
         "--compare",
         nargs=2,
         metavar=("A", "B"),
-        help="two configurations side by side, each 'rerank=on|off,recall_k=N' or 'run=FILE'",
+        help="two configurations side by side, each "
+        "'recall=bm25|dense|hybrid,rerank=on|off,recall_k=N' or 'run=FILE'",
     )
 
 
@@ -73,7 +79,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     queries = read_queries(args.queries)
     qrels = read_judgments(args.judgments)
     recall_ks = args.recall_k or [settings.recall_k]
-    default = EvalConfig(rerank=not args.no_rerank, recall_k=recall_ks[0])
+    recall = args.recall or (
+        "bm25" if settings.embed_model.lower() == "none" else settings.recall_mode
+    )
+    default = EvalConfig(rerank=not args.no_rerank, recall_k=recall_ks[0], recall=recall)
     if args.compare:
         configs = [parse_config(spec, default) for spec in args.compare]
     else:

@@ -45,7 +45,8 @@ class EvalQuery:
 
     query_id: str
     text: str
-    locale: str | None = None
+    locale: str | None = None  # the shopper's language: how BM25 analyses the query
+    product_locale: str | None = None  # only products of this locale/language are eligible
 
     @property
     def language(self) -> str:
@@ -105,10 +106,11 @@ class QueryRecord(BaseModel):
     query_id: str = Field(min_length=1)
     text: str = Field(min_length=1)
     locale: str | None = None
+    product_locale: str | None = None
 
     _ids = field_validator("query_id", mode="before")(_identifier)
 
-    @field_validator("locale")
+    @field_validator("locale", "product_locale")
     @classmethod
     def _known_locale(cls, value: str | None) -> str | None:
         if not value:
@@ -243,7 +245,9 @@ def read_queries(path: Path) -> list[EvalQuery]:
             )
             continue
         seen[record.query_id] = line_no
-        queries.append(EvalQuery(record.query_id, record.text, record.locale))
+        queries.append(
+            EvalQuery(record.query_id, record.text, record.locale, record.product_locale)
+        )
     errors.raise_if_any()
     if not queries:
         raise EvaluationInputError(f"{path}: no queries found; expected TSV or JSON Lines")

@@ -19,7 +19,7 @@ from search.errors import CatalogError, EvaluationInputError, InvalidQuery, Shel
 from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
-from search.pipeline import MAX_K, SearchPipeline, make_pipeline
+from search.pipeline import MAX_K, RECALL_MODES, SearchItem, SearchPipeline, make_pipeline
 from search.recall import Recall, SearchFilters, make_recall
 from search.settings import Settings
 
@@ -33,23 +33,25 @@ class EvalConfig:
     rerank: bool
     recall_k: int
     run_file: Path | None = None
+    recall: str = "bm25"  # the recall legs: bm25, dense or hybrid
 
     @property
     def label(self) -> str:
-        """How reports name it: ``bm25 K=50``, ``bm25+rerank K=100``, ``run old.trec``."""
+        """How reports name it: ``bm25 K=50``, ``hybrid+rerank K=100``, ``run old.trec``."""
         if self.run_file is not None:
             return f"run {self.run_file.name}"
-        return f"{'bm25+rerank' if self.rerank else 'bm25'} K={self.recall_k}"
+        return f"{self.recall}{'+rerank' if self.rerank else ''} K={self.recall_k}"
 
     @property
     def tag(self) -> str:
-        """The TREC run tag (one word): ``shelf-bm25-k50``, ``shelf-rerank-k100``."""
-        return f"shelf-{'rerank' if self.rerank else 'bm25'}-k{self.recall_k}"
+        """The TREC run tag (one word): ``shelf-bm25-k50``, ``shelf-hybrid-rerank-k100``."""
+        return f"shelf-{self.recall}{'-rerank' if self.rerank else ''}-k{self.recall_k}"
 
 
 def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
-    """A configuration from ``rerank=on|off``, ``recall_k=N`` (comma-joined) or ``run=FILE``."""
-    rerank, recall_k, run_file = default.rerank, default.recall_k, None
+    """A configuration from ``rerank=on|off``, ``recall=bm25|dense|hybrid``, ``recall_k=N``
+    (comma-joined) or ``run=FILE``."""
+    rerank, recall_k, run_file, recall = default.rerank, default.recall_k, None, default.recall
     for part in filter(None, (p.strip() for p in spec.split(","))):
         key, sep, value = part.partition("=")
         key, value = key.strip().replace("-", "_"), value.strip()
@@ -57,6 +59,8 @@ def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
             key = "?"
         if key == "rerank" and value.lower() in {"on", "off", "true", "false", "1", "0"}:
             rerank = value.lower() in {"on", "true", "1"}
+        elif key == "recall" and value.lower() in RECALL_MODES:
+            recall = value.lower()
         elif key == "recall_k" and value.isdigit() and 1 <= int(value) <= MAX_K:
             recall_k = int(value)
         elif key == "run":
@@ -64,9 +68,10 @@ def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
         else:
             raise EvaluationInputError(
                 f"cannot read the configuration {spec!r} at {part!r}: use rerank=on|off, "
-                f"recall_k=N (1-{MAX_K}) or run=FILE, e.g. 'rerank=on,recall_k=100'"
+                f"recall={'|'.join(RECALL_MODES)}, recall_k=N (1-{MAX_K}) or run=FILE, e.g. "
+                "'recall=hybrid,rerank=on,recall_k=100'"
             )
-    return EvalConfig(rerank=rerank, recall_k=recall_k, run_file=run_file)
+    return EvalConfig(rerank=rerank, recall_k=recall_k, run_file=run_file, recall=recall)
 
 
 @dataclass
@@ -95,10 +100,12 @@ def rank_queries(
     config: EvalConfig,
     on_query: OnQuery | None = None,
 ) -> RankedQueries:
-    """Every query's K candidates in final order, scored by the reranker or else by BM25."""
+    """Every query's K candidates in final order, scored by the reranker or else by recall."""
     ranked = RankedQueries(config, run={}, languages={})
     for query in queries:
-        filters = SearchFilters(locale=query.locale) if query.locale else None
+        # The query's locale is its language (how BM25 analyses it); only a stated
+        # product_locale restricts the products, as in GET /search.
+        filters = SearchFilters(locale=query.product_locale) if query.product_locale else None
         try:
             response = pipeline.search(
                 query.text,
@@ -106,6 +113,8 @@ def rank_queries(
                 recall_k=config.recall_k,
                 filters=filters,
                 rerank=config.rerank,
+                query_language=query.locale,
+                recall_mode=config.recall,
             )
         except InvalidQuery as exc:
             # One unsearchable query (no words left after analysis) must not stop the others.
@@ -119,7 +128,7 @@ def rank_queries(
                     "evaluation needs every score (are the rerank workers running?)"
                 )
             ranked.run[query.query_id] = [
-                (i.product_id, i.rerank_score if i.rerank_score is not None else i.bm25_score)
+                (i.product_id, i.rerank_score if i.rerank_score is not None else _recall_score(i))
                 for i in response.items
             ]
             ranked.languages[query.query_id] = (
@@ -130,6 +139,11 @@ def rank_queries(
         if on_query:
             on_query()
     return ranked
+
+
+def _recall_score(item: SearchItem) -> float:
+    """What a run file records for an unreranked item: its fused recall score."""
+    return item.final_score if item.final_score is not None else item.bm25_score
 
 
 def stored_run(queries: Sequence[EvalQuery], config: EvalConfig) -> RankedQueries:
@@ -148,8 +162,11 @@ def score(ranked: RankedQueries, qrels: Mapping[str, Mapping[str, int]], k: int)
 
 
 @contextmanager
-def catalog_index(catalog: Path | None, settings: Settings) -> Iterator[tuple[Recall, int]]:
-    """The configured index, or a temporary one holding ``catalog``; yields it and its rejects."""
+def catalog_index(
+    catalog: Path | None, settings: Settings, *, embed: bool = False
+) -> Iterator[tuple[Recall, int]]:
+    """The configured index, or a temporary one holding ``catalog`` (with vectors when
+    ``embed``); yields it and its rejects."""
     if catalog is None:
         recall = make_recall(settings)
         try:
@@ -168,6 +185,10 @@ def catalog_index(catalog: Path | None, settings: Settings) -> Iterator[tuple[Re
                     f"{catalog}: no product could be indexed ({report.rejected} rejected); "
                     "check it with `shelf ingest` first"
                 )
+            if embed:
+                from search.embedding_cli import run_embedding
+
+                run_embedding(recall, settings, celery=False)
             yield recall, report.rejected
         finally:
             recall.close()
@@ -194,10 +215,16 @@ def evaluate_configs(
     by_config: dict[EvalConfig, RankedQueries] = {}
     rejected = 0
     if searched:
-        with catalog_index(catalog, settings) as (recall, rejected):
+        embed = any(c.recall != "bm25" for c in searched)
+        with catalog_index(catalog, settings, embed=embed) as (recall, rejected):
             # The score cache lets configurations that share candidates (K=50, K=100) score once.
             pipeline = make_pipeline(
-                settings.model_copy(update={"rerank_deadline_ms": EVAL_DEADLINE_MS}),
+                settings.model_copy(
+                    update={
+                        "rerank_deadline_ms": EVAL_DEADLINE_MS,
+                        "recall_mode": "hybrid" if embed else "bm25",
+                    }
+                ),
                 rerank=any(c.rerank for c in searched),
                 recall=recall,
             )
@@ -207,6 +234,8 @@ def evaluate_configs(
             finally:  # the index is closed by catalog_index; stop the model's thread here
                 if pipeline.reranker is not None:
                     pipeline.reranker.close()
+                if pipeline.embedder is not None:
+                    pipeline.embedder.close()
     results = []
     for config in configs:
         ranked = by_config.get(config) or stored_run(queries, config)

@@ -265,7 +265,11 @@ def make_recall(settings: Settings) -> Recall:
                 "SHELF_RECALL_BACKEND=elasticsearch needs SHELF_ELASTICSEARCH_URL, e.g. "
                 "http://localhost:9200; or use SHELF_RECALL_BACKEND=embedded"
             )
-        return ElasticsearchRecall(settings.elasticsearch_url, alias=settings.elasticsearch_index)
+        return ElasticsearchRecall(
+            settings.elasticsearch_url,
+            alias=settings.elasticsearch_index,
+            embed_text_max_chars=settings.embed_text_max_chars,
+        )
     raise ConfigError(
         f"SHELF_RECALL_BACKEND={settings.recall_backend} is unknown; use embedded or elasticsearch"
     )

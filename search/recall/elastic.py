@@ -3,13 +3,17 @@
 Searches and incremental writes go through the alias (``SHELF_ELASTICSEARCH_INDEX``), which
 points at one versioned index ``<alias>-<version>``. A full reload builds a new versioned index
 while the old one keeps serving, then one ``update_aliases`` call moves the alias and removes the
-old index, so searches never see a half-built catalog. Bodies come from ``elastic_bodies``.
+old index, so searches never see a half-built catalog. Bodies come from ``elastic_bodies`` and,
+for the dense leg, ``elastic_vectors``.
+
+Vectors: a full reload's new index starts without vectors (they are not carried over from the
+old one), so ``shelf ingest --full`` is also how an index's vectors are rebuilt with another
+model; the embedding pass (``pending_vectors``/``put_vectors``) then fills them in behind it.
+An incremental write keeps a product's vector while its embedding text is unchanged.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,7 +21,13 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
 from catalog.product import Product
 from search.errors import RecallUnavailable
-from search.recall import IndexFailure, RecallHit, SearchFilters, searchable_terms
+from search.recall import (
+    IndexFailure,
+    RecallHit,
+    RecallLegs,
+    SearchFilters,
+    searchable_terms,
+)
 from search.recall.elastic_bodies import (
     ANALYSIS_PLUGINS,
     bulk_actions,
@@ -26,6 +36,8 @@ from search.recall.elastic_bodies import (
     index_template_body,
     search_body,
 )
+from search.recall.elastic_maintenance import VectorMaintenance, versioned_index_name
+from search.recall.elastic_vectors import cosine_from_score, knn_body, leg_error, msearch_searches
 
 BULK_CHUNK_DOCS = 500
 BULK_MAX_RETRIES = 5  # per chunk, for documents the cluster answered 429 (too many requests)
@@ -33,17 +45,20 @@ BULK_INITIAL_BACKOFF_S = 1.0
 BULK_MAX_BACKOFF_S = 30.0
 
 
-def versioned_index_name(alias: str) -> str:
-    """A new index name behind ``alias``: ``<alias>-<utc timestamp>-<random>``."""
-    return f"{alias}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
-
-
-class ElasticsearchRecall:
+class ElasticsearchRecall(VectorMaintenance):
     """The production Recall: an Elasticsearch cluster, reached with the official client."""
 
-    def __init__(self, url: str, *, alias: str = "shelf-products", request_timeout: float = 30):
+    def __init__(
+        self,
+        url: str,
+        *,
+        alias: str = "shelf-products",
+        request_timeout: float = 30,
+        embed_text_max_chars: int = 400,
+    ):
         self.url = url
         self.alias = alias
+        self.embed_text_max_chars = embed_text_max_chars
         self._client = Elasticsearch(url, request_timeout=request_timeout, max_retries=1)
         self._staging: str | None = None  # the index a full reload is building
         plugins = self._call("list its plugins", self._installed_plugins)
@@ -113,11 +128,14 @@ class ElasticsearchRecall:
         if not products:
             return []
         target = self._write_index()
-        results = self._call("index products", self._bulk, bulk_actions(products, target))
+        actions = bulk_actions(products, target, embed_max_chars=self.embed_text_max_chars,
+                               keep_vectors=not self._staging)  # fmt: skip
+        results = self._call("index products", self._bulk, actions)
         failures = [
-            IndexFailure(str(info["index"].get("_id")), str(info["index"].get("error")))
+            IndexFailure(str(item.get("_id")), str(item.get("error")))
             for ok, info in results
             if not ok
+            for item in info.values()
         ]
         if not self._staging:
             self._call("refresh the index", self._client.indices.refresh, index=self.alias)
@@ -156,10 +174,7 @@ class ElasticsearchRecall:
         response = self._on_alias("search", self._client.search, None, body=body)
         if response is None:
             return []
-        return [
-            RecallHit(Product.model_validate(hit["_source"]["product"]), float(hit["_score"]))
-            for hit in response["hits"]["hits"]
-        ]
+        return _bm25_hits(response)
 
     def count(self) -> int:
         """Number of products the live catalog holds."""
@@ -193,6 +208,56 @@ class ElasticsearchRecall:
             self._call("delete the unfinished index", self._client.indices.delete,
                        index=staging, ignore_unavailable=True)  # fmt: skip
 
+    def search_legs(
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+    ) -> RecallLegs:
+        """Both legs in one ``_msearch`` round trip (a leg whose input is ``None`` is left out):
+        BM25 as ``search``, and kNN over the same filters, scored by cosine."""
+        legs: dict[str, dict[str, Any]] = {}
+        if query is not None:
+            searchable_terms(query, filters, analyze_as)  # refuses a query with nothing to search
+            legs["bm25"] = search_body(query, filters, limit)
+        if vector is not None:
+            legs["dense"] = knn_body(vector, filters, limit)
+        if not legs:
+            return RecallLegs([], [])
+        searches = msearch_searches(legs.values())
+        response = self._on_alias("search", self._client.msearch, None, searches=searches)
+        found: dict[str, list[RecallHit]] = {"bm25": [], "dense": []}
+        if response is None:  # no catalog yet
+            return RecallLegs([], [])
+        for leg, item in zip(legs, response["responses"], strict=True):
+            failure = leg_error(self.alias, item)
+            if failure and failure[0] == "other":
+                raise self._unavailable(f"search ({leg} leg)", RuntimeError(failure[1]))
+            if failure is None:
+                found[leg] = _bm25_hits(item) if leg == "bm25" else _dense_hits(item)
+        return RecallLegs(found["bm25"], found["dense"])
+
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
+
+
+def _bm25_hits(response: Any) -> list[RecallHit]:
+    return [
+        RecallHit(Product.model_validate(hit["_source"]["product"]), float(hit["_score"]))
+        for hit in response["hits"]["hits"]
+    ]
+
+
+def _dense_hits(response: Any) -> list[RecallHit]:
+    return [
+        RecallHit(
+            Product.model_validate(hit["_source"]["product"]),
+            0.0,
+            cosine_from_score(float(hit["_score"])),
+        )
+        for hit in response["hits"]["hits"]
+    ]

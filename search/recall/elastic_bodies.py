@@ -17,6 +17,11 @@ has none (a bare "coffee" can then match an en-US and a de-DE product). Localize
 indexed under ``alt_titles.<their language>``. Queries are ``multi_match`` only (never
 ``query_string``), so shoppers' text cannot inject query syntax. The product itself travels in
 ``product``, stored but not indexed, and comes back whole with each hit.
+
+The dense leg's fields (``VECTOR_PROPERTIES``) and request bodies are in ``elastic_vectors``.
+A product written incrementally keeps its stored vector when its embedding text is unchanged: the
+write is a scripted upsert (``REPLACE_KEEPING_VECTOR``), not a plain index, because a plain index
+replaces the whole document and would drop the vector.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 from catalog.locales import LANGUAGES, language_of
 from catalog.product import Product
-from catalog.text import content_hash
+from catalog.text import content_hash, embed_text, text_hash
 from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters, brand_key
 
 ANALYSIS_PLUGINS = ("analysis-icu", "analysis-kuromoji", "analysis-smartcn", "analysis-nori")
@@ -44,6 +49,35 @@ _LANGUAGE_RULES: dict[str, tuple[str, str]] = {
     "nl": ("_dutch_", "dutch"),
 }
 _CJK_TOKENIZERS = {"ja": "analysis-kuromoji", "zh": "analysis-smartcn", "ko": "analysis-nori"}
+
+VECTOR_FIELD = "embedding"
+# ``embedding``: float vectors in an HNSW graph (not the int8-quantised default of 8.14+), so
+# _score is the exact cosine of what was stored, as in the embedded backend. ``cosine``, not
+# ``dot_product``: the same score formula, and Elasticsearch (8.11+) normalises cosine vectors
+# once at index time, so it costs no more, but it does not refuse a whole document whose vector
+# is off unit length by more than a small tolerance (fp16 rounding), as dot_product does.
+# ``dims`` is left out: the first stored vector sets it (8.11+), so one template serves every
+# model. ``embed_text`` is kept for the embedding pass (``pending_vectors``), never searched.
+VECTOR_PROPERTIES: dict[str, Any] = {
+    "embed_text": {"type": "text", "index": False},
+    "embed_text_hash": {"type": "keyword"},
+    VECTOR_FIELD: {
+        "type": "dense_vector",
+        "index": True,
+        "similarity": "cosine",
+        "index_options": {"type": "hnsw"},
+    },
+}
+# Replace the stored document by ``params.doc`` (as a plain index would), but carry the stored
+# vector over when it was computed from the same embedding text. On a missing document
+# (``scripted_upsert``) ``ctx._source`` is the empty upsert, so nothing is carried.
+REPLACE_KEEPING_VECTOR = (
+    "def kept = params.doc.embed_text_hash.equals(ctx._source.embed_text_hash) "
+    "? ctx._source.embedding : null; "
+    "ctx._source.clear(); ctx._source.putAll(params.doc); "
+    "if (kept != null) { ctx._source.embedding = kept; }"
+)
+UPDATE_RETRIES_ON_CONFLICT = 3  # a product written while its vector is stored: retried, not lost
 
 
 def analyzer_name(language: str) -> str:
@@ -117,15 +151,19 @@ def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -
                     "in_stock": {"type": "boolean"},
                     "content_hash": {"type": "keyword"},
                     "product": {"type": "object", "enabled": False},
+                    **VECTOR_PROPERTIES,
                 },
             },
         },
     }
 
 
-def product_document(product: Product) -> dict[str, Any]:
-    """The Elasticsearch document of a product: text under its language, filters, the source."""
+def product_document(product: Product, embed_max_chars: int = 400) -> dict[str, Any]:
+    """The Elasticsearch document of a product: text under its language, filters, the source,
+    and the text the dense leg embeds (``catalog.text.embed_text``, cut to ``embed_max_chars``)
+    with its sha256. The vector itself is written later, by ``put_vectors``."""
     lang = language_of(product.locale).code
+    passage = embed_text(product, embed_max_chars)
     alt_titles: dict[str, list[str]] = {}
     for locale, title in product.localized_titles.items():
         alt_titles.setdefault(language_of(locale).code, []).append(title)
@@ -148,18 +186,35 @@ def product_document(product: Product) -> dict[str, Any]:
         "in_stock": product.in_stock,
         "content_hash": content_hash(product),
         "product": product.model_dump(mode="json"),
+        "embed_text": passage,
+        "embed_text_hash": text_hash(passage),
     }
 
 
-def bulk_actions(products: Iterable[Product], index: str) -> Iterator[dict[str, Any]]:
-    """``helpers.streaming_bulk`` actions that upsert (by id) each product into ``index``."""
+def bulk_actions(
+    products: Iterable[Product], index: str, *, embed_max_chars: int = 400, keep_vectors: bool
+) -> Iterator[dict[str, Any]]:
+    """``helpers.streaming_bulk`` actions that write (by id) each product into ``index``.
+
+    With ``keep_vectors`` (incremental writes to the live catalog) each is a scripted upsert that
+    replaces the document but keeps its vector if its embedding text is unchanged; without (a
+    full reload into a new, empty index, which has no vectors to keep) a plain, cheaper index.
+    """
     for product in products:
+        document = product_document(product, embed_max_chars)
+        if not keep_vectors:
+            yield {"_op_type": "index", "_index": index, "_id": product.id, "_source": document}
+            continue
         yield {
-            "_op_type": "index",
+            "_op_type": "update",
             "_index": index,
             "_id": product.id,
-            "_source": product_document(product),
-        }
+            "retry_on_conflict": UPDATE_RETRIES_ON_CONFLICT,
+            "scripted_upsert": True,
+            "upsert": {},
+            "script": {"lang": "painless", "source": REPLACE_KEEPING_VECTOR,
+                       "params": {"doc": document}},
+        }  # fmt: skip
 
 
 def delete_actions(product_ids: Iterable[str], index: str) -> Iterator[dict[str, Any]]:

@@ -160,3 +160,21 @@ def test_auto_cache_is_redis_in_celery_mode_and_memory_locally(redis_url: str) -
     celery = make_score_cache(Settings(rerank_mode="celery", redis_url=redis_url))
     assert isinstance(local, MemoryScoreCache) and isinstance(celery, RedisScoreCache)
     assert make_score_cache(Settings(score_cache="off")).get_many(["k"]) == [None]
+
+
+def test_query_vectors_round_trip_at_float32_precision(cache: ScoreCache) -> None:
+    from search.cache import query_vector_key
+
+    key = query_vector_key("model@rev", "noise cancelling headphones")
+    assert cache.get_vector(key) is None
+    vector = [0.1, -0.25, 0.5, 1e-7]
+    cache.put_vector(key, vector)
+    stored = cache.get_vector(key)
+    assert stored == pytest.approx(vector, rel=1e-6)
+    assert cache.get_vector(query_vector_key("other@rev", "noise cancelling headphones")) is None
+
+
+def test_a_vector_key_never_collides_with_a_score_key() -> None:
+    from search.cache import query_vector_key
+
+    assert query_vector_key("m", "q") != score_key("m", "q", "", "")

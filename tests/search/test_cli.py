@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cli import demo_queries, main
+from search.cli import main
+from search.demo import demo_queries
 from search.settings import get_settings
 
 SHELF = Path(sys.executable).with_name("shelf")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from catalog.text import embed_text, text_hash
 from search.errors import RecallUnavailable
 from search.recall import SearchFilters
 from search.recall.elastic import ElasticsearchRecall
@@ -11,6 +12,7 @@ from search.recall.elastic_bodies import (
     bulk_actions,
     content_hashes_body,
     index_template_body,
+    product_document,
     query_fields,
     search_body,
 )
@@ -96,7 +98,7 @@ def test_search_body_without_a_server_queries_every_language_without_a_locale() 
 def test_bulk_actions_without_a_server_put_text_under_the_products_language() -> None:
     product = make_product(id="p1", locale="de-DE", title="Trinkflasche", bullets=["750 ml"],
                            localized_titles={"en-US": "Water bottle"}, description="")  # fmt: skip
-    [action] = bulk_actions([product], "shelf-products-v1")
+    [action] = bulk_actions([product], "shelf-products-v1", keep_vectors=False)
     source = action.pop("_source")
     assert action == {"_op_type": "index", "_index": "shelf-products-v1", "_id": "p1"}
     assert source["title"] == {"de": "Trinkflasche"}
@@ -121,3 +123,64 @@ def test_content_hashes_body_without_a_server_asks_for_the_hash_only() -> None:
 def test_an_unreachable_cluster_is_recall_unavailable_naming_the_url_and_the_fix() -> None:
     with pytest.raises(RecallUnavailable, match=r"http://127\.0\.0\.1:9 .*docker compose up"):
         ElasticsearchRecall("http://127.0.0.1:9", request_timeout=2)
+
+
+# The dense leg's fields and writes (its other bodies: test_elastic_vector_bodies.py).
+
+
+def test_template_without_a_server_maps_the_vector_and_its_text_beside_the_analysers() -> None:
+    mapping = index_template_body("shelf-products")["template"]["mappings"]
+    properties = mapping["properties"]
+    assert properties["embedding"] == {
+        "type": "dense_vector",
+        "index": True,
+        "similarity": "cosine",
+        "index_options": {"type": "hnsw"},
+    }  # no "dims": the first stored vector sets it, so one template serves every model
+    assert properties["embed_text"] == {"type": "text", "index": False}
+    assert properties["embed_text_hash"] == {"type": "keyword"}
+    assert "_meta" not in mapping  # a new index names no model until a vector is stored
+
+
+@pytest.mark.parametrize("max_chars", [32, 400, 5000])
+def test_bulk_actions_without_a_server_carry_the_embed_text_cut_to_the_setting(
+    max_chars: int,
+) -> None:
+    product = make_product(description="Keeps drinks cold for 24 hours. " * 40)
+    [action] = bulk_actions([product], "i", embed_max_chars=max_chars, keep_vectors=False)
+    passage = embed_text(product, max_chars)
+    assert action["_source"]["embed_text"] == passage
+    assert action["_source"]["embed_text_hash"] == text_hash(passage)
+    assert action["_source"] == product_document(product, max_chars)
+
+
+def test_bulk_actions_without_a_server_upsert_live_products_keeping_an_unchanged_vector() -> None:
+    product = make_product(id="p1")
+    [action] = bulk_actions([product], "shelf-products", keep_vectors=True)
+    assert action == {
+        "_op_type": "update",
+        "_index": "shelf-products",
+        "_id": "p1",
+        "retry_on_conflict": 3,
+        "scripted_upsert": True,
+        "upsert": {},
+        "script": {
+            "lang": "painless",
+            "source": "def kept = params.doc.embed_text_hash.equals(ctx._source.embed_text_hash) "
+            "? ctx._source.embedding : null; ctx._source.clear(); ctx._source.putAll(params.doc); "
+            "if (kept != null) { ctx._source.embedding = kept; }",
+            "params": {"doc": product_document(product, 400)},
+        },
+    }
+    assert "embedding" not in product_document(product)  # only put_vectors writes vectors
+
+
+def test_bulk_actions_without_a_server_index_plainly_into_a_new_full_reload_index() -> None:
+    product = make_product(id="p1")
+    [action] = bulk_actions([product], "shelf-products-v2", keep_vectors=False)
+    assert action == {
+        "_op_type": "index",
+        "_index": "shelf-products-v2",
+        "_id": "p1",
+        "_source": product_document(product),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from search.cli import demo_queries
+from search.demo import demo_queries
 
 
 @pytest.mark.parametrize(("query", "locale"), demo_queries())

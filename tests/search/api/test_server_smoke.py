@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bench.common import Server
-from search.cli import demo_queries
+from search.demo import demo_queries
 from tests.search.api.conftest import API_KEY, server_env
 
 

@@ -1,0 +1,140 @@
+"""`shelf embed`, and the embedding pass that `shelf ingest` runs after indexing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from search.errors import NotConfigured
+from search.settings import Settings
+
+if TYPE_CHECKING:
+    from search.embedding_pass import EmbedReport
+    from search.recall import Recall
+
+EMBED_CHOICES = ("now", "later", "celery")
+
+
+def add_embed_arguments(embed: argparse.ArgumentParser) -> None:
+    """The options of ``shelf embed``."""
+    embed.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="forget every vector (e.g. after changing SHELF_EMBED_MODEL) and embed all again",
+    )
+    embed.add_argument(
+        "--celery",
+        action="store_true",
+        help="spread the batches over Celery workers (`shelf worker --queues embed`)",
+    )
+    embed.add_argument("--threads", type=int, help="CPU threads of the model (SHELF_EMBED_THREADS)")
+    embed.add_argument("--batch-size", type=int, help="texts per batch (SHELF_EMBED_BATCH_SIZE)")
+
+
+def add_ingest_embed_argument(ingest: argparse.ArgumentParser) -> None:
+    """``shelf ingest --embed now|later|celery``."""
+    ingest.add_argument(
+        "--embed",
+        choices=EMBED_CHOICES,
+        default="now",
+        help="vectors for the dense leg: 'now' embeds what lacks one after indexing (default; "
+        "resumable with `shelf embed`), 'later' leaves it to `shelf embed` or a running "
+        "`shelf serve`, 'celery' sends it to the workers. Ignored with SHELF_EMBED_MODEL=none",
+    )
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    """Embed every product of the index that lacks a vector from the configured model."""
+    from search.cli import emit
+    from search.recall import make_recall
+
+    settings = _with_overrides(args, settings)
+    recall = make_recall(settings)
+    try:
+        if args.rebuild:
+            recall.drop_vectors()
+        report = run_embedding(recall, settings, celery=args.celery, quiet=args.json)
+    finally:
+        recall.close()
+    emit(args, report.as_dict(), _summary(report))
+    return 0
+
+
+def embed_after_ingest(args: argparse.Namespace, settings: Settings) -> None:
+    """The embedding pass of ``shelf ingest`` (unless ``--embed later``): progress on stderr,
+    a summary line on stdout (or in ``--json``'s object under "embedding")."""
+    if args.embed == "later" or settings.embed_model.lower() == "none":
+        return
+    from search.recall import make_recall
+
+    recall = make_recall(settings.model_copy(update={"recall_backend": args.backend})
+                         if args.backend else settings)  # fmt: skip
+    try:
+        report = run_embedding(recall, settings, celery=args.embed == "celery", quiet=args.json)
+    finally:
+        recall.close()
+    if not args.json:
+        print(_summary(report))
+
+
+def run_embedding(
+    recall: Recall, settings: Settings, *, celery: bool, quiet: bool = False
+) -> EmbedReport:
+    """One embedding pass over ``recall``, here or on Celery workers, with a progress bar on
+    stderr (unless ``quiet``)."""
+    from tqdm import tqdm
+
+    from search.embedding_cache import EmbeddingCache
+    from search.embedding_pass import embed_pending
+
+    total = recall.vector_status().without_vector
+    bar = None if quiet else tqdm(total=total, unit="products", desc="embed", file=sys.stderr)
+
+    def progress(report: EmbedReport) -> None:
+        if bar is not None:
+            bar.n = report.embedded + report.stale
+            bar.refresh()
+
+    try:
+        if celery:
+            from workers.embed_tasks import embed_with_celery
+
+            return embed_with_celery(recall, settings, progress=progress)
+        from workers.embedding import make_embedder
+
+        embedder = make_embedder(settings)
+        if embedder is None:
+            raise NotConfigured("SHELF_EMBED_MODEL=none: there is no model to embed with")
+        cache = EmbeddingCache(settings.embed_cache_path)
+        try:
+            return embed_pending(
+                recall,
+                embedder,
+                batch_size=settings.embed_batch_size,
+                progress=progress,
+                cache=cache,
+            )
+        finally:
+            embedder.close()
+            cache.close()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _with_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
+    update: dict[str, object] = {}
+    if args.threads:
+        update["embed_threads"] = args.threads
+    if args.batch_size:
+        update["embed_batch_size"] = args.batch_size
+    return settings.model_copy(update=update) if update else settings
+
+
+def _summary(report: EmbedReport) -> str:
+    return (
+        f"embedded {report.embedded} products in {report.seconds:.1f}s "
+        f"({report.rate:,.1f} products/s); {report.pending} still without a vector"
+        + (f"; {report.stale} changed while embedding" if report.stale else "")
+    )
