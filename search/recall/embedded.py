@@ -99,15 +99,16 @@ class EmbeddedRecall:
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
         self._vectors = VectorStore(path / DB_NAME)
-        if self._vectors.created:
-            self._backfill_vector_store()
+        self._backfill_vector_store()
         self._dense = DenseIndex(self._vectors)
 
     def _backfill_vector_store(self) -> None:
-        """An index built before the dense leg existed: give its products their rows."""
+        """An index built before the dense leg existed (or whose store was lost before its
+        first write): give its products their rows. The live store is never empty while tantivy
+        holds products, so this runs once."""
         self._index.reload()
         searcher = self._index.searcher()
-        if not searcher.num_docs:
+        if not searcher.num_docs or self._vectors.has_products():
             return
         result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
         rows = []

@@ -113,7 +113,6 @@ class VectorStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.created = not path.exists()
         try:
             self._db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -266,6 +265,11 @@ class VectorStore:
                     )
                     stored += 1
         return stored
+
+    def has_products(self) -> bool:
+        """Whether the live catalog has any product row."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM products LIMIT 1").fetchone() is not None
 
     def status(self) -> VectorStatus:
         """The model record and how many live products have a vector from it."""
