@@ -4,6 +4,7 @@ an index that predates the store gets one."""
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -117,4 +118,36 @@ def test_the_embedded_text_is_cut_to_the_configured_length(tmp_path: Path) -> No
     recall.index([make_product(id="a", description="long " * 100)])
     [pending] = recall.pending_vectors(MODEL, limit=10)
     assert len(pending.text) <= 40
+    recall.close()
+
+
+def test_searches_in_threads_stay_correct_while_vectors_are_written(tmp_path: Path) -> None:
+    recall = EmbeddedRecall(tmp_path / "index")
+    recall.index([make_product(id=f"p{i:03d}", title=f"Product {i}") for i in range(200)])
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                scores = [score for _pid, score in _dense(recall, _vector(0))]
+                assert scores == sorted(scores, reverse=True)
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for batch in range(10):
+        pending = recall.pending_vectors(MODEL, limit=20)
+        recall.put_vectors(MODEL, [StoredVector(p.product_id, p.text_hash, _vector(batch * 100 + i))
+                                   for i, p in enumerate(pending)])  # fmt: skip
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    fresh = EmbeddedRecall(tmp_path / "index")
+    assert _dense(recall, _vector(0)) == _dense(fresh, _vector(0))
+    assert len(_dense(recall, _vector(0))) == 50
+    fresh.close()
     recall.close()
