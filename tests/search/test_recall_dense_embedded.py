@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from search.errors import EmbeddingMismatch
 from search.recall import SearchFilters, StoredVector, make_recall
 from search.recall import dense as dense_module
 from search.recall.embedded import EmbeddedRecall
@@ -150,4 +151,14 @@ def test_searches_in_threads_stay_correct_while_vectors_are_written(tmp_path: Pa
     assert _dense(recall, _vector(0)) == _dense(fresh, _vector(0))
     assert len(_dense(recall, _vector(0))) == 50
     fresh.close()
+    recall.close()
+
+
+def test_a_query_vector_of_another_dimension_names_both_and_the_fix(tmp_path: Path) -> None:
+    recall = EmbeddedRecall(tmp_path / "index")
+    recall.index([make_product(id="a")])
+    _embed_all(recall, seed=0)
+    fix = r"has 3 dimensions, the index's vectors have 8.*shelf embed --rebuild"
+    with pytest.raises(EmbeddingMismatch, match=fix):
+        recall.search_legs(None, [1.0, 0.0, 0.0], limit=5)
     recall.close()
