@@ -9,10 +9,8 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.analysis import analyze, stop_terms
-from catalog.locales import language_of
+from catalog.analysis import stop_terms
 from catalog.product import Product
-from catalog.text import content_hash
 from search.errors import RecallUnavailable
 from search.recall import (
     FIELD_BOOSTS,
@@ -24,10 +22,10 @@ from search.recall import (
     SearchFilters,
     StoredVector,
     VectorStatus,
-    brand_key,
     searchable_terms,
 )
 from search.recall.dense import DenseIndex
+from search.recall.tantivy_documents import product_document, schema
 from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
@@ -41,51 +39,6 @@ STOP_WORD_WEIGHT = 0.1
 WRITER_HEAP_BYTES = 64_000_000
 
 
-def _schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    for name in FIELD_BOOSTS:
-        # Terms come pre-analysed (catalog.analysis), joined by spaces.
-        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
-    builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("brand_exact", tokenizer_name="raw", index_option="basic")
-    builder.add_float_field("price", indexed=True, fast=True)
-    builder.add_boolean_field("in_stock", indexed=True)
-    builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_bytes_field("source", stored=True)
-    return builder.build()
-
-
-def _terms(text: str, locale: str) -> str:
-    return " ".join(analyze(text, locale))
-
-
-def product_document(product: Product) -> tantivy.Document:
-    """The tantivy document of a product: analysed text fields, filter fields, the source."""
-    alt_titles = " ".join(
-        _terms(title, locale) for locale, title in product.localized_titles.items()
-    )
-    return tantivy.Document(
-        id=product.id,
-        title=_terms(product.title, product.locale),
-        alt_titles=alt_titles,
-        brand=_terms(product.brand, product.locale),
-        category=_terms(product.category, product.locale),
-        bullets=" ".join(_terms(bullet, product.locale) for bullet in product.bullets),
-        description=_terms(product.description, product.locale),
-        locale=product.locale,
-        language=language_of(product.locale).code,
-        category_path=product.category_path,
-        brand_exact=brand_key(product.brand),
-        price=float(product.price),
-        in_stock=product.in_stock,
-        content_hash=content_hash(product),
-        source=product.model_dump_json().encode("utf-8"),
-    )
-
-
 class EmbeddedRecall:
     """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
     store (``vectors.db``, see ``search.recall.vectors``) the dense leg searches."""
@@ -93,7 +46,7 @@ class EmbeddedRecall:
     def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
         self.path = path
         self.embed_text_max_chars = embed_text_max_chars
-        self._schema = _schema()
+        self._schema = schema()
         self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
