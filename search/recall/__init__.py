@@ -267,7 +267,9 @@ def make_recall(settings: Settings) -> Recall:
     if settings.recall_backend == "embedded":
         from search.recall.embedded import EmbeddedRecall
 
-        return EmbeddedRecall(settings.index_dir)
+        return EmbeddedRecall(
+            settings.index_dir, embed_text_max_chars=settings.embed_text_max_chars
+        )
     if settings.recall_backend == "elasticsearch":
         from search.recall.elastic import ElasticsearchRecall
 

@@ -9,20 +9,24 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.analysis import analyze, stop_terms
-from catalog.locales import language_of
+from catalog.analysis import stop_terms
 from catalog.product import Product
-from catalog.text import content_hash
 from search.errors import RecallUnavailable
 from search.recall import (
     FIELD_BOOSTS,
     TIE_BREAKER,
     IndexFailure,
+    PendingText,
     RecallHit,
+    RecallLegs,
     SearchFilters,
-    brand_key,
+    StoredVector,
+    VectorStatus,
     searchable_terms,
 )
+from search.recall.dense import DenseIndex
+from search.recall.tantivy_documents import product_document, schema
+from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
 # 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
@@ -36,61 +40,36 @@ STOP_WORD_WEIGHT = 0.1
 WRITER_HEAP_BYTES = 64_000_000
 
 
-def _schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    for name in FIELD_BOOSTS:
-        # Terms come pre-analysed (catalog.analysis), joined by spaces.
-        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
-    builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("brand_exact", tokenizer_name="raw", index_option="basic")
-    builder.add_float_field("price", indexed=True, fast=True)
-    builder.add_boolean_field("in_stock", indexed=True)
-    builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
-    builder.add_bytes_field("source", stored=True)
-    return builder.build()
-
-
-def _terms(text: str, locale: str) -> str:
-    return " ".join(analyze(text, locale))
-
-
-def product_document(product: Product) -> tantivy.Document:
-    """The tantivy document of a product: analysed text fields, filter fields, the source."""
-    alt_titles = " ".join(
-        _terms(title, locale) for locale, title in product.localized_titles.items()
-    )
-    return tantivy.Document(
-        id=product.id,
-        title=_terms(product.title, product.locale),
-        alt_titles=alt_titles,
-        brand=_terms(product.brand, product.locale),
-        category=_terms(product.category, product.locale),
-        bullets=" ".join(_terms(bullet, product.locale) for bullet in product.bullets),
-        description=_terms(product.description, product.locale),
-        locale=product.locale,
-        language=language_of(product.locale).code,
-        category_path=product.category_path,
-        brand_exact=brand_key(product.brand),
-        price=float(product.price),
-        in_stock=product.in_stock,
-        content_hash=content_hash(product),
-        source=product.model_dump_json().encode("utf-8"),
-    )
-
-
 class EmbeddedRecall:
-    """The embedded-default Recall: a tantivy index in a directory."""
+    """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
+    store (``vectors.db``, see ``search.recall.vectors``) the dense leg searches."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
         self.path = path
-        self._schema = _schema()
+        self.embed_text_max_chars = embed_text_max_chars
+        self._schema = schema()
         self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
+        self._vectors = VectorStore(path / DB_NAME)
+        self._backfill_vector_store()
+        self._dense = DenseIndex(self._vectors)
+
+    def _backfill_vector_store(self) -> None:
+        """An index built before the dense leg existed (or whose store was lost before its
+        first write): give its products their rows. The live store is never empty while tantivy
+        holds products, so this runs once."""
+        self._index.reload()
+        searcher = self._index.searcher()
+        if not searcher.num_docs or self._vectors.has_products():
+            return
+        result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
+        rows = []
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            rows.append(product_row(product, self.embed_text_max_chars))
+        self._vectors.upsert(rows)
 
     def _open(self, path: Path) -> tantivy.Index:
         marker = path / _MARKER
@@ -136,6 +115,10 @@ class EmbeddedRecall:
                 writer.add_document(product_document(product))
             if not self._full:
                 writer.commit()
+            # After tantivy's commit: a product row never names a product tantivy lacks.
+            self._vectors.upsert(
+                [product_row(p, self.embed_text_max_chars) for p in products], staged=self._full
+            )
         if not self._full:
             self._index.reload()
         return []
@@ -144,14 +127,14 @@ class EmbeddedRecall:
         """Delete products by id and commit."""
         with self._lock:
             writer = self._get_writer()
-            count = 0
-            for product_id in product_ids:
+            ids = list(product_ids)
+            for product_id in ids:
                 writer.delete_documents_by_term("id", product_id)
-                count += 1
             if not self._full:
                 writer.commit()
+            self._vectors.delete(ids, staged=self._full)
         self._index.reload()
-        return count
+        return len(ids)
 
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the committed index holds."""
@@ -171,12 +154,15 @@ class EmbeddedRecall:
         """Clear the index in the writer without committing: searches still see the old one."""
         with self._lock:
             self._get_writer().delete_all_documents()
+            self._vectors.begin_full()
             self._full = True
 
     def commit_full(self) -> None:
-        """One commit swaps the old catalog for the new one."""
+        """One commit swaps the old catalog for the new one (tantivy, then the vector store:
+        vectors of texts that did not change are kept)."""
         with self._lock:
             self._get_writer().commit()
+            self._vectors.commit_full()
             self._full = False
         self._index.reload()
 
@@ -185,6 +171,7 @@ class EmbeddedRecall:
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
+            self._vectors.abort_full()
             self._full = False
 
     def count(self) -> int:
@@ -216,6 +203,68 @@ class EmbeddedRecall:
             source = searcher.doc(address)["source"][0]
             hits.append(RecallHit(Product.model_validate_json(source), float(score)))
         return hits
+
+    def search_legs(
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+    ) -> RecallLegs:
+        """BM25 top ``limit`` for ``query`` and exact dense top ``limit`` (cosine, ties by id)
+        for ``vector``, both under ``filters``; a leg whose input is ``None`` is empty."""
+        bm25 = [] if query is None else self.search(
+            query, limit=limit, filters=filters, analyze_as=analyze_as
+        )  # fmt: skip
+        if vector is None:
+            return RecallLegs(bm25=bm25, dense=[])
+        found = self._dense.search(vector, limit, filters)
+        products = self._products([product_id for product_id, _score in found])
+        dense = [
+            RecallHit(products[product_id], bm25_score=0.0, dense_score=score)
+            for product_id, score in found
+            if product_id in products  # gone from tantivy a moment before the vector store
+        ]
+        return RecallLegs(bm25=bm25, dense=dense)
+
+    def _products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids, fetched in one query (two when this reader
+        lags behind a commit another process made: vectors can name products it has not seen)."""
+        found = self._fetch_products(product_ids)
+        if len(found) < len(set(product_ids)):
+            self._index.reload()
+            found = self._fetch_products(product_ids)
+        return found
+
+    def _fetch_products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        if not product_ids:
+            return {}
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        result = searcher.search(query, limit=len(product_ids), count=False)
+        found = {}
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            found[product.id] = product
+        return found
+
+    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
+        """Live products, by id, whose embedding text has no vector from ``model_id``."""
+        return self._vectors.pending(model_id, limit)
+
+    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
+        """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
+        return self._vectors.put(model_id, vectors)
+
+    def vector_status(self) -> VectorStatus:
+        """The vectors' model and how many live products have a vector."""
+        return self._vectors.status()
+
+    def drop_vectors(self) -> None:
+        """Forget every vector and the model record."""
+        self._vectors.drop()
 
     def _text_query(self, terms: list[str], stop: frozenset[str] = frozenset()) -> tantivy.Query:
         per_term = []
@@ -261,3 +310,4 @@ class EmbeddedRecall:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
+            self._vectors.close()

@@ -1,0 +1,59 @@
+"""The tantivy documents of the embedded backend: the schema, and a product as a document
+(analysed text fields, the filter fields the BM25 leg and ``vectors.ProductRow`` share, the
+source)."""
+
+from __future__ import annotations
+
+import tantivy
+
+from catalog.analysis import analyze
+from catalog.locales import language_of
+from catalog.product import Product
+from catalog.text import content_hash
+from search.recall import FIELD_BOOSTS, brand_key
+
+
+def schema() -> tantivy.Schema:
+    """The index schema: id, the boosted text fields, the filter fields, hash and source."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in FIELD_BOOSTS:
+        # Terms come pre-analysed (catalog.analysis), joined by spaces.
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("brand_exact", tokenizer_name="raw", index_option="basic")
+    builder.add_float_field("price", indexed=True, fast=True)
+    builder.add_boolean_field("in_stock", indexed=True)
+    builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("source", stored=True)
+    return builder.build()
+
+
+def _terms(text: str, locale: str) -> str:
+    return " ".join(analyze(text, locale))
+
+
+def product_document(product: Product) -> tantivy.Document:
+    """The tantivy document of a product: analysed text fields, filter fields, the source."""
+    alt_titles = " ".join(
+        _terms(title, locale) for locale, title in product.localized_titles.items()
+    )
+    return tantivy.Document(
+        id=product.id,
+        title=_terms(product.title, product.locale),
+        alt_titles=alt_titles,
+        brand=_terms(product.brand, product.locale),
+        category=_terms(product.category, product.locale),
+        bullets=" ".join(_terms(bullet, product.locale) for bullet in product.bullets),
+        description=_terms(product.description, product.locale),
+        locale=product.locale,
+        language=language_of(product.locale).code,
+        category_path=product.category_path,
+        brand_exact=brand_key(product.brand),
+        price=float(product.price),
+        in_stock=product.in_stock,
+        content_hash=content_hash(product),
+        source=product.model_dump_json().encode("utf-8"),
+    )
