@@ -154,6 +154,7 @@ class PendingText:
     product_id: str
     text_hash: str  # sha256 of ``text``; a vector is stored against it
     text: str  # ``catalog.text.embed_text`` of the product
+    language: str = ""  # the product's language code (vectors are centred on it)
 
 
 @dataclass(frozen=True)

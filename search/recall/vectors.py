@@ -222,8 +222,9 @@ class VectorStore:
         with self.read() as db:
             self._check_model(db, model_id)
             rows = db.execute(
-                "SELECT id, text_hash, text FROM products p WHERE NOT EXISTS (SELECT 1 FROM "
-                "vectors v WHERE v.model_id = ? AND v.text_hash = p.text_hash) ORDER BY id LIMIT ?",
+                "SELECT id, text_hash, text, language FROM products p WHERE NOT EXISTS "
+                "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.text_hash = p.text_hash) "
+                "ORDER BY id LIMIT ?",
                 (model_id, limit),
             ).fetchall()
         return [PendingText(*row) for row in rows]
