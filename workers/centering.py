@@ -171,3 +171,47 @@ def save_centroids(path: Path, model_id: str, centroids: dict[str, np.ndarray]) 
 
 def _arrays(stored: dict[str, list[float]]) -> dict[str, np.ndarray]:
     return {code: np.asarray(vector, dtype=np.float32) for code, vector in stored.items()}
+
+
+class CenteredEmbedder:
+    """An embedder whose vectors are centred on their language (``LanguageCentering``): the
+    ``Embedder`` protocol, with ``model_id`` naming the centring so an index built without it
+    (or with another share) is never mixed with it."""
+
+    def __init__(self, inner: Embedder, centering: LanguageCentering) -> None:
+        self.inner = inner
+        self.centering = centering
+
+    @property
+    def model_id(self) -> str:
+        """The inner model's id plus ``+center<share>``."""
+        return self.centering.model_id(self.inner.model_id)
+
+    @property
+    def dim(self) -> int:
+        """The inner model's dimension."""
+        return self.inner.dim
+
+    def embed_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
+        """Query vectors centred on each query's language (nearest centroid when None)."""
+        raw = self.inner.embed_queries(texts)
+        langs = list(languages) if languages is not None else [None] * len(raw)
+        return np.stack([self.centering.query(v, lang) for v, lang in zip(raw, langs, strict=True)])
+
+    def embed_passages(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
+        """Product vectors centred on each product's language (nearest centroid when None)."""
+        raw = self.inner.embed_passages(texts)
+        langs = list(languages) if languages is not None else [None] * len(raw)
+        return np.stack([self.centering.query(v, lang) for v, lang in zip(raw, langs, strict=True)])
+
+    def warm_up(self) -> None:
+        """The inner model's warm-up."""
+        self.inner.warm_up()
+
+    def close(self) -> None:
+        """Close the inner model."""
+        self.inner.close()

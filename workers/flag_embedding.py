@@ -264,11 +264,15 @@ class FlagEmbedder:
             out[rows] = self.predict([ids[i] for i in rows])
         return self.postprocess(out)
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Query vectors, ``(len(texts), dim)``, unit length."""
         return self._encode(texts, self.recipe.query_prefix)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_passages(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> np.ndarray:
         """Product-text vectors, ``(len(texts), dim)``, unit length."""
         return self._encode(texts, self.recipe.passage_prefix)
 
