@@ -60,7 +60,15 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=256,
-        description="CPU threads of the embedding model; unset: the cores this process may use.",
+        description="CPU threads of one embedding model; unset: 1 for the bundled models "
+        "(more threads ran several times slower on a shared CPU), the cores otherwise.",
+    )
+    embed_processes: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Processes of the embedding pass (`shelf ingest`, `shelf embed`), each "
+        "with its own single-threaded model; unset: the cores this process may use.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
     embed_max_length: int = Field(512, ge=16, le=8192, description="Tokens per text, at most.")

