@@ -10,6 +10,13 @@ terms the products were indexed under:
 - Cyrillic: lowercase, ё folded to е, the Russian stemmer.
 - Arabic: diacritics and tatweel removed, alef/yeh/teh-marbuta forms unified, the Arabic stemmer.
 
+Before any of that, the whole text is normalised (NFKC, then Unicode case folding: ``ẞ``/``ß`` ->
+``ss``, final ``ς`` -> ``σ``, ``İ`` -> ``i̇``), so a decomposed ``e`` + U+0301 is one letter and no
+letter is cut from its combining mark. Then the text is split on whitespace and each token goes
+through ``catalog.word_delimiter`` (Lucene's word delimiter: parts, joined forms, the original), so
+``T-Shirt``, ``tshirt`` and (in a query, whose adjacent words are also joined) ``t shirt`` share
+the term ``tshirt``, and ``iPhone15`` meets ``iphone 15``.
+
 Stop words ("for", "für", "для") are indexed like any word; at query time ``stop_terms`` names
 them so recall can weigh them down (see ``search.recall.embedded.STOP_WORD_WEIGHT``) rather than
 drop them: a product that matches a query only through "für" is still recalled, last.
@@ -26,6 +33,7 @@ import Stemmer
 from stop_words import safe_get_stop_words
 
 from catalog.locales import LANGUAGES, Language, language_of
+from catalog.word_delimiter import delimited_terms, joined_pairs, subwords
 
 MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
 WORD_CACHE_SIZE = 50_000
@@ -35,7 +43,6 @@ _CJK = (
     "\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff\U00020000-\U0002fa1f"
 )
 _CJK_RUN = re.compile(f"[{_CJK}]+")
-_WORD = re.compile(r"\w+")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f]")
@@ -110,24 +117,48 @@ def _stem(word: str, language: Language) -> str:
 
 # Words repeat across a catalog (Zipf), so each (word, language) is analysed once; the cache is
 # bounded, so memory stays flat however large the catalog.
+def _has_cjk(text: str) -> bool:
+    return _CJK_CHAR.search(text) is not None
+
+
+def _kept(terms: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(term for term in terms if term and len(term) <= MAX_TOKEN_CHARS))
+
+
 @lru_cache(maxsize=WORD_CACHE_SIZE)
-def _cached_terms(word: str, language_code: str) -> tuple[str, ...]:
-    return tuple(
+def _cached_terms(token: str, language_code: str) -> tuple[str, ...]:
+    language = LANGUAGES[language_code]
+    return _kept(
         term
-        for term in _word_terms(word, LANGUAGES[language_code])
-        if term and len(term) <= MAX_TOKEN_CHARS and term != "_"
+        for variant in delimited_terms(token, _has_cjk)
+        for term in _word_terms(variant, language)
     )
 
 
 def analyze(text: str, language: str) -> list[str]:
-    """The index terms of ``text`` written in ``language`` (a locale or language code)."""
+    """The index terms of ``text`` written in ``language`` (a locale or language code): per
+    whitespace token, its distinct terms (parts, joined forms, original), in text order."""
     if not text:
         return []
     code = language_of(language).code
     terms: list[str] = []
-    for word in _WORD.findall(normalize_text(text)):
-        terms.extend(_cached_terms(word, code))
+    for token in normalize_text(text).split():
+        terms.extend(_cached_terms(token, code))
     return terms
+
+
+def analyze_query(text: str, language: str) -> list[str]:
+    """The terms of a query: ``analyze``'s, plus each two adjacent words joined and analysed
+    (``t shirt`` -> ``tshirt``), so a query spelled apart finds a title spelled together."""
+    terms = analyze(text, language)
+    if not terms:
+        return terms
+    language_rules = LANGUAGES[language_of(language).code]
+    words = [part for token in normalize_text(text).split() for part in subwords(token)]
+    pairs = _kept(
+        term for pair in joined_pairs(words, _has_cjk) for term in _word_terms(pair, language_rules)
+    )
+    return terms + [term for term in pairs if term not in terms]
 
 
 def query_languages(text: str) -> tuple[str, ...]:
@@ -146,10 +177,11 @@ def query_languages(text: str) -> tuple[str, ...]:
 
 
 def query_terms(text: str, languages: Iterable[str]) -> list[str]:
-    """Distinct terms of a query analysed as each of ``languages``, in first-seen order."""
+    """Distinct terms of a query analysed (``analyze_query``) as each of ``languages``, in
+    first-seen order."""
     seen: dict[str, None] = {}
     for language in languages:
-        for term in analyze(text, language):
+        for term in analyze_query(text, language):
             seen.setdefault(term, None)
     return list(seen)
 

@@ -4,6 +4,10 @@ One pipeline serves the CLI and the Celery task: ``ingest_chunk`` takes one chun
 records and a ``Recall`` and returns that chunk's counts and rejects; ``ingest_file`` streams a
 file through it chunk by chunk, so memory does not grow with the catalog. What both backends
 share (hash comparison, counts, rejects) lives here, above the seam.
+
+An id that appears more than once in a file is resolved before any chunk is built
+(``catalog.duplicates``): only each id's last row is sent, and the earlier rows go to the
+rejects file marked ``superseded_by``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from catalog.dialect import ReadOptions, resolve_options
+from catalog.duplicates import Superseded, last_lines, latest_only
 from catalog.enrich import Reject, to_product
-from catalog.mapping import IDENTITY, FieldMapping
+from catalog.mapping import IDENTITY, FieldMapping, decimal_comma_hint
 from catalog.product import Product
-from catalog.readers import SourceRecord, read_records
+from catalog.readers import CSV_SUFFIXES, JSONL_SUFFIXES, SourceRecord, read_records
 from catalog.text import content_hash
+from catalog.variants import ProductRows
 from search.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -33,6 +40,7 @@ __all__ = [
     "ChunkResult",
     "IngestReport",
     "Reject",
+    "Superseded",
     "chunked",
     "ingest_chunk",
     "ingest_file",
@@ -79,7 +87,11 @@ class ChunkResult:
 
 @dataclass
 class IngestReport:
-    """What an ingest of one file did."""
+    """What an ingest of one file did.
+
+    ``read`` counts every record read: ``read == stored + rejected + duplicates``, where
+    ``duplicates`` counts the rows superseded by a later row with the same id.
+    """
 
     source: str
     full: bool = False
@@ -88,9 +100,15 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    duplicates: int = 0
     deleted: int = 0
     seconds: float = 0.0
+    encoding: str | None = None
+    delimiter: str | None = None
     rejects: list[Reject] = field(default_factory=list)
+    # Products the mapping's ``skip`` rules left out (Shopify drafts), by reason; not rejects.
+    skipped: dict[str, int] = field(default_factory=dict)
+    superseded: list[Superseded] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -105,6 +123,13 @@ class IngestReport:
         room = SAMPLE_REJECTS_KEPT - len(self.rejects)
         self.rejects.extend(chunk.rejects[: max(room, 0)])
 
+    def add_superseded(self, rows: Sequence[Superseded]) -> None:
+        """Count rows replaced by a later row of the same id, keeping a sample."""
+        self.read += len(rows)
+        self.duplicates += len(rows)
+        room = SAMPLE_REJECTS_KEPT - len(self.superseded)
+        self.superseded.extend(rows[: max(room, 0)])
+
     def as_dict(self) -> dict[str, object]:
         """The report as plain JSON-ready data."""
         return {
@@ -112,10 +137,16 @@ class IngestReport:
             "full": self.full,
             **{name: getattr(self, name) for name in COUNTS},
             "rejected": self.rejected,
+            "duplicates": self.duplicates,
             "deleted": self.deleted,
+            "skipped": dict(self.skipped),
             "seconds": round(self.seconds, 3),
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
             "rejects": [{"line": r.line_no, "reason": r.reason} for r in self.rejects],
-        }
+            "superseded": [{"line": s.line_no, "id": s.product_id, "superseded_by": s.by_line}
+                           for s in self.superseded],
+        }  # fmt: skip
 
 
 Progress = Callable[[IngestReport], None]
@@ -156,7 +187,7 @@ def ingest_chunk(
     for record in records:
         item = to_product(record, mapping)
         if isinstance(item, Reject):
-            result.rejects.append(item)
+            result.rejects.append(_with_hint(item, record, mapping))
         else:
             products.append(item)
             sources[item.id] = record
@@ -182,11 +213,34 @@ def ingest_chunk(
     return result
 
 
-def write_rejects(rejects: Iterable[Reject], out: IO[str]) -> None:
-    """Append rejects as JSON Lines: ``{"line", "reason", "record"}`` with the original record."""
+def _with_hint(reject: Reject, record: SourceRecord, mapping: FieldMapping) -> Reject:
+    """The reject, its reason led by what to do when a number has an unexpected decimal comma."""
+    if record.data is None:
+        return reject
+    fields = mapping.apply(record.data) if mapping is not IDENTITY else record.data
+    hint = decimal_comma_hint(fields)
+    return Reject(reject.line_no, f"{hint}; {reject.reason}", reject.raw) if hint else reject
+
+
+def write_rejects(rejects: Iterable[Reject | Superseded], out: IO[str]) -> None:
+    """Append rejects as JSON Lines: ``{"line", "reason", "record"}`` with the original record.
+
+    A row superseded by a later row of the same id also has ``"superseded_by": <that line>``.
+    """
     for reject in rejects:
-        line = {"line": reject.line_no, "reason": reject.reason, "record": reject.raw}
+        line: dict[str, Any] = {"line": reject.line_no, "reason": reject.reason}
+        if isinstance(reject, Superseded):
+            line["superseded_by"] = reject.by_line
+        line["record"] = reject.raw
         out.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+
+
+def resolve_read_options(path: Path, options: ReadOptions | None) -> ReadOptions:
+    """The file's concrete encoding (and CSV delimiter): sniffed or detected once per file."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES or suffix in JSONL_SUFFIXES:
+        return resolve_options(path, options or ReadOptions(), csv_file=suffix in CSV_SUFFIXES)
+    return ReadOptions()
 
 
 def ingest_file(
@@ -199,19 +253,31 @@ def ingest_file(
     rejects_out: IO[str] | None = None,
     progress: Progress | None = None,
     run_chunks: ChunkRunner | None = None,
+    read_options: ReadOptions | None = None,
 ) -> IngestReport:
     """Index every valid product of a catalog file; a bad record never stops the good ones.
 
     With ``full``, the file replaces the whole catalog: products it lacks are deleted, and
     searches see the old catalog until the new one is complete. An interrupted full load leaves
     the old catalog as it was. ``run_chunks`` runs the chunks elsewhere (Celery workers) through
-    the same ``ingest_chunk``; without it they run here.
+    the same ``ingest_chunk``; without it they run here. ``read_options`` give the encoding and
+    CSV delimiter (default: UTF-8, sniffed). The file is read twice: once for the last line of
+    each id (duplicates: the last row wins), once to ingest.
     """
     if run_chunks is not None and full:
         raise CatalogError("a full reload runs in one process: drop --celery or --full")
-    records = read_records(path)  # refuses an unsupported format before anything else
-    report = IngestReport(source=str(path), full=full)
+    read_records(path)  # refuses an unsupported format before anything else
+    options = resolve_read_options(path, read_options)
+    report = IngestReport(
+        source=str(path), full=full, encoding=options.encoding, delimiter=options.delimiter
+    )
     started = time.perf_counter()
+    # Each pass folds a product's rows into one record (Shopify variants) and leaves out the
+    # products the mapping skips, before duplicates are looked for.
+    last = last_lines(ProductRows(read_records(path, options), mapping), mapping)
+    superseded: list[Superseded] = []
+    products = ProductRows(read_records(path, options), mapping)
+    records = latest_only(products, last, mapping, superseded)
     live_before = recall.count() if full else 0
     if full:
         recall.begin_full()
@@ -223,8 +289,12 @@ def ingest_file(
             results = (ingest_chunk(c, recall, mapping=mapping, full=full) for c in chunks)
         for result in results:
             report.add(result)
+            # Superseded rows found while cutting this chunk (and any read ahead of it).
+            replaced, superseded[:] = list(superseded), []
+            report.add_superseded(replaced)
             if rejects_out is not None:
-                write_rejects(result.rejects, rejects_out)
+                rows: list[Reject | Superseded] = [*result.rejects, *replaced]
+                write_rejects(sorted(rows, key=lambda row: row.line_no), rejects_out)
             report.seconds = time.perf_counter() - started
             if progress:
                 progress(report)
@@ -237,9 +307,11 @@ def ingest_file(
         if full:
             recall.abort_full()
         raise
+    report.skipped = dict(sorted(products.skipped.items()))
     if full:
         recall.commit_full()
-        # Every live product is either in the file (updated or unchanged) or now deleted.
-        report.deleted = max(live_before - report.updated - report.unchanged, 0)
+        # Counted on the index itself: the live products before, plus the new ones, less those
+        # live now, were deleted (a count from the file's rows would miscount its duplicates).
+        report.deleted = max(live_before + report.indexed - recall.count(), 0)
     report.seconds = time.perf_counter() - started
     return report

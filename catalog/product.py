@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from catalog.locales import canonical_locale
 
@@ -15,6 +15,14 @@ MAX_TITLE_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_BULLETS = 50
 MAX_BULLET_CHARS = 1_000
+MAX_SKUS = 2_048  # Shopify's limit on variants per product
+MAX_SKU_CHARS = 255
+
+# Google Merchant Center's availability values (schema.org's ItemAvailability has the same four).
+# Only "in_stock" can be bought and shipped now, so only it makes ``in_stock`` true; preorder and
+# backorder products stay findable (the in-stock filter is off by default) and say which they are.
+Availability = Literal["in_stock", "out_of_stock", "preorder", "backorder"]
+AVAILABILITIES: tuple[str, ...] = ("in_stock", "out_of_stock", "preorder", "backorder")
 
 ShortText = Annotated[str, Field(max_length=MAX_TITLE_CHARS)]
 
@@ -33,10 +41,61 @@ class Product(BaseModel):
     bullets: list[Annotated[str, Field(max_length=MAX_BULLET_CHARS)]] = Field(
         default_factory=list, max_length=MAX_BULLETS
     )
-    price: float = Field(ge=0)
+    price: float = Field(ge=0, description="The price, or the lowest of its variants' prices.")
+    price_max: float | None = Field(
+        None, ge=0, description="The highest variant price when variants' prices differ."
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
     in_stock: bool = True
+    availability: Availability | None = Field(
+        None, description="Google Merchant's availability; sets in_stock when that is not given."
+    )
+    skus: list[Annotated[str, Field(min_length=1, max_length=MAX_SKU_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_SKUS, description="The variants' SKUs, in order."
+    )
     localized_titles: dict[str, ShortText] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _in_stock_from_availability(cls, data: Any) -> Any:
+        given = isinstance(data, dict) and data.get("availability") not in (None, "")
+        if given and data.get("in_stock") in (None, ""):
+            value = _availability(data["availability"])
+            return {**data, "in_stock": value == "in_stock"} if value else data
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Product:
+        if self.availability is not None and self.in_stock != (self.availability == "in_stock"):
+            raise ValueError(
+                f"in_stock {self.in_stock} contradicts availability {self.availability!r}; "
+                "give one of them"
+            )
+        if self.price_max is not None and self.price_max < self.price:
+            raise ValueError(f"price_max {self.price_max} is below price {self.price}")
+        return self
+
+    @field_validator("availability", mode="before")
+    @classmethod
+    def _availability_spelling(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        spelled = _availability(value)
+        if spelled is None:
+            raise ValueError(
+                f"must be one of {', '.join(AVAILABILITIES)} (spaces, hyphens, case forgiven)"
+            )
+        return spelled
+
+    @field_validator("skus", mode="before")
+    @classmethod
+    def _sku_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):  # blanks dropped, repeats kept once, order kept
+            stripped = [s.strip() if isinstance(s, str) else s for s in value]
+            return list(dict.fromkeys(s for s in stripped if s != ""))
+        return value
 
     @field_validator("locale")
     @classmethod
@@ -70,6 +129,18 @@ class Product(BaseModel):
         return [" > ".join(levels[: i + 1]) for i in range(len(levels))]
 
 
+_AVAILABILITY_KEYS = {name.replace("_", ""): name for name in AVAILABILITIES}
+
+
+def _availability(value: object) -> str | None:
+    """Merchant's ``in_stock`` in any spelling (``in stock``, ``In-Stock``, schema.org's
+    ``InStock`` or ``https://schema.org/InStock``) -> ``"in_stock"``; None if not one of them."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().rsplit("/", 1)[-1]
+    return _AVAILABILITY_KEYS.get("".join(ch for ch in word.lower() if ch.isalnum()))
+
+
 def category_levels(category: str) -> list[str]:
     """The levels of a breadcrumb category, spaces trimmed: "A >  B" -> ["A", "B"]."""
     return [level.strip() for level in category.split(">") if level.strip()]
@@ -77,16 +148,23 @@ def category_levels(category: str) -> list[str]:
 
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field and why, e.g. ``price: Input should be >= 0 (got -3)``."""
-    parts = []
+    return "; ".join(f"{field}: {problem}" for field, problem in validation_problems(error))
+
+
+def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
+    """Each bad field (dotted path, ``record`` for the whole) and what is wrong with it."""
+    problems = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "record"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
-            parts.append(f"{field}: required field is missing")
+            problems.append((field, "required field is missing"))
         elif item["type"] == "model_type":
-            parts.append("record: expected a JSON object")
+            problems.append(("record", "expected a JSON object"))
+        elif not item["loc"]:  # a rule over several fields: the message names them
+            problems.append((field, message))
         else:
             got = repr(item.get("input"))
             got = got if len(got) <= 60 else got[:57] + "..."
-            parts.append(f"{field}: {message} (got {got})")
-    return "; ".join(parts)
+            problems.append((field, f"{message} (got {got})"))
+    return problems

@@ -38,9 +38,16 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Fields added after products were first hashed: left out at their defaults, so a product that
+# does not use them keeps the hash it had, and re-ingesting an old catalog rewrites nothing.
+_ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "skus": []}
+
+
 def content_hash(product: Product) -> str:
     """A stable hash of everything a product says; any change to the record changes it."""
-    canonical = json.dumps(
-        product.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
+    fields = product.model_dump(mode="json")
+    for name, default in _ADDED_FIELDS.items():
+        if fields[name] == default:
+            del fields[name]
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -42,8 +42,19 @@ def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
     return make_pipeline(settings, rerank=rerank)
 
 
+# `shelf ingest` exit codes (README, "Exit codes"); 2 is bad input, as for every command.
+EXIT_OK = 0
+EXIT_NOTHING_STORED = 1
+EXIT_REJECTS = 3
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Index a catalog file (JSONL, CSV or Parquet) into the configured backend."""
+    """Index a catalog file (JSONL, CSV or Parquet) into the configured backend.
+
+    Exits 0 when every record was stored (rows superseded by a later row of the same id count as
+    stored), 3 when some were rejected (0 with ``--allow-rejects``), 1 when none could be stored.
+    """
+    from catalog.dialect import ReadOptions, check_encoding, delimiter_argument
     from catalog.ingest import IngestReport, ingest_file
     from catalog.mapping import IDENTITY, load_mapping
     from search.recall import make_recall
@@ -51,6 +62,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.backend:
         settings = settings.model_copy(update={"recall_backend": args.backend})
     mapping = load_mapping(args.mapping) if args.mapping else IDENTITY
+    if args.include_unpublished:
+        mapping = mapping.including_skipped()
+    if args.decimal_comma:
+        mapping = mapping.model_copy(update={"decimal_comma": True})
+    delimiter = delimiter_argument(args.delimiter) if args.delimiter else None
+    encoding = check_encoding(args.encoding) if args.encoding else None
+    read_options = ReadOptions(encoding=encoding, delimiter=delimiter)
     bar = None
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
@@ -64,8 +82,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     run_chunks = None
     if args.celery:
-        from functools import partial
-
         from workers.celery_app import make_celery_app
         from workers.ingest_tasks import distributed_chunks
 
@@ -77,8 +93,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             in_flight=settings.ingest_in_flight,
             timeout_s=settings.ingest_task_timeout_s,
         )
+    rejects_path: Path = (
+        args.rejects or settings.data_dir / "rejects" / f"{args.path.name}.rejects.jsonl"
+    )
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
     recall = make_recall(settings)
-    rejects_out = open(args.rejects, "w", encoding="utf-8") if args.rejects else None  # noqa: SIM115
+    rejects_out = open(rejects_path, "w", encoding="utf-8")  # noqa: SIM115
     try:
         report = ingest_file(
             args.path,
@@ -88,29 +108,48 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             rejects_out=rejects_out,
             progress=progress,
             run_chunks=run_chunks,
+            read_options=read_options,
         )
     finally:
         if bar is not None:
             bar.close()
         recall.close()
-        if rejects_out:
-            rejects_out.close()
+        rejects_out.close()
+        if not args.rejects and not rejects_path.stat().st_size:
+            rejects_path.unlink()  # no default rejects file for a clean (or failed) ingest
+    written = bool(report.rejected or report.duplicates)
     if not args.json:
         for reject in report.rejects:
             print(f"  rejected line {reject.line_no}: {reject.reason}", file=sys.stderr)
         if report.rejected > len(report.rejects):
             print(f"  ... and {report.rejected - len(report.rejects)} more", file=sys.stderr)
+        for row in report.superseded:
+            print(f"  duplicate line {row.line_no}: {row.reason}", file=sys.stderr)
+        if report.duplicates > len(report.superseded):
+            print(f"  ... and {report.duplicates - len(report.superseded)} more", file=sys.stderr)
     rate = report.read / report.seconds if report.seconds else 0.0
+    if report.read and not report.stored:
+        code = EXIT_NOTHING_STORED
+    elif report.rejected and not args.allow_rejects:
+        code = EXIT_REJECTS
+    else:
+        code = EXIT_OK
     emit(
         args,
-        report.as_dict(),
+        {**report.as_dict(), "rejects_file": str(rejects_path) if written else None,
+         "exit_code": code},
         f"{report.source}: read {report.read}, indexed {report.indexed}, updated "
-        f"{report.updated}, unchanged {report.unchanged}, rejected {report.rejected}, deleted "
-        f"{report.deleted} in {report.seconds:.1f}s ({rate:,.0f} records/s)"
-        + (f"; rejects written to {args.rejects}" if args.rejects and report.rejected else ""),
-    )
-    # Non-zero only when nothing could be stored; a backend failure raises and exits 1 in main.
-    return 1 if report.read and not report.stored else 0
+        f"{report.updated}, unchanged {report.unchanged}, rejected {report.rejected}, "
+        f"duplicates {report.duplicates}, deleted {report.deleted}"
+        + "".join(f", skipped {count} ({reason})" for reason, count in report.skipped.items())
+        + f" in {report.seconds:.1f}s ({rate:,.0f} records/s)"
+        + (f"; rejects written to {rejects_path}" if written else "")
+        + (
+            f"\n{report.rejected} rows were NOT indexed (exit code {EXIT_REJECTS}; "
+            "--allow-rejects accepts them)" if code == EXIT_REJECTS else ""
+        ),
+    )  # fmt: skip
+    return code
 
 
 def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -279,7 +318,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="recall backend to index into (default: SHELF_RECALL_BACKEND)",
     )
     ingest.add_argument("--mapping", type=Path, help="field mapping file (catalog/mappings/*.json)")
-    ingest.add_argument("--rejects", type=Path, help="write rejected records here (JSONL)")
+    ingest.add_argument(
+        "--rejects",
+        type=Path,
+        help="write rejected and superseded records here (JSONL; default: "
+        "SHELF_DATA_DIR/rejects/<file name>.rejects.jsonl, kept only when there are any)",
+    )
+    ingest.add_argument(
+        "--delimiter",
+        help="CSV delimiter: , ; tab | or any one character (default: sniffed among , ; tab |)",
+    )
+    ingest.add_argument(
+        "--encoding",
+        help="text encoding, e.g. cp1252, latin-1, utf-16, or 'auto' to detect it with "
+        "charset-normalizer (default: UTF-8; a row that does not decode is rejected alone)",
+    )
+    ingest.add_argument(
+        "--decimal-comma",
+        action="store_true",
+        help='read prices like "24,99" and "1.234,56" (the mapping option "decimal_comma")',
+    )
+    ingest.add_argument(
+        "--allow-rejects",
+        action="store_true",
+        help=f"exit 0 when some records were rejected (default: exit {EXIT_REJECTS})",
+    )
+    ingest.add_argument(
+        "--include-unpublished",
+        action="store_true",
+        help="index the products the mapping's skip rules leave out (Shopify drafts, archived or "
+        "unpublished products)",
+    )
     ingest.add_argument(
         "--full", action="store_true", help="replace the whole catalog: delete products not in PATH"
     )
@@ -303,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--lang", help="the query's language: how BM25 analyses it, nothing more")
     search.add_argument(
-        "--product-locale", help="only products of this locale (de-DE) or language (de)"
+        "--product-locale",
+        help="only products in this locale's language (de-DE or de; en-GB finds en-US products)",
     )
     search.add_argument(
         "--recall",
@@ -314,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
     search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
-    search.add_argument("--brand", help="exact brand (case and spaces forgiven)")
+    search.add_argument("--brand", help="exact brand (case, spaces and punctuation forgiven)")
     search.add_argument("--min-price", type=float)
     search.add_argument("--max-price", type=float)
     search.add_argument("--in-stock", action="store_true", help="only products in stock")

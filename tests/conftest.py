@@ -120,11 +120,21 @@ API_KEY = "test-key-0123456789"
 
 
 @pytest.fixture(scope="session")
-def api_data_dir(tmp_path_factory: pytest.TempPathFactory, sample_products: list[Product]) -> Path:
-    """A data directory holding an index of the whole sample catalog."""
+def api_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, sample_products: list[Product], embed_cache_path: Path
+) -> Path:
+    """A data directory holding an index of the whole sample catalog, with the vectors of the
+    bundled embedding model (the real one)."""
+    from search.embedding_cache import EmbeddingCache
+    from search.embedding_pass import embed_pending
+    from workers.embedding import UseEmbedder
+
     data_dir = tmp_path_factory.mktemp("api-data")
     recall = EmbeddedRecall(data_dir / "index")
     recall.index(sample_products)
+    cache = EmbeddingCache(embed_cache_path)
+    embed_pending(recall, UseEmbedder(threads=1), batch_size=64, cache=cache)
+    cache.close()
     recall.close()
     return data_dir
 

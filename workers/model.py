@@ -55,15 +55,15 @@ class ModelSpec:
         )
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda:0`` when a GPU is present, else ``cpu``."""
+def resolve_device(device: str, setting: str = "SHELF_RERANK_DEVICE") -> str:
+    """``auto`` becomes ``cuda:0`` when a GPU is present, else ``cpu``; ``setting`` is the
+    variable the error names (``SHELF_EMBED_DEVICE`` for the embedding model)."""
     import torch
 
     if device != "auto":
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable(
-                f"SHELF_RERANK_DEVICE={device} but no CUDA device is visible; "
-                "use SHELF_RERANK_DEVICE=auto or cpu"
+                f"{setting}={device} but no CUDA device is visible; use {setting}=auto or cpu"
             )
         return device
     return "cuda:0" if torch.cuda.is_available() else "cpu"
@@ -79,24 +79,27 @@ def _hub_reachable() -> bool:
         return False
 
 
-def resolve_model_dir(name: str, revision: str | None = None) -> Path:
+def resolve_model_dir(
+    name: str, revision: str | None = None, setting: str = "SHELF_RERANK_MODEL"
+) -> Path:
     """A local directory holding the model: ``name`` itself, the hub cache, or a fresh download.
 
     Fails fast, with what to do, when the model is neither local nor cached and the hub cannot be
-    reached (hub clients otherwise retry for about a minute).
+    reached (hub clients otherwise retry for about a minute). ``setting`` is the variable the
+    errors name (``SHELF_EMBED_MODEL`` for the embedding model).
     """
     local = Path(name).expanduser()
     if local.is_dir():
         if not (local / "config.json").exists():
             raise ModelUnavailable(
-                f"SHELF_RERANK_MODEL={name} is a directory without config.json: point it at a "
+                f"{setting}={name} is a directory without config.json: point it at a "
                 "directory holding a Hugging Face model (config.json, weights, tokenizer)"
             )
         return local
     if name.startswith((".", "/", "~")) or name.count("/") != 1:
         raise ModelUnavailable(
-            f"SHELF_RERANK_MODEL={name} is neither a local directory nor a hub id like "
-            "BAAI/bge-reranker-v2-m3"
+            f"{setting}={name} is neither a local directory nor a hub id like "
+            "organisation/name (BAAI/bge-reranker-v2-m3, BAAI/bge-m3)"
         )
     from huggingface_hub import snapshot_download
     from huggingface_hub.utils import HfHubHTTPError, LocalEntryNotFoundError
@@ -107,17 +110,17 @@ def resolve_model_dir(name: str, revision: str | None = None) -> Path:
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
         raise ModelUnavailable(
-            f"SHELF_RERANK_MODEL={name} could not be loaded: it is not in the local Hugging Face "
+            f"{setting}={name} could not be loaded: it is not in the local Hugging Face "
             "cache and the hub cannot be reached (offline?). Download it where there is network "
-            f"(`huggingface-cli download {name} --local-dir DIR`) and set SHELF_RERANK_MODEL=DIR, "
+            f"(`huggingface-cli download {name} --local-dir DIR`) and set {setting}=DIR, "
             "a local directory holding the model"
         )
     try:
         return Path(snapshot_download(name, revision=revision))
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise ModelUnavailable(
-            f"SHELF_RERANK_MODEL={name} could not be downloaded ({exc}); set SHELF_RERANK_MODEL "
-            "to a local directory holding the model"
+            f"{setting}={name} could not be downloaded ({exc}); set {setting} to a "
+            "local directory holding the model"
         ) from exc
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,30 +98,36 @@ class SearchOut(BaseModel):
     timings_ms: dict[str, float]
 
 
-class CohereDocument(BaseModel):
-    """A document as Cohere's v1 API accepts it: an object with ``text``."""
-
-    text: str
-
-
 class CohereRerankRequest(BaseModel):
     """Cohere-style body (``/v1/rerank``, ``/v2/rerank``): ``documents`` and ``top_n``."""
 
     model_config = ConfigDict(extra="ignore")
 
     query: str
-    documents: list[str | CohereDocument] = Field(max_length=_MAX_ITEMS)
+    documents: list[str | dict[str, Any]] = Field(
+        max_length=_MAX_ITEMS,
+        description="Strings, or objects: an object is scored by its ``text``, or by the fields "
+        "``rank_fields`` names, and comes back whole with ``return_documents``.",
+    )
     top_n: int | None = Field(None, ge=1)
     return_documents: bool = False
+    rank_fields: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="The fields of object documents that are scored, joined as 'field: value' "
+        "lines in this order (Cohere's rank_fields). Every object must have every one.",
+    )
     model: str | None = None
 
 
 class CohereResult(BaseModel):
-    """One ranked document: its index in the request and its relevance score."""
+    """One ranked document: its index in the request and its relevance score; with
+    ``return_documents`` the document as sent (a string as ``{"text": ...}``)."""
 
     index: int
     relevance_score: float
-    document: CohereDocument | None = None
+    document: dict[str, Any] | None = None
 
 
 class CohereApiVersion(BaseModel):
@@ -157,7 +163,11 @@ class TeiRerankRequest(BaseModel):
     truncate: bool | None = Field(
         None, description="Accepted for compatibility: texts are always truncated to the model."
     )
-    truncation_direction: Literal["right", "Right"] = "right"
+    truncation_direction: str = Field(
+        "Right",
+        description="Only 'Right' (keep the start of a long text, as the model truncates); "
+        "'Left' is refused with a 422.",
+    )
 
 
 class TeiRank(BaseModel):

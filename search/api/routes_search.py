@@ -44,8 +44,8 @@ def search(
     product_locale: Annotated[
         str | None,
         Query(
-            description="Only products of this locale (de-DE) or language (de) are eligible. "
-            "Absent: every product, whatever its language."
+            description="Only products in this locale's language (de-DE or de; en-GB finds "
+            "en-US products) are eligible. Absent: every product, whatever its language."
         ),
     ] = None,
     recall: Annotated[

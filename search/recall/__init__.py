@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from catalog.analysis import query_languages, query_terms
-from catalog.locales import LANGUAGES, canonical_locale
+from catalog.locales import canonical_locale, language_of
 from catalog.product import Product, category_levels
+from catalog.word_delimiter import DELIMITER, char_kind
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
 
@@ -47,11 +48,17 @@ class IndexFailure:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrictions on which products may be recalled. ``None`` means no restriction."""
+    """Restrictions on which products may be recalled. ``None`` means no restriction.
 
-    locale: str | None = None  # a locale ("de-DE") or a bare language ("de")
+    ``locale`` is a BCP-47 locale ("en-GB", "zh-Hant-TW") or a bare language ("de"), kept in its
+    canonical spelling; it restricts recall to products of its *language* (``language``), so a
+    shopper's ``en-GB`` finds a catalog's ``en-US`` products: text is analysed per language, and
+    a shop rarely lists every market's variant of a product.
+    """
+
+    locale: str | None = None
     category: str | None = None  # the category or any ancestor of it ("Electronics")
-    brand: str | None = None  # exact brand, compared by ``brand_key`` (case and spaces forgiven)
+    brand: str | None = None  # exact brand, compared by ``brand_key`` (case, spaces, "-" forgiven)
     min_price: float | None = None
     max_price: float | None = None
     in_stock: bool | None = None
@@ -78,20 +85,26 @@ class SearchFilters:
         ):
             raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
 
+    @property
+    def language(self) -> str | None:
+        """The language products must be in (that of ``locale``), or None for any."""
+        return language_of(self.locale).code if self.locale else None
+
 
 def brand_key(brand: str) -> str:
-    """The exact-match form of a brand both backends index and filter on: case-folded (NFKC),
-    spaces collapsed. "  ACME  Co " and "acme co" are the same brand; "Acme" and "Acme Co" not."""
-    return " ".join(unicodedata.normalize("NFKC", brand).casefold().split())
+    """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
+    only its letters (with their marks) and digits kept, the way ``catalog.word_delimiter`` joins
+    a token's parts. "  ACME  Co ", "acme co" and "Acme-Co." are one brand, as are "Coca-Cola"
+    and "cocacola"; "Acme" and "Acme Co" are not, nor "Nestlé" and "Nestle"."""
+    folded = unicodedata.normalize("NFKC", brand).casefold()
+    return "".join(ch for ch in folded if char_kind(ch) != DELIMITER)
 
 
 def _locale_or_language(value: str) -> str:
-    if value.strip().lower() in LANGUAGES:
-        return value.strip().lower()
     try:
-        return canonical_locale(value)
+        return canonical_locale(value)  # a bare language is a BCP-47 tag too
     except ValueError as exc:
-        raise InvalidQuery(f"{exc}; or a bare language: {', '.join(LANGUAGES)}") from None
+        raise InvalidQuery(str(exc)) from None
 
 
 def searchable_terms(
@@ -141,6 +154,7 @@ class PendingText:
     product_id: str
     text_hash: str  # sha256 of ``text``; a vector is stored against it
     text: str  # ``catalog.text.embed_text`` of the product
+    language: str = ""  # the product's language code (vectors are centred on it)
 
 
 @dataclass(frozen=True)

@@ -111,9 +111,8 @@ class DenseIndex:
         """Eligible slots: alive and matching every filter, as the tantivy filters match."""
         n = len(self._slot_ids)
         mask = self._alive[:n].copy()
-        if filters.locale:
-            field = "locale" if "-" in filters.locale else "language"
-            mask &= self._codes[field][:n] == self._vocab[field].get(filters.locale, -1)
+        if filters.language:  # a locale filter matches its language, as in tantivy
+            mask &= self._codes["language"][:n] == self._vocab["language"].get(filters.language, -1)
         if filters.category:
             wanted, below = filters.category, filters.category + " > "
             codes = [c for path, c in self._vocab["category"].items()

@@ -8,9 +8,12 @@ each ``.<lang>`` subfield has that language's analyzer:
   Korean: nori. Without those plugins: the standard tokenizer with CJK bigrams (``cjk_bigram``),
   the same rule as the embedded backend's ``catalog.analysis``.
 - The other languages rebuild Elasticsearch's built-in language analyzer (its stop words and
-  light stemmer) on the ICU tokenizer with ICU normalisation (NFKC, case folding) before and ICU
-  folding (accents) after, so "Kopfhörer" meets "kopfhorer". Without analysis-icu: the standard
-  tokenizer, lowercase and asciifolding.
+  light stemmer) on the whitespace tokenizer, with ICU normalisation (NFKC, case folding) as a
+  char filter before it, the ``word_delimiter_graph`` filter with ``catalog.word_delimiter``'s
+  options (``T-Shirt`` -> ``t``, ``shirt``, ``tshirt``, ``t-shirt``) and ICU folding (accents)
+  after, so "Kopfhörer" meets "kopfhorer" and "tshirt" meets "T-Shirt". Their query analyzer
+  (``search_analyzer``) also joins adjacent words (a ``shingle`` filter with no separator), as
+  ``catalog.analysis.analyze_query`` does. Without analysis-icu: lowercase and asciifolding.
 
 A query searches the fields of the language of its locale filter, or of every language when it
 has none (a bare "coffee" can then match an en-US and a de-DE product). Localized titles are
@@ -85,21 +88,81 @@ def analyzer_name(language: str) -> str:
     return f"shelf_{language}"
 
 
+def search_analyzer_name(language: str) -> str:
+    """The query analyzer of a non-CJK language's subfields: ``shelf_de_query``."""
+    return f"shelf_{language}_query"
+
+
+# catalog.word_delimiter's rules, as Lucene's own filter: parts, joined forms and the original.
+# Case is folded before it, so case changes do not split; "'s" is a part like any other.
+WORD_DELIMITER: dict[str, Any] = {
+    "type": "word_delimiter_graph",
+    "generate_word_parts": True,
+    "generate_number_parts": True,
+    "catenate_words": True,
+    "catenate_numbers": True,
+    "catenate_all": True,
+    "preserve_original": True,
+    "split_on_case_change": False,
+    "split_on_numerics": True,
+    "stem_english_possessive": False,
+}
+# The whitespace tokenizer leaves punctuation on a word's edges ("cotton,"): trimmed before the
+# word delimiter, so the preserved original is "cotton", as catalog.word_delimiter keeps it.
+EDGE_TRIM: dict[str, Any] = {
+    "type": "pattern_replace",
+    "pattern": r"^[^\p{L}\p{M}\p{N}]+|[^\p{L}\p{M}\p{N}]+$",
+    "replacement": "",
+}
+# Queries only: adjacent words joined ("t shirt" -> "tshirt"), catalog.analysis.analyze_query.
+JOIN_PAIRS: dict[str, Any] = {
+    "type": "shingle",
+    "min_shingle_size": 2,
+    "max_shingle_size": 2,
+    "output_unigrams": True,
+    "token_separator": "",
+    "filler_token": "",
+}
+_SHARED_FILTERS: dict[str, Any] = {
+    "shelf_edge_trim": EDGE_TRIM,
+    "shelf_word_delimiter": WORD_DELIMITER,
+    "shelf_same_position_unique": {"type": "unique", "only_on_same_position": True},
+    "shelf_non_empty": {"type": "length", "min": 1},
+    "shelf_join_pairs": JOIN_PAIRS,
+}
+
+
+def _custom(char_filter: list[str], filters: list[str]) -> dict[str, Any]:
+    return {
+        "type": "custom",
+        "char_filter": char_filter,
+        "tokenizer": "whitespace",
+        "filter": filters,
+    }
+
+
 def _analysis(plugins: frozenset[str]) -> dict[str, Any]:
     icu = "analysis-icu" in plugins
     normalize = ["icu_normalizer"] if icu else ["lowercase"]
     fold = ["icu_folding"] if icu else ["asciifolding"]
-    tokenizer = "icu_tokenizer" if icu else "standard"
-    filters: dict[str, Any] = {}
+    # NFKC and case folding before tokenisation when ICU is there (a char filter), so no letter
+    # is cut from its combining mark; the whitespace tokenizer leaves "T-Shirt" whole for the
+    # word delimiter (ICU's and the standard tokenizer would split it first).
+    char_filter = ["icu_normalizer"] if icu else []
+    lowercase = [] if icu else ["lowercase"]
+    filters: dict[str, Any] = dict(_SHARED_FILTERS)
     analyzers: dict[str, Any] = {}
     for language, (stopwords, stemmer) in _LANGUAGE_RULES.items():
         filters[f"shelf_{language}_stop"] = {"type": "stop", "stopwords": stopwords}
         filters[f"shelf_{language}_stemmer"] = {"type": "stemmer", "language": stemmer}
-        analyzers[analyzer_name(language)] = {
-            "type": "custom",
-            "tokenizer": tokenizer,
-            "filter": [*normalize, f"shelf_{language}_stop", f"shelf_{language}_stemmer", *fold],
-        }
+        # Stop words go before the word delimiter (elastic/elasticsearch#61848).
+        head = [*lowercase, "shelf_edge_trim", f"shelf_{language}_stop", "shelf_word_delimiter",
+                "shelf_same_position_unique", "shelf_non_empty"]  # fmt: skip
+        tail = [f"shelf_{language}_stemmer", *fold]
+        analyzers[analyzer_name(language)] = _custom(char_filter, [*head, *tail])
+        analyzers[search_analyzer_name(language)] = _custom(
+            char_filter, [*head, "shelf_join_pairs", *tail]
+        )
     cjk_fallback = {
         "type": "custom",
         "tokenizer": "standard",
@@ -124,11 +187,16 @@ def _analysis(plugins: frozenset[str]) -> dict[str, Any]:
     return {"filter": filters, "analyzer": analyzers}
 
 
+def _language_field(language: str) -> dict[str, Any]:
+    field = {"type": "text", "analyzer": analyzer_name(language)}
+    if language in _LANGUAGE_RULES:
+        field["search_analyzer"] = search_analyzer_name(language)
+    return field
+
+
 def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -> dict[str, Any]:
     """The index template every ``<alias>-<version>`` index is created from."""
-    languages = {
-        lang: {"type": "text", "analyzer": analyzer_name(lang)} for lang in sorted(LANGUAGES)
-    }
+    languages = {lang: _language_field(lang) for lang in sorted(LANGUAGES)}
     text_fields = {name: {"properties": dict(languages)} for name in FIELD_BOOSTS}
     return {
         "index_patterns": [f"{alias}-*"],
@@ -232,9 +300,8 @@ def query_fields(language: str | None) -> list[str]:
 def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
     """Non-scoring filter clauses for ``filters``, in a fixed order."""
     clauses: list[dict[str, Any]] = []
-    if filters.locale:
-        field = "locale" if "-" in filters.locale else "language"
-        clauses.append({"term": {field: filters.locale}})
+    if filters.language:  # a locale filter matches its language (SearchFilters)
+        clauses.append({"term": {"language": filters.language}})
     if filters.category:
         clauses.append({"term": {"category_path": filters.category}})
     if filters.brand:

@@ -79,7 +79,7 @@ class VectorMaintenance:
             hits = response["hits"]["hits"] if response else []
             pending += [
                 PendingText(hit["_id"], hit["_source"]["embed_text_hash"],
-                            hit["_source"]["embed_text"])
+                            hit["_source"]["embed_text"], hit["_source"].get("language", ""))
                 for hit in hits
             ]  # fmt: skip
             if len(hits) < body["size"]:

@@ -76,7 +76,7 @@ def pending_body(limit: int, after: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "size": limit,
         "track_total_hits": False,
-        "_source": ["embed_text", "embed_text_hash"],
+        "_source": ["embed_text", "embed_text_hash", "language"],
         "query": {"bool": {"must_not": [{"exists": {"field": VECTOR_FIELD}}]}},
         "sort": [{"id": "asc"}],
     }

@@ -29,7 +29,8 @@ from search.recall.tantivy_documents import product_document, schema
 from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
-SCHEMA_VERSION = 2
+# 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
+SCHEMA_VERSION = 3
 _MARKER = "shelf-index.json"
 
 # A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
@@ -286,9 +287,8 @@ class EmbeddedRecall:
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []
-        if filters.locale:
-            field = "locale" if "-" in filters.locale else "language"
-            queries.append(tantivy.Query.term_query(schema, field, filters.locale))
+        if filters.language:  # a locale filter matches its language (SearchFilters)
+            queries.append(tantivy.Query.term_query(schema, "language", filters.language))
         if filters.category:
             queries.append(tantivy.Query.term_query(schema, "category_path", filters.category))
         if filters.brand:

@@ -229,7 +229,8 @@ class VectorStore:
             self._check_model(db, model_id)
             # ``embedded`` is "has a vector": only one model's vectors exist at a time.
             rows = db.execute(
-                "SELECT id, text_hash, text FROM products WHERE embedded = 0 ORDER BY id LIMIT ?",
+                "SELECT id, text_hash, text, language FROM products WHERE embedded = 0 "
+                "ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         return [PendingText(*row) for row in rows]

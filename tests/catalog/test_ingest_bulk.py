@@ -31,7 +31,8 @@ IDS = [p.id for p in PRODUCTS]
 
 
 def _records(products: Sequence[Product]) -> list[dict[str, object]]:
-    return [p.model_dump(mode="json", exclude={"localized_titles"}) for p in products]
+    unused = {"localized_titles", "skus", "price_max", "availability"}  # no list or null cells
+    return [p.model_dump(mode="json", exclude=unused) for p in products]
 
 
 def write_jsonl(path: Path, products: Sequence[Product]) -> Path:

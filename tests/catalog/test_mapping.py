@@ -6,7 +6,7 @@ import pytest
 
 from catalog.enrich import Reject
 from catalog.ingest import validate
-from catalog.mapping import MAPPINGS_DIR, FieldMapping, load_mapping
+from catalog.mapping import MAPPINGS_DIR, FieldMapping, decimal_comma_hint, load_mapping
 from catalog.product import Product
 from catalog.readers import read_records
 from search.errors import CatalogError
@@ -49,3 +49,35 @@ def test_a_mapping_to_an_unknown_field_is_refused_with_the_known_ones(tmp_path: 
     path.write_text('{"fields": {"name": "titel"}}', encoding="utf-8")
     with pytest.raises(CatalogError, match=r"maps to unknown product fields \['titel'\]"):
         load_mapping(path)
+
+
+@pytest.mark.parametrize(
+    ("written", "price"),
+    [
+        ("24,99", 24.99),
+        ("1.234,56", 1234.56),
+        ("1 234,56", 1234.56),
+        ("1\u00a0234,5", 1234.5),
+        ("1.234.567", 1234567.0),
+        ("24", 24.0),
+        ("24,99 EUR", 24.99),
+    ],
+)
+def test_a_decimal_comma_mapping_reads_european_prices(written: str, price: float) -> None:
+    mapping = FieldMapping(decimal_comma=True, price_with_currency=["price"])
+    fields = mapping.apply({"id": "a", "title": "Mug", "price": written, "currency": "EUR"})
+    assert Product.model_validate({**fields, "locale": "de-DE"}).price == price
+
+
+@pytest.mark.parametrize("written", ["24,99", "1.234,56", "0,5"])
+def test_a_decimal_comma_without_the_option_is_named_with_what_to_do(written: str) -> None:
+    hint = decimal_comma_hint({"price": written})
+    assert hint == (
+        f"price {written!r} has a decimal comma: pass --decimal-comma or set "
+        '"decimal_comma": true in the mapping'
+    )
+
+
+@pytest.mark.parametrize("written", ["24.99", "twelve", "12,5,3", ""])
+def test_other_prices_get_no_decimal_comma_hint(written: str) -> None:
+    assert decimal_comma_hint({"price": written}) is None

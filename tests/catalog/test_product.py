@@ -26,10 +26,10 @@ def test_negative_price_is_named_with_the_value() -> None:
     assert "-3" in message
 
 
-def test_unknown_locale_lists_the_supported_ones() -> None:
+def test_unknown_locale_lists_the_supported_languages() -> None:
     message = _error_of(locale="xx-YY")
     assert message.startswith("locale: unknown locale 'xx-YY'")
-    assert "zh-CN" in message and "ar-SA" in message
+    assert "zh (Chinese)" in message and "ar (Arabic)" in message
 
 
 def test_locale_spelling_is_canonicalised() -> None:

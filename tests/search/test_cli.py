@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cli import main
+from search.cli import EXIT_REJECTS, main
 from search.demo import demo_queries
 from search.settings import get_settings
 
@@ -77,11 +77,14 @@ def test_ingest_reports_bad_lines_by_number_and_indexes_the_rest(
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join([good[0], "oops", good[1], '{"id": "x"}', good[2]]) + "\n")
     rejects = tmp_path / "rejects.jsonl"
-    assert main(["ingest", str(path), "--rejects", str(rejects)]) == 0
+    assert main(["ingest", str(path), "--rejects", str(rejects)]) == EXIT_REJECTS
     captured = capsys.readouterr()
-    assert "read 5, indexed 3, updated 0, unchanged 0, rejected 2, deleted 0" in captured.out
+    assert "read 5, indexed 3, updated 0, unchanged 0, rejected 2, duplicates 0, deleted 0" in (
+        captured.out
+    )
+    assert "2 rows were NOT indexed (exit code 3" in captured.out
     assert "rejected line 2: not valid JSON" in captured.err
-    assert "rejected line 4: locale: missing, and the language" in captured.err
+    assert "rejected line 4: title: required field is missing" in captured.err
     assert [json.loads(line)["line"] for line in rejects.read_text().splitlines()] == [2, 4]
 
 
@@ -174,3 +177,98 @@ def test_console_script_builds_a_model_ingests_and_searches(tmp_path: Path) -> N
     env["SHELF_RERANK_MODEL"] = str(model_dir)
     out = json.loads(shelf("search", "кроссовки для бега", "--json"))
     assert out["reranked"] and out["items"][0]["locale"] == "ru-RU"
+
+
+CASES = Path(__file__).parents[1] / "catalog" / "data" / "cases"
+MAPPINGS = Path(__file__).parents[2] / "catalog" / "mappings"
+
+
+def _found(capsys: pytest.CaptureFixture[str], query: str, *options: str) -> list[str]:
+    result = _json_out(capsys, ["search", query, "--no-rerank", "--k", "20", "--json", *options])
+    assert isinstance(result, dict)
+    return sorted(item["product_id"] for item in result["items"])
+
+
+def test_ingest_folds_shopify_variant_rows_and_skips_drafts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    export = CASES / "11-shopify-variant-rows" / "products_export.csv"
+    argv = ["ingest", str(export), "--mapping", str(MAPPINGS / "shopify_products_csv.json")]
+    report = _json_out(capsys, [*argv, "--json"])
+    assert isinstance(report, dict)
+    assert (report["read"], report["indexed"], report["rejected"]) == (1, 1, 0)
+    assert report["skipped"] == {"Status is draft": 1}
+    result = _json_out(capsys, ["search", "tote", "--no-rerank", "--json"])
+    assert isinstance(result, dict)
+    assert [(i["product_id"], i["price"]) for i in result["items"]] == [("canvas-tote", 18.0)]
+    assert _found(capsys, "camping mug") == []
+
+
+def test_ingest_include_unpublished_indexes_drafts(capsys: pytest.CaptureFixture[str]) -> None:
+    export = CASES / "11-shopify-variant-rows" / "products_export.csv"
+    mapping = str(MAPPINGS / "shopify_products_csv.json")
+    argv = ["ingest", str(export), "--mapping", mapping, "--include-unpublished", "--json"]
+    report = _json_out(capsys, argv)
+    assert isinstance(report, dict)
+    assert (report["indexed"], report["skipped"]) == (2, {})
+    assert _found(capsys, "camping mug") == ["draft-mug"]
+
+
+def test_ingest_of_html_descriptions_searches_their_text_not_their_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    export = CASES / "12-html-description" / "products_export.csv"
+    argv = ["ingest", str(export), "--mapping", str(MAPPINGS / "shopify_products_csv.json")]
+    assert main(argv) == 0
+    assert _found(capsys, "Tシャツ", "--locale", "ja") == ["logo-tee", "plain-tee"]
+    assert _found(capsys, "着丈", "--locale", "ja") == ["logo-tee"]
+    for markup in ("span", "class", "p1", "s2"):
+        assert _found(capsys, markup) == [], markup
+
+
+def test_ingest_understands_every_merchant_availability_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = (CASES / "13-gmc-availability" / "feed.tsv").read_text(encoding="utf-8")
+    extra = [("sku-3", "preorder"), ("sku-4", "backorder"), ("sku-5", "in stock"),
+             ("sku-6", "out of stock"), ("sku-7", "In_Stock")]  # fmt: skip
+    rows = [f"{sku}\tCold brew kettle\t\t\t\t20.00 USD\t{value}\tnew\tExample"
+            for sku, value in extra]  # fmt: skip
+    feed = tmp_path / "feed.tsv"
+    feed.write_text(case + "\n".join(rows) + "\n", encoding="utf-8")
+    argv = ["ingest", str(feed), "--mapping", str(MAPPINGS / "google_merchant.json"), "--json"]
+    report = _json_out(capsys, argv)
+    assert isinstance(report, dict)
+    assert (report["read"], report["indexed"], report["rejected"]) == (7, 7, 0)
+    assert _found(capsys, "kettle", "--in-stock") == ["sku-5", "sku-7"]
+    assert _found(capsys, "kettle") == ["sku-2", "sku-3", "sku-4", "sku-5", "sku-6", "sku-7"]
+
+
+def test_ingest_accepts_bcp47_locales_with_script_and_any_region(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report = _json_out(capsys, ["ingest", str(CASES / "26-locale-subtags" / "catalog.jsonl"),
+                                "--json"])  # fmt: skip
+    assert isinstance(report, dict)
+    assert (report["indexed"], report["rejected"]) == (4, 0)
+    assert _found(capsys, "手機殼", "--locale", "zh-Hant-TW") == ["tw-1"]
+    assert _found(capsys, "Kaffeemühle", "--locale", "de-CH") == ["ch-1"]
+    assert _found(capsys, "café", "--locale", "fr-CA") == ["ca-1"]
+    assert _found(capsys, "coffee grinder", "--locale", "en-GB") == ["us-1"]
+
+
+def test_ingest_refuses_a_locale_shelf_cannot_analyse_naming_the_languages_it_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        '{"id":"se-1","locale":"sv-SE","title":"Kaffekvarn","price":1,"currency":"SEK"}\n'
+        '{"id":"ch-1","locale":"de_ch","title":"Kaffeemühle","price":1,"currency":"CHF"}\n',
+        encoding="utf-8",
+    )
+    assert main(["ingest", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "rejected line 1: locale: unsupported locale 'sv-SE': Shelf cannot analyse Swedish" in err
+    )
+    assert "Supported languages: zh (Chinese), ja (Japanese)" in err

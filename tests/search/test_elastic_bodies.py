@@ -24,6 +24,11 @@ def test_template_without_a_server_maps_one_analysed_subfield_per_language() -> 
     assert body["index_patterns"] == ["shelf-products-*"]
     properties = body["template"]["mappings"]["properties"]
     assert properties["title"]["properties"]["ja"] == {"type": "text", "analyzer": "shelf_ja"}
+    assert properties["title"]["properties"]["de"] == {
+        "type": "text",
+        "analyzer": "shelf_de",
+        "search_analyzer": "shelf_de_query",
+    }
     assert sorted(properties["description"]["properties"]) == [
         "ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pt", "ru", "zh"]  # fmt: skip
     assert properties["product"] == {"type": "object", "enabled": False}
@@ -40,12 +45,59 @@ def test_template_without_a_server_uses_the_plugins_analyzers_when_installed() -
         "filter": ["icu_normalizer"],
     }
     assert analyzers["shelf_ko"]["tokenizer"] == "nori_tokenizer"
-    assert analyzers["shelf_de"] == {
-        "type": "custom",
-        "tokenizer": "icu_tokenizer",
-        "filter": ["icu_normalizer", "shelf_de_stop", "shelf_de_stemmer", "icu_folding"],
-    }
     assert analysis["filter"]["shelf_de_stemmer"] == {"type": "stemmer", "language": "light_german"}
+
+
+def test_template_without_a_server_normalises_before_a_whitespace_word_delimiter() -> None:
+    analysis = index_template_body("shelf-products")["template"]["settings"]["analysis"]
+    chain = ["shelf_edge_trim", "shelf_de_stop", "shelf_word_delimiter",
+             "shelf_same_position_unique", "shelf_non_empty"]  # fmt: skip
+    assert analysis["analyzer"]["shelf_de"] == {
+        "type": "custom",
+        "char_filter": ["icu_normalizer"],
+        "tokenizer": "whitespace",
+        "filter": [*chain, "shelf_de_stemmer", "icu_folding"],
+    }
+    assert analysis["analyzer"]["shelf_de_query"] == {
+        "type": "custom",
+        "char_filter": ["icu_normalizer"],
+        "tokenizer": "whitespace",
+        "filter": [*chain, "shelf_join_pairs", "shelf_de_stemmer", "icu_folding"],
+    }
+
+
+def test_template_without_a_server_pins_the_word_delimiter_options() -> None:
+    filters = index_template_body("s")["template"]["settings"]["analysis"]["filter"]
+    assert filters["shelf_word_delimiter"] == {
+        "type": "word_delimiter_graph",
+        "generate_word_parts": True,
+        "generate_number_parts": True,
+        "catenate_words": True,
+        "catenate_numbers": True,
+        "catenate_all": True,
+        "preserve_original": True,
+        "split_on_case_change": False,
+        "split_on_numerics": True,
+        "stem_english_possessive": False,
+    }
+    assert filters["shelf_edge_trim"] == {
+        "type": "pattern_replace",
+        "pattern": r"^[^\p{L}\p{M}\p{N}]+|[^\p{L}\p{M}\p{N}]+$",
+        "replacement": "",
+    }
+    assert filters["shelf_join_pairs"] == {
+        "type": "shingle",
+        "min_shingle_size": 2,
+        "max_shingle_size": 2,
+        "output_unigrams": True,
+        "token_separator": "",
+        "filler_token": "",
+    }
+    assert filters["shelf_same_position_unique"] == {
+        "type": "unique",
+        "only_on_same_position": True,
+    }
+    assert filters["shelf_non_empty"] == {"type": "length", "min": 1}
 
 
 def test_template_without_a_server_falls_back_to_cjk_bigrams_without_plugins() -> None:
@@ -53,7 +105,9 @@ def test_template_without_a_server_falls_back_to_cjk_bigrams_without_plugins() -
     fallback = {"type": "custom", "tokenizer": "standard",
                 "filter": ["cjk_width", "lowercase", "cjk_bigram", "asciifolding"]}  # fmt: skip
     assert analyzers["shelf_ja"] == analyzers["shelf_zh"] == analyzers["shelf_ko"] == fallback
+    assert analyzers["shelf_en"]["char_filter"] == []
     assert analyzers["shelf_en"]["filter"][0] == "lowercase"
+    assert analyzers["shelf_en"]["filter"][-1] == "asciifolding"
 
 
 def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_string() -> None:
@@ -75,7 +129,7 @@ def test_search_body_without_a_server_is_a_filtered_multi_match_never_query_stri
                     "tie_breaker": 0.1,
                 }}],
                 "filter": [
-                    {"term": {"locale": "de-DE"}},
+                    {"term": {"language": "de"}},
                     {"term": {"category_path": "Küche"}},
                     {"term": {"brand_exact": "melitta"}},
                     {"range": {"price": {"gte": 10}}},

@@ -103,7 +103,7 @@ def test_pending_body_without_a_server_finds_products_without_a_vector_by_id() -
     body = {
         "size": 50,
         "track_total_hits": False,
-        "_source": ["embed_text", "embed_text_hash"],
+        "_source": ["embed_text", "embed_text_hash", "language"],
         "query": {"bool": {"must_not": [{"exists": {"field": "embedding"}}]}},
         "sort": [{"id": "asc"}],
     }

@@ -151,10 +151,26 @@ def test_bad_filters_are_refused_with_the_reason() -> None:
         SearchFilters(min_price=10.0, max_price=5.0)
     with pytest.raises(InvalidQuery, match="unknown locale 'xx-XX'"):
         SearchFilters(locale="xx-XX")
-    with pytest.raises(InvalidQuery, match="unknown locale 'xx'.*or a bare language: zh, ja"):
+    with pytest.raises(InvalidQuery, match=r"unknown locale 'xx'.*language: zh \(Chinese\), ja"):
         SearchFilters(locale="xx")
+    with pytest.raises(InvalidQuery, match=r"cannot analyse Swedish \(sv\)\. Supported languages"):
+        SearchFilters(locale="sv-SE")
     assert SearchFilters(locale="DE").locale == "de"
     assert SearchFilters(locale="de_de").locale == "de-DE"
+    assert SearchFilters(locale="zh_hant_tw").locale == "zh-Hant-TW"
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [("en-US", "en-GB"), ("en-US", "en"), ("de-DE", "de-CH"), ("fr-FR", "fr-CA"),
+     ("zh-Hant-TW", "zh-CN"), ("pt-BR", "pt-PT"), ("es-ES", "es-419")],
+)  # fmt: skip
+def test_a_locale_filter_finds_the_products_of_its_language_in_any_region(
+    recall: Recall, stored: str, asked: str
+) -> None:
+    recall.index([make_product(id="p", locale=stored, title="Xylofon xylofon"),
+                  make_product(id="other", locale="nl-NL", title="Xylofon xylofon")])  # fmt: skip
+    assert _ids(recall, "xylofon", locale=asked) == ["p"]
 
 
 def test_content_hashes_answer_for_stored_ids_only(recall: Recall) -> None:

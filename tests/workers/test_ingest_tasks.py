@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from catalog.ingest import ingest_file
-from search.cli import main
+from search.cli import EXIT_REJECTS, main
 from search.recall.embedded import EmbeddedRecall
 from tests.catalog.test_ingest_bulk import PRODUCTS, _records
 from tests.workers.celery_harness import WorkerProcess, worker_env
@@ -24,6 +24,8 @@ def _catalog(path: Path) -> Path:
         good[1],
         json.dumps({**base, "id": "loc", "locale": "xx-XX"}),
         good[2],
+        # p1 again, later in the file: this row wins, the one on line 1 is superseded.
+        json.dumps({**_records(PRODUCTS)[0], "title": "Trail running shoes, new listing"}),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -60,7 +62,7 @@ def test_celery_ingest_indexes_and_rejects_exactly_what_a_local_ingest_does(
         rejects = tmp_path / "rejects.jsonl"
         code = main(["ingest", str(catalog), "--celery", "--rejects", str(rejects), "--json"])
         report = json.loads(capsys.readouterr().out)
-        assert code == 0, worker.log_tail()
+        assert code == EXIT_REJECTS, worker.log_tail()
     finally:
         worker.stop()
 
@@ -71,11 +73,15 @@ def test_celery_ingest_indexes_and_rejects_exactly_what_a_local_ingest_does(
     remote = EmbeddedRecall(tmp_path / "worker-data" / "index")
     ids = [p.id for p in PRODUCTS] + ["neg", "loc"]
 
-    assert (report["read"], report["indexed"], report["rejected"]) == (6, 3, 3)
+    counts = [report[k] for k in ("read", "indexed", "rejected", "duplicates")]
+    assert counts == [7, 3, 3, 1]
     assert report["rejects"] == expected.as_dict()["rejects"]
     assert rejects.read_text() == local_rejects.read_text()
     assert remote.content_hashes(ids) == local.content_hashes(ids)
     assert len(remote.content_hashes(ids)) == 3
+    assert [h.product.title for h in remote.search("shoes", limit=5)] == [
+        "Trail running shoes, new listing"
+    ]
 
 
 def test_full_reload_through_celery_is_refused_with_what_to_do(

@@ -13,8 +13,10 @@ def test_readyz_reports_each_part_and_is_200_when_all_are_ok(client: TestClient)
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"index", "model", "redis", "event_store"}
+    assert set(body["checks"]) == {"index", "model", "redis", "event_store", "vectors"}
     assert body["checks"]["index"]["detail"] == "640 products"
+    assert body["vectors_pending"] == 0
+    assert body["checks"]["vectors"]["detail"].startswith("640 products with a vector, 0 without")
     assert "loaded" in body["checks"]["model"]["detail"]
     assert body["checks"]["redis"]["required"] is False
 

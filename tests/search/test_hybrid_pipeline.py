@@ -1,0 +1,183 @@
+"""Cross-lingual hybrid recall through the real pipeline: the sample catalog in a real tantivy
+index with vectors from the real bundled embedding model (Universal Sentence Encoder
+Multilingual), fused by RRF. No reranking: these tests measure recall."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalog.product import Product
+from catalog.samples import (
+    SAMPLE_JUDGMENTS,
+    SAMPLE_QUERIES,
+    XLING_JUDGMENTS,
+    XLING_QUERIES,
+)
+from search.embedding_cache import EmbeddingCache
+from search.embedding_pass import embed_pending
+from search.errors import EmbeddingMismatch, InvalidQuery
+from search.evaluation.compare import compare_metric
+from search.evaluation.judgments import read_judgments, read_queries
+from search.evaluation.run import EvalConfig, rank_queries, score
+from search.pipeline import SearchPipeline
+from search.recall import SearchFilters
+from search.recall.embedded import EmbeddedRecall
+from workers.embedding import UseEmbedder
+
+K = 50
+
+
+@pytest.fixture(scope="module")
+def embedder() -> UseEmbedder:
+    model = UseEmbedder(threads=1)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="module")
+def hybrid_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_products: list[Product],
+    embedder: UseEmbedder,
+    embed_cache_path: Path,
+) -> Iterator[EmbeddedRecall]:
+    recall = EmbeddedRecall(tmp_path_factory.mktemp("hybrid-index"))
+    recall.index(sample_products)
+    cache = EmbeddingCache(embed_cache_path)
+    report = embed_pending(recall, embedder, batch_size=64, cache=cache)
+    cache.close()
+    assert report.pending == 0
+    yield recall
+    recall.close()
+
+
+@pytest.fixture
+def pipeline(hybrid_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
+    return SearchPipeline(hybrid_index, None, embedder=embedder, recall_k=K)
+
+
+def _evaluate(pipeline: SearchPipeline, queries: Path, judgments: Path, recall: str):  # type: ignore[no-untyped-def]
+    config = EvalConfig(rerank=False, recall_k=K, recall=recall)
+    ranked = rank_queries(pipeline, read_queries(queries), config)
+    return score(ranked, read_judgments(judgments), 10)
+
+
+def test_hybrid_finds_products_written_in_other_languages_where_bm25_cannot(
+    pipeline: SearchPipeline,
+) -> None:
+    hybrid = _evaluate(pipeline, XLING_QUERIES, XLING_JUDGMENTS, "hybrid").summary()["all"]
+    bm25 = _evaluate(pipeline, XLING_QUERIES, XLING_JUDGMENTS, "bm25").summary()["all"]
+    assert hybrid["R@50"] >= 0.85, hybrid
+    assert bm25["R@50"] <= 0.2, bm25
+
+
+def test_hybrid_is_not_significantly_worse_than_bm25_on_same_language_queries(
+    pipeline: SearchPipeline,
+) -> None:
+    hybrid = _evaluate(pipeline, SAMPLE_QUERIES, SAMPLE_JUDGMENTS, "hybrid")
+    bm25 = _evaluate(pipeline, SAMPLE_QUERIES, SAMPLE_JUDGMENTS, "bm25")
+    comparison = compare_metric(bm25, hybrid, "nDCG@10")
+    assert comparison.delta > 0 or comparison.p_value >= 0.05, comparison
+
+
+def test_each_item_says_which_legs_found_it(pipeline: SearchPipeline) -> None:
+    response = pipeline.search("Powerbank 20000 mAh", k=K, rerank=False)
+    assert response.recall_mode == "hybrid"
+    assert any(i.bm25_rank and i.dense_rank for i in response.items)
+    assert any(i.dense_rank and not i.bm25_rank for i in response.items)
+    for item in response.items:
+        assert (item.bm25_rank is None) == (item.bm25_score == 0.0)
+        assert (item.dense_rank is None) == (item.dense_score is None)
+    assert "dense" in response.timings_ms
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_the_product_locale_filter_decides_eligibility_in_every_mode(
+    pipeline: SearchPipeline, mode: str
+) -> None:
+    response = pipeline.search(
+        "降噪耳机", k=10, rerank=False, recall_mode=mode, filters=SearchFilters(locale="de-DE")
+    )
+    assert {item.locale for item in response.items} <= {"de-DE"}
+    assert response.product_locale == "de-DE"
+
+
+def test_the_query_language_only_decides_analysis_not_eligibility(
+    pipeline: SearchPipeline,
+) -> None:
+    response = pipeline.search("铸铁煎锅", k=5, rerank=False, query_language="zh-CN")
+    assert response.language == "zh"
+    assert "de-de-0018" in [item.product_id for item in response.items]  # the German pan
+
+
+@pytest.mark.parametrize("query", ["smartphone", "camera", "Kopfhörer", "チーズ"])
+def test_a_short_query_is_never_confined_to_one_guessed_language(
+    pipeline: SearchPipeline, query: str
+) -> None:
+    response = pipeline.search(query, k=5, rerank=False, recall_mode="bm25")
+    assert response.language_detected is False
+    assert response.product_locale is None
+
+
+def test_an_index_without_vectors_answers_from_bm25_and_says_how_to_fix_it(
+    tmp_path: Path, sample_products: list[Product], embedder: UseEmbedder
+) -> None:
+    recall = EmbeddedRecall(tmp_path / "index")
+    recall.index(sample_products[:40])
+    pipeline = SearchPipeline(recall, None, embedder=embedder)
+    response = pipeline.search("smartphone", k=5, rerank=False)
+    assert response.items and response.vectors_pending == 40
+    assert response.notice is not None and "shelf embed" in response.notice
+    with pytest.raises(EmbeddingMismatch, match="shelf embed"):
+        pipeline.search("smartphone", k=5, rerank=False, recall_mode="dense")
+    recall.close()
+
+
+def test_vectors_of_another_model_are_refused_with_how_to_rebuild(
+    hybrid_index: EmbeddedRecall,
+) -> None:
+    class OtherModel(UseEmbedder):
+        @property
+        def model_id(self) -> str:
+            return "someone/else@1"
+
+    pipeline = SearchPipeline(hybrid_index, None, embedder=OtherModel(threads=1))
+    with pytest.raises(EmbeddingMismatch, match="shelf embed --rebuild"):
+        pipeline.search("smartphone", k=5, rerank=False)
+
+
+def test_dense_or_hybrid_without_an_embedding_model_is_a_clear_error(
+    hybrid_index: EmbeddedRecall,
+) -> None:
+    pipeline = SearchPipeline(hybrid_index, None)
+    assert pipeline.search("smartphone", k=3, rerank=False).recall_mode == "bm25"
+    with pytest.raises(InvalidQuery, match="SHELF_EMBED_MODEL"):
+        pipeline.search("smartphone", k=3, rerank=False, recall_mode="dense")
+    with pytest.raises(InvalidQuery, match="recall must be one of"):
+        SearchPipeline(hybrid_index, None, embedder=UseEmbedder(1)).search(
+            "smartphone", recall_mode="vector"
+        )
+
+
+def test_the_query_vector_is_computed_once_and_then_served_from_the_cache(
+    hybrid_index: EmbeddedRecall, embedder: UseEmbedder
+) -> None:
+    from search.cache import MemoryScoreCache
+
+    calls = []
+
+    class Counting(UseEmbedder):
+        def embed_queries(self, texts, languages=None):  # type: ignore[no-untyped-def]
+            calls.append(list(texts))
+            return super().embed_queries(texts, languages)
+
+    pipeline = SearchPipeline(
+        hybrid_index, None, embedder=Counting(threads=1), cache=MemoryScoreCache(100, 60)
+    )
+    first = pipeline.search("wireless earbuds", k=5, rerank=False)
+    second = pipeline.search("wireless earbuds", k=5, rerank=False)
+    assert len(calls) == 1
+    assert [i.product_id for i in first.items] == [i.product_id for i in second.items]
