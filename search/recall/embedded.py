@@ -153,7 +153,10 @@ class EmbeddedRecall:
     def begin_full(self) -> None:
         """Clear the index in the writer without committing: searches still see the old one."""
         with self._lock:
-            self._get_writer().delete_all_documents()
+            # A delete of every document, ordered with the adds that follow (so they survive).
+            # Not delete_all_documents: it rewinds tantivy's operation stamps, and after earlier
+            # deletes some loads lost their new documents (pinned in test_recall_contract.py).
+            self._get_writer().delete_documents_by_query(tantivy.Query.all_query())
             self._vectors.begin_full()
             self._full = True
 

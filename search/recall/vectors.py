@@ -40,11 +40,13 @@ INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('epoch', 0), ('model_id', NULL), 
 CREATE TABLE IF NOT EXISTS products (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, text_hash TEXT NOT NULL, text TEXT NOT NULL,
     language TEXT NOT NULL, locale TEXT NOT NULL, category TEXT NOT NULL, brand TEXT NOT NULL,
-    price REAL NOT NULL, in_stock INTEGER NOT NULL);
+    price REAL NOT NULL, in_stock INTEGER NOT NULL, embedded INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS products_seq ON products (seq);
 CREATE INDEX IF NOT EXISTS products_text_hash ON products (text_hash);
+CREATE INDEX IF NOT EXISTS products_pending ON products (id) WHERE embedded = 0;
 CREATE TABLE IF NOT EXISTS staged_products AS SELECT * FROM products WHERE 0;
 CREATE UNIQUE INDEX IF NOT EXISTS staged_products_id ON staged_products (id);
+CREATE INDEX IF NOT EXISTS staged_products_text_hash ON staged_products (text_hash);
 CREATE TABLE IF NOT EXISTS vectors (
     model_id TEXT NOT NULL, text_hash TEXT NOT NULL, seq INTEGER NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model_id, text_hash));
@@ -156,7 +158,9 @@ class VectorStore:
         table = "staged_products" if staged else "products"
         with self._write() as (db, seq):
             db.executemany(
-                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "EXISTS (SELECT 1 FROM vectors WHERE text_hash = ?3 AND model_id = "
+                "(SELECT value FROM meta WHERE key = 'model_id')))",
                 [
                     (r.id, seq, r.text_hash, r.text, r.language, r.locale, r.category, r.brand,
                      r.price, int(r.in_stock))
@@ -187,8 +191,10 @@ class VectorStore:
         """Make the staged catalog live in one transaction; forget vectors no product uses."""
         with self._write() as (db, seq):
             db.execute("DELETE FROM products")
-            db.execute(f"INSERT INTO products SELECT id, {seq}, text_hash, text, language, "
-                       "locale, category, brand, price, in_stock FROM staged_products")  # fmt: skip
+            db.execute(
+                f"INSERT INTO products SELECT id, {seq}, text_hash, text, language, locale, "
+                "category, brand, price, in_stock, embedded FROM staged_products"
+            )
             db.execute("DELETE FROM staged_products")
             db.execute("DELETE FROM tombstones")
             db.execute(
@@ -221,11 +227,11 @@ class VectorStore:
         """Up to ``limit`` live products, by id, whose text has no vector from ``model_id``."""
         with self.read() as db:
             self._check_model(db, model_id)
+            # ``embedded`` is "has a vector": only one model's vectors exist at a time.
             rows = db.execute(
-                "SELECT id, text_hash, text, language FROM products p WHERE NOT EXISTS "
-                "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.text_hash = p.text_hash) "
+                "SELECT id, text_hash, text, language FROM products WHERE embedded = 0 "
                 "ORDER BY id LIMIT ?",
-                (model_id, limit),
+                (limit,),
             ).fetchall()
         return [PendingText(*row) for row in rows]
 
@@ -264,6 +270,9 @@ class VectorStore:
                         "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
                         (model_id, vector.text_hash, seq, blob),
                     )
+                    for table in ("products", "staged_products"):
+                        db.execute(f"UPDATE {table} SET embedded = 1 WHERE text_hash = ?",
+                                   (vector.text_hash,))  # fmt: skip
                     stored += 1
         return stored
 
@@ -276,12 +285,9 @@ class VectorStore:
         """The model record and how many live products have a vector from it."""
         with self.read() as db:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            total = db.execute("SELECT count(*) FROM products").fetchone()[0]
-            with_vector = db.execute(
-                "SELECT count(*) FROM products p JOIN vectors v "
-                "ON v.text_hash = p.text_hash AND v.model_id = ?",
-                (meta["model_id"],),
-            ).fetchone()[0]
+            total, with_vector = db.execute(
+                "SELECT count(*), coalesce(sum(embedded), 0) FROM products"
+            ).fetchone()
         dim = meta["dim"]
         return VectorStatus(meta["model_id"], None if dim is None else int(dim),
                             with_vector, total - with_vector)  # fmt: skip
@@ -290,6 +296,8 @@ class VectorStore:
         """Forget every vector and the model record."""
         with self._write() as (db, _seq):
             db.execute("DELETE FROM vectors")
+            db.execute("UPDATE products SET embedded = 0")
+            db.execute("UPDATE staged_products SET embedded = 0")
             db.execute("UPDATE meta SET value = NULL WHERE key IN ('model_id', 'dim')")
             db.execute("UPDATE meta SET value = value + 1 WHERE key = 'epoch'")
 

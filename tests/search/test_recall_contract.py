@@ -199,3 +199,23 @@ def test_an_aborted_full_load_leaves_the_live_catalog_as_it_was(recall: Recall) 
     assert _ids(recall, "kettle") == ["old"]
     recall.index([make_product(id="later", title="Green kettle")])
     assert sorted(_ids(recall, "kettle")) == ["later", "old"]
+
+
+@pytest.mark.parametrize(
+    ("deleted", "loaded"),
+    [([], ["p18"]), (["p12"], ["p18"]), (["p12", "p20", "p01"], ["p18"]),
+     (["a", "b", "c"], ["z", "y"]), (["p18", "x"], ["p18", "p19"])],
+)  # fmt: skip
+def test_a_full_load_after_deletes_keeps_every_product_it_indexed(
+    tmp_path: Path, deleted: list[str], loaded: list[str]
+) -> None:
+    # tantivy's delete_all_documents lost the new documents of some such loads (the upserts'
+    # own deletes hit them), not always: repeated on fresh indexes, so the fault shows.
+    for attempt in range(6):
+        recall = EmbeddedRecall(tmp_path / f"index-{attempt}")
+        recall.delete(deleted)
+        recall.begin_full()
+        recall.index([make_product(id=product_id) for product_id in loaded])
+        recall.commit_full()
+        assert recall.count() == len(loaded), attempt
+        recall.close()

@@ -95,6 +95,12 @@ def test_incremental_refresh_answers_as_a_fresh_load_does(
         for filters in filter_sets:
             assert _dense(searcher, query, **filters) == _dense(fresh, query, **filters), step
         assert searcher.vector_status() == fresh.vector_status()
+        # Every live product is either found by the dense leg or pending, never both.
+        live = set(fresh.content_hashes(ids))
+        found = {pid for pid, _ in _dense(fresh, query)}
+        pending = {p.product_id for p in fresh.pending_vectors(MODEL, limit=100)}
+        assert found | pending == live and not found & pending, step
+        assert fresh.vector_status().with_vector == len(found), step
         fresh.close()
     writer.close()
     searcher.close()
