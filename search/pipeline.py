@@ -30,7 +30,7 @@ RECALL_MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 # language their script may be written in, so one guess never hides products.
 DETECT_MIN_WORDS = 3
 DETECT_MIN_CJK_CHARS = 4
-DETECT_MIN_CONFIDENCE = 0.5
+DETECT_MIN_CONFIDENCE = 0.3
 VECTOR_STATUS_TTL_S = 2.0  # how long the pipeline trusts the index's vector counts
 
 MAX_K = 1000
@@ -180,7 +180,7 @@ class SearchPipeline:
             query=text,
             items=items,
             candidates=len(hits),
-            language=analyze_as[0] if analyze_as and len(analyze_as) == 1 else None,
+            language=_reported_language(text, analyze_as),
             language_detected=detected,
             reranked=scored > 0,
             model=self.reranker.model_id if scored and self.reranker else None,
@@ -219,7 +219,7 @@ class SearchPipeline:
         if _long_enough_to_detect(text):
             guess = detect_language(text)
             sure = guess is not None and guess[1] >= DETECT_MIN_CONFIDENCE
-            if sure and guess and guess[0] in query_languages(text):
+            if sure and guess and guess[0] in _script_languages(text):
                 return (guess[0],), True
         return None, False
 
@@ -284,6 +284,22 @@ class SearchPipeline:
             for h in hits
         ]
         return cached_scores(reranker, self.cache, query, candidates, deadline=deadline)
+
+
+def _reported_language(text: str, analyze_as: tuple[str, ...] | None) -> str | None:
+    """The one language the query was analysed as, if there was one: stated, detected, or the
+    only language of its script (Arabic)."""
+    if analyze_as:
+        return analyze_as[0] if len(analyze_as) == 1 else None
+    languages = _script_languages(text)
+    return languages[0] if len(languages) == 1 else None
+
+
+def _script_languages(text: str) -> tuple[str, ...]:
+    """The languages a query's script allows (CJK analysis is shared, so "zh" stands for all
+    three in ``query_languages``)."""
+    languages = query_languages(text)
+    return ("zh", "ja", "ko") if languages == ("zh",) else languages
 
 
 def _long_enough_to_detect(text: str) -> bool:
