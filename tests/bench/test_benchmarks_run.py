@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,35 @@ def test_events_benchmark_stores_every_event_it_sent_and_prints_its_result_line(
     last = out.strip().splitlines()[-1]
     found = re.fullmatch(r"RESULT events_per_s=\d+ sent=(\d+) stored=(\d+)", last)
     assert found and found.group(1) == found.group(2) != "0", last
+
+
+HYBRID_KEYS = (
+    "embed_products_per_s", "embed_pool_products_per_s", "pool_speedup", "query_embed_p50_ms",
+    "query_embed_p99_ms", "bm25_p50_ms", "hybrid_p50_ms", "hybrid_added_p50_ms",
+    "hybrid_cached_p50_ms", "mem_2k_mb",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_hybrid_benchmark_prints_hardware_and_its_result_line_with_every_key() -> None:
+    started = time.monotonic()
+    out = _run("bench.hybrid", "--sizes", "2000", "--rounds", "1", "--products", "64")
+    assert time.monotonic() - started < 60
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), last
+    fields = dict(pair.split("=", 1) for pair in last.removeprefix("RESULT ").split())
+    assert set(HYBRID_KEYS) <= set(fields), last
+    assert all(re.fullmatch(r"-?[\d.]+(?:e[+-]?\d+)?", value) for value in fields.values()), last
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_prints_bm25_and_embedding_rates_in_its_result_line() -> None:
+    out = _run("bench.ingest", "--small=500", "--large=1000", "--embed=32")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT products_per_s=\d+ products_per_cpu_s=\d+ vector_store_share=[\d.]+ "
+        r"peak_mb_50k=\d+ peak_mb_200k=\d+ embed_products_per_s=[\d.]+",
+        last,
+    ), last
