@@ -174,7 +174,7 @@ class SearchPipeline:
         if degraded:
             DEGRADED_RESPONSES.inc()
 
-        items = _rank(fused, scores, k, blend)
+        items = _rank(fused, scores, k, blend, mode)
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query=text,
@@ -374,13 +374,27 @@ def final_scores(
     ]
 
 
+def _recall_scores(fused: list[FusedHit], mode: str) -> list[float]:
+    """What unreranked items are ordered by: the one leg's own score when one leg ran (BM25,
+    or the cosine), the RRF score when both did."""
+    if mode == "bm25":
+        return [f.hit.bm25_score for f in fused]
+    if mode == "dense":
+        return [f.hit.dense_score or 0.0 for f in fused]
+    return [f.fused_score for f in fused]
+
+
 def _rank(
-    fused: list[FusedHit], scores: list[float | None] | None, k: int, blend: float = 0.0
+    fused: list[FusedHit],
+    scores: list[float | None] | None,
+    k: int,
+    blend: float = 0.0,
+    mode: str = "hybrid",
 ) -> list[SearchItem]:
     """The top ``k``: scored candidates by final score (recall rank breaks ties), then the
     unscored in recall (fused) order."""
     hits = [f.hit for f in fused]
-    final = final_scores(hits, scores, blend, [f.fused_score for f in fused])
+    final = final_scores(hits, scores, blend, _recall_scores(fused, mode))
     order = list(range(len(hits)))
     if scores is not None:
         order.sort(key=lambda i: (0, -f, i) if (f := final[i]) is not None else (1, 0.0, i))

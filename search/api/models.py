@@ -56,7 +56,8 @@ class SearchItemOut(BaseModel):
     rerank_score: float | None = Field(description="The model's raw score; null if unscored.")
     final_score: float | None = Field(
         description="The score the item is ordered by: rerank_score when the answer was "
-        "reranked, the fused recall (RRF) score when it was not (rerank=false); with an "
+        "reranked, the recall score when it was not (rerank=false: BM25's, the cosine, or "
+        "the RRF score with both legs); with an "
         "experiment's blend b, (1-b)*sigmoid(rerank_score) + b*bm25_score/top bm25_score. "
         "Null for a candidate left unscored in a degraded answer (those follow the scored "
         "ones, in recall order)."

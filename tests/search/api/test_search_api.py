@@ -25,7 +25,10 @@ def test_search_in_each_sample_locale_returns_that_locales_products(
 def test_detected_language_is_reported_when_no_locale_is_given(client: TestClient) -> None:
     body = client.get("/search", params={"q": "кроссовки для бега"}).json()
     assert body["language"] == "ru" and body["language_detected"] is True
-    assert all(item["locale"] == "ru-RU" for item in body["items"])
+    assert body["product_locale"] is None and body["recall"] == "hybrid"
+    assert len({item["locale"] for item in body["items"]}) > 1  # detection restricts nothing
+    kept = client.get("/search", params={"q": "кроссовки для бега", "product_locale": "ru"})
+    assert {item["locale"] for item in kept.json()["items"]} == {"ru-RU"}
 
 
 def test_page_two_continues_page_one_without_overlap(client: TestClient) -> None:
@@ -77,13 +80,31 @@ def test_brand_filter_excludes_other_brands(client: TestClient) -> None:
     assert len(only["items"]) < len(every["items"])
 
 
-def test_rerank_false_keeps_bm25_order_with_null_rerank_scores(client: TestClient) -> None:
-    body = client.get("/search", params={"q": "coffee", "locale": "en", "rerank": "false"}).json()
-    scores = [item["bm25_score"] for item in body["items"]]
-    assert scores == sorted(scores, reverse=True)
+@pytest.mark.parametrize("recall", ["bm25", "hybrid"])
+def test_rerank_false_keeps_recall_order_with_null_rerank_scores(
+    client: TestClient, recall: str
+) -> None:
+    params = {"q": "coffee", "locale": "en", "rerank": "false", "recall": recall}
+    body = client.get("/search", params=params).json()
+    finals = [item["final_score"] for item in body["items"]]
+    assert finals == sorted(finals, reverse=True)
     assert all(item["rerank_score"] is None for item in body["items"])
-    assert [item["final_score"] for item in body["items"]] == scores
+    if recall == "bm25":
+        assert finals == [item["bm25_score"] for item in body["items"]]
+        assert all(item["dense_rank"] is None for item in body["items"])
     assert body["reranked"] is False and "rerank" not in body["timings_ms"]
+
+
+def test_locale_and_product_locale_together_are_refused_naming_both(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "coffee", "locale": "en", "product_locale": "de"})
+    assert response.status_code == 422
+    assert "product_locale" in response.json()["error"]["message"]
+
+
+def test_an_unknown_recall_mode_is_a_422_naming_the_choices(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "coffee", "recall": "vector"})
+    assert response.status_code == 422
+    assert "recall" in response.json()["error"]["message"]
 
 
 def test_reranked_items_are_ordered_by_final_score_equal_to_rerank_score(

@@ -54,7 +54,7 @@ def test_eval_prints_a_row_per_language_under_the_overall_row(
     rows = [line.split()[0] for line in out.splitlines() if line.startswith("  ")][1:]
     assert rows[: 1 + len(LANGUAGES)] == ["all", *LANGUAGES]
     assert "nDCG@10" in out and "R@50" in out and "unjudged@10" in out
-    assert "bm25 K=50: 80 judged queries" in out
+    assert "hybrid K=50: 80 judged queries" in out
 
 
 def test_reported_numbers_are_the_metric_functions_on_the_written_run(
@@ -91,14 +91,14 @@ def test_each_recall_k_is_evaluated_and_written_to_its_own_run_file(
         "--run-out",
         str(tmp_path / "r.trec"),
     )
-    assert [c["config"] for c in data["configs"]] == ["bm25 K=50", "bm25 K=100"]
+    assert [c["config"] for c in data["configs"]] == ["hybrid K=50", "hybrid K=100"]
     assert data["run_files"] == [
-        str(tmp_path / "r.shelf-bm25-k50.trec"),
-        str(tmp_path / "r.shelf-bm25-k100.trec"),
+        str(tmp_path / "r.shelf-hybrid-k50.trec"),
+        str(tmp_path / "r.shelf-hybrid-k100.trec"),
     ]
     k100 = data["configs"][1]["summary"]["all"]
     assert k100["R@100"] >= data["configs"][0]["summary"]["all"]["R@50"]
-    assert max(len(v) for v in read_run(tmp_path / "r.shelf-bm25-k100.trec").values()) > 50
+    assert max(len(v) for v in read_run(tmp_path / "r.shelf-hybrid-k100.trec").values()) > 50
 
 
 def test_a_query_without_judgments_is_reported_and_left_out_of_the_averages(
@@ -144,7 +144,7 @@ def test_comparing_a_configuration_with_its_own_run_file_finds_no_difference(
 def test_comparing_recall_sizes_pairs_recall_at_each_k(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", *JUDGED, "--compare", "rerank=off", "rerank=off,recall_k=100"]) == 0
     out = capsys.readouterr().out
-    assert "A = bm25 K=50   B = bm25 K=100" in out
+    assert "A = hybrid K=50   B = hybrid K=100" in out
     assert "R@50 vs R@100" in out
 
 
@@ -175,7 +175,7 @@ def test_eval_with_the_test_model_reranks_and_reports_from_its_run(
     run_file = tmp_path / "rerank.trec"
     data = run_json(capsys, *JUDGED, "--run-out", str(run_file))
     (config,) = data["configs"]
-    assert config["config"] == "bm25+rerank K=50" and config["rerank"] is True
+    assert config["config"] == "hybrid+rerank K=50" and config["rerank"] is True
     assert_same_summary(config["summary"], summary_of_run_file(run_file, 50))
     bm25 = run_json(capsys, *JUDGED, "--no-rerank")["configs"][0]["summary"]
     # The reranker reorders candidates but never changes which were recalled.
