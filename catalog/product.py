@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +33,19 @@ class Product(BaseModel):
     """One sellable product in one locale."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    @cached_property
+    def content_hash(self) -> str:
+        """``catalog.text.content_hash`` of this (frozen) product, computed once."""
+        from catalog.text import compute_content_hash
+
+        return compute_content_hash(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; the cached content hash is dropped, since ``update`` may change the record."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("content_hash", None)
+        return copy
 
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     locale: str

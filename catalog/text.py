@@ -44,7 +44,15 @@ _ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "sk
 
 
 def content_hash(product: Product) -> str:
-    """A stable hash of everything a product says; any change to the record changes it."""
+    """A stable hash of everything a product says; any change to the record changes it.
+
+    Computed once per (frozen) product: ingestion compares it with the stored one and the index
+    stores it, and it is about a tenth of the cost of indexing a product."""
+    return product.content_hash
+
+
+def compute_content_hash(product: Product) -> str:
+    """``content_hash``'s computation (``Product.content_hash`` caches it)."""
     fields = product.model_dump(mode="json")
     for name, default in _ADDED_FIELDS.items():
         if fields[name] == default:

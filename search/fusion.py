@@ -29,6 +29,7 @@ class FusionWeights:
     bm25: float = 1.0
     dense: float = 1.0
     bm25_floor: float = 0.0
+    dense_alone_min: float = 0.0  # see SearchPipeline: the dense leg alone must be this close
 
 
 @dataclass(frozen=True)

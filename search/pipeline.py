@@ -159,7 +159,10 @@ class SearchPipeline:
             filters=filters,
             analyze_as=analyze_as,
         )
-        fused = rrf(legs.bm25, legs.dense, self.fusion, limit=recall_k)
+        dense = legs.dense
+        if not legs.bm25 and dense and (dense[0].dense_score or 0.0) < self.fusion.dense_alone_min:
+            dense = []  # nothing matched a word, and nothing is even close in meaning
+        fused = rrf(legs.bm25, dense, self.fusion, limit=recall_k)
         hits = [f.hit for f in fused]
         recalled = time.perf_counter()
         timings["recall"] = (recalled - legs_started) * 1000
@@ -346,6 +349,7 @@ def fusion_weights(settings: Settings) -> FusionWeights:
         bm25=settings.fusion_bm25_weight,
         dense=settings.fusion_dense_weight,
         bm25_floor=settings.fusion_bm25_floor,
+        dense_alone_min=settings.dense_alone_min_similarity,
     )
 
 

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     )
     fusion_bm25_weight: float = Field(1.0, ge=0, description="The BM25 leg's RRF weight.")
     fusion_dense_weight: float = Field(1.0, ge=0, description="The dense leg's RRF weight.")
+    dense_alone_min_similarity: float = Field(
+        0.2,
+        ge=-1,
+        le=1,
+        description="When BM25 matches nothing, the dense leg's hits are kept only if the best "
+        "one's cosine reaches this: gibberish finds nothing instead of the nearest products.",
+    )
     fusion_bm25_floor: float = Field(
         0.0,
         ge=0,

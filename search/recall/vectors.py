@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS vectors_model_seq ON vectors (model_id, seq);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
 """
+CACHE_KIB = 65_536  # SQLite page cache of the store's connection (64 MiB)
 # The filter attributes, in the order DenseIndex reads them.
 ATTRIBUTES = "id, language, locale, category, brand, price, in_stock"
 
@@ -121,6 +122,9 @@ class VectorStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # The hash and sequence indexes take random inserts: with SQLite's default 2 MB page
+            # cache, writes slowed as the table grew (0.8 s per 50k rows at 50k, 6.8 s at 200k).
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise RecallUnavailable(f"cannot open the vector store at {path}: {exc}") from exc

@@ -69,3 +69,16 @@ def test_content_hash_changes_with_any_field_and_only_then() -> None:
     assert content_hash(product) == content_hash(make_product())
     assert content_hash(product) != content_hash(make_product(description="Now warmer."))
     assert content_hash(product) != content_hash(make_product(price=20.0))
+
+
+def test_the_cached_content_hash_follows_every_change_made_by_copying() -> None:
+    from catalog.text import compute_content_hash, content_hash
+    from tests.conftest import make_product
+
+    product = make_product()
+    before = content_hash(product)
+    for update in ({"title": "Another"}, {"price": 1.0}, {"bullets": []}):
+        changed = product.model_copy(update=update)
+        assert content_hash(changed) == compute_content_hash(changed) != before
+    assert content_hash(product.model_copy()) == before
+    assert "content_hash" not in product.model_dump()

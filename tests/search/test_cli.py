@@ -233,6 +233,10 @@ def test_ingest_of_html_descriptions_searches_their_text_not_their_markup(
     # boundary by the word delimiter, would match any "2" in the text).
     for markup in ("span", "class", "style", "href"):
         assert _found(capsys, markup) == [], markup
+        # The default (hybrid) too: with no word matched, the dense leg keeps only hits close
+        # in meaning (SHELF_DENSE_ALONE_MIN_SIMILARITY), and markup is close to nothing.
+        result = _json_out(capsys, ["search", markup, "--no-rerank", "--json"])
+        assert isinstance(result, dict) and result["items"] == [], markup
 
 
 def test_ingest_understands_every_merchant_availability_value(

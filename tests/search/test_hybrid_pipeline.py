@@ -122,6 +122,18 @@ def test_a_short_query_is_never_confined_to_one_guessed_language(
     assert response.product_locale is None
 
 
+@pytest.mark.parametrize("gibberish", ["qzxv wplk", "asdfgh", "zzzzzz"])
+def test_a_query_that_matches_no_word_and_means_nothing_finds_nothing(
+    pipeline: SearchPipeline, gibberish: str
+) -> None:
+    from dataclasses import replace
+
+    pipeline.fusion = replace(pipeline.fusion, dense_alone_min=0.2)
+    assert pipeline.search(gibberish, k=10, rerank=False).items == []
+    cross = pipeline.search("铸铁煎锅", k=10, rerank=False, query_language="zh")
+    assert cross.items  # a real cross-lingual need, with no word matched, still finds
+
+
 def test_an_index_without_vectors_answers_from_bm25_and_says_how_to_fix_it(
     tmp_path: Path, sample_products: list[Product], embedder: UseEmbedder
 ) -> None:
