@@ -77,7 +77,7 @@ def embed_pending(
         pending = recall.pending_vectors(model_id, limit=batch_size)
         if not pending:
             break
-        vectors = _vectors(embedder, pending, cache)
+        vectors = vectors_for(embedder, pending, cache)
         stored = recall.put_vectors(
             model_id,
             [StoredVector(p.product_id, p.text_hash, vectors[p.text_hash]) for p in pending],
@@ -95,11 +95,11 @@ def embed_pending(
     return report
 
 
-def _vectors(
+def vectors_for(
     embedder: Embedder, pending: list[PendingText], cache: EmbeddingCache | None
 ) -> dict[str, list[float]]:
     """Each pending text's vector by text hash: from the cache, else from the model (then
-    cached)."""
+    cached). The in-process pass and the Celery embed task both call it."""
     found = cache.get_many(embedder.model_id, [p.text_hash for p in pending]) if cache else {}
     missing = list({p.text_hash: p for p in pending if p.text_hash not in found}.values())
     if missing:

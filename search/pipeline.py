@@ -148,8 +148,7 @@ class SearchPipeline:
             status = self._vector_status()
             notice = self._dense_notice(status, mode)
             if notice is None or status.with_vector:
-                stated = language_of(query_language).code if query_language else None
-                vector = self._query_vector(text, stated or (analyze_as or (None,))[0])
+                vector = self._query_vector(text, analyze_as[0] if analyze_as else None)
             timings["dense"] = (time.perf_counter() - started) * 1000
         legs_started = time.perf_counter()
         legs = self.recall.search_legs(

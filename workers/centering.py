@@ -196,16 +196,18 @@ class CenteredEmbedder:
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
     ) -> np.ndarray:
         """Query vectors centred on each query's language (nearest centroid when None)."""
-        raw = self.inner.embed_queries(texts)
-        langs = list(languages) if languages is not None else [None] * len(raw)
-        return np.stack([self.centering.query(v, lang) for v, lang in zip(raw, langs, strict=True)])
+        return self._centred(self.inner.embed_queries(texts), languages)
 
     def embed_passages(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
     ) -> np.ndarray:
         """Product vectors centred on each product's language (nearest centroid when None)."""
-        raw = self.inner.embed_passages(texts)
+        return self._centred(self.inner.embed_passages(texts), languages)
+
+    def _centred(self, raw: np.ndarray, languages: Sequence[str | None] | None) -> np.ndarray:
         langs = list(languages) if languages is not None else [None] * len(raw)
+        if not langs:
+            return raw
         return np.stack([self.centering.query(v, lang) for v, lang in zip(raw, langs, strict=True)])
 
     def warm_up(self) -> None:

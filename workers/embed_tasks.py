@@ -15,11 +15,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from search.embedding_pass import EmbedReport, _vectors
+from search.embedding_pass import EmbedReport, vectors_for
 from search.errors import ShelfError
 from search.recall import PendingText, StoredVector
 from search.settings import Settings
-from workers.ingest_tasks import worker_recall
+from workers.ingest_tasks import task_result, worker_recall
 from workers.tasks import EMBED_TASK
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from search.recall import Recall
     from workers.embedding import Embedder
 
-_POLL_S = 0.05
 
 _embedder: Embedder | None = None
 _cache: EmbeddingCache | None = None
@@ -66,7 +65,7 @@ def embed_batch_task(model_id: str, items: list[list[str]], settings: Settings) 
             "the workers and `shelf embed` the same SHELF_EMBED_MODEL"
         )
     pending = [PendingText(*item) for item in items]
-    vectors = _vectors(embedder, pending, cache)
+    vectors = vectors_for(embedder, pending, cache)
     stored = [StoredVector(p.product_id, p.text_hash, vectors[p.text_hash]) for p in pending]
     return worker_recall(settings).put_vectors(model_id, stored)
 
@@ -130,19 +129,17 @@ def _model_id(settings: Settings) -> str:
 
 
 def _wait(app: Any, result: Any, timeout_s: float) -> int:
-    from celery.exceptions import TimeoutError as CeleryTimeout
-
-    try:
-        for _, meta in app.backend.get_many([result.id], timeout=timeout_s, interval=_POLL_S):
-            if meta["status"] != "SUCCESS":
-                raise EmbedTaskFailed(
-                    f"an embedding worker failed on a batch: {meta.get('result')}; the vectors "
-                    "already stored are kept, and `shelf embed` finishes the rest"
-                )
-            return int(meta["result"])
-    except CeleryTimeout:
-        pass
-    raise EmbedTaskFailed(
-        f"no embedding worker finished a batch within {timeout_s:.0f}s: start one with "
-        "`shelf worker --queues embed` (SHELF_EMBED_QUEUE), then run `shelf embed` again"
+    stored = task_result(
+        app,
+        result,
+        timeout_s,
+        failed=lambda reason: EmbedTaskFailed(
+            f"an embedding worker failed on a batch: {reason}; the vectors already stored are "
+            "kept, and `shelf embed` finishes the rest"
+        ),
+        timed_out=EmbedTaskFailed(
+            f"no embedding worker finished a batch within {timeout_s:.0f}s: start one with "
+            "`shelf worker --queues embed` (SHELF_EMBED_QUEUE), then run `shelf embed` again"
+        ),
     )
+    return int(stored)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from catalog.ingest import ChunkResult
@@ -93,20 +93,40 @@ def distributed_chunks(
         yield _wait(app, pending.popleft(), timeout_s)
 
 
-def _wait(app: Celery, result: Any, timeout_s: float) -> ChunkResult:
+def task_result(
+    app: Any,
+    result: Any,
+    timeout_s: float,
+    *,
+    failed: Callable[[object], ShelfError],
+    timed_out: ShelfError,
+) -> Any:
+    """A bulk task's return value (polled, at most ``timeout_s``); ``failed(reason)`` is raised
+    when the task failed, ``timed_out`` when no worker finished it in time."""
     from celery.exceptions import TimeoutError as CeleryTimeout
 
     try:
         for _, meta in app.backend.get_many([result.id], timeout=timeout_s, interval=_POLL_S):
             if meta["status"] != "SUCCESS":
-                raise IngestTaskFailed(
-                    f"an ingest worker failed on a chunk: {meta.get('result')}; the chunks "
-                    "already done are kept, and re-running the ingest finishes the rest"
-                )
-            return ChunkResult.from_dict(meta["result"])
+                raise failed(meta.get("result"))
+            return meta["result"]
     except CeleryTimeout:
         pass
-    raise IngestTaskFailed(
-        f"no ingest worker finished a chunk within {timeout_s:.0f}s: start one with "
-        "`shelf worker --queues ingest` (SHELF_INGEST_QUEUE), then run the ingest again"
+    raise timed_out
+
+
+def _wait(app: Celery, result: Any, timeout_s: float) -> ChunkResult:
+    data = task_result(
+        app,
+        result,
+        timeout_s,
+        failed=lambda reason: IngestTaskFailed(
+            f"an ingest worker failed on a chunk: {reason}; the chunks already done are "
+            "kept, and re-running the ingest finishes the rest"
+        ),
+        timed_out=IngestTaskFailed(
+            f"no ingest worker finished a chunk within {timeout_s:.0f}s: start one with "
+            "`shelf worker --queues ingest` (SHELF_INGEST_QUEUE), then run the ingest again"
+        ),
     )
+    return ChunkResult.from_dict(data)
