@@ -243,7 +243,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
     """Build the tiny random-weight cross-encoder used by tests and the offline demo."""
-    from workers.test_model import build_test_model, catalog_texts
+    from workers.tiny_model import build_test_model, catalog_texts
 
     out = build_test_model(args.dir, catalog_texts(args.catalog), seed=args.seed)
     emit(
