@@ -116,7 +116,10 @@ def cmd_simulate(
         from fastapi.testclient import TestClient
 
         if app_factory is None:
-            raise ShelfError("simulate without --url needs the API in process: run it as shelf")
+            raise ShelfError(
+                "simulate without --url runs the API in this process but was given no app "
+                "factory: pass --url, or run it as `shelf experiments simulate`"
+            )
         api_key = api_key or secrets.token_hex(16)  # the in-process app is ours alone
         app = app_factory(settings.model_copy(update={"api_key": SecretStr(api_key)}))
         with TestClient(app) as test_client:
