@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/ruff check search workers catalog tests bench
 	$(BIN)/ruff format --check search workers catalog tests bench
 	$(BIN)/mypy search workers catalog
+	$(BIN)/lint-imports
 
 # The tests use a real Redis (their own database, 13) and a real PostgreSQL (database `test`,
 # trust auth on 127.0.0.1, their own table prefixes). Start each, installing it first if missing.

@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from search.cache import ScoreCache, make_score_cache
 from search.settings import Settings
 from workers.scoring import Candidate, submit_and_store
+from workers.task_names import EMBED_TASK, INGEST_TASK, RERANK_TASK
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
     from workers.model import RerankModel
 
 log = logging.getLogger(__name__)
-
-RERANK_TASK = "shelf.rerank"
-INGEST_TASK = "shelf.ingest_chunk"
-EMBED_TASK = "shelf.embed"
 
 
 class ModelMismatch(Exception):

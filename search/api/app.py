@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,50 +13,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from search import __version__
+from search.api.components import Components, components_of
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
-from search.cache import ScoreCache
 from search.embedding_cache import EmbeddingCache
 from search.embedding_pass import BackgroundEmbedder
 from search.errors import ConfigError, ShelfError
-from search.experiments.event_log import EventLog, make_event_log
+from search.experiments.event_log import make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
-from search.pipeline import SearchPipeline, make_pipeline
-from search.recall import Recall
-from search.rerank import Reranker
+from search.pipeline import make_pipeline
 from search.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Components:
-    """What the routes share, built once per process by the lifespan."""
-
-    pipeline: SearchPipeline  # the default search; its recall, cache and reranker are shared
-    event_log: EventLog
-    impressions: ImpressionWriter
-    experiments: RunningExperiments
-    variants: VariantPipelines
-    embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
-
-    @property
-    def recall(self) -> Recall:
-        """The product index."""
-        return self.pipeline.recall
-
-    @property
-    def cache(self) -> ScoreCache:
-        """The score cache."""
-        return self.pipeline.cache
-
-    @property
-    def reranker(self) -> Reranker:
-        """The default model's reranker (``build_components`` makes sure there is one)."""
-        assert self.pipeline.reranker is not None
-        return self.pipeline.reranker
+__all__ = ["Components", "build_components", "close_components", "components_of", "create_app"]
 
 
 def build_components(settings: Settings) -> Components:
@@ -186,9 +157,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-def components_of(request: Request) -> Components:
-    """Dependency: the components the lifespan built."""
-    components: Components = request.app.state.components
-    return components

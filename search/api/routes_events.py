@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.models import ERROR_RESPONSES, EventIn, EventsOut, RejectedEvent
 from search.api.security import require_api_key
 from search.errors import InvalidQuery, LimitExceeded

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from catalog.product import describe_validation_error
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.models import ERROR_RESPONSES
 from search.api.security import require_api_key
 from search.errors import InvalidQuery

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
 from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
 from search.errors import InvalidQuery, LimitExceeded, Overloaded
