@@ -56,6 +56,7 @@ bench: install services
 	$(BIN)/python -m bench.cache_hit
 	$(BIN)/python -m bench.search_load
 	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.celery_wait
 	$(BIN)/python -m bench.hybrid
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
 
