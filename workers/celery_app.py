@@ -7,6 +7,10 @@ Choices that make a dying worker lose nothing and a GPU run full batches:
   ``SHELF_RERANK_VISIBILITY_TIMEOUT_S`` has passed. The task is idempotent (the same input writes
   the same cache entries), so running it twice is harmless.
 - ``prefetch 1``: a worker reserves no more tasks than it has threads to run them.
+- Expiry: a rerank task expires at its search's deadline plus ``SHELF_RERANK_TASK_EXPIRY_GRACE_MS``
+  (Celery revokes it when a worker takes it; the task checks again before the model). A worker
+  restarted after a crash, or a task redelivered late, costs no model time for searches that
+  have given up.
 - The threads pool in one process per GPU: nothing forks after CUDA initialises, and the
   concurrent tasks of a process share one model, whose dynamic batcher packs their pairs into
   common batches.
