@@ -118,11 +118,16 @@ def test_celery_scores_equal_local_scores(
     redis_cache: RedisScoreCache,
 ) -> None:
     query, filters = _isolated_query("eq"), SearchFilters(locale=QUERY["locale"])
-    local = SearchPipeline(sample_index, LocalReranker(rerank_model, NoScoreCache()))
+    # Both with a deadline no busy machine misses: a degraded side would be in recall order.
+    local = SearchPipeline(
+        sample_index, LocalReranker(rerank_model, NoScoreCache()), deadline_ms=20_000
+    )
     remote = _pipeline(sample_index, celery_settings, redis_cache)
 
     expected = local.search(query, k=50, filters=filters)
     got = remote.search(query, k=50, filters=filters)
+
+    assert not expected.degraded and expected.scored == expected.candidates
 
     assert got.scored == got.candidates > celery_settings.rerank_task_pairs  # several tasks
     assert not got.degraded and got.cached == 0
