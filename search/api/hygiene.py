@@ -1,0 +1,163 @@
+"""Control characters are refused at the HTTP edge, in every field of every endpoint (422).
+
+Bodies are pydantic models whose every string is an ``Identifier`` or ``FreeText``
+(``search.input_text``; a test walks the OpenAPI schema to keep it so). What the models do not
+see is checked here, once, so no route has to remember it:
+
+- the path: every path parameter is an identifier (no control character at all);
+- every query parameter, percent-decoded: not UTF-8 is a 422; no control character, unless the
+  operation's OpenAPI schema marks the parameter free text (``x-shelf-text: free``, as ``q`` is),
+  which may hold tab, newline and carriage return.
+
+The answer is Shelf's JSON error naming the field, e.g. ``{"error": {"type": "ValidationError",
+"message": "user_id: contains the control character U+0000: ..."}}``. Headers are not checked
+here: the only one Shelf keeps, ``X-Request-ID``, is replaced when it is not a plain token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from search.api.models import ErrorDetail, ErrorOut
+from search.input_text import (
+    SCHEMA_KEY,
+    TextKind,
+    describe_control_character,
+    first_control_character,
+)
+
+
+class ControlCharacterError(HTTPException):
+    """A field holds a character its kind refuses (422)."""
+
+    def __init__(self, field: str, ch: str, kind: TextKind) -> None:
+        super().__init__(422, f"{field}: {describe_control_character(ch, kind)}")
+
+
+def _query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """Percent-decoded (name, value) pairs; ``HTTPException`` 422 when one is not UTF-8."""
+    pairs = []
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        decoded = []
+        for part in (name, value):
+            try:
+                decoded.append(unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8"))
+            except UnicodeDecodeError:
+                field = name.decode("latin-1", errors="replace")[:40]
+                raise HTTPException(
+                    422, f"query parameter {field!r} is not valid UTF-8: percent-encode UTF-8 text"
+                ) from None
+        pairs.append((decoded[0], decoded[1]))
+    return pairs
+
+
+class InputHygieneMiddleware:
+    """Refuses control characters in the path and the query string (see the module)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._free_params: dict[tuple[str, str], frozenset[str]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 422 when the path or the query holds a control character."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_path(scope)
+            self._check_query(scope)
+        except HTTPException as exc:
+            await _send_error(send, exc)
+            return
+        await self.app(scope, receive, send)
+
+    def _check_path(self, scope: Scope) -> None:
+        path: str = scope["path"]
+        bad = first_control_character(path, "identifier")
+        if bad is None:
+            return
+        _, params = _match(scope)
+        field = "path"
+        for name, value in params.items():
+            if isinstance(value, str) and first_control_character(value) is not None:
+                field = name
+                break
+        raise ControlCharacterError(field, bad, "identifier")
+
+    def _check_query(self, scope: Scope) -> None:
+        raw: bytes = scope.get("query_string", b"")
+        if not raw:
+            return
+        for name, value in _query_pairs(raw):
+            bad = first_control_character(name, "identifier")
+            if bad is not None:
+                raise ControlCharacterError(f"query parameter name {name!r}", bad, "identifier")
+            bad = first_control_character(value, "free")
+            if bad is not None:
+                raise ControlCharacterError(name, bad, "free")
+            bad = first_control_character(value, "identifier")
+            if bad is not None and name not in self._free_text_params(scope):
+                raise ControlCharacterError(name, bad, "identifier")
+
+    def _free_text_params(self, scope: Scope) -> frozenset[str]:
+        """The query parameters the matched operation's schema marks free text."""
+        route, _ = _match(scope)
+        if route is None:
+            return frozenset()
+        if self._free_params is None:
+            self._free_params = _free_text_query_params(scope["app"].openapi())
+        return self._free_params.get((route, scope["method"].lower()), frozenset())
+
+
+def _match(scope: Scope) -> tuple[str | None, dict[str, Any]]:
+    """The path template of the route the request matches, and its path parameters."""
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        match, child = route.matches(scope)
+        if match != Match.NONE:
+            return getattr(route, "path", None), child.get("path_params", {})
+    return None, {}
+
+
+def _free_text_query_params(schema: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """``(path template, method) -> names`` of the query parameters marked free text."""
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            names = {
+                p["name"]
+                for p in operation.get("parameters", [])
+                if p.get("in") == "query" and _marked_free(p.get("schema", {}))
+            }
+            found[(path, method)] = frozenset(names)
+    return found
+
+
+def _marked_free(schema: dict[str, Any]) -> bool:
+    if schema.get(SCHEMA_KEY) == "free":
+        return True
+    return any(_marked_free(s) for s in schema.get("anyOf", []))
+
+
+async def _send_error(send: Send, exc: HTTPException) -> None:
+    body = ErrorOut(error=ErrorDetail(type="ValidationError", message=str(exc.detail)))
+    payload = body.model_dump_json().encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
