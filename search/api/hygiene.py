@@ -16,11 +16,12 @@ here: the only one Shelf keeps, ``X-Request-ID``, is replaced when it is not a p
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from search.api.models import ErrorDetail, ErrorOut
@@ -64,7 +65,7 @@ class InputHygieneMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._free_params: dict[tuple[str, str], frozenset[str]] | None = None
+        self._operations: list[_Operation] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 422 when the path or the query holds a control character."""
@@ -84,12 +85,16 @@ class InputHygieneMiddleware:
         bad = first_control_character(path, "identifier")
         if bad is None:
             return
-        _, params = _match(scope)
         field = "path"
-        for name, value in params.items():
-            if isinstance(value, str) and first_control_character(value) is not None:
-                field = name
-                break
+        for operation in self._operations_of(scope):
+            match = operation.pattern.match(path)
+            if match is None:
+                continue
+            for name, value in match.groupdict().items():
+                if first_control_character(value) is not None:
+                    field = name
+                    break
+            break
         raise ControlCharacterError(field, bad, "identifier")
 
     def _check_query(self, scope: Scope) -> None:
@@ -108,36 +113,43 @@ class InputHygieneMiddleware:
                 raise ControlCharacterError(name, bad, "identifier")
 
     def _free_text_params(self, scope: Scope) -> frozenset[str]:
-        """The query parameters the matched operation's schema marks free text."""
-        route, _ = _match(scope)
-        if route is None:
-            return frozenset()
-        if self._free_params is None:
-            self._free_params = _free_text_query_params(scope["app"].openapi())
-        return self._free_params.get((route, scope["method"].lower()), frozenset())
+        """The query parameters the operation the request names marks free text."""
+        method = scope["method"].lower()
+        for operation in self._operations_of(scope):
+            if operation.method == method and operation.pattern.match(scope["path"]):
+                return operation.free_text_params
+        return frozenset()
+
+    def _operations_of(self, scope: Scope) -> list[_Operation]:
+        if self._operations is None:
+            openapi = getattr(scope.get("app"), "openapi", None)
+            self._operations = _operations(openapi()) if openapi is not None else []
+        return self._operations
 
 
-def _match(scope: Scope) -> tuple[str | None, dict[str, Any]]:
-    """The path template of the route the request matches, and its path parameters."""
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", ()):
-        match, child = route.matches(scope)
-        if match != Match.NONE:
-            return getattr(route, "path", None), child.get("path_params", {})
-    return None, {}
+@dataclass(frozen=True)
+class _Operation:
+    """One operation of the OpenAPI schema: its path as a pattern, the free-text parameters."""
+
+    method: str
+    pattern: re.Pattern[str]
+    free_text_params: frozenset[str]
 
 
-def _free_text_query_params(schema: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
-    """``(path template, method) -> names`` of the query parameters marked free text."""
-    found: dict[tuple[str, str], frozenset[str]] = {}
+def _operations(schema: dict[str, Any]) -> list[_Operation]:
+    """Every operation of ``schema``, its path template as a pattern naming the parameters."""
+    found = []
     for path, operations in schema.get("paths", {}).items():
+        pattern = re.compile(
+            "^" + re.sub(r"\\{(\w+)(?::path)?\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$"
+        )
         for method, operation in operations.items():
             names = {
                 p["name"]
                 for p in operation.get("parameters", [])
                 if p.get("in") == "query" and _marked_free(p.get("schema", {}))
             }
-            found[(path, method)] = frozenset(names)
+            found.append(_Operation(method, pattern, frozenset(names)))
     return found
 
 
