@@ -105,12 +105,12 @@ class InputHygieneMiddleware:
             bad = first_control_character(name, "identifier")
             if bad is not None:
                 raise ControlCharacterError(f"query parameter name {name!r}", bad, "identifier")
-            bad = first_control_character(value, "free")
+            if first_control_character(value, "identifier") is None:
+                continue  # the usual case: no control character at all
+            kind: TextKind = "free" if name in self._free_text_params(scope) else "identifier"
+            bad = first_control_character(value, kind)
             if bad is not None:
-                raise ControlCharacterError(name, bad, "free")
-            bad = first_control_character(value, "identifier")
-            if bad is not None and name not in self._free_text_params(scope):
-                raise ControlCharacterError(name, bad, "identifier")
+                raise ControlCharacterError(name, bad, kind)
 
     def _free_text_params(self, scope: Scope) -> frozenset[str]:
         """The query parameters the operation the request names marks free text."""

@@ -67,8 +67,8 @@ def _fields() -> list[Field]:
             for param in operation.get("parameters", []):
                 kinds = {kind for _, kind in _strings(param["schema"])}
                 if kinds:  # a string parameter: an identifier unless marked free text
-                    kind = "free" if "free" in kinds else "identifier"
-                    fields.append((method, path, param["in"], (param["name"],), kind))
+                    marked = "free" if "free" in kinds else "identifier"
+                    fields.append((method, path, param["in"], (param["name"],), marked))
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body:
                 for location, kind in dict.fromkeys(_strings(body["schema"])):
@@ -169,14 +169,15 @@ class Requests:
             "status": "draft",
         }
         patch = {"description": "d", "variants": variants, "control": "a", "status": "draft"}
-        return {
+        bodies: dict[tuple[str, str], list[Any]] = {
             ("post", "/rerank"): [cohere, tei],
             ("post", "/v1/rerank"): [cohere],
             ("post", "/v2/rerank"): [cohere],
             ("post", "/events"): [self.event(), [self.event(), self.event()]],
             ("post", "/experiments"): [experiment],
             ("patch", "/experiments/{experiment_id}"): [patch],
-        }[(method, path)]
+        }
+        return bodies[(method, path)]
 
     def send(self, field: Field, value: str) -> Any:
         """The operation with ``value`` in ``field`` and every other input valid."""
@@ -252,6 +253,8 @@ def _refused_naming(response: Any, field: Field, char: str) -> None:
     name = str(location[-1]) if where != "body" or isinstance(location[-1], str) else ""
     shown = ".".join(map(str, location[1:] if isinstance(location[0], int) else location))
     assert name in message and (where != "body" or shown in message), (repr(char), message)
+    if where != "body" and field[4] == "identifier" and "UTF-8" not in message:
+        assert "identifiers take no control characters" in message, message
 
 
 @pytest.mark.parametrize("field", FIELDS, ids=[_id(f) for f in FIELDS])
