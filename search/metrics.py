@@ -66,3 +66,14 @@ SHED_REQUESTS = Counter(
     "shelf_shed_requests_total",
     "Searches answered 503 because they waited too long for a server thread (overload).",
 )
+STORE_ROWS_REJECTED = Counter(
+    "shelf_event_store_rows_rejected_total",
+    "Rows the event store could not take (invalid text, too long), dropped one by one so the "
+    "rest of their batch was stored.",
+    ["table"],
+)
+IMPRESSION_ID_CONFLICTS = Counter(
+    "shelf_impression_request_id_conflicts_total",
+    "Impressions whose request id already had one (a caller's id reused across processes): "
+    "stored under a derived id instead of being lost.",
+)
