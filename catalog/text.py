@@ -40,7 +40,13 @@ def text_hash(text: str) -> str:
 
 # Fields added after products were first hashed: left out at their defaults, so a product that
 # does not use them keeps the hash it had, and re-ingesting an old catalog rewrites nothing.
-_ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "skus": []}
+_ADDED_FIELDS: dict[str, object] = {
+    "price_max": None,
+    "availability": None,
+    "skus": [],
+    "created_at": None,
+    "updated_at": None,
+}
 
 
 def content_hash(product: Product) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from catalog.analysis import query_languages, query_terms
 from catalog.locales import canonical_locale, language_of
@@ -19,6 +19,9 @@ from catalog.product import Product, category_levels
 from catalog.word_delimiter import DELIMITER, char_kind
 from search.errors import ConfigError, InvalidQuery
 from search.settings import Settings
+
+if TYPE_CHECKING:
+    from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
 
 # Field boosts, shared by both backends: what a product *is* (title, brand) counts double.
 # Tuned with `shelf eval` on the embedded backend and the sample judged set (README,
@@ -62,6 +65,7 @@ class SearchFilters:
     min_price: float | None = None
     max_price: float | None = None
     in_stock: bool | None = None
+    price_below: float | None = None  # exclusive upper bound: a price facet bucket [lo, hi)
 
     def __post_init__(self) -> None:
         if self.locale is not None:
@@ -74,7 +78,7 @@ class SearchFilters:
             if not key:
                 raise InvalidQuery("brand must name a brand (got an empty value)")
             object.__setattr__(self, "brand", key)
-        for name in ("min_price", "max_price"):
+        for name in ("min_price", "max_price", "price_below"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise InvalidQuery(f"{name} must be a non-negative number (got {value})")
@@ -84,6 +88,12 @@ class SearchFilters:
             and self.min_price > self.max_price
         ):
             raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
+        if (
+            self.min_price is not None
+            and self.price_below is not None
+            and self.min_price >= self.price_below
+        ):
+            raise InvalidQuery(f"the price range starts at {self.min_price}, not below its end")
 
     @property
     def language(self) -> str | None:
@@ -256,6 +266,38 @@ class Recall(Protocol):
 
     def drop_vectors(self) -> None:
         """Forget every vector and the model that made them (``shelf embed --rebuild``)."""
+        ...
+
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every ``(product_id, cosine)`` under ``filters`` whose cosine reaches ``floor``, best
+        first, ties by id, at most ``cap``; and whether ``cap`` cut it short."""
+        ...
+
+    def match_count(self, match: MatchQuery) -> tuple[int, bool]:
+        """The size of the match set, and whether it is exact (False: a lower bound)."""
+        ...
+
+    def match_entries(self, match: MatchQuery) -> list[MatchEntry]:
+        """Every member of the match set (in no particular order), read without loading
+        documents: id, BM25 score, price, created_at."""
+        ...
+
+    def facet_counts(
+        self,
+        match: MatchQuery,
+        facets: Sequence[str],
+        *,
+        price_edges: Sequence[float],
+        max_values: int,
+    ) -> FacetCounts:
+        """Disjunctive counts over the match set: each facet in ``facets`` counted under every
+        filter but its own (``search.recall.facets.disjunctive_groups``)."""
+        ...
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids (absent ids omitted)."""
         ...
 
     def close(self) -> None:

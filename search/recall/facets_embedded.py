@@ -1,0 +1,136 @@
+"""The match set on the embedded tantivy index: counted, listed and faceted in tantivy, over
+fast fields, without loading a document.
+
+The match set is one tantivy query: ``(lexical query OR id in neighbours) AND filters``, the
+neighbour clause scoring 0 so a member's score is its BM25 score. ``count`` gives the total,
+``aggregate`` the facet counts (terms over ``category_path``, ``brand_name`` and ``in_stock``, a
+range aggregation over ``price``), and two collections list the members: one ordered by the
+``id`` fast field (the ids, with their addresses), one by score; price and creation time come
+from ``fast_field_values``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tantivy
+
+from search.recall import SearchFilters
+from search.recall.facets import (
+    AGG_SIZE,
+    FacetCounts,
+    MatchEntry,
+    MatchQuery,
+    brand_values,
+    category_values,
+    disjunctive_groups,
+    price_buckets,
+    price_values,
+    stock_values,
+)
+
+TextQuery = Callable[[str, SearchFilters, Sequence[str] | None], tantivy.Query]
+FilterQueries = Callable[[SearchFilters], list[tantivy.Query]]
+
+
+def match_query(
+    schema: tantivy.Schema,
+    match: MatchQuery,
+    text_query: TextQuery,
+    filter_queries: FilterQueries,
+) -> tantivy.Query:
+    """The tantivy query whose matches are the match set (see the module docstring)."""
+    either: list[tuple[tantivy.Occur, tantivy.Query]] = []
+    if match.text is not None:
+        lexical = text_query(match.text, match.filters, match.analyze_as)
+        either.append((tantivy.Occur.Should, lexical))
+    if match.neighbours:
+        ids = tantivy.Query.term_set_query(schema, "id", list(match.neighbours))
+        either.append((tantivy.Occur.Should, tantivy.Query.const_score_query(ids, 0.0)))
+    if not either:
+        return tantivy.Query.empty_query()
+    clauses = [(tantivy.Occur.Must, tantivy.Query.boolean_query(either))]
+    clauses += [
+        (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
+        for f in filter_queries(match.filters)
+    ]
+    return tantivy.Query.boolean_query(clauses)
+
+
+def count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    """How many documents ``query`` matches."""
+    result = searcher.search(query, limit=1, count=True)
+    return int(result.count or 0)  # type: ignore[attr-defined]  # missing from tantivy's stubs
+
+
+def entries(searcher: tantivy.Searcher, query: tantivy.Query) -> list[MatchEntry]:
+    """Every match as a ``MatchEntry``, ordered by product id."""
+    total = count(searcher, query)
+    if total == 0:
+        return []
+    by_id = searcher.search(
+        query, limit=total, count=False, order_by_field="id", order=tantivy.Order.Asc
+    ).hits
+    by_score = searcher.search(query, limit=total, count=False).hits
+    score_of = {(a.segment_ord, a.doc): float(score) for score, a in by_score}
+    addresses = [address for _id, address in by_id]
+    prices = searcher.fast_field_values("price", addresses)
+    created = searcher.fast_field_values("created_at", addresses)
+    return [
+        MatchEntry(
+            str(product_id),
+            score_of[(a.segment_ord, a.doc)],
+            float(price or 0.0),
+            None if made is None else int(made),
+        )
+        for (product_id, a), price, made in zip(by_id, prices, created, strict=True)
+    ]
+
+
+def facet_counts(
+    searcher: tantivy.Searcher,
+    match: MatchQuery,
+    facets: Sequence[str],
+    build: Callable[[MatchQuery], tantivy.Query],
+    *,
+    price_edges: Sequence[float],
+    max_values: int,
+) -> FacetCounts:
+    """Disjunctive facet counts: one ``aggregate`` per group of facets counted under the same
+    filters."""
+    found: FacetCounts = {}
+    for filters, names in disjunctive_groups(match.filters, facets):
+        spec = {name: _aggregation(name, price_edges) for name in names}
+        result = searcher.aggregate(build(match.with_filters(filters)), spec)
+        for name in names:
+            found[name] = _values(name, result.get(name, {}), price_edges, max_values)
+    return {name: found[name] for name in facets if name in found}
+
+
+def _aggregation(facet: str, price_edges: Sequence[float]) -> dict[str, Any]:
+    if facet == "price":
+        ranges = [
+            {k: v for k, v in (("from", lo), ("to", hi)) if v is not None}
+            for lo, hi in price_buckets(price_edges)
+        ]
+        return {"range": {"field": "price", "ranges": ranges}}
+    field = {"category": "category_path", "brand": "brand_name", "in_stock": "in_stock"}[facet]
+    return {"terms": {"field": field, "size": AGG_SIZE, "segment_size": AGG_SIZE}}
+
+
+def _values(
+    facet: str, result: dict[str, Any], price_edges: Sequence[float], max_values: int
+) -> list[Any]:
+    buckets = result.get("buckets", [])
+    if facet == "price":
+        # tantivy adds buckets for what no range covers (below 0): each is found by its bounds.
+        by_bounds = {(b.get("from"), b.get("to")): int(b["doc_count"]) for b in buckets}
+        in_bucket = [by_bounds.get((lo, hi), 0) for lo, hi in price_buckets(price_edges)]
+        return price_values(in_bucket, price_edges, max_values)
+    if facet == "in_stock":
+        return stock_values({bool(b["key"]): int(b["doc_count"]) for b in buckets})
+    counts = {str(b["key"]): int(b["doc_count"]) for b in buckets}
+    if facet == "category":
+        return category_values(counts, max_values)
+    return brand_values(counts, max_values)
