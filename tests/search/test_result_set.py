@@ -262,12 +262,13 @@ def test_price_asc_orders_the_whole_match_set_ties_by_id_across_pages(tmp_path: 
         keys = [(item.price, item.product_id) for item in items]
         assert keys == sorted(keys)
         down = [item for r in _pages(pipeline, size=40, sort="price_desc") for item in r.items]
-        assert [(-i.price, i.product_id) for i in down] == sorted((-i.price, i.product_id) for i in down)
-        newest = [item.product_id for r in _pages(pipeline, size=40, sort="newest") for item in r.items]
+        down_keys = [(-item.price, item.product_id) for item in down]
+        assert down_keys == sorted(down_keys)
+        newest = [i.product_id for r in _pages(pipeline, size=40, sort="newest") for i in r.items]
         assert len(newest) == len(set(newest)) == 300
         undated = {p.id for p in _cups(300) if p.created_at is None}
-        assert set(newest[-len(undated):]) == undated  # no date: last, by id
-        assert newest[-len(undated):] == sorted(undated)
+        assert set(newest[-len(undated) :]) == undated  # no date: last, by id
+        assert newest[-len(undated) :] == sorted(undated)
     finally:
         pipeline.close()
 
