@@ -121,10 +121,8 @@ def search(
         locale=product_locale or locale,
         category=category,
         brand=brand,
-        min_price=min_price,
-        max_price=max_price,
         in_stock=in_stock,
-        **_bucket_filters(bucket, min_price, max_price),
+        **_price_filters(bucket, min_price, max_price),
     )
     result = search_page(
         pipeline,
@@ -217,12 +215,12 @@ def _check_range(name: str, value: int, limit: int, setting: str) -> None:
         raise LimitExceeded(f"{name} must be between 1 and {limit} ({setting}); got {value}")
 
 
-def _bucket_filters(
+def _price_filters(
     bucket: tuple[float, float | None] | None, min_price: float | None, max_price: float | None
 ) -> dict[str, float | None]:
-    """A price facet value as filters: LOW <= price (< HIGH); refused beside min/max_price."""
+    """min_price/max_price, or a price facet value as LOW <= price (< HIGH); not both."""
     if bucket is None:
-        return {}
+        return {"min_price": min_price, "max_price": max_price}
     if min_price is not None or max_price is not None:
         raise InvalidQuery("price (a facet bucket) and min_price/max_price both bound the price: "
                            "give one of them")  # fmt: skip
