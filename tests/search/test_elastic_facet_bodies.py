@@ -174,7 +174,9 @@ def test_answers_map_to_the_same_facet_values_as_the_embedded_backend() -> None:
     response = {
         "aggregations": {
             "category": {
-                "values": {"buckets": [{"key": "A", "doc_count": 3}, {"key": "A > B", "doc_count": 2}]}
+                "values": {
+                    "buckets": [{"key": "A", "doc_count": 3}, {"key": "A > B", "doc_count": 2}]
+                }
             },
             "brand": {
                 "values": {
