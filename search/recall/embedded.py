@@ -202,10 +202,10 @@ class EmbeddedRecall:
             for f in self._filter_queries(filters)
         ]
         searcher = self._index.searcher()
-        query = tantivy.Query.boolean_query(clauses)
-        found = searcher.search(query, limit=limit + 1, count=False).hits
+        bm25_query = tantivy.Query.boolean_query(clauses)
+        found = searcher.search(bm25_query, limit=limit + 1, count=False).hits
         if len(found) > limit and found[limit][0] == found[limit - 1][0]:
-            found = _through_tie(searcher, query, found[limit - 1][0], 2 * (limit + 1))
+            found = _through_tie(searcher, bm25_query, found[limit - 1][0], 2 * (limit + 1))
         docs = [(float(score), searcher.doc(address)) for score, address in found]
         # Equal scores by product id, never by where a document happens to sit in the index.
         docs.sort(key=lambda pair: (-pair[0], pair[1]["id"][0]))
