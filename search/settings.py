@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         "one's cosine reaches this: gibberish finds nothing instead of the nearest products.",
     )
     dense_match_min_similarity: float = Field(
-        0.3,
+        0.2,
         ge=-1,
         le=1,
         description="The match floor: the dense leg's neighbours whose cosine reaches this "

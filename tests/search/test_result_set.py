@@ -56,7 +56,7 @@ def sample_recall(
 def hybrid(sample_recall: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
     # No reranker: the facet walk checks the match set, which reranking never changes.
     return SearchPipeline(
-        sample_recall, None, cache=MemoryScoreCache(1000), embedder=embedder, match_floor=0.3
+        sample_recall, None, cache=MemoryScoreCache(1000), embedder=embedder, match_floor=0.2
     )
 
 
