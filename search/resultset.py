@@ -137,9 +137,11 @@ def search_page(
         total, exact = max(total, len(head)), exact and not cut
     counts: FacetCounts = {}
     if facets:
+        facets_started = time.perf_counter()
         counts = pipeline.recall.facet_counts(
             match, facets, price_edges=price_edges, max_values=max_facet_values
         )
+        response.timings_ms["facets"] = round((time.perf_counter() - facets_started) * 1000, 3)
     start, end = (page - 1) * size, page * size
     if not head or start >= total:
         items: list[SearchItem] = []
