@@ -90,3 +90,15 @@ def test_ingest_benchmark_prints_bm25_and_embedding_rates_in_its_result_line() -
         r"peak_mb_50k=\d+ peak_mb_200k=\d+ embed_products_per_s=[\d.]+",
         last,
     ), last
+
+
+def test_facets_benchmark_prints_both_searches_and_the_ratio_in_its_result_line() -> None:
+    out = _run("bench.facets", "--size", "3000", "--rounds", "1")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT size=3000 plain_p50_ms=[\d.]+ plain_p99_ms=[\d.]+ faceted_p50_ms=[\d.]+ "
+        r"faceted_p99_ms=[\d.]+ recall_p50_ms=[\d.]+ facets_p50_ms=[\d.]+ "
+        r"facets_over_recall=[\d.]+ facets_over_recall_brand=[\d.]+",
+        last,
+    ), last
