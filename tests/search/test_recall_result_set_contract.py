@@ -92,3 +92,28 @@ def test_brand_spellings_of_one_key_are_one_value(shop: Recall) -> None:
 def test_products_are_fetched_by_id(shop: Recall) -> None:
     found = shop.products(["a", "c", "missing"])
     assert sorted(found) == ["a", "c"] and found["c"].title == "Red teapot"
+
+
+def test_pages_and_sorts_walk_the_match_set_once_on_every_backend(recall: Recall) -> None:  # noqa: F811
+    from search.pipeline import SearchPipeline
+    from search.resultset import search_page
+
+    recall.index(
+        [make_product(id=f"m{i:02d}", title=f"Red mug {i}", price=float(i % 6)) for i in range(31)]
+        + [make_product(id="other", title="Blue scarf")]
+    )
+    pipeline = SearchPipeline(recall, None, recall_k=10)
+    for sort in ("relevance", "price_asc"):
+        seen, page = [], 1
+        while True:
+            result = search_page(pipeline, "red mug", page=page, size=7, sort=sort, rerank=False)
+            assert (result.total, result.total_exact) == (31, True)
+            seen += result.items
+            if not result.has_more:
+                break
+            page += 1
+        assert sorted(item.product_id for item in seen) == [f"m{i:02d}" for i in range(31)]
+        assert [item.position for item in seen] == list(range(1, 32))
+        if sort == "price_asc":
+            keys = [(item.price, item.product_id) for item in seen]
+            assert keys == sorted(keys)
