@@ -66,15 +66,14 @@ def parse_facets(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def check_window(page: int, size: int, max_window: int) -> None:
-    """``LimitExceeded`` naming ``SHELF_API_MAX_RESULT_WINDOW`` when the page ends past it."""
-    if page < 1:
-        raise LimitExceeded(f"page must be 1 or more (got {page})")
-    if page * size > max_window:
-        last = max(max_window // size, 1)
+    """``LimitExceeded`` naming ``page``, the pages allowed at this ``size`` and
+    ``SHELF_API_MAX_RESULT_WINDOW`` when ``page`` is below 1 or ends past the window."""
+    last = max(max_window // max(size, 1), 1)
+    if not 1 <= page <= last or page * size > max_window:
         raise LimitExceeded(
-            f"page {page} of size {size} ends at result {page * size}, past the result window "
-            f"of {max_window} (SHELF_API_MAX_RESULT_WINDOW): page must be between 1 and {last} "
-            "at this size; narrow the query with filters to see further"
+            f"page must be between 1 and {last} at size {size}: a page may not reach past "
+            f"result {max_window} (SHELF_API_MAX_RESULT_WINDOW); got {page}. Narrow the query "
+            "with filters to see further"
         )
 
 
