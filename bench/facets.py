@@ -8,7 +8,9 @@
    ``facets=category,brand,price,in_stock``, interleaved so both see the same noise; then the same
    with a brand filter active (disjunctive counting: two aggregations instead of one);
 3. print p50/p99 of each, the recall stage's time (the BM25 leg, from the pipeline's timings)
-   and the facets' time, and their ratio: facets must add at most 2x the recall time.
+   and the facets' time, and their ratio: facets must add at most 2x the recall time;
+4. for scale, the same queries' page 40 of 50 (past the head: the whole match set is listed)
+   and page 1 in ``price_asc`` order.
 
 Progress goes to stderr; ends with one ``RESULT key=value ...`` line.
 Run: ``python -m bench.facets [--size 200000] [--rounds 3]``.
@@ -94,7 +96,8 @@ def main() -> None:
 
         def timed(name: str, query: str, **call: object) -> None:
             began = time.perf_counter()
-            result = search_page(pipeline, query, size=10, rerank=False, **call)  # type: ignore[arg-type]
+            call.setdefault("size", 10)
+            result = search_page(pipeline, query, rerank=False, **call)  # type: ignore[arg-type]
             timings.setdefault(name, []).append((time.perf_counter() - began) * 1000)
             spent = result.response.timings_ms
             timings.setdefault(f"{name}_recall", []).append(spent["recall"])
@@ -112,6 +115,8 @@ def main() -> None:
                 timed("faceted", query, facets=FACETS)
                 timed("plain_brand", query, filters=brand)
                 timed("faceted_brand", query, filters=brand, facets=FACETS)
+                timed("deep", query, page=40, size=50)  # positions 1951-2000, past the head
+                timed("price_asc", query, sort="price_asc")
             print(f"round {round_ + 1} of {args.rounds}", file=sys.stderr, flush=True)
         pipeline.close()
 
@@ -119,7 +124,7 @@ def main() -> None:
         return percentile(timings[name], q)
 
     print(f"match sets: median {percentile(totals, 0.5):.0f}, largest {max(totals)} products")
-    for name in ("plain", "faceted", "plain_brand", "faceted_brand"):
+    for name in ("plain", "faceted", "plain_brand", "faceted_brand", "deep", "price_asc"):
         print(f"{name:>14}: p50 {p(name, 0.5):7.2f} ms  p99 {p(name, 0.99):7.2f} ms  "
               f"(recall p50 {p(name + '_recall', 0.5):.2f} ms)")  # fmt: skip
     for name in ("faceted", "faceted_brand"):
@@ -134,7 +139,8 @@ def main() -> None:
         f"plain_p99_ms={p('plain', 0.99):.2f} faceted_p50_ms={p('faceted', 0.5):.2f} "
         f"faceted_p99_ms={p('faceted', 0.99):.2f} recall_p50_ms={p('faceted_recall', 0.5):.2f} "
         f"facets_p50_ms={p('faceted_facets', 0.5):.2f} facets_over_recall={ratio:.2f} "
-        f"facets_over_recall_brand={ratio_brand:.2f}"
+        f"facets_over_recall_brand={ratio_brand:.2f} deep_page_p50_ms={p('deep', 0.5):.2f} "
+        f"price_asc_p50_ms={p('price_asc', 0.5):.2f}"
     )
 
 

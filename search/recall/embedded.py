@@ -33,7 +33,7 @@ from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
 # 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
-# 4: fast fields for the match set (id, category_path, brand_name, in_stock, created/updated).
+# 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
 SCHEMA_VERSION = 4
 _MARKER = "shelf-index.json"
 

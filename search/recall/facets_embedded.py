@@ -4,9 +4,9 @@ fast fields, without loading a document.
 The match set is one tantivy query: ``(lexical query OR id in neighbours) AND filters``, the
 neighbour clause scoring 0 so a member's score is its BM25 score. ``count`` gives the total,
 ``aggregate`` the facet counts (terms over ``category_path``, ``brand_name`` and ``in_stock``, a
-range aggregation over ``price``), and two collections list the members: one ordered by the
-``id`` fast field (the ids, with their addresses), one by score; price and creation time come
-from ``fast_field_values``.
+range aggregation over ``price``), and one collection by score lists the members: price and
+creation time come from ``fast_field_values``, the id from the stored document (only the id is
+read from it; the product itself is parsed only for the page shown).
 """
 
 from __future__ import annotations
@@ -65,26 +65,24 @@ def count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
 
 
 def entries(searcher: tantivy.Searcher, query: tantivy.Query) -> list[MatchEntry]:
-    """Every match as a ``MatchEntry``, ordered by product id."""
+    """Every match as a ``MatchEntry``, in score order (ties in no particular order: callers
+    break them by id). Ids come from the stored documents: ordering 20,000 matches by the ``id``
+    fast field took 0.75 s here, reading their stored ids 0.08 s."""
     total = count(searcher, query)
     if total == 0:
         return []
-    by_id = searcher.search(
-        query, limit=total, count=False, order_by_field="id", order=tantivy.Order.Asc
-    ).hits
-    by_score = searcher.search(query, limit=total, count=False).hits
-    score_of = {(a.segment_ord, a.doc): float(score) for score, a in by_score}
-    addresses = [address for _id, address in by_id]
+    hits = searcher.search(query, limit=total, count=False).hits
+    addresses = [address for _score, address in hits]
     prices = searcher.fast_field_values("price", addresses)
     created = searcher.fast_field_values("created_at", addresses)
     return [
         MatchEntry(
-            str(product_id),
-            score_of[(a.segment_ord, a.doc)],
+            str(searcher.doc(address)["id"][0]),
+            float(score),
             float(price or 0.0),
             None if made is None else int(made),
         )
-        for (product_id, a), price, made in zip(by_id, prices, created, strict=True)
+        for (score, address), price, made in zip(hits, prices, created, strict=True)
     ]
 
 

@@ -19,9 +19,9 @@ from search.recall import FIELD_BOOSTS, brand_key
 def schema() -> tantivy.Schema:
     """The index schema: id, the boosted text fields, the filter fields, hash and source."""
     builder = tantivy.SchemaBuilder()
-    # Fast fields (column-oriented, read without loading a document) serve the match set: ids
-    # for ties and paging, category paths, brands, price, stock and times for facets and sorts.
-    builder.add_text_field("id", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    # Fast fields (column-oriented, read without loading a document) serve the match set:
+    # category paths, brands, price, stock and times for facets and sorts.
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
     for name in FIELD_BOOSTS:
         # Terms come pre-analysed (catalog.analysis), joined by spaces.
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")

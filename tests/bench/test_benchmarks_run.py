@@ -99,6 +99,7 @@ def test_facets_benchmark_prints_both_searches_and_the_ratio_in_its_result_line(
     assert re.fullmatch(
         r"RESULT size=3000 plain_p50_ms=[\d.]+ plain_p99_ms=[\d.]+ faceted_p50_ms=[\d.]+ "
         r"faceted_p99_ms=[\d.]+ recall_p50_ms=[\d.]+ facets_p50_ms=[\d.]+ "
-        r"facets_over_recall=[\d.]+ facets_over_recall_brand=[\d.]+",
+        r"facets_over_recall=[\d.]+ facets_over_recall_brand=[\d.]+ deep_page_p50_ms=[\d.]+ "
+        r"price_asc_p50_ms=[\d.]+",
         last,
     ), last
