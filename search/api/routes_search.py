@@ -57,8 +57,8 @@ def search(
     k: Annotated[
         int | None,
         Query(
-            description="Results considered: without page/size, all k are returned "
-            "(default 10); with them, the pages cut the top k (default SHELF_RECALL_K)."
+            description="Without page/size, the number of results returned (default 10). "
+            "With them it is not used: the pages walk the whole match set (see total)."
         ),
     ] = None,
     page: Annotated[int | None, Query(description="1-based page number.")] = None,
