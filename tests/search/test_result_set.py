@@ -270,9 +270,12 @@ def test_price_asc_orders_the_whole_match_set_ties_by_id_across_pages(tmp_path: 
         assert down_keys == sorted(down_keys)
         newest = [i.product_id for r in _pages(pipeline, size=40, sort="newest") for i in r.items]
         assert len(newest) == len(set(newest)) == 300
-        undated = {p.id for p in _cups(300) if p.created_at is None}
-        assert set(newest[-len(undated) :]) == undated  # no date: last, by id
-        assert newest[-len(undated) :] == sorted(undated)
+        made = {p.id: p.created_at for p in _cups(300)}
+        undated = sorted(pid for pid, when in made.items() if when is None)
+        assert newest[-len(undated) :] == undated  # no date: last, by id
+        dated = newest[: -len(undated)]
+        keys = [(-made[pid].timestamp(), pid) for pid in dated]  # type: ignore[union-attr]
+        assert keys == sorted(keys)  # newest first, ties by id
     finally:
         pipeline.close()
 
