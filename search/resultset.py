@@ -146,15 +146,15 @@ def search_page(
         items: list[SearchItem] = []
     elif relevance and end <= len(head):
         items = head[start:end]
-    else:
+    elif relevance:
         entries = pipeline.recall.match_entries(match)
-        if relevance:
-            items = head[start:end] + _rest(
-                pipeline, entries, neighbours, head, plan.mode,
-                max(start, len(head)), end,
-            )  # fmt: skip
-        else:
-            items = _sorted_page(pipeline, entries, dict(neighbours), sort, start, end)
+        items = head[start:end] + _rest(
+            pipeline, entries, neighbours, head, plan.mode,
+            max(start, len(head)), end,
+        )  # fmt: skip
+    else:
+        entries = pipeline.recall.match_window(match, sort, start, end)
+        items = _sorted_page(pipeline, entries, dict(neighbours), start)
     response.timings_ms["result_set"] = round((time.perf_counter() - started) * 1000, 3)
     return ResultPage(
         response=response,
@@ -224,24 +224,12 @@ def _rest(
 
 def _sorted_page(
     pipeline: SearchPipeline,
-    entries: list[MatchEntry],
+    window: list[MatchEntry],
     cosine: dict[str, float],
-    sort: str,
     start: int,
-    end: int,
 ) -> list[SearchItem]:
-    """Positions ``start`` to ``end`` of the whole match set ordered by ``sort``, ties by id
-    (products without ``created_at`` come last under ``newest``)."""
-    if sort == "price_asc":
-        entries = sorted(entries, key=lambda e: (e.price, e.product_id))
-    elif sort == "price_desc":
-        entries = sorted(entries, key=lambda e: (-e.price, e.product_id))
-    else:
-        entries = sorted(
-            entries,
-            key=lambda e: (e.created_at is None, -(e.created_at or 0), e.product_id),
-        )
-    window = entries[start:end]
+    """The items of one page of a sorted match set (``Recall.match_window``'s entries), from
+    position ``start`` + 1."""
     products = pipeline.recall.products([e.product_id for e in window])
     return [
         _item(products[e.product_id], e, position, None, cosine.get(e.product_id), None, None)

@@ -284,6 +284,11 @@ class Recall(Protocol):
         documents: id, BM25 score, price, created_at."""
         ...
 
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """Positions ``start`` to ``end`` (0-based, end excluded) of the match set ordered by
+        ``sort`` (a key of ``search.recall.facets.SORT_FIELDS``), ties by product id."""
+        ...
+
     def facet_counts(
         self,
         match: MatchQuery,

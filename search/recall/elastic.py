@@ -44,6 +44,7 @@ from search.recall.elastic_facets import (
     read_entries,
     read_facets,
     read_total,
+    window_body,
 )
 from search.recall.elastic_maintenance import VectorMaintenance, versioned_index_name
 from search.recall.elastic_vectors import cosine_from_score, knn_body, leg_error, msearch_searches
@@ -281,6 +282,12 @@ class ElasticsearchRecall(VectorMaintenance):
             if len(batch) < body["size"]:
                 return found
             after = batch[-1].product_id
+
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """One sorted page: ``sort`` on the field, then the id, with from/size."""
+        body = window_body(match, sort, start, end)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        return [] if response is None else read_entries(response)
 
     def facet_counts(
         self,

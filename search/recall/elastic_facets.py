@@ -9,8 +9,10 @@ readers of their answers.
   facet's aggregation is wrapped in a ``filter`` aggregation with the *other* facets' filters:
   Elasticsearch's way of disjunctive faceting. ``track_total_hits`` stops counting at
   ``TRACK_TOTAL_HITS``; past it the answer's relation is ``gte`` and the total a lower bound.
-- Every member, for sorts and deep pages: ``search_after`` over ``sort: [{"id": "asc"}]`` with
-  ``track_scores`` and the price and creation time as doc values, no ``_source``.
+- A page in price or time order: ``sort`` on the field then ``id``, with ``from``/``size``.
+- Every member, for relevance pages past the head: ``search_after`` over
+  ``sort: [{"id": "asc"}]`` with ``track_scores`` and the price and creation time as doc values,
+  no ``_source``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from search.recall.facets import (
     AGG_SIZE,
     FACET_FILTER_FIELDS,
     FACETS,
+    SORT_FIELDS,
     FacetCounts,
     MatchEntry,
     MatchQuery,
@@ -151,6 +154,23 @@ def entries_body(
     if after is not None:
         body["search_after"] = [after]
     return body
+
+
+def window_body(match: MatchQuery, sort: str, start: int, end: int) -> dict[str, Any]:
+    """Positions ``start`` to ``end`` of the members in ``sort`` order, ties by id: ``sort``
+    with ``from``/``size`` (within Elasticsearch's max_result_window, as our own window is)."""
+    field, descending = SORT_FIELDS[sort]
+    order: dict[str, Any] = {"order": "desc" if descending else "asc", "missing": "_last"}
+    return {
+        "from": start,
+        "size": end - start,
+        "track_total_hits": False,
+        "track_scores": True,
+        "_source": False,
+        "docvalue_fields": ["price", {"field": "created_at", "format": "epoch_millis"}],
+        "sort": [{field: order}, {"id": "asc"}],
+        "query": {"bool": {"must": [match_clause(match)], "filter": filter_clauses(match.filters)}},
+    }
 
 
 def read_entries(response: dict[str, Any]) -> list[MatchEntry]:

@@ -237,6 +237,12 @@ class EmbeddedRecall:
         """Every member, from fast fields (no document is loaded)."""
         return facets_embedded.entries(self._index.searcher(), self._match_query(match))
 
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
+        return facets_embedded.sorted_window(
+            self._index.searcher(), self._match_query(match), sort, start, end
+        )
+
     def facet_counts(
         self,
         match: MatchQuery,

@@ -26,6 +26,13 @@ FACET_FILTER_FIELDS: dict[str, tuple[str, ...]] = {
     "price": ("min_price", "max_price", "price_below"),
     "in_stock": ("in_stock",),
 }
+# The sorts other than relevance: the field each orders by, and whether descending. Ties by
+# product id; a product without the field (no created_at) comes last either way.
+SORT_FIELDS: dict[str, tuple[str, bool]] = {
+    "price_asc": ("price", False),
+    "price_desc": ("price", True),
+    "newest": ("created_at", True),
+}
 AGG_SIZE = 10_000  # distinct values one facet aggregation reports before trimming
 
 

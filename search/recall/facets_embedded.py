@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import tantivy
 
 from search.recall import SearchFilters
 from search.recall.facets import (
     AGG_SIZE,
+    SORT_FIELDS,
     FacetCounts,
     MatchEntry,
     MatchQuery,
@@ -84,6 +86,42 @@ def entries(searcher: tantivy.Searcher, query: tantivy.Query) -> list[MatchEntry
         )
         for (score, address), price, made in zip(hits, prices, created, strict=True)
     ]
+
+
+def sorted_window(
+    searcher: tantivy.Searcher, query: tantivy.Query, sort: str, start: int, end: int
+) -> list[MatchEntry]:
+    """Positions ``start`` to ``end`` (0-based) of the matches ordered by ``sort``
+    (``SORT_FIELDS``), ties by id. Sort keys come from fast fields; ids are read only for the
+    members whose key falls within the window's first and last keys (the window and the ties
+    at its edges), not for the whole set."""
+    total = count(searcher, query)
+    if total == 0 or start >= total:
+        return []
+    hits = searcher.search(query, limit=total, count=False).hits
+    addresses = [address for _score, address in hits]
+    field, descending = SORT_FIELDS[sort]
+    values = searcher.fast_field_values(field, addresses)
+    keys = np.array(values, dtype=np.float64)  # an absent value (no created_at) is NaN
+    if descending:
+        keys = -keys
+    keys[np.isnan(keys)] = np.inf  # absent values last, whichever the direction
+    ordered = np.sort(keys, kind="stable")
+    low, high = ordered[start], ordered[min(end, total) - 1]
+    before = int(np.count_nonzero(keys < low))
+    inside = np.flatnonzero((keys >= low) & (keys <= high))
+    ids = {int(i): str(searcher.doc(addresses[i])["id"][0]) for i in inside}
+    window = sorted(ids, key=lambda i: (keys[i], ids[i]))[start - before : end - before]
+    prices = searcher.fast_field_values("price", [addresses[i] for i in window])
+    created = searcher.fast_field_values("created_at", [addresses[i] for i in window])
+    return [
+        MatchEntry(ids[i], float(hits[i][0]), float(price or 0.0), _micros(made))
+        for i, price, made in zip(window, prices, created, strict=True)
+    ]
+
+
+def _micros(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def facet_counts(

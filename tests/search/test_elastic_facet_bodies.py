@@ -16,6 +16,7 @@ from search.recall.elastic_facets import (
     read_entries,
     read_facets,
     read_total,
+    window_body,
 )
 from search.recall.facets import FacetValue, MatchQuery
 
@@ -227,4 +228,31 @@ def test_entries_answers_carry_score_price_and_microsecond_times() -> None:
     assert [tuple(e) for e in read_entries(response)] == [
         ("a", 1.5, 9.5, 1_000_000),
         ("b", 0.0, 3.0, None),
+    ]
+
+
+def test_a_sorted_page_is_sort_on_the_field_then_the_id_with_from_and_size() -> None:
+    query = {
+        "bool": {"must": [MATCH], "filter": [{"term": {"language": "en"}}]},
+    }
+    common = {
+        "from": 40,
+        "size": 20,
+        "track_total_hits": False,
+        "track_scores": True,
+        "_source": False,
+        "docvalue_fields": ["price", {"field": "created_at", "format": "epoch_millis"}],
+        "query": query,
+    }
+    assert window_body(_match(), "price_asc", 40, 60) == {
+        **common,
+        "sort": [{"price": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
+    }
+    assert window_body(_match(), "price_desc", 40, 60)["sort"] == [
+        {"price": {"order": "desc", "missing": "_last"}},
+        {"id": "asc"},
+    ]
+    assert window_body(_match(), "newest", 40, 60)["sort"] == [
+        {"created_at": {"order": "desc", "missing": "_last"}},
+        {"id": "asc"},
     ]
