@@ -147,7 +147,10 @@ def search_page(
     elif relevance and end <= len(head):
         items = head[start:end]
     elif relevance:
-        entries = pipeline.recall.match_entries(match)
+        # RRF orders lexical members by rank only while their leg weighs something: then the
+        # lexical top end + head (with every neighbour) holds every position up to end.
+        depth = end + len(head) if pipeline.fusion.bm25 > 0 else None
+        entries = pipeline.recall.match_entries(match, depth=depth)
         items = head[start:end] + _rest(
             pipeline, entries, neighbours, head, plan.mode,
             max(start, len(head)), end,
@@ -182,10 +185,12 @@ def _rest(
     members not in the head, by weighted RRF of both legs over the whole match set."""
     shown = {item.product_id for item in head}
     members = {entry.product_id: entry for entry in entries}
-    lexical = sorted(
-        (e for e in entries if e.bm25_score > 0), key=lambda e: (-e.bm25_score, e.product_id)
-    )
-    bm25_rank = {e.product_id: rank for rank, e in enumerate(lexical, start=1)}
+    lexical = [e for e in entries if e.bm25_score > 0]
+    if all(e.bm25_rank is not None for e in lexical):  # ranked by the backend (a top only)
+        bm25_rank = {e.product_id: e.bm25_rank for e in lexical if e.bm25_rank is not None}
+    else:
+        lexical.sort(key=lambda e: (-e.bm25_score, e.product_id))
+        bm25_rank = {e.product_id: rank for rank, e in enumerate(lexical, start=1)}
     cosine = {pid: score for pid, score in neighbours if pid in members}
     dense_rank = {pid: rank for rank, pid in enumerate(cosine, start=1)}
     weights = pipeline.fusion

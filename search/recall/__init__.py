@@ -279,9 +279,11 @@ class Recall(Protocol):
         """The size of the match set, and whether it is exact (False: a lower bound)."""
         ...
 
-    def match_entries(self, match: MatchQuery) -> list[MatchEntry]:
-        """Every member of the match set (in no particular order), read without loading
-        documents: id, BM25 score, price, created_at."""
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """The members of the match set (in no particular order): id, BM25 score, price,
+        created_at. Every member; or, with ``depth``, at least the ``depth`` first lexical
+        members by (-score, id) and every dense neighbour, each lexical one with its exact
+        ``bm25_rank`` over the whole set (a backend may return every member instead)."""
         ...
 
     def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:

@@ -270,8 +270,8 @@ class ElasticsearchRecall(VectorMaintenance):
         response = self._on_alias("search", self._client.search, None, body=body)
         return (0, True) if response is None else read_total(response)
 
-    def match_entries(self, match: MatchQuery) -> list[MatchEntry]:
-        """Every member, by ``search_after`` over the id."""
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """Every member, by ``search_after`` over the id (``depth`` is not used)."""
         found: list[MatchEntry] = []
         after: str | None = None
         while True:

@@ -233,9 +233,18 @@ class EmbeddedRecall:
         """The match set's size, counted by tantivy (always exact here)."""
         return facets_embedded.count(self._index.searcher(), self._match_query(match)), True
 
-    def match_entries(self, match: MatchQuery) -> list[MatchEntry]:
-        """Every member, from fast fields (no document is loaded)."""
-        return facets_embedded.entries(self._index.searcher(), self._match_query(match))
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
+        searcher, query = self._index.searcher(), self._match_query(match)
+        if depth is None:
+            return facets_embedded.entries(searcher, query)
+        neighbours = None
+        if match.neighbours:
+            ids = tantivy.Query.term_set_query(self._schema, "id", list(match.neighbours))
+            neighbours = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, ids)]
+            )
+        return facets_embedded.ranked_top(searcher, query, neighbours, depth)
 
     def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
         """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""

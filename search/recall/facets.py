@@ -60,6 +60,7 @@ class MatchEntry(NamedTuple):
     bm25_score: float
     price: float
     created_at: int | None
+    bm25_rank: int | None = None  # 1-based among lexical members by (-score, id), when given
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,57 @@ def entries(searcher: tantivy.Searcher, query: tantivy.Query) -> list[MatchEntry
     ]
 
 
+def ranked_top(
+    searcher: tantivy.Searcher,
+    query: tantivy.Query,
+    neighbours: tantivy.Query | None,
+    depth: int,
+) -> list[MatchEntry]:
+    """The ``depth`` first lexical members by (-score, id), with the ties at the edge, and every
+    member ``neighbours`` matches (the dense neighbours among them), each lexical one with its
+    exact rank over the whole set. Stored ids are read for those and for the score ties of the
+    lexical neighbours, not for the whole set."""
+    total = count(searcher, query)
+    if total == 0:
+        return []
+    hits = searcher.search(query, limit=total, count=False).hits
+    where = {(a.segment_ord, a.doc): i for i, (_score, a) in enumerate(hits)}
+    keys = -np.array([score for score, _a in hits], dtype=np.float64)
+    keys[keys >= 0] = np.inf  # a score of 0: only the dense leg found it (no lexical rank)
+    ordered = np.sort(keys)
+    lexical = int(np.count_nonzero(np.isfinite(keys)))
+    wanted: set[int] = set()
+    if lexical and depth > 0:
+        wanted.update(np.flatnonzero(keys <= ordered[min(depth, lexical) - 1]).tolist())
+    if neighbours is not None:
+        found = searcher.search(neighbours, limit=total, count=False).hits
+        near = [where[(a.segment_ord, a.doc)] for _s, a in found if (a.segment_ord, a.doc) in where]
+        wanted.update(near)
+        for i in near:  # a lexical neighbour's rank needs its whole tie group's ids
+            if np.isfinite(keys[i]):
+                wanted.update(np.flatnonzero(keys == keys[i]).tolist())
+    chosen = sorted(wanted)
+    addresses = [hits[i][1] for i in chosen]
+    ids = {i: str(searcher.doc(a)["id"][0]) for i, a in zip(chosen, addresses, strict=True)}
+    ties: dict[float, list[str]] = {}
+    for i in chosen:
+        if np.isfinite(keys[i]):
+            ties.setdefault(float(keys[i]), []).append(ids[i])
+    rank_in_group = {pid: n for group in ties.values() for n, pid in enumerate(sorted(group))}
+    prices = searcher.fast_field_values("price", addresses)
+    created = searcher.fast_field_values("created_at", addresses)
+    entries = []
+    for i, price, made in zip(chosen, prices, created, strict=True):
+        rank = None
+        if np.isfinite(keys[i]):
+            above = int(np.searchsorted(ordered, keys[i], side="left"))
+            rank = above + rank_in_group[ids[i]] + 1
+        entries.append(
+            MatchEntry(ids[i], float(hits[i][0]), float(price or 0.0), _micros(made), rank)
+        )
+    return entries
+
+
 def sorted_window(
     searcher: tantivy.Searcher, query: tantivy.Query, sort: str, start: int, end: int
 ) -> list[MatchEntry]:

@@ -291,3 +291,43 @@ def test_ties_in_bm25_are_broken_by_product_id_after_each_ingest(tmp_path: Path)
         orders.append(_ids(_pages(pipeline, size=100, rerank=False)))
         pipeline.close()
     assert orders[0] == orders[1] == orders[2] == sorted(orders[0])
+
+
+class _EveryMember:
+    """The sample index, listing every member however few a page needs: the reference the
+    lexical-top shortcut must agree with."""
+
+    def __init__(self, recall: EmbeddedRecall) -> None:
+        self._recall = recall
+
+    def match_entries(self, match, *, depth=None):  # type: ignore[no-untyped-def]
+        return self._recall.match_entries(match)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._recall, name)
+
+
+def test_pages_past_the_head_equal_those_ranked_over_every_member(
+    sample_recall: EmbeddedRecall, embedder: UseEmbedder
+) -> None:
+    def pipeline(recall: object) -> SearchPipeline:
+        return SearchPipeline(
+            recall,  # type: ignore[arg-type]
+            None,
+            cache=MemoryScoreCache(1000),
+            embedder=embedder,
+            recall_k=10,
+            match_floor=0.2,
+        )
+
+    quick, reference = pipeline(sample_recall), pipeline(_EveryMember(sample_recall))
+    compared = 0
+    for _language, query in _walk_queries()[::3]:
+        for page in (2, 3, 5):
+            got = search_page(quick, query, page=page, size=12, rerank=False)
+            want = search_page(reference, query, page=page, size=12, rerank=False)
+            assert [(i.product_id, i.position, i.bm25_rank, i.dense_rank) for i in got.items] == [
+                (i.product_id, i.position, i.bm25_rank, i.dense_rank) for i in want.items
+            ], (query, page)
+            compared += len(got.items)
+    assert compared > 100
