@@ -161,7 +161,9 @@ class SearchPipeline:
         if recall_k > MAX_K:
             raise InvalidQuery(f"recall_k must be at most {MAX_K} (got {recall_k})")
         started = time.perf_counter()
-        if plan is None:
+        if plan is not None:  # planned by the caller: its embedding time counts in the total
+            started -= plan.embed_ms / 1000
+        else:
             plan = self.plan(query, filters=filters, query_language=query_language,
                              recall_mode=recall_mode)  # fmt: skip
         mode, text, filters = plan.mode, plan.text, plan.filters

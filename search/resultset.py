@@ -158,7 +158,9 @@ def search_page(
     else:
         entries = pipeline.recall.match_window(match, sort, start, end)
         items = _sorted_page(pipeline, entries, dict(neighbours), start)
-    response.timings_ms["result_set"] = round((time.perf_counter() - started) * 1000, 3)
+    spent = (time.perf_counter() - started) * 1000
+    response.timings_ms["result_set"] = round(spent, 3)  # total, facets and the page's members
+    response.timings_ms["total"] = round(response.timings_ms.get("total", 0.0) + spent, 3)
     return ResultPage(
         response=response,
         items=items,

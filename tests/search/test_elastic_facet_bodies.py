@@ -226,8 +226,8 @@ def test_entries_answers_carry_score_price_and_microsecond_times() -> None:
         }
     }
     assert [tuple(e) for e in read_entries(response)] == [
-        ("a", 1.5, 9.5, 1_000_000),
-        ("b", 0.0, 3.0, None),
+        ("a", 1.5, 9.5, 1_000_000, None),
+        ("b", 0.0, 3.0, None, None),
     ]
 
 
