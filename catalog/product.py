@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -69,6 +70,10 @@ class Product(BaseModel):
         default_factory=list, max_length=MAX_SKUS, description="The variants' SKUs, in order."
     )
     localized_titles: dict[str, ShortText] = Field(default_factory=dict)
+    created_at: dt.datetime | None = Field(
+        None, description="When the product was first listed (ISO 8601); sort=newest orders by it."
+    )
+    updated_at: dt.datetime | None = Field(None, description="When the record last changed.")
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +126,21 @@ class Product(BaseModel):
     @classmethod
     def _known_title_locales(cls, value: dict[str, str]) -> dict[str, str]:
         return {canonical_locale(locale): title for locale, title in value.items() if title}
+
+    @field_validator("created_at", "updated_at", mode="before")
+    @classmethod
+    def _blank_time(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc_time(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # A time without a zone is read as UTC, so one instant has one sort key everywhere.
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
     @field_validator("price")
     @classmethod
@@ -187,7 +207,13 @@ def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
 
 # Fields added after products were first hashed: left out at their defaults, so a product that
 # does not use them keeps the hash it had, and re-ingesting an old catalog rewrites nothing.
-_ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "skus": []}
+_ADDED_FIELDS: dict[str, object] = {
+    "price_max": None,
+    "availability": None,
+    "skus": [],
+    "created_at": None,
+    "updated_at": None,
+}
 
 
 def compute_content_hash(product: Product) -> str:

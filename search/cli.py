@@ -18,13 +18,14 @@ from search.embedding_cli import (
     cmd_embed,
     embed_after_ingest,
 )
-from search.errors import ShelfError
+from search.errors import InvalidQuery, ShelfError
 from search.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from search.pipeline import SearchPipeline
+    from search.recall import SearchFilters
 
 log = logging.getLogger("shelf")
 
@@ -172,6 +173,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         max_price=args.max_price,
         in_stock=True if args.in_stock else None,
     )
+    if args.facets is not None or args.sort or args.page or args.price:
+        return _search_page(args, settings, filters)
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
     try:
         response = pipeline.search(
@@ -185,6 +188,64 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         pipeline.close()
     emit(args, response.as_dict(), format_response(response))
+    return 0
+
+
+def _search_page(args: argparse.Namespace, settings: Settings, filters: SearchFilters) -> int:
+    """``shelf search --facets/--sort/--page/--price``: one page of the match set, its total and
+    facets (``search.resultset``), --k items a page."""
+    import dataclasses
+
+    from search.recall.facets import parse_price_bucket
+    from search.resultset import search_page
+
+    if args.price:
+        if args.min_price is not None or args.max_price is not None:
+            raise InvalidQuery("--price (a facet bucket) and --min-price/--max-price: give one")
+        low, high = parse_price_bucket(args.price)
+        filters = dataclasses.replace(filters, min_price=low, price_below=high)
+    pipeline = _pipeline(settings, rerank=not args.no_rerank)
+    try:
+        result = search_page(
+            pipeline,
+            args.query,
+            page=args.page or 1,
+            size=args.k,
+            sort=args.sort or "relevance",
+            facets=args.facets or (),
+            filters=filters,
+            query_language=args.lang or args.locale,
+            recall_mode=args.recall,
+            recall_k=args.recall_k,
+            max_result_window=settings.api_max_result_window,
+            price_edges=settings.facet_price_edges,
+            max_facet_values=settings.facet_max_values,
+        )
+    finally:
+        pipeline.close()
+    response = dataclasses.replace(result.response, items=result.items)
+    data = {
+        **response.as_dict(),
+        "total": result.total,
+        "total_exact": result.total_exact,
+        "page": result.page,
+        "size": result.size,
+        "sort": result.sort,
+        "has_more": result.has_more,
+        "facets": {
+            name: [dataclasses.asdict(value) for value in values]
+            for name, values in result.facets.items()
+        },
+    }
+    bound = "" if result.total_exact else "at least "
+    lines = [
+        f"{bound}{result.total} results; page {result.page} ({result.sort})",
+        format_response(response),
+    ]
+    for name, values in result.facets.items():
+        shown = ", ".join(f"{v.value} ({v.count})" for v in values) or "-"
+        lines.append(f"  {name}: {shown}")
+    emit(args, data, "\n".join(lines))
     return 0
 
 
@@ -347,6 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--min-price", type=float)
     search.add_argument("--max-price", type=float)
     search.add_argument("--in-stock", action="store_true", help="only products in stock")
+    search.add_argument(
+        "--facets",
+        help="count the match set per value of these (comma-separated): category, brand, "
+        "price, in_stock; prints the total too",
+    )
+    search.add_argument(
+        "--sort", help="relevance (default), price_asc, price_desc or newest (not reranked)"
+    )
+    search.add_argument("--page", type=int, help="1-based page of --k results (past the head)")
+    search.add_argument("--price", help="a price facet value: LOW-HIGH (LOW <= price < HIGH)")
 
     worker = command("worker", cmd_worker, "Run a Celery rerank worker (SHELF_RERANK_MODE=celery).")
     worker.add_argument(

@@ -80,6 +80,22 @@ class SearchResponse:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class QueryPlan:
+    """A query made ready to search: its normalised text, filters, recall mode, the languages
+    BM25 analyses it as (and whether detected), the query vector and the index's vector status."""
+
+    text: str
+    filters: SearchFilters
+    mode: RecallMode
+    analyze_as: tuple[str, ...] | None
+    detected: bool
+    vector: list[float] | None
+    status: VectorStatus | None
+    notice: str | None
+    embed_ms: float = 0.0
+
+
 class SearchPipeline:
     """query -> Recall legs (BM25, dense) -> RRF -> ScoreCache.get -> Reranker.score (misses)
     -> order -> page."""
@@ -96,6 +112,8 @@ class SearchPipeline:
         recall_k: int = 50,
         rerank_text_max_chars: int = 1200,
         deadline_ms: float = 2000,
+        match_floor: float = 0.0,
+        match_cap: int = 10_000,
     ) -> None:
         self.recall = recall
         self.reranker = reranker
@@ -108,6 +126,10 @@ class SearchPipeline:
         self.rerank_text_max_chars = rerank_text_max_chars
         self.deadline_ms = deadline_ms
         self._status: tuple[float, VectorStatus] | None = None
+        # The dense leg's neighbours join the match set (and the head) from this cosine on; at
+        # most match_cap of them (beyond it the total is a lower bound).
+        self.match_floor = match_floor
+        self.match_cap = match_cap
 
     def search(
         self,
@@ -120,6 +142,7 @@ class SearchPipeline:
         blend: float = 0.0,
         query_language: str | None = None,
         recall_mode: str | None = None,
+        plan: QueryPlan | None = None,
     ) -> SearchResponse:
         """The top ``k`` products for ``query``: reranked when a reranker is present and asked.
 
@@ -127,7 +150,8 @@ class SearchPipeline:
         locale or language); ``query_language`` (a language or locale) only decides how BM25
         analyses the query, and is detected when absent. ``recall_mode`` (bm25, dense,
         hybrid) overrides the pipeline's. ``blend`` (0 to 1) is BM25's weight in the final
-        score; 0 orders by the model alone.
+        score; 0 orders by the model alone. ``plan`` (from ``plan``) replaces ``query``,
+        ``filters``, ``query_language`` and ``recall_mode`` when given.
         """
         if not 0.0 <= blend <= 1.0:
             raise InvalidQuery(f"blend must be between 0 and 1 (got {blend})")
@@ -136,20 +160,18 @@ class SearchPipeline:
         recall_k = max(recall_k or self.recall_k, k)
         if recall_k > MAX_K:
             raise InvalidQuery(f"recall_k must be at most {MAX_K} (got {recall_k})")
-        mode = self._mode(recall_mode)
         started = time.perf_counter()
-        text = normalize_query(query)
-        filters = filters or SearchFilters()
-        analyze_as, detected = self._analysis_languages(text, query_language, filters)
+        if plan is not None:  # planned by the caller: its embedding time counts in the total
+            started -= plan.embed_ms / 1000
+        else:
+            plan = self.plan(query, filters=filters, query_language=query_language,
+                             recall_mode=recall_mode)  # fmt: skip
+        mode, text, filters = plan.mode, plan.text, plan.filters
+        analyze_as, detected, vector = plan.analyze_as, plan.detected, plan.vector
+        status, notice = plan.status, plan.notice
         timings: dict[str, float] = {}
-
-        vector, status, notice = None, None, None
         if mode != "bm25":
-            status = self._vector_status()
-            notice = self._dense_notice(status, mode)
-            if notice is None or status.with_vector:
-                vector = self._query_vector(text, analyze_as[0] if analyze_as else None)
-            timings["dense"] = (time.perf_counter() - started) * 1000
+            timings["dense"] = plan.embed_ms
         legs_started = time.perf_counter()
         legs = self.recall.search_legs(
             text if mode != "dense" else None,
@@ -158,7 +180,8 @@ class SearchPipeline:
             filters=filters,
             analyze_as=analyze_as,
         )
-        dense = legs.dense
+        # The dense leg's hits below the match floor are not in the match set (search.resultset).
+        dense = [hit for hit in legs.dense if (hit.dense_score or 0.0) >= self.match_floor]
         if not legs.bm25 and dense and (dense[0].dense_score or 0.0) < self.fusion.dense_alone_min:
             dense = []  # nothing matched a word, and nothing is even close in meaning
         fused = rrf(legs.bm25, dense, self.fusion, limit=recall_k)
@@ -194,6 +217,39 @@ class SearchPipeline:
             product_locale=filters.locale,
             vectors_pending=status.without_vector if status else 0,
             notice=notice,
+        )
+
+    def plan(
+        self,
+        query: str,
+        *,
+        filters: SearchFilters | None = None,
+        query_language: str | None = None,
+        recall_mode: str | None = None,
+    ) -> QueryPlan:
+        """How ``query`` will be searched: normalised text, analysis languages, recall mode and
+        the query vector (embedded once, shared by the head and the match set)."""
+        mode = self._mode(recall_mode)
+        started = time.perf_counter()
+        text = normalize_query(query)
+        filters = filters or SearchFilters()
+        analyze_as, detected = self._analysis_languages(text, query_language, filters)
+        vector, status, notice = None, None, None
+        if mode != "bm25":
+            status = self._vector_status()
+            notice = self._dense_notice(status, mode)
+            if notice is None or status.with_vector:
+                vector = self._query_vector(text, analyze_as[0] if analyze_as else None)
+        return QueryPlan(
+            text=text,
+            filters=filters,
+            mode=mode,
+            analyze_as=analyze_as,
+            detected=detected,
+            vector=vector,
+            status=status,
+            notice=notice,
+            embed_ms=(time.perf_counter() - started) * 1000,
         )
 
     def _mode(self, asked: str | None) -> RecallMode:
@@ -338,6 +394,8 @@ def make_pipeline(
         recall_k=settings.recall_k,
         rerank_text_max_chars=settings.rerank_text_max_chars,
         deadline_ms=settings.rerank_deadline_ms,
+        match_floor=settings.dense_match_min_similarity,
+        match_cap=settings.dense_match_max,
     )
 
 

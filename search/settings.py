@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
@@ -45,6 +45,19 @@ class Settings(BaseSettings):
         le=1,
         description="When BM25 matches nothing, the dense leg's hits are kept only if the best "
         "one's cosine reaches this: gibberish finds nothing instead of the nearest products.",
+    )
+    dense_match_min_similarity: float = Field(
+        0.15,
+        ge=-1,
+        le=1,
+        description="The match floor: the dense leg's neighbours whose cosine reaches this "
+        "join the match set (total, facets, sorts, pages) and the reranked head; below it they "
+        "are not found. Tuned with `shelf eval` on the judged sets (README, 'Result sets').",
+    )
+    dense_match_max: int = Field(
+        10_000,
+        ge=1,
+        description="Most dense neighbours in one match set; beyond it the total is a lower bound.",
     )
     fusion_bm25_floor: float = Field(
         0.0,
@@ -240,6 +253,20 @@ class Settings(BaseSettings):
     )
     api_max_k: int = Field(200, ge=1, le=1000, description="Largest k (results considered).")
     api_max_page_size: int = Field(100, ge=1, le=1000, description="Largest page size.")
+    api_max_result_window: int = Field(
+        10_000,
+        ge=1,
+        description="Deepest position a page may reach (page * size), like Elasticsearch's "
+        "max_result_window; beyond it, 422.",
+    )
+    facet_price_edges: list[float] = Field(
+        default_factory=lambda: [10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
+        description="Edges of the price facet's buckets [0, e1), [e1, e2), ..., [en, inf), in "
+        "the products' own currency units (JSON list, e.g. [10, 50, 100]).",
+    )
+    facet_max_values: int = Field(
+        100, ge=1, le=10_000, description="Most values one facet reports (most frequent first)."
+    )
     api_max_events: int = Field(1000, ge=1, description="Most events in one POST /events.")
     api_max_rerank_documents: int = Field(1000, ge=1, description="Most documents per /rerank.")
     api_max_document_chars: int = Field(
@@ -248,6 +275,15 @@ class Settings(BaseSettings):
     api_rerank_deadline_ms: int = Field(
         30_000, ge=1, description="Longest /rerank wait for every score; beyond it, 503."
     )
+
+    @field_validator("facet_price_edges")
+    @classmethod
+    def _increasing_edges(cls, edges: list[float]) -> list[float]:
+        if not edges or any(not a < b for a, b in zip([0.0, *edges], edges, strict=False)):
+            raise ValueError(
+                "SHELF_FACET_PRICE_EDGES must be increasing positive prices, e.g. [10, 50, 100]"
+            )
+        return edges
 
     @property
     def index_dir(self) -> Path:

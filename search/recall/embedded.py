@@ -22,15 +22,19 @@ from search.recall import (
     SearchFilters,
     StoredVector,
     VectorStatus,
+    facets_embedded,
     searchable_terms,
 )
 from search.recall.dense import DenseIndex
+from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
+from search.recall.facets_embedded import match_query
 from search.recall.tantivy_documents import product_document, schema
 from search.recall.vectors import DB_NAME, VectorStore, product_row
 
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
 # 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
-SCHEMA_VERSION = 3
+# 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
+SCHEMA_VERSION = 4
 _MARKER = "shelf-index.json"
 
 # A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
@@ -192,20 +196,83 @@ class EmbeddedRecall:
     ) -> list[RecallHit]:
         """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
         filters = filters or SearchFilters()
-        languages, terms = searchable_terms(query, filters, analyze_as)
-        text_query = self._text_query(terms, stop_terms(languages))
-        clauses = [(tantivy.Occur.Must, text_query)]
+        clauses = [(tantivy.Occur.Must, self._lexical_query(query, filters, analyze_as))]
         clauses += [
             (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
             for f in self._filter_queries(filters)
         ]
         searcher = self._index.searcher()
-        result = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False)
-        hits = []
-        for score, address in result.hits:
-            source = searcher.doc(address)["source"][0]
-            hits.append(RecallHit(Product.model_validate_json(source), float(score)))
-        return hits
+        bm25_query = tantivy.Query.boolean_query(clauses)
+        found = searcher.search(bm25_query, limit=limit + 1, count=False).hits
+        if len(found) > limit and found[limit][0] == found[limit - 1][0]:
+            found = _through_tie(searcher, bm25_query, found[limit - 1][0], 2 * (limit + 1))
+        docs = [(float(score), searcher.doc(address)) for score, address in found]
+        # Equal scores by product id, never by where a document happens to sit in the index.
+        docs.sort(key=lambda pair: (-pair[0], pair[1]["id"][0]))
+        return [
+            RecallHit(Product.model_validate_json(doc["source"][0]), score)
+            for score, doc in docs[:limit]
+        ]
+
+    def _lexical_query(
+        self, query: str, filters: SearchFilters, analyze_as: Sequence[str] | None
+    ) -> tantivy.Query:
+        languages, terms = searchable_terms(query, filters, analyze_as)
+        return self._text_query(terms, stop_terms(languages))
+
+    def _match_query(self, match: MatchQuery) -> tantivy.Query:
+        return match_query(self._schema, match, self._lexical_query, self._filter_queries)
+
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every product whose cosine reaches ``floor`` (exact), at most ``cap``."""
+        return self._dense.neighbours(vector, floor, filters, cap)
+
+    def match_count(self, match: MatchQuery) -> tuple[int, bool]:
+        """The match set's size, counted by tantivy (always exact here)."""
+        return facets_embedded.count(self._index.searcher(), self._match_query(match)), True
+
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
+        searcher, query = self._index.searcher(), self._match_query(match)
+        if depth is None:
+            return facets_embedded.entries(searcher, query)
+        neighbours = None
+        if match.neighbours:
+            ids = tantivy.Query.term_set_query(self._schema, "id", list(match.neighbours))
+            neighbours = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, ids)]
+            )
+        return facets_embedded.ranked_top(searcher, query, neighbours, depth)
+
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
+        return facets_embedded.sorted_window(
+            self._index.searcher(), self._match_query(match), sort, start, end
+        )
+
+    def facet_counts(
+        self,
+        match: MatchQuery,
+        facets: Sequence[str],
+        *,
+        price_edges: Sequence[float],
+        max_values: int,
+    ) -> FacetCounts:
+        """Disjunctive counts by tantivy aggregations over fast fields."""
+        return facets_embedded.facet_counts(
+            self._index.searcher(),
+            match,
+            facets,
+            self._match_query,
+            price_edges=price_edges,
+            max_values=max_values,
+        )
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids, in one query."""
+        return self._products(product_ids)
 
     def search_legs(
         self,
@@ -303,6 +370,17 @@ class EmbeddedRecall:
                     upper_bound=filters.max_price if filters.max_price is not None else 1e300,
                 )
             )
+        if filters.price_below is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "price",
+                    tantivy.FieldType.Float,
+                    lower_bound=None,
+                    upper_bound=filters.price_below,
+                    include_upper=False,
+                )
+            )
         if filters.in_stock is not None:
             queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
         return queries
@@ -314,3 +392,15 @@ class EmbeddedRecall:
                 self._writer.wait_merging_threads()
                 self._writer = None
             self._vectors.close()
+
+
+def _through_tie(
+    searcher: tantivy.Searcher, query: tantivy.Query, tie: float, fetch: int
+) -> list[tuple[float, tantivy.DocAddress]]:
+    """Every hit scoring at least ``tie`` (the score that crosses the cut), so the tied ones
+    can be chosen by product id: the top grows by doubling until it passes the tie."""
+    while True:
+        hits = searcher.search(query, limit=fetch, count=False).hits
+        if len(hits) < fetch or hits[-1][0] < tie:
+            return [(score, address) for score, address in hits if score >= tie]
+        fetch *= 2

@@ -4,6 +4,7 @@ source)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 
 import tantivy
@@ -18,16 +19,21 @@ from search.recall import FIELD_BOOSTS, brand_key
 def schema() -> tantivy.Schema:
     """The index schema: id, the boosted text fields, the filter fields, hash and source."""
     builder = tantivy.SchemaBuilder()
+    # Fast fields (column-oriented, read without loading a document) serve the match set:
+    # category paths, brands, price, stock and times for facets and sorts.
     builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
     for name in FIELD_BOOSTS:
         # Terms come pre-analysed (catalog.analysis), joined by spaces.
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     builder.add_text_field("locale", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("language", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("category_path", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("category_path", fast=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("brand_exact", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("brand_name", fast=True, tokenizer_name="raw", index_option="basic")
     builder.add_float_field("price", indexed=True, fast=True)
-    builder.add_boolean_field("in_stock", indexed=True)
+    builder.add_boolean_field("in_stock", indexed=True, fast=True)
+    builder.add_integer_field("created_at", indexed=False, fast=True)  # microseconds, UTC
+    builder.add_integer_field("updated_at", indexed=False, fast=True)
     builder.add_text_field("content_hash", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_bytes_field("source", stored=True)
     return builder.build()
@@ -41,8 +47,18 @@ def _terms(text: str, locale: str) -> str:
 _repeated_terms = lru_cache(maxsize=4096)(_terms)
 
 
+def epoch_us(moment: dt.datetime | None) -> int | None:
+    """A product time as integer microseconds since the epoch (UTC), the fast-field sort key."""
+    return None if moment is None else round(moment.timestamp() * 1_000_000)
+
+
 def product_document(product: Product) -> tantivy.Document:
     """The tantivy document of a product: analysed text fields, filter fields, the source."""
+    times = {
+        name: value
+        for name in ("created_at", "updated_at")
+        if (value := epoch_us(getattr(product, name))) is not None
+    }
     alt_titles = " ".join(
         _terms(title, locale) for locale, title in product.localized_titles.items()
     )
@@ -58,8 +74,10 @@ def product_document(product: Product) -> tantivy.Document:
         language=language_of(product.locale).code,
         category_path=product.category_path,
         brand_exact=brand_key(product.brand),
+        brand_name=product.brand,
         price=float(product.price),
         in_stock=product.in_stock,
         content_hash=content_hash(product),
         source=product.model_dump_json().encode("utf-8"),
+        **times,
     )

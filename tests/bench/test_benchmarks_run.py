@@ -109,3 +109,16 @@ def test_celery_wait_benchmark_prints_its_result_line(redis_url: str) -> None:
     )
     assert found, last
     assert int(found.group(1)) <= 500 and float(found.group(2)) <= 0.8, last
+
+
+def test_facets_benchmark_prints_both_searches_and_the_ratio_in_its_result_line() -> None:
+    out = _run("bench.facets", "--size", "3000", "--rounds", "1")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT size=3000 plain_p50_ms=[\d.]+ plain_p99_ms=[\d.]+ faceted_p50_ms=[\d.]+ "
+        r"faceted_p99_ms=[\d.]+ recall_p50_ms=[\d.]+ facets_p50_ms=[\d.]+ "
+        r"facets_over_recall=[\d.]+ facets_over_recall_brand=[\d.]+ deep_page_p50_ms=[\d.]+ "
+        r"price_asc_p50_ms=[\d.]+",
+        last,
+    ), last

@@ -81,3 +81,28 @@ def test_a_decimal_comma_without_the_option_is_named_with_what_to_do(written: st
 @pytest.mark.parametrize("written", ["24.99", "twelve", "12,5,3", ""])
 def test_other_prices_get_no_decimal_comma_hint(written: str) -> None:
     assert decimal_comma_hint({"price": written}) is None
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00+00:00"),
+        ("2024-03-01 12:00:00+02:00", "2024-03-01T10:00:00+00:00"),
+        ("2024-03-01T10:00:00", "2024-03-01T10:00:00+00:00"),  # no zone: UTC
+        ("", None),
+    ],
+)
+def test_shopify_created_and_updated_at_columns_become_utc_times(
+    tmp_path: Path, created: str, expected: str | None
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Handle,Title,Body (HTML),Vendor,Variant Price,Created At,Updated At\n"
+        f"mug,Red mug,A sturdy red mug for coffee and tea,Acme,5.00,{created},{created}\n",
+        encoding="utf-8",
+    )
+    mapping = load_mapping(MAPPINGS_DIR / "shopify_products_csv.json")
+    (mug,) = validate(read_records(path), mapping)
+    assert isinstance(mug, Product)
+    got = None if mug.created_at is None else mug.created_at.isoformat()
+    assert got == expected and mug.updated_at == mug.created_at

@@ -285,3 +285,21 @@ def test_ingest_refuses_a_locale_shelf_cannot_analyse_naming_the_languages_it_ca
         "rejected line 1: locale: unsupported locale 'sv-SE': Shelf cannot analyse Swedish" in err
     )
     assert "Supported languages: zh (Chinese), ja (Japanese)" in err
+
+
+def test_search_facets_sort_and_pages_reach_the_result_set(
+    ingested: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["search", "coffee", "--product-locale", "en", "--no-rerank", "--k", "4", "--json"]
+    first = _json_out(capsys, [*argv, "--facets", "brand,price", "--sort", "price_asc"])
+    assert isinstance(first, dict) and first["total_exact"] is True
+    assert list(first["facets"]) == ["brand", "price"] and first["total"] > 4
+    second = _json_out(capsys, [*argv, "--sort", "price_asc", "--page", "2"])
+    assert isinstance(second, dict)
+    prices = [item["price"] for item in first["items"] + second["items"]]
+    assert prices == sorted(prices) and [i["position"] for i in second["items"]] == [5, 6, 7, 8]
+    bucket = first["facets"]["price"][0]
+    narrowed = _json_out(capsys, [*argv, "--price", bucket["value"], "--facets", "price"])
+    assert isinstance(narrowed, dict) and narrowed["total"] == bucket["count"]
+    assert main(["search", "coffee", "--sort", "cheapest"]) == 2
+    assert "price_asc" in capsys.readouterr().err

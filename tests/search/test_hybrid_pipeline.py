@@ -25,6 +25,7 @@ from search.evaluation.run import EvalConfig, rank_queries, score
 from search.pipeline import SearchPipeline
 from search.recall import SearchFilters
 from search.recall.embedded import EmbeddedRecall
+from search.settings import Settings
 from workers.embedding import UseEmbedder
 
 K = 50
@@ -56,7 +57,9 @@ def hybrid_index(
 
 @pytest.fixture
 def pipeline(hybrid_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
-    return SearchPipeline(hybrid_index, None, embedder=embedder, recall_k=K)
+    # The shipped match floor: what `shelf eval` and the API measure.
+    floor = Settings.model_fields["dense_match_min_similarity"].default
+    return SearchPipeline(hybrid_index, None, embedder=embedder, recall_k=K, match_floor=floor)
 
 
 def _evaluate(pipeline: SearchPipeline, queries: Path, judgments: Path, recall: str):  # type: ignore[no-untyped-def]

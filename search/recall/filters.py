@@ -1,0 +1,83 @@
+"""What restricts recall, shared by the Recall seam and the match set's vocabulary
+(``search.recall.facets``): the filters, and the exact-match form of a brand. Re-exported by
+``search.recall``."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from catalog.locales import canonical_locale, language_of
+from catalog.product import category_levels
+from catalog.word_delimiter import DELIMITER, char_kind
+from search.errors import InvalidQuery
+
+__all__ = ["SearchFilters", "brand_key"]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on which products may be recalled. ``None`` means no restriction.
+
+    ``locale`` is a BCP-47 locale ("en-GB", "zh-Hant-TW") or a bare language ("de"), kept in its
+    canonical spelling; it restricts recall to products of its *language* (``language``), so a
+    shopper's ``en-GB`` finds a catalog's ``en-US`` products: text is analysed per language, and
+    a shop rarely lists every market's variant of a product.
+    """
+
+    locale: str | None = None
+    category: str | None = None  # the category or any ancestor of it ("Electronics")
+    brand: str | None = None  # exact brand, compared by ``brand_key`` (case, spaces, "-" forgiven)
+    min_price: float | None = None
+    max_price: float | None = None
+    in_stock: bool | None = None
+    price_below: float | None = None  # exclusive upper bound: a price facet bucket [lo, hi)
+
+    def __post_init__(self) -> None:
+        if self.locale is not None:
+            object.__setattr__(self, "locale", _locale_or_language(self.locale))
+        if self.category is not None:
+            # Spelled as Product.category_path spells it, so every backend matches it exactly.
+            object.__setattr__(self, "category", " > ".join(category_levels(self.category)))
+        if self.brand is not None:
+            key = brand_key(self.brand)
+            if not key:
+                raise InvalidQuery("brand must name a brand (got an empty value)")
+            object.__setattr__(self, "brand", key)
+        for name in ("min_price", "max_price", "price_below"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise InvalidQuery(f"{name} must be a non-negative number (got {value})")
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
+        if (
+            self.min_price is not None
+            and self.price_below is not None
+            and self.min_price >= self.price_below
+        ):
+            raise InvalidQuery(f"the price range starts at {self.min_price}, not below its end")
+
+    @property
+    def language(self) -> str | None:
+        """The language products must be in (that of ``locale``), or None for any."""
+        return language_of(self.locale).code if self.locale else None
+
+
+def brand_key(brand: str) -> str:
+    """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
+    only its letters (with their marks) and digits kept, the way ``catalog.word_delimiter`` joins
+    a token's parts. "  ACME  Co ", "acme co" and "Acme-Co." are one brand, as are "Coca-Cola"
+    and "cocacola"; "Acme" and "Acme Co" are not, nor "Nestlé" and "Nestle"."""
+    folded = unicodedata.normalize("NFKC", brand).casefold()
+    return "".join(ch for ch in folded if char_kind(ch) != DELIMITER)
+
+
+def _locale_or_language(value: str) -> str:
+    try:
+        return canonical_locale(value)  # a bare language is a BCP-47 tag too
+    except ValueError as exc:
+        raise InvalidQuery(str(exc)) from None
