@@ -106,12 +106,13 @@ def run_embedding(
             from workers.embed_tasks import embed_with_celery
 
             return embed_with_celery(recall, settings, progress=progress)
-        from workers.embedding import default_threads, make_embedder
+        from workers.embedding import make_embedder
+        from workers.threads import available_cores
 
         embedder = make_embedder(settings)
         if embedder is None:
             raise NotConfigured("SHELF_EMBED_MODEL=none: there is no model to embed with")
-        processes = settings.embed_processes or default_threads()
+        processes = settings.embed_processes or available_cores()
         if processes > 1 and total > settings.embed_batch_size:
             from workers.embedding_pool import EmbeddingPool
 
