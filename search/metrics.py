@@ -15,6 +15,10 @@ SCORE_CACHE_ERRORS = Counter(
 RERANK_PAIRS_SCORED = Counter(
     "shelf_rerank_pairs_scored_total", "(query, product) pairs scored by the model.", ["where"]
 )
+RERANK_PAIRS_EXPIRED = Counter(
+    "shelf_rerank_pairs_expired_total",
+    "Pairs dropped unscored because their search had stopped waiting (deadline passed).",
+)
 RERANK_TASKS_SENT = Counter("shelf_rerank_tasks_sent_total", "Rerank tasks sent to workers.")
 RERANK_TASK_FAILURES = Counter(
     "shelf_rerank_task_failures_total",

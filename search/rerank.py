@@ -16,7 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Protocol
 
 from search.cache import ScoreCache, score_key
-from search.errors import ConfigError, Overloaded
+from search.errors import ConfigError, Overloaded, RerankTimeout
 from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.settings import Settings
 from workers.scoring import Candidate, submit_and_store
@@ -62,6 +62,11 @@ class Reranker(Protocol):
         """Work waiting to be scored: pairs for the local model, tasks in the broker's queue."""
         ...
 
+    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
+        """Seconds before one more search's pairs would be scored, given the work queued and
+        ``searches_in_flight`` searches already admitted; None when the reranker cannot tell."""
+        ...
+
     def close(self) -> None:
         """Release what the reranker holds."""
         ...
@@ -82,18 +87,23 @@ class LocalReranker:
     def score(
         self, query: str, candidates: Sequence[Candidate], *, deadline: float
     ) -> list[float | None]:
-        """Score in-process; past the deadline the batch finishes into the cache only."""
+        """Score in-process; a batch running at the deadline finishes into the cache only, and
+        pairs still queued then are dropped."""
         if not candidates:
             return []
         try:
-            future = submit_and_store(self.model, self.cache, query, candidates, where="local")
+            future = submit_and_store(
+                self.model, self.cache, query, candidates, where="local", deadline=deadline
+            )
         except Overloaded as exc:  # the model's queue is full: shed, as a late answer would be
             RERANK_TASK_FAILURES.labels(reason="overloaded").inc()
             log.warning("reranking skipped: %s", exc)
             return [None] * len(candidates)
         try:
             return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
-        except FutureTimeout:
+        except (FutureTimeout, RerankTimeout):
+            return [None] * len(candidates)
+        except Overloaded:  # the server is stopping: its queued pairs were dropped
             return [None] * len(candidates)
         except Exception:  # the model failed this batch: answer in recall order, loudly
             RERANK_TASK_FAILURES.labels(reason="model").inc()
@@ -113,6 +123,13 @@ class LocalReranker:
     def queue_depth(self) -> int:
         """Pairs waiting for the model."""
         return self.model.batcher.queued_pairs
+
+    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
+        """The model's queued and running pairs, plus the average pairs of each admitted search
+        not yet queued and of one more, at the model's measured rate."""
+        batcher = self.model.batcher
+        not_queued = max(0, searches_in_flight - batcher.requests_in_model)
+        return batcher.wait_estimate_s(searches=not_queued + 1)
 
     def close(self) -> None:
         """Stop the model's inference thread."""
@@ -191,6 +208,10 @@ class CeleryReranker:
             )
         depth: Any = self._broker.llen(self.queue)
         return int(depth)
+
+    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
+        """Unknown here: the workers' rates are not measured by the client."""
+        return None
 
     def close(self) -> None:
         """Drop the broker connections."""
@@ -282,8 +303,6 @@ def score_texts(
     Unlike search, which falls back to recall order, a caller asking to rerank free texts gets
     no partial answer: if any score is missing at the deadline it raises ``RerankTimeout``.
     """
-    from search.errors import RerankTimeout
-
     deadline = time.monotonic() + deadline_ms / 1000
     scores, _ = cached_scores(reranker, cache, query, text_candidates(texts), deadline=deadline)
     missing = sum(1 for score in scores if score is None)
