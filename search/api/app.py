@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from catalog.language import warm_up as warm_up_language_detector
 from search import __version__
+from search.api.admission import SearchAdmission
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
 from search.cache import ScoreCache
@@ -67,6 +70,7 @@ def build_components(settings: Settings) -> Components:
     if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
     pipeline.reranker.warm_up()
+    warm_up_language_detector()  # lazily it cost the first search after /readyz 4.8 s
     embedding = None
     if pipeline.embedder is not None:
         pipeline.embedder.warm_up()
@@ -156,6 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each admitted search holds a thread while the model scores: room for all of them.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.api_max_in_flight + 16)
         components = build_components(settings)
         app.state.components = components
         log.info("shelf api ready", extra={"recall_backend": settings.recall_backend})
@@ -170,8 +177,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Multilingual product search: BM25 recall, cross-encoder reranking.",
         lifespan=lifespan,
     )
+
     # Routes read settings through this dependency; tests swap it with dependency_overrides.
-    app.dependency_overrides[get_settings] = lambda: settings
+    # Async, as components_of: a sync dependency costs a trip through the thread pool.
+    async def app_settings() -> Settings:
+        return settings
+
+    app.dependency_overrides[get_settings] = app_settings
     install_error_handlers(app)
     routers = (
         routes_search,
@@ -183,12 +195,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    app.add_middleware(SearchAdmission, settings=settings)  # inside: its 503s get request ids
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
-def components_of(request: Request) -> Components:
-    """Dependency: the components the lifespan built."""
+async def components_of(request: Request) -> Components:
+    """Dependency: the components the lifespan built (async: read on the event loop, no trip
+    through the thread pool)."""
     components: Components = request.app.state.components
     return components

@@ -1,0 +1,87 @@
+"""Warm start and clean stop: nothing loads lazily after /readyz says ready, and SIGTERM under
+overload stops the server within its graceful timeout."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.common import Server
+from catalog import language
+from catalog.samples import sample_queries
+from search.api.app import create_app
+from search.settings import Settings
+from tests.search.api.conftest import server_env
+
+QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
+
+
+@pytest.mark.slow
+def test_the_language_detector_is_loaded_before_readyz_says_ready(api_settings: Settings) -> None:
+    language._detector.cache_clear()  # as in a fresh process
+    with TestClient(create_app(api_settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        assert language._detector.cache_info().currsize == 1
+        misses = language._detector.cache_info().misses
+        answer = client.get("/search", params={"q": "bouteille isotherme en acier inoxydable"})
+        assert answer.status_code == 200 and answer.json()["language_detected"]
+        assert language._detector.cache_info().misses == misses  # nothing loaded on the way
+
+
+@pytest.mark.slow
+def test_sigterm_under_overload_stops_within_the_graceful_timeout(
+    api_data_dir: Path, test_model_dir: Path, tmp_path: Path
+) -> None:
+    graceful_s = 3
+    env = {
+        **server_env(
+            api_data_dir,
+            test_model_dir,
+            SHELF_EVENTS_URL=f"sqlite:///{tmp_path / 'events.db'}",
+            SHELF_SERVE_TIMEOUT_GRACEFUL_S=str(graceful_s),
+        ),
+        "SHELF_SCORE_CACHE": "off",  # every search needs the model: an overload
+    }
+    server = Server(env, tmp_path / "server.log", loglevel="INFO", ready_timeout_s=120)
+    stop = threading.Event()
+    answers: list[int] = []
+
+    def search(worker: int) -> None:
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            n = 0
+            while not stop.is_set():
+                text, locale = QUERIES[(worker * 7 + n) % len(QUERIES)]
+                n += 1
+                try:
+                    answers.append(client.get("/search", params={"q": text}).status_code)
+                except httpx.HTTPError:
+                    return  # the server has stopped
+
+    threads = [threading.Thread(target=search, args=(w,)) for w in range(24)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(4)
+        server.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        code = server.process.wait(timeout=60)
+        took = time.monotonic() - signalled
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        log = server.log_tail(chars=10**9)
+        assert code in (0, -signal.SIGTERM), log[-3000:]
+        assert "Application shutdown complete" in log
+        assert 503 in answers and 200 in answers  # it was overloaded, and served
+        # The searches being answered end by their deadline (2 s) or the graceful timeout;
+        # queued pairs are dropped; the running batch is one forward pass.
+        assert took < graceful_s + 4, f"stopped {took:.1f} s after SIGTERM"
+    finally:
+        stop.set()
+        server.stop()
