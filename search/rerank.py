@@ -62,9 +62,9 @@ class Reranker(Protocol):
         """Work waiting to be scored: pairs for the local model, tasks in the broker's queue."""
         ...
 
-    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
-        """Seconds before one more search's pairs would be scored, given the work queued and
-        ``searches_in_flight`` searches already admitted; None when the reranker cannot tell."""
+    def wait_estimate_s(self) -> float | None:
+        """Seconds before the work queued now would be scored (a new search's pairs would wait
+        that long); None when the reranker cannot tell."""
         ...
 
     def close(self) -> None:
@@ -124,12 +124,9 @@ class LocalReranker:
         """Pairs waiting for the model."""
         return self.model.batcher.queued_pairs
 
-    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
-        """The model's queued and running pairs, plus the average pairs of each admitted search
-        not yet queued and of one more, at the model's measured rate."""
-        batcher = self.model.batcher
-        not_queued = max(0, searches_in_flight - batcher.requests_in_model)
-        return batcher.wait_estimate_s(searches=not_queued + 1)
+    def wait_estimate_s(self) -> float | None:
+        """The model's queued and running pairs at its measured rate."""
+        return self.model.batcher.wait_estimate_s()
 
     def close(self) -> None:
         """Stop the model's inference thread."""
@@ -209,7 +206,7 @@ class CeleryReranker:
         depth: Any = self._broker.llen(self.queue)
         return int(depth)
 
-    def wait_estimate_s(self, searches_in_flight: int) -> float | None:
+    def wait_estimate_s(self) -> float | None:
         """Unknown here: the workers' rates are not measured by the client."""
         return None
 

@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     api_max_query_chars: int = Field(500, ge=1, le=500, description="Longest query, characters.")
     api_max_query_bytes: int = Field(1024, ge=4, description="Longest query, UTF-8 bytes.")
     api_max_queue_wait_ms: int = Field(
-        1000,
+        500,
         ge=1,
         description="Longest expected wait for the reranking model (work admitted, at its "
         "measured rate; capped by rerank_deadline_ms) or for a server thread: a search that "

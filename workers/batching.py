@@ -89,7 +89,6 @@ class DynamicBatcher:
         self._running_pairs = 0  # pairs of the round in progress not yet scored
         self._running_requests = 0
         self._rate: float | None = None  # pairs per second, measured on real rounds
-        self._pairs_per_request: float | None = None
         self._cond = threading.Condition()
         self._closed = False
         self.scored_pairs = 0  # pairs the model has scored, for tests and benchmarks
@@ -122,14 +121,13 @@ class DynamicBatcher:
         """Drop the measured rate (after a cold first pass that would understate it)."""
         self._rate = None
 
-    def wait_estimate_s(self, searches: int = 1, pairs: int | None = None) -> float | None:
-        """Seconds until the model would finish what is queued and running plus ``pairs``
-        (else ``searches`` requests of the average size seen); None while the rate is unknown."""
-        rate, per_request = self._rate, self._pairs_per_request
+    def wait_estimate_s(self) -> float | None:
+        """Seconds until the model would finish the pairs queued and running now, at its
+        measured rate; None while the rate is unknown."""
+        rate = self._rate
         if rate is None:
             return None
-        extra = pairs if pairs is not None else searches * (per_request or 0.0)
-        return (self._queued_pairs + self._running_pairs + extra) / rate
+        return (self._queued_pairs + self._running_pairs) / rate
 
     def check_room(self, pairs: int, deadline: float | None) -> None:
         """Raise ``Overloaded`` unless ``pairs`` more could be scored before ``deadline``.
@@ -179,11 +177,6 @@ class DynamicBatcher:
             self.check_room(len(encoded), deadline)
             self._queue.append(request)
             self._queued_pairs += len(encoded)
-            size = float(len(encoded))
-            previous = self._pairs_per_request
-            self._pairs_per_request = (
-                size if previous is None else previous + RATE_SMOOTHING * (size - previous)
-            )
             self._cond.notify()
         return request.future
 

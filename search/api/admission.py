@@ -9,10 +9,15 @@ that had given up.
 A search is refused when
 - ``SHELF_API_MAX_IN_FLIGHT`` searches are already being answered (each holds a thread while it
   waits for the model), or
-- the reranking model is behind: the pairs queued and running, those of the admitted searches
-  not yet queued and this one's (at the average size), at the model's measured rate, would take
-  longer than ``SHELF_API_MAX_QUEUE_WAIT_MS`` (capped by ``SHELF_RERANK_DEADLINE_MS``).
+- the reranking model is behind: the pairs queued and running, at the model's measured rate,
+  would take longer than ``SHELF_API_MAX_QUEUE_WAIT_MS`` (capped by ``SHELF_RERANK_DEADLINE_MS``).
   Searches that ask for no reranking (``rerank=false``) skip this check.
+
+A search's own pairs are not known here (recall and the score cache decide them): the model's
+queue checks them when they arrive, against the search's deadline, and a search whose pairs do
+not fit is answered in recall order (``degraded``). An estimate of them at the edge (an average
+of recent requests) was tried and dropped: one large ``/rerank`` call inflated it until every
+search was refused, and nothing admitted could bring it down.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ class SearchAdmission:
         reranker = getattr(getattr(components, "pipeline", None), "reranker", None)
         if reranker is None:
             return None
-        wait_s = reranker.wait_estimate_s(self.in_flight)
+        wait_s = reranker.wait_estimate_s()
         if wait_s is None or wait_s <= self.budget_s:
             return None
         return (

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import anyio
 import httpx
@@ -19,12 +20,21 @@ from search.api.app import Components
 from search.settings import Settings
 
 
+def wait_until_idle(batcher: Any) -> None:
+    """Until nothing is queued or running on the model (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while batcher.requests_in_model and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def held_model(components: Components) -> Iterator[threading.Event]:
-    """The app's model with its forward pass held (until the event is set) and about three
+    """The app's model with its forward pass held (until the event is set) and about two
     seconds of work at its measured rate queued behind it: it is behind by more than the
-    one-second admission budget."""
-    batcher = components.reranker.model.batcher  # type: ignore[attr-defined]
+    admission budget (SHELF_API_MAX_QUEUE_WAIT_MS, 500 ms)."""
+    model = components.reranker.model  # type: ignore[attr-defined]
+    batcher = model.batcher
+    wait_until_idle(batcher)
     release = threading.Event()
     real_predict = batcher._predict
 
@@ -35,15 +45,15 @@ def held_model(components: Components) -> Iterator[threading.Event]:
     batcher._predict = held
     rate = batcher.rate
     assert rate is not None  # measured by the warm-up at start-up
-    model = components.reranker.model  # type: ignore[attr-defined]
     model.submit("held", ["running"])
     time.sleep(0.05)
-    model.submit("queued", ["queued work"] * int(3 * rate), time.monotonic() + 60)
+    model.submit("queued", ["queued work"] * int(2 * rate), time.monotonic() + 60)
     try:
         yield release
     finally:
         release.set()
         batcher._predict = real_predict
+        wait_until_idle(batcher)
 
 
 @pytest.mark.parametrize(
@@ -80,10 +90,7 @@ def test_the_model_catching_up_admits_searches_again(
 ) -> None:
     assert client.get("/search", params={"q": "coffee"}).status_code == 503
     held_model.set()
-    batcher = components.reranker.model.batcher  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    while batcher.queued_pairs and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until_idle(components.reranker.model.batcher)  # type: ignore[attr-defined]
     assert client.get("/search", params={"q": "coffee"}).status_code == 200
 
 
