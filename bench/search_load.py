@@ -214,6 +214,9 @@ async def _overload(
 ) -> bool:
     idle_ms = await idle_latency(port, paths)
     print(f"idle: one search at a time, p50 {idle_ms:.1f} ms (cache off, every pair scored)")
+    if capacity <= 0:
+        print("RESULT capacity_rps=0.0 pass=false  (no search was fully reranked by its deadline)")
+        return False
     rate = args.factor * capacity
     print(f"open loop: {rate:.1f} searches/s offered ({args.factor:g}x) for {args.duration:.0f} s")
     tasks, start, end = await open_loop(port, paths, rate, args.duration, args.timeout)

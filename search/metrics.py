@@ -68,5 +68,6 @@ EVENTS_STORED = Counter(
 )
 SHED_REQUESTS = Counter(
     "shelf_shed_requests_total",
-    "Searches answered 503 because they waited too long for a server thread (overload).",
+    "Searches answered 503 at admission: too many in flight, the model too far behind, or "
+    "too long a wait for a server thread (overload).",
 )
