@@ -3,16 +3,17 @@ overload stops the server within its graceful timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from bench.common import Server
+from bench.search_load import open_loop, targets
 from catalog import language
 from catalog.samples import sample_queries
 from search.api.app import create_app
@@ -49,39 +50,27 @@ def test_sigterm_under_overload_stops_within_the_graceful_timeout(
         "SHELF_SCORE_CACHE": "off",  # every search needs the model: an overload
     }
     server = Server(env, tmp_path / "server.log", loglevel="INFO", ready_timeout_s=120)
-    stop = threading.Event()
-    answers: list[int] = []
+    statuses: list[int] = []
 
-    def search(worker: int) -> None:
-        with httpx.Client(base_url=server.base, timeout=30) as client:
-            n = 0
-            while not stop.is_set():
-                text, locale = QUERIES[(worker * 7 + n) % len(QUERIES)]
-                n += 1
-                try:
-                    answers.append(client.get("/search", params={"q": text}).status_code)
-                except httpx.HTTPError:
-                    return  # the server has stopped
+    async def overload() -> None:  # open loop: arrivals keep coming whatever the answers
+        tasks, _, _ = await open_loop(server.port, targets(QUERIES), 150.0, 8.0, 60.0)
+        statuses.extend(answer.status for answer in await asyncio.gather(*tasks))
 
-    threads = [threading.Thread(target=search, args=(w,)) for w in range(24)]
+    load = threading.Thread(target=asyncio.run, args=(overload(),))
     try:
-        for thread in threads:
-            thread.start()
-        time.sleep(4)
+        load.start()
+        time.sleep(6)  # searches in flight, queued for the model, arriving
         server.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        code = server.process.wait(timeout=60)
+        code = server.process.wait(timeout=90)
         took = time.monotonic() - signalled
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+        load.join(timeout=90)
         log = server.log_tail(chars=10**9)
         assert code in (0, -signal.SIGTERM), log[-3000:]
         assert "Application shutdown complete" in log
-        assert 503 in answers and 200 in answers  # it was overloaded, and served
         # The searches being answered end by their deadline (2 s) or the graceful timeout;
         # queued pairs are dropped; the running batch is one forward pass.
         assert took < graceful_s + 4, f"stopped {took:.1f} s after SIGTERM"
+        assert 503 in statuses and 200 in statuses  # it was overloaded, and served
     finally:
-        stop.set()
         server.stop()
