@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/ruff check search workers catalog tests bench
 	$(BIN)/ruff format --check search workers catalog tests bench
 	$(BIN)/mypy search workers catalog
+	$(BIN)/lint-imports
 
 # The tests use a real Redis (their own database, 13) and a real PostgreSQL (database `test`,
 # trust auth on 127.0.0.1, their own table prefixes). Start each, installing it first if missing.
@@ -55,6 +56,7 @@ bench: install services
 	$(BIN)/python -m bench.cache_hit
 	$(BIN)/python -m bench.search_load
 	$(BIN)/python -m bench.events
+	$(BIN)/python -m bench.celery_wait
 	$(BIN)/python -m bench.hybrid
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from search.rerank import CeleryReranker, LocalReranker
     from search.settings import Settings
     from workers.model import ModelSpec, RerankModel
-    from workers.test_model import build_test_model, catalog_texts
+    from workers.tiny_model import build_test_model, catalog_texts
 
     print(hardware())
     work = Path(tempfile.mkdtemp(prefix="shelf-bench-cache-"))

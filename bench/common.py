@@ -47,7 +47,7 @@ def sample_server_env(root: Path, **extra: str) -> dict[str, str]:
     from catalog.readers import read_jsonl
     from catalog.samples import SAMPLE_CATALOG
     from search.recall.embedded import EmbeddedRecall
-    from workers.test_model import build_test_model, catalog_texts
+    from workers.tiny_model import build_test_model, catalog_texts
 
     model_dir = build_test_model(root / "model", catalog_texts(SAMPLE_CATALOG), seed=0)
     recall = EmbeddedRecall(root / "data" / "index")

@@ -31,7 +31,7 @@ def full_size_model(out_dir: Path) -> Path:
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForSequenceClassification
 
     from catalog.samples import SAMPLE_CATALOG
-    from workers.test_model import build_test_model, catalog_texts
+    from workers.tiny_model import build_test_model, catalog_texts
 
     print(f"building the full-size random-weight model in {out_dir} (once) ...", file=sys.stderr)
     small = build_test_model(out_dir / "tokenizer", catalog_texts(SAMPLE_CATALOG), seed=0)

@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     from search.embedding_pass import embed_pending
     from search.evaluation.judgments import read_queries
     from search.pipeline import make_pipeline
-    from search.recall import make_recall
+    from search.recall.backends import make_recall
     from search.settings import Settings
-    from workers.embedding import make_embedder
+    from workers.embedders import make_embedder
     from workers.embedding_pool import EmbeddingPool
     from workers.threads import available_cores
 

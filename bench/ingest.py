@@ -139,7 +139,7 @@ def embed_child(index_dir: Path, limit: int) -> None:
     from search.embedding_pass import embed_pending
     from search.recall.embedded import EmbeddedRecall
     from search.settings import Settings
-    from workers.embedding import make_embedder
+    from workers.embedders import make_embedder
 
     settings = Settings(data_dir=index_dir.parent)
     embedder = make_embedder(settings)

@@ -70,8 +70,11 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():
         return text
-    text = _ARABIC_DIACRITICS.sub("", text)
-    return text.translate(_ARABIC_FORMS).replace("ё", "е")
+    # str.translate walks a non-ASCII string character by character through a dict: done only
+    # on text that holds Arabic letters (most catalog text holds none).
+    if _ARABIC.search(text):
+        text = _ARABIC_DIACRITICS.sub("", text).translate(_ARABIC_FORMS)
+    return text.replace("ё", "е")
 
 
 def ascii_fold(word: str) -> str:

@@ -18,7 +18,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.errors import CatalogError
+from catalog.errors import CatalogError
 
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}

@@ -18,27 +18,70 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from catalog.dialect import ReadOptions, resolve_options
 from catalog.duplicates import Superseded, last_lines, latest_only
 from catalog.enrich import Reject, to_product
+from catalog.errors import CatalogError
 from catalog.mapping import IDENTITY, FieldMapping, decimal_comma_hint
 from catalog.product import Product
 from catalog.readers import CSV_SUFFIXES, JSONL_SUFFIXES, SourceRecord, read_records
 from catalog.text import content_hash
 from catalog.variants import ProductRows
-from search.errors import CatalogError
 
-if TYPE_CHECKING:
-    from search.recall import Recall
+
+class IndexRefusal(Protocol):
+    """A product the index refused, and why (``search.recall.IndexFailure`` is one)."""
+
+    @property
+    def product_id(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class IngestTarget(Protocol):
+    """What bulk ingest needs of an index: the part of the ``Recall`` seam it calls.
+
+    Declared here, not imported from ``search.recall``, because the catalog is the lowest layer
+    and imports nothing of ``search``; every ``Recall`` satisfies it structurally (mypy checks
+    that where the CLI and the Celery task pass one in).
+    """
+
+    def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each of ``product_ids`` that is indexed."""
+        ...
+
+    def index(self, products: Sequence[Product]) -> Sequence[IndexRefusal]:
+        """Add or replace ``products``; the ones the backend refused, with its reason."""
+        ...
+
+    def begin_full(self) -> None:
+        """Start a full reload, built out of sight until ``commit_full``."""
+        ...
+
+    def commit_full(self) -> None:
+        """Make the full reload live in one step, dropping every product it did not write."""
+        ...
+
+    def abort_full(self) -> None:
+        """Throw the full reload away; the catalog that was live stays live."""
+        ...
+
+    def count(self) -> int:
+        """How many products are live."""
+        ...
+
 
 SAMPLE_REJECTS_KEPT = 100  # the report keeps this many for display; the rejects file has all
 DEFAULT_CHUNK_SIZE = 2_000
 
 __all__ = [
     "ChunkResult",
+    "IndexRefusal",
     "IngestReport",
+    "IngestTarget",
     "Reject",
     "Superseded",
     "chunked",
@@ -170,7 +213,7 @@ def chunked(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceR
 
 def ingest_chunk(
     records: Sequence[SourceRecord],
-    recall: Recall,
+    recall: IngestTarget,
     *,
     mapping: FieldMapping = IDENTITY,
     full: bool = False,
@@ -245,7 +288,7 @@ def resolve_read_options(path: Path, options: ReadOptions | None) -> ReadOptions
 
 def ingest_file(
     path: Path,
-    recall: Recall,
+    recall: IngestTarget,
     *,
     mapping: FieldMapping = IDENTITY,
     full: bool = False,

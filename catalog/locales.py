@@ -98,6 +98,10 @@ def canonical_locale(value: str) -> str:
     return canonical
 
 
+@lru_cache(maxsize=1024)
 def language_of(locale: str) -> Language:
-    """The language (analysis rules) of a canonical locale or bare language code."""
+    """The language (analysis rules) of a canonical locale or bare language code.
+
+    ``KeyError`` for a language Shelf does not analyse. Cached: it runs for every analysed
+    field of every product."""
     return LANGUAGES[locale.split("-", 1)[0].lower()]

@@ -39,8 +39,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from catalog.errors import CatalogError
 from catalog.product import Product, describe_validation_error
-from search.errors import CatalogError
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 NUMBER_FIELDS = ("price",)  # the Product fields a decimal comma applies to

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from functools import cached_property
@@ -37,8 +39,6 @@ class Product(BaseModel):
     @cached_property
     def content_hash(self) -> str:
         """``catalog.text.content_hash`` of this (frozen) product, computed once."""
-        from catalog.text import compute_content_hash
-
         return compute_content_hash(self)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -183,3 +183,18 @@ def validation_problems(error: ValidationError) -> list[tuple[str, str]]:
             got = got if len(got) <= 60 else got[:57] + "..."
             problems.append((field, f"{message} (got {got})"))
     return problems
+
+
+# Fields added after products were first hashed: left out at their defaults, so a product that
+# does not use them keeps the hash it had, and re-ingesting an old catalog rewrites nothing.
+_ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "skus": []}
+
+
+def compute_content_hash(product: Product) -> str:
+    """``catalog.text.content_hash``'s computation (``Product.content_hash`` caches it)."""
+    fields = product.model_dump(mode="json")
+    for name, default in _ADDED_FIELDS.items():
+        if fields[name] == default:
+            del fields[name]
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -25,7 +25,7 @@ from catalog.dialect import (
     ascii_compatible,
     resolve_options,
 )
-from search.errors import CatalogError
+from catalog.errors import CatalogError
 
 MAX_LINE_BYTES = 2_000_000  # a JSON line past this is rejected unread rather than parsed
 MAX_CELL_CHARS = 1_000_000  # a CSV cell past this rejects its row (Python's csv stops at 131,072)

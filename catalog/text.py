@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
-from catalog.product import Product
+# compute_content_hash lives with Product (which caches it), so neither module imports the other
+# back; it is re-exported here beside content_hash.
+from catalog.product import Product, compute_content_hash
+
+__all__ = ["compute_content_hash", "content_hash", "embed_text", "rerank_text", "text_hash"]
 
 
 def rerank_text(product: Product, max_chars: int = 1200) -> str:
@@ -38,24 +41,9 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# Fields added after products were first hashed: left out at their defaults, so a product that
-# does not use them keeps the hash it had, and re-ingesting an old catalog rewrites nothing.
-_ADDED_FIELDS: dict[str, object] = {"price_max": None, "availability": None, "skus": []}
-
-
 def content_hash(product: Product) -> str:
     """A stable hash of everything a product says; any change to the record changes it.
 
     Computed once per (frozen) product: ingestion compares it with the stored one and the index
     stores it, and it is about a tenth of the cost of indexing a product."""
     return product.content_hash
-
-
-def compute_content_hash(product: Product) -> str:
-    """``content_hash``'s computation (``Product.content_hash`` caches it)."""
-    fields = product.model_dump(mode="json")
-    for name, default in _ADDED_FIELDS.items():
-        if fields[name] == default:
-            del fields[name]
-    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search import __version__
+from search.commands import add_command, emit, format_response
 from search.embedding_cli import (
     add_embed_arguments,
     add_ingest_embed_argument,
@@ -22,18 +22,18 @@ from search.errors import ShelfError
 from search.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from search.pipeline import SearchPipeline, SearchResponse
+    from fastapi import FastAPI
+
+    from search.pipeline import SearchPipeline
 
 log = logging.getLogger("shelf")
-Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def emit(args: argparse.Namespace, data: object, human: str) -> None:
-    """Print ``human`` for people, or ``data`` as JSON with ``--json``."""
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        print(human)
+def _create_app(settings: Settings) -> FastAPI:
+    """The API app (``shelf experiments simulate`` runs it in process); imported only when used."""
+    from search.api.app import create_app
+
+    return create_app(settings)
 
 
 def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from catalog.dialect import ReadOptions, check_encoding, delimiter_argument
     from catalog.ingest import IngestReport, ingest_file
     from catalog.mapping import IDENTITY, load_mapping
-    from search.recall import make_recall
+    from search.recall.backends import make_recall
 
     if args.backend:
         settings = settings.model_copy(update={"recall_backend": args.backend})
@@ -160,34 +160,6 @@ def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
-def format_response(response: SearchResponse) -> str:
-    """A search response as people read it: one line per product, with both legs' ranks."""
-    lines = [
-        f'"{response.query}": {len(response.items)} of {response.candidates} candidates '
-        f"({response.recall_mode} recall)"
-    ]
-    if response.degraded:
-        lines.append(
-            f"  degraded: {response.scored} of {response.candidates} candidates scored in time; "
-            "the rest keep recall order"
-        )
-    if response.notice:
-        lines.append(f"  note: {response.notice}")
-    header = f"{'pos':>3}  {'rerank':>8}  {'bm25#':>5}  {'dense#':>6}  {'locale':<6}  {'id':<12}"
-    lines.append(f"  {header}  title")
-    for item in response.items:
-        rerank = "-" if item.rerank_score is None else f"{item.rerank_score:.4f}"
-        bm25 = "-" if item.bm25_rank is None else str(item.bm25_rank)
-        dense = "-" if item.dense_rank is None else str(item.dense_rank)
-        lines.append(
-            f"  {item.position:>3}  {rerank:>8}  {bm25:>5}  {dense:>6}  {item.locale:<6}  "
-            f"{item.product_id:<12}  {item.title}"
-        )
-    timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
-    lines.append(f"  timings: {timings}")
-    return "\n".join(lines)
-
-
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Search the index and print the ranked products."""
     from search.recall import SearchFilters
@@ -274,7 +246,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
     """Build the tiny random-weight cross-encoder used by tests and the offline demo."""
-    from workers.test_model import build_test_model, catalog_texts
+    from workers.tiny_model import build_test_model, catalog_texts
 
     out = build_test_model(args.dir, catalog_texts(args.catalog), seed=args.seed)
     emit(
@@ -283,19 +255,6 @@ def cmd_make_test_model(args: argparse.Namespace, settings: Settings) -> int:
         f"test model written to {out} (random weights: its scores are meaningless)",
     )
     return 0
-
-
-def add_command(
-    commands: argparse._SubParsersAction,
-    name: str,
-    handler: Handler,
-    help_text: str,
-) -> argparse.ArgumentParser:
-    """A subcommand running ``handler``, with ``--json``."""
-    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
-    sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
-    sub.set_defaults(handler=handler)
-    return sub
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -457,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiments_help = "A/B experiments: create, start, stop, report, simulate."
     add_experiments_commands(
-        commands.add_parser("experiments", help=experiments_help, description=experiments_help)
+        commands.add_parser("experiments", help=experiments_help, description=experiments_help),
+        app_factory=_create_app,
     )
 
     from search.demo import cmd_demo

@@ -50,7 +50,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Run the demo queries against the index and print what they find. Cross-lingual
     queries run without reranking (offline the reranker is the random test model) and the
     command fails (exit 1) unless each puts a judged relevant product in its top 5."""
-    from search.cli import format_response
+    from search.commands import format_response
     from search.pipeline import make_pipeline
 
     pipeline = make_pipeline(settings, rerank=True)
@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _marked(response: SearchResponse, relevant: dict[str, int]) -> str:
-    from search.cli import format_response
+    from search.commands import format_response
 
     lines = format_response(response).splitlines()
     marked = []

@@ -51,8 +51,8 @@ def add_ingest_embed_argument(ingest: argparse.ArgumentParser) -> None:
 
 def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
     """Embed every product of the index that lacks a vector from the configured model."""
-    from search.cli import emit
-    from search.recall import make_recall
+    from search.commands import emit
+    from search.recall.backends import make_recall
 
     settings = _with_overrides(args, settings)
     recall = make_recall(settings)
@@ -71,7 +71,7 @@ def embed_after_ingest(args: argparse.Namespace, settings: Settings) -> None:
     a summary line on stdout (or in ``--json``'s object under "embedding")."""
     if args.embed == "later" or settings.embed_model.lower() == "none":
         return
-    from search.recall import make_recall
+    from search.recall.backends import make_recall
 
     recall = make_recall(settings.model_copy(update={"recall_backend": args.backend})
                          if args.backend else settings)  # fmt: skip
@@ -103,10 +103,12 @@ def run_embedding(
 
     try:
         if celery:
+            from workers.celery_app import make_celery_app
             from workers.embed_tasks import embed_with_celery
 
-            return embed_with_celery(recall, settings, progress=progress)
-        from workers.embedding import make_embedder
+            app = make_celery_app(settings)
+            return embed_with_celery(recall, settings, app=app, progress=progress)
+        from workers.embedders import make_embedder
         from workers.threads import available_cores
 
         embedder = make_embedder(settings)

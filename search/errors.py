@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+# The base and the catalog's error live in the lowest layer (catalog imports nothing of search).
+from catalog.errors import CatalogError, ShelfError
 
-class ShelfError(Exception):
-    """Base class: the message says what was wrong and what to do about it."""
-
-    #: HTTP status a caller (the API, the CLI) maps this error to.
-    status_code = 500
+__all__ = [
+    "CatalogError",
+    "Conflict",
+    "ConfigError",
+    "EmbeddingMismatch",
+    "EvaluationInputError",
+    "InvalidQuery",
+    "LimitExceeded",
+    "ModelUnavailable",
+    "NotConfigured",
+    "NotFound",
+    "Overloaded",
+    "RecallUnavailable",
+    "RerankTimeout",
+    "ShelfError",
+    "Unauthorized",
+]
 
 
 class ConfigError(ShelfError):
@@ -18,12 +32,6 @@ class ConfigError(ShelfError):
 
 class InvalidQuery(ShelfError):
     """The shopper's query cannot be searched as given (empty, too long, bad filter)."""
-
-    status_code = 422
-
-
-class CatalogError(ShelfError):
-    """A catalog file or record cannot be read."""
 
     status_code = 422
 

@@ -71,3 +71,14 @@ SHED_REQUESTS = Counter(
     "Searches answered 503 at admission: too many in flight, the model too far behind, or "
     "too long a wait for a server thread (overload).",
 )
+STORE_ROWS_REJECTED = Counter(
+    "shelf_event_store_rows_rejected_total",
+    "Rows the event store could not take (invalid text, too long), dropped one by one so the "
+    "rest of their batch was stored.",
+    ["table"],
+)
+IMPRESSION_ID_CONFLICTS = Counter(
+    "shelf_impression_request_id_conflicts_total",
+    "Impressions whose request id already had one (a caller's id reused across processes): "
+    "stored under a derived id instead of being lost.",
+)

@@ -320,11 +320,11 @@ def make_pipeline(
     (or ``embedder``), score cache and (if asked for) reranker, with the recall mode, fusion,
     recall size, text length and deadline they name."""
     from search.cache import make_score_cache
-    from search.recall import make_recall
+    from search.recall.backends import make_recall
     from search.rerank import make_reranker
 
     if embedder is None and settings.recall_mode != "bm25":
-        from workers.embedding import make_embedder
+        from workers.embedders import make_embedder
 
         embedder = make_embedder(settings)
     cache = make_score_cache(settings)

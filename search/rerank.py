@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import math
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from search.cache import ScoreCache, score_key
 from search.errors import ConfigError, Overloaded, RerankTimeout
 from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.settings import Settings
+from search.task_results import TaskResults
 from workers.scoring import Candidate, submit_and_store
 
 if TYPE_CHECKING:
@@ -28,7 +31,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Candidate", "CeleryReranker", "LocalReranker", "Reranker", "make_reranker"]
 
-_POLL_S = 0.005  # how often the results of pending tasks are checked
 _PING_TIMEOUT_S = 0.5  # readiness and queue-depth checks must answer quickly
 
 
@@ -150,7 +152,7 @@ class CeleryReranker:
         self._model_id = model_id_of(settings.rerank_model, settings.rerank_model_revision)
         self.queue = settings.rerank_queue
         self.task_pairs = settings.rerank_task_pairs
-        self.expires_s = settings.rerank_task_expires_s
+        self.expiry_grace_s = settings.rerank_task_expiry_grace_ms / 1000
         self.redis_url = settings.redis_url
         self._broker: Any | None = None  # a Redis client for queue depth, made on first use
 
@@ -162,25 +164,27 @@ class CeleryReranker:
     def score(
         self, query: str, candidates: Sequence[Candidate], *, deadline: float
     ) -> list[float | None]:
-        """Send the candidates in chunks (recall order), then collect what is done in time."""
+        """Send the candidates in chunks (recall order), then collect what is done in time.
+
+        The tasks expire at ``deadline`` plus the grace: a worker drops one it could not start
+        by then. A Redis that is down or hung costs at most its socket timeout per step.
+        """
         scores: list[float | None] = [None] * len(candidates)
-        sent: list[tuple[int, Any]] = []
-        for start in range(0, len(candidates), self.task_pairs):
-            chunk = candidates[start : start + self.task_pairs]
-            try:
-                result = self.app.send_task(
-                    self.task_name,
-                    args=(self._model_id, query, [[c.product_id, c.text] for c in chunk]),
-                    queue=self.queue,
-                    expires=self.expires_s,
-                )
-            except Exception as exc:  # broker down: recall order for the rest, said in metrics
-                RERANK_TASK_FAILURES.labels(reason="send").inc()
-                log.warning("could not send rerank task: %s", exc)
-                break
-            RERANK_TASKS_SENT.inc()
-            sent.append((start, result))
-        self._collect(sent, scores, deadline)
+        if not candidates:
+            return scores
+        starts = {str(uuid.uuid4()): start for start in range(0, len(candidates), self.task_pairs)}
+        try:
+            results = TaskResults(self.app.backend, list(starts))
+        except Exception as exc:  # the result store is down or hung: no task could be read
+            RERANK_TASK_FAILURES.labels(reason="results").inc()
+            log.warning("could not subscribe to rerank results: %s", exc)
+            return scores
+        try:
+            sent = self._send(query, candidates, starts, deadline)
+            if sent:
+                self._collect(results, sent, scores, deadline)
+        finally:
+            results.close()
         return scores
 
     def warm_up(self) -> None:
@@ -216,28 +220,60 @@ class CeleryReranker:
             self._broker.close()
         self.app.close()
 
-    def _collect(
-        self, sent: list[tuple[int, Any]], scores: list[float | None], deadline: float
-    ) -> None:
-        """Fill in the scores of every task done by ``deadline``: one MGET per few ms."""
-        from celery.exceptions import TimeoutError as CeleryTimeout
+    def _send(
+        self, query: str, candidates: Sequence[Candidate], starts: dict[str, int], deadline: float
+    ) -> dict[str, int]:
+        """Publish one task per chunk (``task_id: first candidate``) until one fails or the
+        tasks' expiry passes; the tasks sent."""
+        # The workers compare wall-clock time: another machine has another monotonic clock.
+        expires_at = time.time() + (deadline - time.monotonic()) + self.expiry_grace_s
+        expires = datetime.fromtimestamp(expires_at, tz=UTC)
+        sent: dict[str, int] = {}
+        for task_id, start in starts.items():
+            if time.time() >= expires_at:
+                break  # a worker would drop the rest unread
+            chunk = candidates[start : start + self.task_pairs]
+            try:
+                self.app.send_task(
+                    self.task_name,
+                    args=(self._model_id, query, [[c.product_id, c.text] for c in chunk]),
+                    kwargs={"expires_at": expires_at},
+                    task_id=task_id,
+                    queue=self.queue,
+                    expires=expires,
+                )
+            except Exception as exc:  # broker down or hung: recall order for the rest
+                RERANK_TASK_FAILURES.labels(reason="send").inc()
+                log.warning("could not send rerank task: %s", exc)
+                break
+            RERANK_TASKS_SENT.inc()
+            sent[task_id] = start
+        return sent
 
-        offsets = {result.id: start for start, result in sent}
-        backend = self.app.backend
+    def _collect(
+        self,
+        results: TaskResults,
+        sent: dict[str, int],
+        scores: list[float | None],
+        deadline: float,
+    ) -> None:
+        """Fill in the scores of the tasks ``sent`` that are done by ``deadline``."""
+        pending = set(sent)
         try:
-            ready = backend.get_many(
-                list(offsets), timeout=max(deadline - time.monotonic(), 0.0), interval=_POLL_S
-            )
-            for task_id, meta in ready:
+            for task_id, meta in results.until(deadline):
+                if task_id not in pending:
+                    continue  # subscribed to, but never sent
+                pending.discard(task_id)
                 if meta["status"] != "SUCCESS":
-                    RERANK_TASK_FAILURES.labels(reason="task").inc()
+                    reason = "expired" if meta["status"] == "REVOKED" else "task"
+                    RERANK_TASK_FAILURES.labels(reason=reason).inc()
                     log.warning("rerank task %s failed: %s", task_id, meta.get("result"))
-                    continue
-                start = offsets[task_id]
-                values = [float(v) for v in meta["result"]]
-                scores[start : start + len(values)] = values
-        except CeleryTimeout:
-            pass  # past the deadline: the unfinished tasks still finish into the cache
+                else:
+                    start = sent[task_id]
+                    values = [float(v) for v in meta["result"]]
+                    scores[start : start + len(values)] = values
+                if not pending:
+                    return
         except Exception as exc:  # the result store went away mid-search: keep what we have
             RERANK_TASK_FAILURES.labels(reason="results").inc()
             log.warning("could not read rerank results: %s", exc)

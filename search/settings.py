@@ -167,8 +167,22 @@ class Settings(BaseSettings):
         32, ge=1, le=4096, description="Pairs per Celery task: large candidate sets are split."
     )
     rerank_queue: str = Field("rerank", description="Celery queue the rerank tasks go to.")
-    rerank_task_expires_s: float = Field(
-        30.0, gt=0, description="A rerank task no worker has started by then is dropped."
+    rerank_task_expiry_grace_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="A rerank task not started by its search's deadline plus this is dropped "
+        "(by Celery's expiry when a worker takes it, and by the task before it scores): after "
+        "a crash a fresh worker skips the work no search waits for. Covers clock differences "
+        "between API and worker machines.",
+    )
+    rerank_redis_timeout_ms: int | None = Field(
+        None,
+        ge=1,
+        le=60_000,
+        description="Socket and connect timeout of celery mode's client-side Redis connections "
+        "(publishing tasks, the result store): a hung Redis holds a search at most about this "
+        "per step. Unset: a quarter of rerank_deadline_ms, between 100 and 500 ms.",
     )
     rerank_soft_time_limit_s: float = Field(20.0, gt=0)
     rerank_time_limit_s: float = Field(30.0, gt=0)
@@ -280,6 +294,14 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""
         return self.data_dir / "index"
+
+    @property
+    def rerank_redis_timeout_s(self) -> float:
+        """Seconds a client-side Redis call of celery mode may block (``rerank_redis_timeout_ms``,
+        else a quarter of the rerank deadline, between 0.1 and 0.5)."""
+        if self.rerank_redis_timeout_ms is not None:
+            return self.rerank_redis_timeout_ms / 1000
+        return min(max(self.rerank_deadline_ms / 4000, 0.1), 0.5)
 
     @property
     def embed_cache_path(self) -> Path:

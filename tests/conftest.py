@@ -14,7 +14,7 @@ from catalog.samples import SAMPLE_CATALOG
 from search.recall.embedded import EmbeddedRecall
 from search.settings import Settings, get_settings
 from workers.model import ModelSpec, RerankModel
-from workers.test_model import build_test_model, catalog_texts
+from workers.tiny_model import build_test_model, catalog_texts
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,10 @@ Choices that make a dying worker lose nothing and a GPU run full batches:
   ``SHELF_RERANK_VISIBILITY_TIMEOUT_S`` has passed. The task is idempotent (the same input writes
   the same cache entries), so running it twice is harmless.
 - ``prefetch 1``: a worker reserves no more tasks than it has threads to run them.
+- Expiry: a rerank task expires at its search's deadline plus ``SHELF_RERANK_TASK_EXPIRY_GRACE_MS``
+  (Celery revokes it when a worker takes it; the task checks again before the model). A worker
+  restarted after a crash, or a task redelivered late, costs no model time for searches that
+  have given up.
 - The threads pool in one process per GPU: nothing forks after CUDA initialises, and the
   concurrent tasks of a process share one model, whose dynamic batcher packs their pairs into
   common batches.
@@ -34,14 +38,16 @@ log = logging.getLogger(__name__)
 
 
 class PollingRedisBackend(RedisBackend):
-    """Redis results, read by polling (one MGET for all of a search's tasks) instead of pub/sub.
+    """Redis results without Celery's own result consumer.
 
     The stock backend subscribes to every task's channel as it is sent, and when Redis is down
     it retries that subscription for some 20 seconds: a search must give up in milliseconds.
+    The rerank client subscribes to its tasks' channels itself (``search/task_results.py``),
+    bounded by its deadline; bulk jobs poll.
     """
 
     def on_task_call(self, producer: Any, task_id: str) -> None:
-        """Do not subscribe: the rerank client polls for results within its deadline."""
+        """Do not subscribe: whoever waits for the result reads it within its own bound."""
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -74,7 +80,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
             "socket_connect_timeout": 2,
         },
-        "result_backend_transport_options": {"socket_connect_timeout": 2},
+        # The Redis result backend reads these, not result_backend_transport_options.
+        "redis_socket_connect_timeout": 2,
         "worker_hijack_root_logger": False,
     }
 
@@ -82,17 +89,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def make_celery_app(settings: Settings, *, client: bool = False) -> Celery:
     """A Celery app for these settings; the rerank task is registered on it.
 
-    ``client=True`` is the search side: it connects to the broker once and fails at once, since
-    a search waiting on a broker that is down would miss its deadline anyway.
+    ``client=True`` is the search side: it connects to the broker once and fails at once, and
+    every Redis call (publishing, reading results) gives up after
+    ``settings.rerank_redis_timeout_s``, since a search waiting on a Redis that is down or hung
+    would miss its deadline anyway.
     """
     app = Celery("shelf", set_as_current=False)
     app.conf.update(celery_config(settings))
     if client:
+        timeout_s = settings.rerank_redis_timeout_s
         app.conf.broker_transport_options = {
             **app.conf.broker_transport_options,
             "max_retries": 0,
-            "socket_timeout": 1,
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
         }
+        app.conf.redis_socket_timeout = timeout_s
+        app.conf.redis_socket_connect_timeout = timeout_s
     register_tasks(app, settings)
     return app
 

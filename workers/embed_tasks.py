@@ -20,9 +20,11 @@ from search.errors import ShelfError
 from search.recall import PendingText, StoredVector
 from search.settings import Settings
 from workers.ingest_tasks import task_result, worker_recall
-from workers.tasks import EMBED_TASK
+from workers.task_names import EMBED_TASK
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from search.embedding_cache import EmbeddingCache
     from search.recall import Recall
     from workers.embedding import Embedder
@@ -45,7 +47,7 @@ def worker_embedder(settings: Settings) -> tuple[Embedder, EmbeddingCache]:
     with _embedder_lock:
         if _embedder is None or _cache is None:
             from search.embedding_cache import EmbeddingCache
-            from workers.embedding import make_embedder
+            from workers.embedders import make_embedder
 
             embedder = make_embedder(settings)
             if embedder is None:
@@ -74,14 +76,12 @@ def embed_with_celery(
     recall: Recall,
     settings: Settings,
     *,
+    app: Celery,
     progress: Callable[[EmbedReport], None] | None = None,
-    app: Any | None = None,
 ) -> EmbedReport:
-    """List what lacks a vector and have the workers embed it, ``SHELF_INGEST_IN_FLIGHT``
-    batches at a time; returns when nothing is pending and every batch has answered."""
-    from workers.celery_app import make_celery_app
-
-    app = app or make_celery_app(settings)
+    """List what lacks a vector and have the workers of ``app`` (``make_celery_app``) embed it,
+    ``SHELF_INGEST_IN_FLIGHT`` batches at a time; returns when nothing is pending and every batch
+    has answered."""
     model_id = _model_id(settings)
     batch, in_flight = settings.embed_batch_size, settings.ingest_in_flight
     report, started = EmbedReport(), time.perf_counter()
@@ -117,7 +117,7 @@ def embed_with_celery(
 
 def _model_id(settings: Settings) -> str:
     """The configured model's id, without loading its weights where that can be avoided."""
-    from workers.embedding import make_embedder
+    from workers.embedders import make_embedder
 
     embedder = make_embedder(settings)
     if embedder is None:

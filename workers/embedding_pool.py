@@ -25,7 +25,7 @@ _worker_embedder: Embedder | None = None
 
 def _start(settings: Settings) -> None:
     global _worker_embedder
-    from workers.embedding import make_embedder
+    from workers.embedders import make_embedder
 
     _worker_embedder = make_embedder(settings.model_copy(update={"embed_threads": 1}))
 

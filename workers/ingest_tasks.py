@@ -22,7 +22,7 @@ from catalog.mapping import FieldMapping
 from catalog.readers import SourceRecord
 from search.errors import ShelfError
 from search.settings import Settings
-from workers.tasks import INGEST_TASK
+from workers.task_names import INGEST_TASK
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -52,7 +52,7 @@ def worker_recall(settings: Settings) -> Recall:
     global _recall
     with _recall_lock:
         if _recall is None:
-            from search.recall import make_recall
+            from search.recall.backends import make_recall
 
             _recall = make_recall(settings)
         return _recall

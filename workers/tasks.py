@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from search.cache import ScoreCache, make_score_cache
 from search.settings import Settings
 from workers.scoring import Candidate, submit_and_store
+from workers.task_names import EMBED_TASK, INGEST_TASK, RERANK_TASK
 
 if TYPE_CHECKING:
-    from celery import Celery
+    from celery import Celery, Task
 
     from workers.model import RerankModel
 
 log = logging.getLogger(__name__)
 
-RERANK_TASK = "shelf.rerank"
-INGEST_TASK = "shelf.ingest_chunk"
-EMBED_TASK = "shelf.embed"
-
 
 class ModelMismatch(Exception):
     """The client asked for scores of a model this worker does not serve (never retried)."""
+
+
+class TaskExpired(Exception):
+    """The search that sent the task gave up before a worker could start scoring it."""
 
 
 @dataclass
@@ -60,14 +62,26 @@ def worker_state(settings: Settings) -> WorkerState:
 
 
 def rerank(
-    model_id: str, query: str, candidates: list[list[str]], settings: Settings
+    model_id: str,
+    query: str,
+    candidates: list[list[str]],
+    settings: Settings,
+    expires_at: float | None = None,
 ) -> list[float]:
-    """Score ``[product_id, text]`` pairs against ``query``; the scores also go to the cache."""
+    """Score ``[product_id, text]`` pairs against ``query``; the scores also go to the cache.
+
+    ``expires_at`` (``time.time()`` seconds; the search's deadline plus a grace): past it, no
+    search waits for these scores, and the task raises ``TaskExpired`` before any model work.
+    """
     state = worker_state(settings)
     if state.model.model_id != model_id:
         raise ModelMismatch(
             f"this worker serves {state.model.model_id}, the request is for {model_id}: give "
             "the API and the workers the same SHELF_RERANK_MODEL and SHELF_RERANK_MODEL_REVISION"
+        )
+    if expires_at is not None and (late_s := time.time() - expires_at) > 0:
+        raise TaskExpired(
+            f"the search gave up on these {len(candidates)} pairs {late_s:.2f}s ago: not scored"
         )
     chunk = [Candidate(product_id, text) for product_id, text in candidates]
     future = submit_and_store(state.model, state.cache, query, chunk, where="worker")
@@ -83,9 +97,21 @@ def rerank(
 def register_tasks(app: Celery, settings: Settings) -> None:
     """Register the rerank, ingest and embed tasks on ``app``."""
 
-    @app.task(name=RERANK_TASK, acks_late=True, reject_on_worker_lost=True)
-    def rerank_task(model_id: str, query: str, candidates: list[list[str]]) -> list[float]:
-        return rerank(model_id, query, candidates, settings)
+    @app.task(name=RERANK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def rerank_task(
+        task: Task,
+        model_id: str,
+        query: str,
+        candidates: list[list[str]],
+        expires_at: float | None = None,
+    ) -> list[float]:
+        try:
+            return rerank(model_id, query, candidates, settings, expires_at)
+        except TaskExpired as exc:
+            # As Celery does for a task that expired before it ran: revoked, without a traceback.
+            log.info("rerank task dropped: %s", exc, extra={"task_id": task.request.id})
+            task.backend.mark_as_revoked(task.request.id, str(exc), request=task.request)
+            raise Ignore() from None
 
     @app.task(name=INGEST_TASK, acks_late=True, reject_on_worker_lost=True)
     def ingest_task(records: list[list[Any]], mapping: dict[str, Any]) -> dict[str, Any]:

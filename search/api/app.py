@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,50 +17,23 @@ from starlette.exceptions import HTTPException
 from catalog.language import warm_up as warm_up_language_detector
 from search import __version__
 from search.api.admission import SearchAdmission
+from search.api.components import Components, components_of
+from search.api.hygiene import InputHygieneMiddleware
 from search.api.limits import BodySizeLimitMiddleware
 from search.api.logging import RequestContextMiddleware
-from search.cache import ScoreCache
 from search.embedding_cache import EmbeddingCache
 from search.embedding_pass import BackgroundEmbedder
 from search.errors import ConfigError, ShelfError
-from search.experiments.event_log import EventLog, make_event_log
+from search.experiments.event_log import make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
-from search.pipeline import SearchPipeline, make_pipeline
-from search.recall import Recall
-from search.rerank import Reranker
+from search.pipeline import make_pipeline
 from search.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Components:
-    """What the routes share, built once per process by the lifespan."""
-
-    pipeline: SearchPipeline  # the default search; its recall, cache and reranker are shared
-    event_log: EventLog
-    impressions: ImpressionWriter
-    experiments: RunningExperiments
-    variants: VariantPipelines
-    embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
-
-    @property
-    def recall(self) -> Recall:
-        """The product index."""
-        return self.pipeline.recall
-
-    @property
-    def cache(self) -> ScoreCache:
-        """The score cache."""
-        return self.pipeline.cache
-
-    @property
-    def reranker(self) -> Reranker:
-        """The default model's reranker (``build_components`` makes sure there is one)."""
-        assert self.pipeline.reranker is not None
-        return self.pipeline.reranker
+__all__ = ["Components", "build_components", "close_components", "components_of", "create_app"]
 
 
 def build_components(settings: Settings) -> Components:
@@ -113,11 +86,16 @@ def error_body(type_: str, message: str) -> dict[str, Any]:
     return {"error": {"type": type_, "message": message}}
 
 
+_HTTP_LOCATIONS = ("body", "query", "header", "path", "cookie")
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     """The first five errors as ``field: message`` (the HTTP part of the location left out)."""
     parts = []
     for error in exc.errors()[:5]:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "header")]
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc and loc[0] in _HTTP_LOCATIONS:  # only the first part says where: a body field
+            loc = loc[1:]  # may itself be called "query"
         parts.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts)
 
@@ -137,12 +115,52 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        name = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+        name = {
+            404: "NotFound",
+            405: "MethodNotAllowed",
+            413: "PayloadTooLarge",
+            422: "ValidationError",
+        }
         return JSONResponse(
             error_body(name.get(exc.status_code, "HTTPError"), str(exc.detail)),
             exc.status_code,
             headers=exc.headers,
         )
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def event_store_error(request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
+        log.warning("event store failed: %s", exc, extra={"error_type": type(exc).__name__})
+        if isinstance(exc, _STORE_DOWN):
+            return JSONResponse(
+                error_body(
+                    "EventStoreUnavailable",
+                    "the event store (SHELF_EVENTS_URL) cannot be reached; nothing was stored "
+                    "by this request: retry shortly",
+                ),
+                503,
+                headers={"Retry-After": "1"},
+            )
+        return JSONResponse(
+            error_body(
+                "EventStoreError",
+                f"the event store refused the request ({type(exc).__name__}); nothing was "
+                "stored by it: report it with the X-Request-ID",
+            ),
+            500,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs and re-raises after answering: the caller still gets the JSON shape.
+        return JSONResponse(
+            error_body("InternalError", "Shelf failed to answer: report it with the X-Request-ID"),
+            500,
+        )
+
+
+# The store could not be reached or answered in time (503, retry), as opposed to refusing what
+# was sent (500: after validation at the edge, a refused write is Shelf's bug).
+_STORE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -196,13 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(SearchAdmission, settings=settings)  # inside: its 503s get request ids
+    app.add_middleware(InputHygieneMiddleware)  # control characters in the path and query
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-async def components_of(request: Request) -> Components:
-    """Dependency: the components the lifespan built (async: read on the event loop, no trip
-    through the thread pool)."""
-    components: Components = request.app.state.components
-    return components

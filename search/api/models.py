@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search.input_text import FreeText, FreeTextOrObject, Identifier
+
 # Static ceilings for the schema; the configured (usually lower) limits are checked in the routes.
 _MAX_ITEMS = 100_000
 
@@ -104,22 +106,22 @@ class CohereRerankRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    query: str
-    documents: list[str | dict[str, Any]] = Field(
+    query: FreeText
+    documents: list[FreeTextOrObject] = Field(
         max_length=_MAX_ITEMS,
         description="Strings, or objects: an object is scored by its ``text``, or by the fields "
         "``rank_fields`` names, and comes back whole with ``return_documents``.",
     )
     top_n: int | None = Field(None, ge=1)
     return_documents: bool = False
-    rank_fields: list[str] | None = Field(
+    rank_fields: list[Identifier] | None = Field(
         None,
         min_length=1,
         max_length=100,
         description="The fields of object documents that are scored, joined as 'field: value' "
         "lines in this order (Cohere's rank_fields). Every object must have every one.",
     )
-    model: str | None = None
+    model: Identifier | None = None
 
 
 class CohereResult(BaseModel):
@@ -157,14 +159,14 @@ class TeiRerankRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    query: str
-    texts: list[str] = Field(max_length=_MAX_ITEMS)
+    query: FreeText
+    texts: list[FreeText] = Field(max_length=_MAX_ITEMS)
     raw_scores: bool = False
     return_text: bool = False
     truncate: bool | None = Field(
         None, description="Accepted for compatibility: texts are always truncated to the model."
     )
-    truncation_direction: str = Field(
+    truncation_direction: Identifier = Field(
         "Right",
         description="Only 'Right' (keep the start of a long text, as the model truncates); "
         "'Left' is refused with a 422.",
@@ -184,17 +186,19 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: str = Field(min_length=1, max_length=128, description="Unique; retries are safe.")
+    event_id: Identifier = Field(
+        min_length=1, max_length=128, description="Unique; retries are safe."
+    )
     type: Literal["click", "add_to_cart", "purchase"]
-    request_id: str = Field(
+    request_id: Identifier = Field(
         min_length=1, max_length=64, description="The search's request_id the product came from."
     )
-    product_id: str = Field(min_length=1, max_length=256)
+    product_id: Identifier = Field(min_length=1, max_length=256)
     position: int = Field(ge=1, le=100_000)
-    user_id: str | None = Field(None, max_length=128)
-    session_id: str | None = Field(None, max_length=128)
+    user_id: Identifier | None = Field(None, max_length=128)
+    session_id: Identifier | None = Field(None, max_length=128)
     value: float | None = Field(None, ge=0, le=1e12, allow_inf_nan=False)
-    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    currency: Identifier | None = Field(None, pattern=r"^[A-Z]{3}$")
     ts: dt.datetime | None = None
 
 
@@ -216,8 +220,9 @@ class EventsOut(BaseModel):
     rejected_count: int = 0
     rejected: list[RejectedEvent] = Field(
         default_factory=list,
-        description="Events not stored (their request_id names no search answer); every "
-        "other event of the batch was stored. Resend these only with a corrected request_id.",
+        description="Events not stored (their request_id names no search answer, or the store "
+        "could not take them); every other event of the batch was stored. The reason says "
+        "what to correct before resending.",
     )
 
 

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from catalog.product import describe_validation_error
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.models import ERROR_RESPONSES
 from search.api.security import require_api_key
 from search.errors import InvalidQuery
 from search.experiments.definitions import Experiment, ExperimentSpec, Status, Variant
 from search.experiments.report import experiment_report
+from search.input_text import FreeText, Identifier
 
 router = APIRouter(
     tags=["experiments"],
@@ -41,10 +42,10 @@ class ExperimentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status | None = None
-    description: str | None = Field(None, max_length=2000)
+    description: FreeText | None = Field(None, max_length=2000)
     traffic: float | None = Field(None, gt=0, le=1)
     variants: list[Variant] | None = Field(None, min_length=2, max_length=10)
-    control: str | None = None
+    control: Identifier | None = None
 
 
 class ExperimentsOut(BaseModel):

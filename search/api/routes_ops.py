@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.models import Check, HealthOut, ReadyOut
 from search.cache import RedisScoreCache
 from search.metrics import IMPRESSION_QUEUE_DEPTH, RERANK_QUEUE_DEPTH

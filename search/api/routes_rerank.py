@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.limits import check_query_text
 from search.api.models import (
     ERROR_RESPONSES,

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from search.api.app import Components, components_of
+from search.api.components import Components, components_of
 from search.api.limits import check_query_string_utf8, check_query_text
 from search.api.models import ERROR_RESPONSES, SearchItemOut, SearchOut
 from search.errors import InvalidQuery, LimitExceeded, Overloaded
 from search.experiments.assignment import assign
 from search.experiments.event_log import Impression
+from search.input_text import FreeText
 from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
 from search.recall import SearchFilters
 from search.settings import Settings, get_settings
@@ -25,7 +26,7 @@ def search(
     request: Request,
     components: Annotated[Components, Depends(components_of)],
     settings: Annotated[Settings, Depends(get_settings)],
-    q: Annotated[str, Query(description="The shopper's query, any language.")],
+    q: Annotated[FreeText, Query(description="The shopper's query, any language.")],
     locale: Annotated[
         str | None,
         Query(

@@ -20,7 +20,8 @@ from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
 from search.pipeline import MAX_K, RECALL_MODES, SearchItem, SearchPipeline, make_pipeline
-from search.recall import Recall, SearchFilters, make_recall
+from search.recall import Recall, SearchFilters
+from search.recall.backends import make_recall
 from search.settings import Settings
 
 OnQuery = Callable[[], None]

@@ -13,15 +13,18 @@ import json
 from contextlib import closing
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
-from search.cli import Handler, add_command, emit
+from search.commands import Handler, add_command, emit
 from search.errors import InvalidQuery
 from search.experiments.definitions import Experiment, ExperimentSpec
 from search.settings import Settings
+
+if TYPE_CHECKING:
+    from search.experiments.simulate import AppFactory
 
 _OVERRIDE_KEYS = {"rerank", "recall_k", "model", "blend"}
 
@@ -137,8 +140,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_experiments_commands(experiments: argparse.ArgumentParser) -> None:
-    """The subcommands of ``shelf experiments``."""
+def add_experiments_commands(
+    experiments: argparse.ArgumentParser, app_factory: AppFactory | None = None
+) -> None:
+    """The subcommands of ``shelf experiments``; ``simulate`` without ``--url`` runs the API
+    that ``app_factory`` builds (``search.cli`` passes ``create_app``)."""
     commands = experiments.add_subparsers(dest="experiments_command", required=True)
     command = partial(add_command, commands)
 
@@ -172,7 +178,7 @@ def add_experiments_commands(experiments: argparse.ArgumentParser) -> None:
     add_simulate_arguments(
         command(
             "simulate",
-            cmd_simulate,
+            partial(cmd_simulate, app_factory=app_factory),
             "Replay generated traffic with known true CTRs through the API and compare the "
             "report with the truth.",
         )

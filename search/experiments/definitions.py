@@ -12,6 +12,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from search.errors import InvalidQuery
+from search.input_text import FreeText, Identifier
 
 Status = Literal["draft", "running", "paused", "stopped"]
 # Which status may follow which: a stopped experiment is final (its report stays).
@@ -31,7 +32,7 @@ class SearchOverrides(BaseModel):
 
     rerank: bool | None = Field(None, description="false: BM25 order only.")
     recall_k: int | None = Field(None, ge=1, le=1000, description="Candidates recalled.")
-    model: str | None = Field(
+    model: Identifier | None = Field(
         None, min_length=1, max_length=256, description="Reranker model id or local directory."
     )
     blend: float | None = Field(
@@ -47,7 +48,7 @@ class Variant(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=_SLUG, description="Lower-case name, e.g. control, rerank.")
+    name: Identifier = Field(pattern=_SLUG, description="Lower-case name, e.g. control, rerank.")
     weight: float = Field(1.0, gt=0, le=1000, description="Share of the experiment's traffic.")
     overrides: SearchOverrides = Field(default_factory=SearchOverrides)
 
@@ -57,13 +58,15 @@ class ExperimentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=_SLUG, description="Stable id; assignment hashes it.")
-    description: str = Field("", max_length=2000)
+    id: Identifier = Field(pattern=_SLUG, description="Stable id; assignment hashes it.")
+    description: FreeText = Field("", max_length=2000)
     traffic: float = Field(
         1.0, gt=0, le=1, description="Share of users in the experiment; the rest get the default."
     )
     variants: list[Variant] = Field(min_length=2, max_length=10)
-    control: str | None = Field(None, description="The baseline variant (default: the first).")
+    control: Identifier | None = Field(
+        None, description="The baseline variant (default: the first)."
+    )
 
     @model_validator(mode="after")
     def _check_variants(self) -> Self:

@@ -21,12 +21,13 @@ from sqlalchemy.engine import make_url
 from search.errors import ConfigError, Conflict, NotFound
 from search.experiments.aggregates import Slice, stream_unit_tallies
 from search.experiments.assignment import unit_of
+from search.experiments.batch_insert import ROWS_PER_INSERT, InsertOutcome, insert_rows
 from search.experiments.definitions import Experiment
 from search.experiments.stats import UnitTally
 from search.experiments.tables import make_tables
 from search.settings import Settings
 
-_ROWS_PER_INSERT = 500  # SQLite caps bound parameters per statement
+_ROWS_PER_INSERT = ROWS_PER_INSERT
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class EventLog(Protocol):
 
     def record_events(self, batch: Sequence[Event]) -> int:
         """Store events once each by ``event_id``; return how many were new."""
+        ...
+
+    def store_events(self, batch: Sequence[Event]) -> InsertOutcome:
+        """Like ``record_events``, and say which events (by index in ``batch``) the store could
+        not take and why; every other event of the batch is stored."""
         ...
 
     def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
@@ -122,20 +128,18 @@ class _SqlEventLog:
     def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
         raise NotImplementedError
 
-    def _insert_rows(self, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+    def _insert_rows(
+        self, table: sa.Table, rows: list[dict[str, Any]], label: str
+    ) -> InsertOutcome:
         # One statement with the rows as parameters, not ``.values(rows)`` (which compiles a new
         # statement for every batch): SQLAlchemy caches it and sends multi-row VALUES pages
         # ("insertmanyvalues"), 3-5x faster per row on both engines. RETURNING lists only the
         # rows inserted (duplicates skipped): count those, since rowcount is not reliable for
-        # multi-row inserts on every driver.
+        # multi-row inserts on every driver. A row the store cannot take is dropped alone
+        # (``search.experiments.batch_insert``), never with the rest of its batch.
         key = next(iter(table.primary_key.columns))
         statement = self._insert_ignoring_duplicates(table).returning(key)
-        written = 0
-        with self.engine.begin() as conn:
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start : start + _ROWS_PER_INSERT]
-                written += len(conn.execute(statement, chunk).all())
-        return written
+        return insert_rows(self.engine, statement, rows, table_label=label)
 
     def record_impressions(self, batch: Sequence[Impression]) -> int:
         """One row per search answer; a request id written twice keeps its first row."""
@@ -159,12 +163,20 @@ class _SqlEventLog:
                     "day": ts.astimezone(dt.UTC).date().isoformat(),
                 }
             )
-        return self._insert_rows(self.tables.searches, rows) if rows else 0
+        return self._insert_rows(self.tables.searches, rows, "searches").written if rows else 0
 
     def record_events(self, batch: Sequence[Event]) -> int:
         """Insert, skipping event ids already stored (also within the batch)."""
+        return self.store_events(batch).written
+
+    def store_events(self, batch: Sequence[Event]) -> InsertOutcome:
+        """Insert, skipping event ids already stored (also within the batch); the events the
+        store cannot take are returned by their index in ``batch``."""
         now = dt.datetime.now(dt.UTC)
-        unique = {e.event_id: e for e in reversed(batch)}  # the first of each id wins
+        first_index: dict[str, int] = {}
+        for index, e in enumerate(batch):
+            first_index.setdefault(e.event_id, index)  # the first of each id wins
+        indexes = sorted(first_index.values())
         rows = [
             {
                 "event_id": e.event_id,
@@ -179,9 +191,13 @@ class _SqlEventLog:
                 "ts": e.ts or now,
                 "received_at": now,
             }
-            for e in reversed(unique.values())
+            for e in (batch[i] for i in indexes)
         ]
-        return self._insert_rows(self.tables.events, rows) if rows else 0
+        if not rows:
+            return InsertOutcome()
+        outcome = self._insert_rows(self.tables.events, rows, "events")
+        outcome.rejected = [(indexes[row], reason) for row, reason in outcome.rejected]
+        return outcome
 
     def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
         """Request ids with a stored search answer."""

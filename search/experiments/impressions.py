@@ -8,16 +8,27 @@ throughput rose by about half with it. When the queue is full the impression
 is dropped and counted (``shelf_impressions_dropped_total``): impressions are best-effort, a
 search never waits for the event store. Events (``POST /events``) are the opposite: they are
 acknowledged only once stored.
+
+One shopper's impression never costs another's: the event log drops a row it cannot store alone
+(``search.experiments.batch_insert``). Nor does a request id used twice lose a search: the API
+gives a reused caller id a fresh one, and what it cannot see (the same id from another server
+process, or long ago) is caught here: an impression whose request id is already stored, or twice
+in one batch, is stored under a derived id (the id, a dot and 8 hex digits), counted in
+``shelf_impression_request_id_conflicts_total``. Its events, which can only name the id the
+caller was given, attach to the first search with that id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
+import uuid
+from collections.abc import Sequence
 
 from search.experiments.event_log import EventLog, Impression
-from search.metrics import IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
+from search.metrics import IMPRESSION_ID_CONFLICTS, IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +99,11 @@ class ImpressionWriter:
             impressions = [item for item in batch if item is not None]
             try:
                 if impressions:
-                    self.event_log.record_impressions(impressions)
-                    IMPRESSIONS_WRITTEN.inc(len(impressions))
+                    unique = self._with_unique_ids(impressions)
+                    written = self.event_log.record_impressions(unique)
+                    IMPRESSIONS_WRITTEN.inc(written)
+                    if written < len(unique):  # rows the store could not take, dropped alone
+                        IMPRESSIONS_DROPPED.labels(reason="rejected").inc(len(unique) - written)
             except Exception as exc:  # the store is down: drop, count, keep serving
                 IMPRESSIONS_DROPPED.labels(reason="store_error").inc(len(impressions))
                 log.warning("impressions dropped: %s", exc, extra={"count": len(impressions)})
@@ -99,3 +113,22 @@ class ImpressionWriter:
                     self._progress.notify_all()
             if len(impressions) < len(batch):  # the None that close() queued
                 return
+
+    def _with_unique_ids(self, impressions: Sequence[Impression]) -> list[Impression]:
+        """``impressions`` with each request id already stored, or repeated in the batch,
+        replaced by a derived one, so that no search's impression is lost to another's."""
+        stored = self.event_log.known_request_ids(imp.request_id for imp in impressions)
+        seen: set[str] = set()
+        unique = []
+        for imp in impressions:
+            if imp.request_id in stored or imp.request_id in seen:
+                derived = f"{imp.request_id[:55]}.{uuid.uuid4().hex[:8]}"
+                IMPRESSION_ID_CONFLICTS.inc()
+                log.warning(
+                    "request id already has an impression: stored under a derived id",
+                    extra={"client_request_id": imp.request_id, "stored_as": derived},
+                )
+                imp = dataclasses.replace(imp, request_id=derived)
+            seen.add(imp.request_id)
+            unique.append(imp)
+        return unique

@@ -11,6 +11,10 @@ Traffic size: clicks are independent per search here, so a variant's CTR has sta
 sqrt(p(1-p)/n). For 10% vs 12% the difference's standard error is sqrt(0.1956/n) with n searches
 per arm; detecting it at alpha 0.05 (two-sided) with power 0.97 needs 0.02/SE >= 1.96 + 1.88,
 i.e. n >= 7,200 per arm: the defaults (3,600 users x 4 searches on average, 50/50) give that.
+
+Without ``--url`` the API runs in this process: the caller hands in the app factory
+(``search.api.app.create_app``, passed down by ``search.cli``), because experiments sit below
+the API and import nothing of it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import argparse
 import secrets
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -82,8 +86,14 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=500, help="events per POST /events (500)")
 
 
-def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    """Run one simulation and print truth beside the report's estimates."""
+AppFactory = Callable[[Settings], Any]  # settings -> an ASGI app (search.api.app.create_app)
+
+
+def cmd_simulate(
+    args: argparse.Namespace, settings: Settings, *, app_factory: AppFactory | None = None
+) -> int:
+    """Run one simulation and print truth beside the report's estimates: against ``--url``, or
+    against ``app_factory(settings)`` run in this process (required without ``--url``)."""
     from catalog.samples import sample_queries
 
     truth = Truth(dict(args.ctr or [("control", 0.10), ("treatment", 0.12)]), args.conversion,
@@ -105,14 +115,17 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from fastapi.testclient import TestClient
 
-        from search.api.app import create_app
-
+        if app_factory is None:
+            raise ShelfError(
+                "simulate without --url runs the API in this process but was given no app "
+                "factory: pass --url, or run it as `shelf experiments simulate`"
+            )
         api_key = api_key or secrets.token_hex(16)  # the in-process app is ours alone
-        app = create_app(settings.model_copy(update={"api_key": SecretStr(api_key)}))
+        app = app_factory(settings.model_copy(update={"api_key": SecretStr(api_key)}))
         with TestClient(app) as test_client:
             result = run_simulation(test_client, api_key, spec, truth, users,
                                     threads=args.threads, batch=args.batch)  # fmt: skip
-    from search.cli import emit
+    from search.commands import emit
 
     emit(args, result, format_result(result))
     return 0

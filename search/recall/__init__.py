@@ -17,8 +17,7 @@ from catalog.analysis import query_languages, query_terms
 from catalog.locales import canonical_locale, language_of
 from catalog.product import Product, category_levels
 from catalog.word_delimiter import DELIMITER, char_kind
-from search.errors import ConfigError, InvalidQuery
-from search.settings import Settings
+from search.errors import InvalidQuery
 
 # Field boosts, shared by both backends: what a product *is* (title, brand) counts double.
 # Tuned with `shelf eval` on the embedded backend and the sample judged set (README,
@@ -261,29 +260,3 @@ class Recall(Protocol):
     def close(self) -> None:
         """Release writers and files."""
         ...
-
-
-def make_recall(settings: Settings) -> Recall:
-    """The Recall backend the settings name."""
-    if settings.recall_backend == "embedded":
-        from search.recall.embedded import EmbeddedRecall
-
-        return EmbeddedRecall(
-            settings.index_dir, embed_text_max_chars=settings.embed_text_max_chars
-        )
-    if settings.recall_backend == "elasticsearch":
-        from search.recall.elastic import ElasticsearchRecall
-
-        if not settings.elasticsearch_url:
-            raise ConfigError(
-                "SHELF_RECALL_BACKEND=elasticsearch needs SHELF_ELASTICSEARCH_URL, e.g. "
-                "http://localhost:9200; or use SHELF_RECALL_BACKEND=embedded"
-            )
-        return ElasticsearchRecall(
-            settings.elasticsearch_url,
-            alias=settings.elasticsearch_index,
-            embed_text_max_chars=settings.embed_text_max_chars,
-        )
-    raise ConfigError(
-        f"SHELF_RECALL_BACKEND={settings.recall_backend} is unknown; use embedded or elasticsearch"
-    )

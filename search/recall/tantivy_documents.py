@@ -4,6 +4,8 @@ source)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import tantivy
 
 from catalog.analysis import analyze
@@ -35,6 +37,10 @@ def _terms(text: str, locale: str) -> str:
     return " ".join(analyze(text, locale))
 
 
+# A catalog has few brands and categories, repeated on every product: each is analysed once.
+_repeated_terms = lru_cache(maxsize=4096)(_terms)
+
+
 def product_document(product: Product) -> tantivy.Document:
     """The tantivy document of a product: analysed text fields, filter fields, the source."""
     alt_titles = " ".join(
@@ -44,8 +50,8 @@ def product_document(product: Product) -> tantivy.Document:
         id=product.id,
         title=_terms(product.title, product.locale),
         alt_titles=alt_titles,
-        brand=_terms(product.brand, product.locale),
-        category=_terms(product.category, product.locale),
+        brand=_repeated_terms(product.brand, product.locale),
+        category=_repeated_terms(product.category, product.locale),
         bullets=" ".join(_terms(bullet, product.locale) for bullet in product.bullets),
         description=_terms(product.description, product.locale),
         locale=product.locale,

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,11 +66,11 @@ CACHE_KIB = 65_536  # SQLite page cache of the store's connection (64 MiB)
 ATTRIBUTES = "id, language, locale, category, brand, price, in_stock"
 
 
-@dataclass(frozen=True)
-class ProductRow:
+class ProductRow(NamedTuple):
     """What the dense leg keeps of a product: its embedding text and its filter attributes,
     spelled as the tantivy filter fields spell them (``category`` is the full path, whose
-    levels are ``Product.category_path``)."""
+    levels are ``Product.category_path``). A tuple: one is built per product ingested, and the
+    store writes it as it is."""
 
     id: str
     text_hash: str
@@ -168,15 +169,12 @@ class VectorStore:
         table = "staged_products" if staged else "products"
         with self._write() as (db, seq):
             db.executemany(
-                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "EXISTS (SELECT 1 FROM vectors WHERE text_hash = ?3 AND model_id = "
+                # ?1-?9: the row's fields in order (a bool in_stock is stored as 0/1); ?10: seq.
+                f"INSERT OR REPLACE INTO {table} VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "EXISTS (SELECT 1 FROM vectors WHERE text_hash = ?2 AND model_id = "
                 "(SELECT value FROM meta WHERE key = 'model_id')))",
-                [
-                    (r.id, seq, r.text_hash, r.text, r.language, r.locale, r.category, r.brand,
-                     r.price, int(r.in_stock))
-                    for r in rows
-                ],
-            )  # fmt: skip
+                [(*row, seq) for row in rows],
+            )
 
     def delete(self, product_ids: Iterable[str], *, staged: bool = False) -> None:
         """Delete product rows (live ones leave a tombstone for readers)."""

@@ -90,3 +90,22 @@ def test_ingest_benchmark_prints_bm25_and_embedding_rates_in_its_result_line() -
         r"peak_mb_50k=\d+ peak_mb_200k=\d+ embed_products_per_s=[\d.]+",
         last,
     ), last
+
+
+@pytest.mark.slow
+def test_celery_wait_benchmark_prints_its_result_line(redis_url: str) -> None:
+    out = _run(
+        "bench.celery_wait",
+        f"--redis-url={redis_url}",
+        "--deadline-ms=300",
+        "--rounds=1",
+        "--searches=2",
+        "--hang-cap-s=5",
+    )
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    found = re.fullmatch(
+        r"RESULT overshoot_ms=(-?\d+) cpu_core_pct=[\d.]+ hung_redis_s=([\d.]+)", last
+    )
+    assert found, last
+    assert int(found.group(1)) <= 500 and float(found.group(2)) <= 0.8, last

@@ -24,7 +24,10 @@ ONE_PER_LOCALE = list({q["locale"]: q for q in SAMPLE}.values())
 
 @pytest.fixture(scope="module")
 def pipeline(sample_index: EmbeddedRecall, rerank_model: RerankModel) -> SearchPipeline:
-    return SearchPipeline(sample_index, LocalReranker(rerank_model, NoScoreCache()), recall_k=50)
+    # A deadline no busy machine misses: these tests check what reranking does, not when.
+    return SearchPipeline(
+        sample_index, LocalReranker(rerank_model, NoScoreCache()), recall_k=50, deadline_ms=20_000
+    )
 
 
 @pytest.fixture(scope="module")

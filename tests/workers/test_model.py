@@ -16,7 +16,7 @@ from search.errors import ConfigError, ModelUnavailable, Overloaded
 from search.rerank import Candidate, LocalReranker
 from search.settings import DEFAULT_RERANK_MODEL, Settings
 from workers.model import ModelSpec, RerankModel, load_model, resolve_device
-from workers.test_model import build_test_model, catalog_texts
+from workers.tiny_model import build_test_model, catalog_texts
 
 
 def test_test_model_loads_through_flagreranker(rerank_model: RerankModel) -> None:

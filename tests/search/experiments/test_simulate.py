@@ -106,7 +106,8 @@ def _simulate_on_sqlite(
     api_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str
 ) -> dict[str, Any]:
     settings = _settings(api_settings, f"sqlite:///{tmp_path / 'events.db'}")
-    assert cmd_simulate(_cli("--json", "--recall-k", "10", *argv), settings) == 0
+    args = _cli("--json", "--recall-k", "10", *argv)
+    assert cmd_simulate(args, settings, app_factory=create_app) == 0
     return json.loads(capsys.readouterr().out)
 
 

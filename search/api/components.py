@@ -1,0 +1,56 @@
+"""What the routes share: the components the lifespan builds once per process.
+
+Its own module so the route modules and ``search.api.app`` (which includes the routes) both
+import it, and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from search.cache import ScoreCache
+from search.embedding_pass import BackgroundEmbedder
+from search.experiments.event_log import EventLog
+from search.experiments.impressions import ImpressionWriter
+from search.experiments.registry import RunningExperiments
+from search.experiments.variants import VariantPipelines
+from search.pipeline import SearchPipeline
+from search.recall import Recall
+from search.rerank import Reranker
+
+
+@dataclass
+class Components:
+    """What the routes share, built once per process by the lifespan."""
+
+    pipeline: SearchPipeline  # the default search; its recall, cache and reranker are shared
+    event_log: EventLog
+    impressions: ImpressionWriter
+    experiments: RunningExperiments
+    variants: VariantPipelines
+    embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
+
+    @property
+    def recall(self) -> Recall:
+        """The product index."""
+        return self.pipeline.recall
+
+    @property
+    def cache(self) -> ScoreCache:
+        """The score cache."""
+        return self.pipeline.cache
+
+    @property
+    def reranker(self) -> Reranker:
+        """The default model's reranker (``build_components`` makes sure there is one)."""
+        assert self.pipeline.reranker is not None
+        return self.pipeline.reranker
+
+
+async def components_of(request: Request) -> Components:
+    """Dependency: the components the lifespan built (async: read on the event loop, no trip
+    through the thread pool)."""
+    components: Components = request.app.state.components
+    return components
