@@ -249,3 +249,40 @@ def test_a_failing_model_batch_degrades_the_search_instead_of_failing_it(
 
     assert scores == [None]
     assert "reranking failed" in caplog.text
+
+
+def test_a_worker_drops_a_task_whose_search_gives_up_while_its_pairs_queue(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import tasks
+
+    queued_s = 0.3
+    state = tasks.WorkerState(rerank_model, MemoryScoreCache(), soft_time_limit_s=30)
+    monkeypatch.setattr(tasks, "_state", state)
+    started, release = threading.Event(), threading.Event()
+    real_predict = rerank_model.batcher._predict
+    scored: list[int] = []
+
+    def held(batch: list[list[int]]) -> list[float]:
+        started.set()
+        release.wait(10)
+        scored.append(len(batch))
+        return real_predict(batch)
+
+    monkeypatch.setattr(rerank_model.batcher, "_predict", held)
+    try:
+        running = rerank_model.submit("q", ["the batch running"])
+        assert started.wait(10)
+        threading.Timer(queued_s * 2, release.set).start()
+        with pytest.raises(tasks.TaskExpired, match="not scored before the search's deadline"):
+            tasks.rerank(
+                rerank_model.model_id,
+                "q",
+                [["p1", "queued behind the running batch"]],
+                Settings(),
+                expires_at=time.time() + queued_s,
+            )
+    finally:
+        release.set()
+    assert running.result(timeout=10)
+    assert scored == [1]  # only the running batch: the task's pair never reached the model
