@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     from search.recall.backends import make_recall
     from search.settings import Settings
     from workers.embedders import make_embedder
-    from workers.embedding import default_threads
     from workers.embedding_pool import EmbeddingPool
+    from workers.threads import available_cores
 
     print(f"{hardware()}; Python {platform.python_version()}")
     fields: dict[str, float] = {}
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = [embed_text(p, settings.embed_text_max_chars) for p in products]
         texts = texts[: args.products] if args.products else texts
         queries = [q.text for name in QUERY_FILES for q in read_queries(DATA / name)]
-        cores = default_threads()
+        cores = available_cores()
         processes = args.processes or max(2, cores)
 
         show = _step("[1/4] embedding throughput")

@@ -31,3 +31,8 @@ def detect_language(text: str) -> tuple[str, float] | None:
         return None
     best = confidences[0]
     return best.language.iso_code_639_1.name.lower(), float(best.value)
+
+
+def warm_up() -> None:
+    """Load the detector's models now (about 4 s), so no caller pays for it later."""
+    detect_language("warm up the language detector before the first query")

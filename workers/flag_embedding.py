@@ -24,8 +24,9 @@ import numpy as np
 
 from search.errors import ModelUnavailable
 from search.settings import Settings
-from workers.embedding import WARM_UP_PASSAGE, default_threads, l2_normalise, prepare_texts
+from workers.embedding import WARM_UP_PASSAGE, l2_normalise, prepare_texts
 from workers.model import resolve_device, resolve_model_dir
+from workers.threads import default_threads, set_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class EmbedSpec:
     name: str  # hub id or local directory
     revision: str | None = None
     device: str = "auto"
-    threads: int | None = None  # CPU threads; None: the cores this process may use
+    threads: int | None = None  # CPU threads; None: half the cores given (workers/threads.py)
     batch_size: int = 32
     max_length: int = 512  # tokens per text, prefix included
     max_chars: int = 400
@@ -126,22 +127,6 @@ def resolve_recipe(model_dir: Path, spec: EmbedSpec) -> Recipe:
         query_prefix=query if spec.query_prefix is None else spec.query_prefix,
         passage_prefix=passage if spec.passage_prefix is None else spec.passage_prefix,
     )
-
-
-def set_torch_threads(threads: int) -> None:
-    """torch's intra-op and inter-op thread counts (process-wide). Inter-op can be set only
-    once per process, before any parallel work; a later different request is logged, not fatal."""
-    import torch
-
-    torch.set_num_threads(threads)
-    if torch.get_num_interop_threads() != threads:
-        try:
-            torch.set_num_interop_threads(threads)
-        except RuntimeError:
-            log.warning(
-                "torch inter-op threads are already fixed for this process",
-                extra={"interop_threads": torch.get_num_interop_threads(), "wanted": threads},
-            )
 
 
 class FlagEmbedder:

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from search.errors import ConfigError, ModelUnavailable
 from search.settings import Settings
 from workers.batching import DynamicBatcher
+from workers.threads import default_threads, set_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class ModelSpec:
     batch_size: int = 64  # most pairs in one forward pass
     token_budget: int | None = None  # most tokens (padding included) per forward pass; None: auto
     quantize: str = "none"  # "int8": dynamic quantisation of the linear layers (CPU only)
-    max_queued_pairs: int = 1024
+    max_queued_pairs: int = 16384  # a memory ceiling; the queue is limited in time first
+    threads: int | None = None  # torch CPU threads; None: half the cores given (workers/threads)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelSpec:
@@ -52,6 +54,7 @@ class ModelSpec:
             token_budget=settings.rerank_token_budget,
             quantize=settings.rerank_quantize,
             max_queued_pairs=settings.rerank_max_queued_pairs,
+            threads=settings.rerank_threads,
         )
 
 
@@ -158,6 +161,10 @@ class RerankModel:
                 f"SHELF_RERANK_QUANTIZE=int8 is for the CPU; on {self.device} the model runs in "
                 "fp16: unset SHELF_RERANK_QUANTIZE or set SHELF_RERANK_DEVICE=cpu"
             )
+        # Before the weights load: torch fixes its inter-op pool at the first parallel work.
+        self.threads = spec.threads or default_threads()
+        if self.device.startswith("cpu"):
+            set_torch_threads(self.threads)
         try:
             reranker = FlagReranker(
                 str(self.model_dir),
@@ -189,7 +196,10 @@ class RerankModel:
             max_pairs=spec.batch_size,
             max_queued_pairs=spec.max_queued_pairs,
         )
-        log.info("rerank model loaded", extra={"model": spec.name, "device": self.device})
+        log.info(
+            "rerank model loaded",
+            extra={"model": spec.name, "device": self.device, "threads": self.threads},
+        )
 
     @property
     def model_id(self) -> str:
@@ -229,9 +239,19 @@ class RerankModel:
             ).logits
         return [float(x) for x in logits.view(-1).float().cpu().tolist()]
 
-    def submit(self, query: str, passages: Sequence[str]) -> Future[list[float]]:
-        """Tokenise here, score in the batcher: a future of the logits in the passages' order."""
-        return self.batcher.submit(self.preprocess(query, passages) if passages else [])
+    def submit(
+        self, query: str, passages: Sequence[str], deadline: float | None = None
+    ) -> Future[list[float]]:
+        """Tokenise here, score in the batcher: a future of the logits in the passages' order.
+
+        ``deadline`` (``time.monotonic()``) is when the caller stops waiting. ``Overloaded`` is
+        raised before any tokenising when the model's queue could not score the pairs by then;
+        pairs still queued at the deadline are dropped unscored (the future fails).
+        """
+        if not passages:
+            return self.batcher.submit([])
+        self.batcher.check_room(len(passages), deadline)
+        return self.batcher.submit(self.preprocess(query, passages), deadline)
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         """Raw relevance logits of (query, passage) pairs, in the passages' order.
@@ -244,6 +264,10 @@ class RerankModel:
         """Run one representative batch, so the first real request does not pay for it."""
         passage = "Stainless steel water bottle, 750 ml, keeps drinks cold for 24 hours. " * 4
         self.score("water bottle", [passage] * min(8, self.spec.batch_size))
+        # The first pass pays one-time costs; the queue's time limit needs the warm rate.
+        self.batcher.forget_rate()
+        for _ in range(2):
+            self.score("water bottle", [passage] * self.spec.batch_size)
 
     def close(self) -> None:
         """Stop the inference thread."""

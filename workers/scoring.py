@@ -36,10 +36,17 @@ def store_scores(
 
 
 def submit_and_store(
-    model: RerankModel, cache: ScoreCache, query: str, candidates: Sequence[Candidate], where: str
+    model: RerankModel,
+    cache: ScoreCache,
+    query: str,
+    candidates: Sequence[Candidate],
+    where: str,
+    deadline: float | None = None,
 ) -> Future[list[float]]:
-    """Queue the pairs on the model; their scores go to the cache when ready, however late."""
-    future = model.submit(query, [c.text for c in candidates])
+    """Queue the pairs on the model; their scores go to the cache when ready, even after the
+    caller stopped waiting. Pairs still queued at ``deadline`` (``time.monotonic()``) are
+    dropped unscored; ``Overloaded`` when they could not be scored by then."""
+    future = model.submit(query, [c.text for c in candidates], deadline)
 
     def stored(done: Future[list[float]]) -> None:
         if done.exception() is None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from search.cache import ScoreCache, make_score_cache
+from search.errors import Overloaded, RerankTimeout
 from search.settings import Settings
 from workers.scoring import Candidate, submit_and_store
 from workers.task_names import EMBED_TASK, INGEST_TASK, RERANK_TASK
@@ -84,9 +85,18 @@ def rerank(
             f"the search gave up on these {len(candidates)} pairs {late_s:.2f}s ago: not scored"
         )
     chunk = [Candidate(product_id, text) for product_id, text in candidates]
-    future = submit_and_store(state.model, state.cache, query, chunk, where="worker")
+    # The same instant on this process's monotonic clock: pairs still queued for the model
+    # then are dropped unscored, and pairs that cannot be scored by then are refused at once.
+    deadline = None if expires_at is None else time.monotonic() + (expires_at - time.time())
     try:
+        future = submit_and_store(
+            state.model, state.cache, query, chunk, where="worker", deadline=deadline
+        )
         return future.result(timeout=state.soft_time_limit_s)
+    except (Overloaded, RerankTimeout) as exc:  # not scorable in time, or dropped while queued
+        raise TaskExpired(
+            f"{len(chunk)} pairs not scored before the search's deadline: {exc}"
+        ) from None
     except FutureTimeout:
         raise SoftTimeLimitExceeded(
             f"rerank of {len(chunk)} pairs took over {state.soft_time_limit_s}s; the scores "

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from catalog.language import warm_up as warm_up_language_detector
 from search import __version__
+from search.api.admission import SearchAdmission
 from search.api.components import Components, components_of
 from search.api.hygiene import InputHygieneMiddleware
 from search.api.limits import BodySizeLimitMiddleware
@@ -40,6 +43,7 @@ def build_components(settings: Settings) -> Components:
     if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
     pipeline.reranker.warm_up()
+    warm_up_language_detector()  # lazily it cost the first search after /readyz 4.8 s
     embedding = None
     if pipeline.embedder is not None:
         pipeline.embedder.warm_up()
@@ -174,6 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each admitted search holds a thread while the model scores: room for all of them.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.api_max_in_flight + 16)
         components = build_components(settings)
         app.state.components = components
         log.info("shelf api ready", extra={"recall_backend": settings.recall_backend})
@@ -188,8 +195,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Multilingual product search: BM25 recall, cross-encoder reranking.",
         lifespan=lifespan,
     )
+
     # Routes read settings through this dependency; tests swap it with dependency_overrides.
-    app.dependency_overrides[get_settings] = lambda: settings
+    # Async, as components_of: a sync dependency costs a trip through the thread pool.
+    async def app_settings() -> Settings:
+        return settings
+
+    app.dependency_overrides[get_settings] = app_settings
     install_error_handlers(app)
     routers = (
         routes_search,
@@ -201,6 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    app.add_middleware(SearchAdmission, settings=settings)  # inside: its 503s get request ids
     app.add_middleware(InputHygieneMiddleware)  # control characters in the path and query
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -49,7 +49,8 @@ class Components:
         return self.pipeline.reranker
 
 
-def components_of(request: Request) -> Components:
-    """Dependency: the components the lifespan built."""
+async def components_of(request: Request) -> Components:
+    """Dependency: the components the lifespan built (async: read on the event loop, no trip
+    through the thread pool)."""
     components: Components = request.app.state.components
     return components

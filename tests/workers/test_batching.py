@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from search.errors import RerankTimeout
 from workers.batching import DynamicBatcher, Overloaded, pack_by_token_budget
 from workers.model import RerankModel
 
@@ -107,3 +108,85 @@ def test_model_scores_concurrent_requests_as_it_scores_them_alone(
         together = list(pool.map(lambda r: rerank_model.score(*r), requests))
     for mine, theirs in zip(together, alone, strict=True):
         assert mine == pytest.approx(theirs, abs=1e-5)
+
+
+class CountingPredict(SlowPredict):
+    """SlowPredict that also counts every pair it scores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs = 0
+
+    def __call__(self, batch: list[list[int]]) -> list[float]:
+        scores = super().__call__(batch)
+        self.pairs += len(batch)
+        return scores
+
+
+@pytest.mark.parametrize(
+    "expired_at",
+    [
+        pytest.param("submit", id="deadline-already-past"),
+        pytest.param("queued", id="deadline-passes-while-queued"),
+    ],
+)
+def test_pairs_of_a_search_that_gave_up_never_reach_the_model(expired_at: str) -> None:
+    predict = CountingPredict()
+    batcher = DynamicBatcher(predict, token_budget=10_000, max_pairs=4, max_queued_pairs=1000)
+    predict.release.clear()
+    blocker = batcher.submit([[1]])  # holds the inference thread: the others queue behind it
+    time.sleep(0.05)
+    now = time.monotonic()
+    deadline = now - 1 if expired_at == "submit" else now + 0.1
+    gave_up = batcher.submit([[2]] * 8, deadline)
+    alive = batcher.submit([[3]] * 2, now + 60)
+    time.sleep(0.2)  # past the second deadline too
+    predict.release.set()
+
+    assert alive.result(timeout=5) == [1.0, 1.0] and blocker.result(timeout=5) == [1.0]
+    with pytest.raises(RerankTimeout):
+        gave_up.result(timeout=5)
+    assert predict.pairs == 3  # the blocker and the live search: none of the 8 expired pairs
+    assert batcher.expired_pairs == 8
+    batcher.close()
+
+
+def test_queue_is_limited_by_the_time_left_at_the_measured_rate() -> None:
+    predict = CountingPredict()
+    batcher = DynamicBatcher(predict, token_budget=10_000, max_pairs=4, max_queued_pairs=10**6)
+    batcher.submit([[1]] * 4).result(timeout=5)  # one measured round: about 4 pairs / 10 ms
+    rate = batcher.rate
+    assert rate is not None and rate > 0
+    predict.release.clear()
+    batcher.submit([[1]])
+    time.sleep(0.05)
+    queued = int(rate)  # about a second of work
+    batcher.submit([[1]] * queued, time.monotonic() + 60)
+
+    with pytest.raises(Overloaded, match="would need"):
+        batcher.submit([[1]] * 4, time.monotonic() + 0.5 * queued / rate)
+    batcher.submit([[1]] * 4, time.monotonic() + 60)  # a search with time enough is taken
+    predict.release.set()
+    batcher.close()
+
+
+def test_close_drops_the_queue_and_finishes_the_running_batch() -> None:
+    predict = CountingPredict()
+    batcher = DynamicBatcher(predict, token_budget=10_000, max_pairs=2, max_queued_pairs=1000)
+    predict.release.clear()
+    running = batcher.submit([[1], [1]])
+    time.sleep(0.05)
+    queued = [batcher.submit([[1], [1]]) for _ in range(50)]
+    threading.Timer(0.1, predict.release.set).start()
+
+    started = time.monotonic()
+    batcher.close()
+
+    assert time.monotonic() - started < 2  # one batch, not 50
+    assert running.result(timeout=1) == [1.0, 1.0]
+    for future in queued:
+        with pytest.raises(Overloaded, match="stopping"):
+            future.result(timeout=1)
+    assert predict.pairs == 2
+    with pytest.raises(Overloaded, match="shutting down"):
+        batcher.submit([[1]])

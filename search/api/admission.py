@@ -1,0 +1,123 @@
+"""Admission at the edge: a search is let in only if it can plausibly be answered in time.
+
+Plain ASGI in front of ``GET /search``, on the event loop: a refused search is answered with
+Shelf's JSON 503 and ``Retry-After`` in about a millisecond, before it takes a server thread.
+Waiting for a thread is what made overloads slow: under 3x load, searches queued for the
+40-thread pool before any check ran, 503s took 5.2 s, and the model kept scoring for searches
+that had given up.
+
+A search is refused when
+- ``SHELF_API_MAX_IN_FLIGHT`` searches are already being answered (each holds a thread while it
+  waits for the model), or
+- the reranking model is behind: the pairs queued and running, at the model's measured rate,
+  would take longer than ``SHELF_API_MAX_QUEUE_WAIT_MS`` (capped by ``SHELF_RERANK_DEADLINE_MS``).
+  Searches that ask for no reranking (``rerank=false``) skip this check.
+
+A search's own pairs are not known here (recall and the score cache decide them): the model's
+queue checks them when they arrive, against the search's deadline, and a search whose pairs do
+not fit is answered in recall order (``degraded``). An estimate of them at the edge (an average
+of recent requests) was tried and dropped: one large ``/rerank`` call inflated it until every
+search was refused, and nothing admitted could bring it down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from search.metrics import SHED_REQUESTS
+from search.settings import Settings
+
+SEARCH_PATH = "/search"
+_NO_RERANK = {"0", "false", "off", "no"}
+
+
+class SearchAdmission:
+    """Counts the searches being answered and refuses, at once, those that would be late."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_in_flight = settings.api_max_in_flight
+        self.budget_s = min(settings.api_max_queue_wait_ms, settings.rerank_deadline_ms) / 1000
+        self.in_flight = 0  # only the event loop's thread changes it
+        self._route: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass ``GET /search`` on while it fits, else answer 503; anything else passes."""
+        if scope["type"] != "http" or scope["path"] != SEARCH_PATH or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(scope)
+        if refusal is not None:
+            message, retry_after_s = refusal
+            await _overloaded(scope, send, message, retry_after_s, self._search_route(scope))
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    def refusal(self, scope: Scope) -> tuple[str, int] | None:
+        """Why this search is refused and when to retry (s), or None to admit it."""
+        if self.in_flight >= self.max_in_flight:
+            return (
+                f"Shelf is answering {self.in_flight} searches already "
+                f"(SHELF_API_MAX_IN_FLIGHT={self.max_in_flight}); retry shortly",
+                1,
+            )
+        if not _wants_rerank(scope):
+            return None
+        components = getattr(scope["app"].state, "components", None)
+        reranker = getattr(getattr(components, "pipeline", None), "reranker", None)
+        if reranker is None:
+            return None
+        wait_s = reranker.wait_estimate_s()
+        if wait_s is None or wait_s <= self.budget_s:
+            return None
+        return (
+            f"Shelf is behind: the reranking model needs about {wait_s * 1000:.0f} ms for the "
+            f"work already admitted; a search may wait {self.budget_s * 1000:.0f} ms "
+            "(SHELF_API_MAX_QUEUE_WAIT_MS, at most SHELF_RERANK_DEADLINE_MS); retry shortly",
+            max(1, math.ceil(wait_s - self.budget_s)),
+        )
+
+    def _search_route(self, scope: Scope) -> Any:
+        """The ``/search`` route, so a refused search is counted under it in the metrics."""
+        if self._route is None:
+            for route in getattr(scope["app"], "routes", ()):
+                if getattr(route, "path", None) == SEARCH_PATH:
+                    self._route = route
+                    break
+        return self._route
+
+
+def _wants_rerank(scope: Scope) -> bool:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("rerank")
+    return not values or values[-1].strip().lower() not in _NO_RERANK
+
+
+async def _overloaded(
+    scope: Scope, send: Send, message: str, retry_after_s: int, route: Any
+) -> None:
+    """Shelf's JSON error envelope with 503 and ``Retry-After``, sent from the event loop."""
+    SHED_REQUESTS.inc()
+    if route is not None:
+        scope["route"] = route
+    body = json.dumps({"error": {"type": "Overloaded", "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after_s).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
