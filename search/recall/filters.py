@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from catalog.locales import canonical_locale, language_of
 from catalog.product import category_levels
@@ -67,6 +68,7 @@ class SearchFilters:
         return language_of(self.locale).code if self.locale else None
 
 
+@lru_cache(maxsize=8192)  # a catalog has few brands, each on many products
 def brand_key(brand: str) -> str:
     """The exact-match form of a brand both backends index and filter on: NFKC, case-folded,
     only its letters (with their marks) and digits kept, the way ``catalog.word_delimiter`` joins
