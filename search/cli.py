@@ -10,6 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from search import __version__
 from search.commands import add_command, emit, format_response
 from search.embedding_cli import (
@@ -19,7 +21,7 @@ from search.embedding_cli import (
     embed_after_ingest,
 )
 from search.errors import InvalidQuery, ShelfError
-from search.settings import Settings, get_settings
+from search.settings import Settings, get_settings, settings_error
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -173,7 +175,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         max_price=args.max_price,
         in_stock=True if args.in_stock else None,
     )
-    if args.facets is not None or args.sort or args.page or args.price:
+    if args.facets is not None or args.sort or args.page is not None or args.price:
         return _search_page(args, settings, filters)
     pipeline = _pipeline(settings, rerank=not args.no_rerank)
     try:
@@ -209,7 +211,7 @@ def _search_page(args: argparse.Namespace, settings: Settings, filters: SearchFi
         result = search_page(
             pipeline,
             args.query,
-            page=args.page or 1,
+            page=1 if args.page is None else args.page,
             size=args.k,
             sort=args.sort or "relevance",
             facets=args.facets or (),
@@ -405,7 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
-    search.add_argument("--no-rerank", action="store_true", help="BM25 order only")
+    search.add_argument(
+        "--no-rerank",
+        action="store_true",
+        help="recall order only (BM25, or the fused legs), no reranking",
+    )
     search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
     search.add_argument("--brand", help="exact brand (case, spaces and punctuation forgiven)")
     search.add_argument("--min-price", type=float)
@@ -509,7 +515,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # transformers' advice about tokenizer padding speed is noise for shoppers' queries.
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
     try:
-        return int(args.handler(args, get_settings()))
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"shelf {args.command}: error: {settings_error(exc)}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args, settings))
     except ShelfError as exc:
         print(f"shelf {args.command}: error: {exc}", file=sys.stderr)
         # Bad input (a 4xx in the API) is 2; Shelf failing to do the work is 1.

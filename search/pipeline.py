@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from catalog.analysis import query_languages
 from catalog.language import detect_language
-from catalog.locales import language_of
+from catalog.locales import canonical_locale, language_of
 from catalog.text import rerank_text
 from search.cache import NoScoreCache, ScoreCache, query_vector_key
 from search.errors import EmbeddingMismatch, InvalidQuery
@@ -271,7 +271,11 @@ class SearchPipeline:
         enough query; else ``None`` (the backend analyses it as every language of its script,
         or as the locale filter's language). Never decides which products are eligible."""
         if stated:
-            return (language_of(stated).code,), False
+            try:  # the same rule as every locale Shelf takes: a supported language, its script
+                canonical = canonical_locale(stated)
+            except ValueError as exc:
+                raise InvalidQuery(f"lang: {exc}") from None
+            return (language_of(canonical).code,), False
         if filters.locale:
             return None, False
         if _long_enough_to_detect(text):

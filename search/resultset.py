@@ -69,7 +69,9 @@ def check_window(page: int, size: int, max_window: int) -> None:
     """``LimitExceeded`` naming ``page``, the pages allowed at this ``size`` and
     ``SHELF_API_MAX_RESULT_WINDOW`` when ``page`` is below 1 or ends past the window."""
     last = max(max_window // max(size, 1), 1)
-    if not 1 <= page <= last or page * size > max_window:
+    if page < 1:
+        raise LimitExceeded(f"page must be between 1 and {last} at size {size}; got {page}")
+    if page > last or page * size > max_window:
         raise LimitExceeded(
             f"page must be between 1 and {last} at size {size}: a page may not reach past "
             f"result {max_window} (SHELF_API_MAX_RESULT_WINDOW); got {page}. Narrow the query "

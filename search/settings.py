@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
@@ -354,3 +354,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, built from the environment on first use."""
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """What is wrong with the environment's settings, one line per bad variable, each named as
+    it is set (``SHELF_RECALL_MODE: Input should be 'bm25', 'dense' or 'hybrid' (got 'foo')``)."""
+    lines = []
+    for error in exc.errors():
+        name = "SHELF_" + "_".join(str(part) for part in error.get("loc", ())).upper()
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{name}: {error.get('msg', 'invalid')}{shown}")
+    return "; ".join(lines)

@@ -71,7 +71,9 @@ def search(
     in_stock: bool | None = None,
     user_id: Annotated[str | None, Query(max_length=128)] = None,
     session_id: Annotated[str | None, Query(max_length=128)] = None,
-    rerank: Annotated[bool, Query(description="false: BM25 order only.")] = True,
+    rerank: Annotated[
+        bool, Query(description="false: recall order only (BM25, or the fused legs).")
+    ] = True,
     sort: Annotated[
         str | None,
         Query(

@@ -30,7 +30,9 @@ class SearchOverrides(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rerank: bool | None = Field(None, description="false: BM25 order only.")
+    rerank: bool | None = Field(
+        None, description="false: recall order only (BM25, or the fused legs)."
+    )
     recall_k: int | None = Field(None, ge=1, le=1000, description="Candidates recalled.")
     model: Identifier | None = Field(
         None, min_length=1, max_length=256, description="Reranker model id or local directory."

@@ -145,6 +145,39 @@ def test_unknown_locale_is_a_clear_error(
     assert "unknown locale 'xx-XX'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("lang", ["sv", "xx", "ja-Latn", "de--DE"])
+def test_a_lang_shelf_cannot_analyse_is_bad_input_not_a_traceback(
+    ingested: None, capsys: pytest.CaptureFixture[str], lang: str
+) -> None:
+    assert main(["search", "coffee", "--lang", lang]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shelf search: error: lang: ") and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SHELF_RECALL_MODE", "foo"),  # not one of the choices
+        ("SHELF_API_MAX_PAGE_SIZE", "abc"),  # not a number
+        ("SHELF_RERANK_DEADLINE_MS", "-5"),  # out of range
+        ("SHELF_DENSE_MATCH_MIN_SIMILARITY", "2"),  # above a cosine
+    ],
+)
+def test_a_bad_setting_in_the_environment_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["search", "coffee"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"shelf search: error: {variable}: ") and repr(value) in err, err
+    assert err.count("\n") == 1, err
+
+
+def test_page_zero_is_bad_input(ingested: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "coffee", "--page", "0"]) == 2
+    assert "page must be between 1 and" in capsys.readouterr().err
+
+
 def test_unloadable_model_is_a_failure_not_bad_input(
     ingested: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -107,6 +107,35 @@ def test_an_unknown_recall_mode_is_a_422_naming_the_choices(client: TestClient) 
     assert "recall" in response.json()["error"]["message"]
 
 
+# Every kind of language tag Shelf cannot analyse a query as: unknown, unsupported, malformed,
+# a script the language is not written in. (en-XX is well-formed: XA-XZ are private-use regions.)
+BAD_LANGS = ["xx", "sv", "zz-Latn", "123", "ja-Latn", "de--DE", "x-private", "en-US-"]
+
+
+@pytest.mark.parametrize("lang", BAD_LANGS)
+def test_a_lang_shelf_cannot_analyse_is_a_422_naming_lang(client: TestClient, lang: str) -> None:
+    response = client.get("/search", params={"q": "coffee", "lang": lang})
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith("lang: ") and repr(lang) in message, message
+
+
+@pytest.mark.parametrize("lang", ["de", "de-DE", "de_ch", "zh-Hant-TW", "EN"])
+def test_a_lang_in_any_spelling_of_a_supported_language_is_taken(
+    client: TestClient, lang: str
+) -> None:
+    response = client.get("/search", params={"q": "coffee", "lang": lang, "rerank": "false"})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("page", [0, -1])
+def test_a_page_below_one_is_a_422_saying_where_pages_start(client: TestClient, page: int) -> None:
+    response = client.get("/search", params={"q": "coffee", "page": page})
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert message.startswith("page must be between 1 and") and "Narrow" not in message, message
+
+
 def test_reranked_items_are_ordered_by_final_score_equal_to_rerank_score(
     client: TestClient,
 ) -> None:
