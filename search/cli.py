@@ -20,7 +20,7 @@ from search.embedding_cli import (
     cmd_embed,
     embed_after_ingest,
 )
-from search.errors import InvalidQuery, ShelfError
+from search.errors import InvalidQuery, RecallUnavailable, ShelfError
 from search.settings import Settings, get_settings, settings_error
 
 if TYPE_CHECKING:
@@ -40,8 +40,15 @@ def _create_app(settings: Settings) -> FastAPI:
 
 
 def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
+    """The search pipeline of ``shelf search``. ``RecallUnavailable`` when the embedded index
+    does not exist: searching a folder with none would make an empty one and find nothing."""
     from search.pipeline import make_pipeline
 
+    if settings.recall_backend == "embedded" and not settings.index_dir.exists():
+        raise RecallUnavailable(
+            f"no index at {settings.index_dir}: run `shelf ingest FILE` first, or set "
+            "SHELF_DATA_DIR to the folder that holds the index"
+        )
     return make_pipeline(settings, rerank=rerank)
 
 

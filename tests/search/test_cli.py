@@ -173,6 +173,16 @@ def test_a_bad_setting_in_the_environment_is_one_line_naming_it(
     assert err.count("\n") == 1, err
 
 
+def test_searching_a_folder_with_no_index_says_to_ingest_and_makes_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert main(["search", "coffee"]) == 1
+    err = capsys.readouterr().err
+    assert "no index at" in err and "shelf ingest" in err, err
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_page_zero_is_bad_input(ingested: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "coffee", "--page", "0"]) == 2
     assert "page must be between 1 and" in capsys.readouterr().err
