@@ -90,14 +90,34 @@ _HTTP_LOCATIONS = ("body", "query", "header", "path", "cookie")
 
 
 def _validation_message(exc: RequestValidationError) -> str:
-    """The first five errors as ``field: message`` (the HTTP part of the location left out)."""
-    parts = []
-    for error in exc.errors()[:5]:
-        loc = [str(p) for p in error.get("loc", ())]
-        if loc and loc[0] in _HTTP_LOCATIONS:  # only the first part says where: a body field
-            loc = loc[1:]  # may itself be called "query"
-        parts.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
+    """The first five errors as ``field: message`` (the HTTP part of the location left out).
+
+    A body that may take several shapes (``/rerank``: Cohere's or TEI's) fails once per shape,
+    each error tagged with the shape's model name: only the shape the caller's body comes
+    closest to is reported (fewest missing fields, then fewest errors), without the tag, so a
+    Cohere caller is not told that TEI's ``texts`` is missing."""
+    errors = [_located(error) for error in exc.errors()]
+    shapes: dict[str, list[tuple[list[str], dict[str, Any]]]] = {}
+    for loc, error in errors:
+        if len(loc) > 1 and loc[0][:1].isupper():  # fields are snake_case; models CamelCase
+            shapes.setdefault(loc[0], []).append((loc[1:], error))
+    if shapes:
+        closest = min(
+            shapes.values(),
+            key=lambda found: (sum(e.get("type") == "missing" for _, e in found), len(found)),
+        )
+        errors = [item for item in errors if not (item[0] and item[0][0] in shapes)] + closest
+    parts = [f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}" for loc, error in errors]
+    return "; ".join(parts[:5])
+
+
+def _located(error: Any) -> tuple[list[str], dict[str, Any]]:
+    """An error's location as strings, the HTTP part (``body``, ``query``...) left out: only the
+    first part says where, and a body field may itself be called ``query``."""
+    loc = [str(p) for p in error.get("loc", ())]
+    if loc and loc[0] in _HTTP_LOCATIONS:
+        loc = loc[1:]
+    return loc, error
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -83,3 +83,23 @@ def test_a_body_with_neither_documents_nor_texts_is_a_422(client: TestClient) ->
     response = client.post("/rerank", json={"query": "q"})
     assert response.status_code == 422
     assert "documents" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "named", "not_named"),
+    [
+        ({"query": "q", "documents": "x"}, "documents", "texts"),  # Cohere shape, bad documents
+        ({"query": "q", "documents": [{"text": 5}]}, "documents", "texts"),
+        ({"query": "q", "documents": ["a"], "top_n": "many"}, "top_n", "texts"),
+        ({"query": "q", "texts": "x"}, "texts", "documents"),  # TEI shape, bad texts
+        ({"query": "q", "texts": ["a"], "raw_scores": "sometimes"}, "raw_scores", "documents"),
+    ],
+)
+def test_a_bad_body_is_reported_in_the_shape_the_caller_used(
+    client: TestClient, body: dict, named: str, not_named: str
+) -> None:
+    response = client.post("/rerank", json=body)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert named in message and not_named not in message, message
+    assert "Request" not in message, message  # no model class names
