@@ -107,8 +107,17 @@ def _validation_message(exc: RequestValidationError) -> str:
             key=lambda found: (sum(e.get("type") == "missing" for _, e in found), len(found)),
         )
         errors = [item for item in errors if not (item[0] and item[0][0] in shapes)] + closest
-    parts = [f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}" for loc, error in errors]
+    parts = [_part(loc, error) for loc, error in errors]
     return "; ".join(parts[:5])
+
+
+def _part(loc: list[str], error: dict[str, Any]) -> str:
+    """One error as ``field: message``; a body that is not JSON says so, and where."""
+    if error.get("type") == "json_invalid":
+        at = f" at character {loc[-1]}" if loc else ""
+        why = (error.get("ctx") or {}).get("error", "")
+        return f"body: not valid JSON{at}" + (f" ({why})" if why else "")
+    return f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}"
 
 
 def _located(error: Any) -> tuple[list[str], dict[str, Any]]:

@@ -103,3 +103,16 @@ def test_a_bad_body_is_reported_in_the_shape_the_caller_used(
     message = response.json()["error"]["message"]
     assert named in message and not_named not in message, message
     assert "Request" not in message, message  # no model class names
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"query": "q", "documents": [\x01]}', b'{"query": "q",', b"not json", b'{"query": "q"}}'],
+)
+@pytest.mark.parametrize("path", ["/rerank", "/v2/rerank"])
+def test_a_body_that_is_not_json_is_a_422_saying_so(
+    client: TestClient, raw: bytes, path: str
+) -> None:
+    response = client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("body: not valid JSON"), response.text
