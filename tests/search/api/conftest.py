@@ -4,6 +4,7 @@ cache, SQLite events)."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from search.api.app import Components, create_app
 from search.settings import Settings
 from tests.conftest import API_KEY
+from tests.stores import POSTGRES_URL
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +22,25 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
     """One app for the session, its lifespan run (model loaded and warmed)."""
     with TestClient(create_app(api_settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
+    """The app with its events in the real PostgreSQL, in tables of this module only."""
+    settings = api_settings.model_copy(
+        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_client(
+    request: pytest.FixtureRequest, client: TestClient, postgres_client: TestClient
+) -> TestClient:
+    """The session's app (SQLite events), then the PostgreSQL one."""
+    return client if request.param == "sqlite" else postgres_client
 
 
 @pytest.fixture

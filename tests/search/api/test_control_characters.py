@@ -22,9 +22,7 @@ from fastapi.testclient import TestClient
 
 from search.api.app import create_app
 from search.input_text import SCHEMA_KEY
-from search.settings import Settings
 from tests.search.api.conftest import auth
-from tests.stores import POSTGRES_URL
 
 SCHEMA = create_app().openapi()
 # Every kind of control character: C0 (NUL, SOH, ESC, US), DEL, C1 (NEL, APC), a lone surrogate.
@@ -105,25 +103,6 @@ def test_every_request_body_string_is_marked_identifier_or_free_text() -> None:
         "type these fields Identifier or FreeText (search.input_text) so their control "
         f"characters are refused: {unmarked}"
     )
-
-
-@pytest.fixture(scope="module")
-def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
-    """The app with its events in the real PostgreSQL, in tables of this module only."""
-    settings = api_settings.model_copy(
-        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
-    )
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_client(
-    request: pytest.FixtureRequest, client: TestClient, postgres_client: TestClient
-) -> TestClient:
-    """The session's app (SQLite events), then the PostgreSQL one."""
-    return client if request.param == "sqlite" else postgres_client
 
 
 class Requests:

@@ -4,26 +4,13 @@ on the SQLite event store and on the real PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from search.api.app import Components, create_app
+from search.api.app import Components
 from search.settings import Settings, get_settings
 from tests.search.api.conftest import auth
-from tests.stores import POSTGRES_URL
-
-
-@pytest.fixture(scope="module")
-def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
-    """The app with its events in the real PostgreSQL, in tables of this module only."""
-    settings = api_settings.model_copy(
-        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
-    )
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

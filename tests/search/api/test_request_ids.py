@@ -4,36 +4,14 @@ attaches to the search it came from; on the SQLite and the PostgreSQL event stor
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from search.api.app import Components, create_app
+from search.api.app import Components
 from search.api.logging import RecentRequestIds, assign_request_id
-from search.settings import Settings
 from tests.search.api.conftest import auth
-from tests.stores import POSTGRES_URL
-
-
-@pytest.fixture(scope="module")
-def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
-    """The app with its events in the real PostgreSQL, in tables of this module only."""
-    settings = api_settings.model_copy(
-        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
-    )
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_client(
-    request: pytest.FixtureRequest, client: TestClient, postgres_client: TestClient
-) -> TestClient:
-    """The session's app (SQLite events), then the PostgreSQL one."""
-    return client if request.param == "sqlite" else postgres_client
 
 
 def _search(client: TestClient, request_id: str, q: str) -> tuple[dict, dict[str, str]]:
