@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,6 +20,8 @@ from search.api.app import create_app
 from search.experiments.definitions import Experiment
 from search.experiments.event_log import make_event_log
 from search.experiments.simulate import (
+    SHED_RETRIES,
+    _search,
     add_simulate_arguments,
     cmd_simulate,
     experiment_spec,
@@ -167,3 +170,33 @@ def test_clicks_lean_to_the_top_positions_and_stay_within_those_shown() -> None:
     assert set(positions) == set(range(1, 11))
     assert positions.count(1) > positions.count(2) > positions.count(10)
     assert {click_position(n / 100, 3) for n in range(100)} == {1, 2, 3}
+
+
+@pytest.mark.parametrize(("sheds", "expected"), [(0, 200), (2, 200), (SHED_RETRIES, 200)])
+def test_a_shed_search_is_sent_again_after_retry_after_fake_shedding_server(
+    monkeypatch: pytest.MonkeyPatch, sheds: int, expected: int
+) -> None:
+    """A fake server (httpx.MockTransport) that sheds the first ``sheds`` searches with 503."""
+    sent: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        if len(sent) <= sheds:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"error": {}})
+        return httpx.Response(200, json={"ok": True})
+
+    waits: list[float] = []
+    monkeypatch.setattr("search.experiments.simulate.time.sleep", waits.append)
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://shelf") as client:
+        response = _search(client, {"q": "coffee"})
+    assert response.status_code == expected
+    assert len(sent) == sheds + 1
+    assert waits == [1.0] * sheds
+
+
+def test_a_search_shed_more_often_than_the_retries_fails_the_run_fake_shedding_server() -> None:
+    """A fake server that always sheds: the simulator gives up with the server's answer."""
+    always = httpx.MockTransport(lambda request: httpx.Response(503, headers={"Retry-After": "0"}))
+    with httpx.Client(transport=always, base_url="http://shelf") as client:
+        response = _search(client, {"q": "coffee"})
+    assert response.status_code == 503
