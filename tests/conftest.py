@@ -11,8 +11,11 @@ from catalog.ingest import validate
 from catalog.product import Product
 from catalog.readers import read_jsonl
 from catalog.samples import SAMPLE_CATALOG
+from search.embedding_cache import EmbeddingCache
+from search.embedding_pass import embed_pending
 from search.recall.embedded import EmbeddedRecall
 from search.settings import Settings, get_settings
+from workers.embedding import UseEmbedder
 from workers.model import ModelSpec, RerankModel
 from workers.tiny_model import build_test_model, catalog_texts
 
@@ -64,6 +67,32 @@ def sample_index(
     """A tantivy index of the whole sample catalog, shared read-only by tests."""
     recall = EmbeddedRecall(tmp_path_factory.mktemp("sample-index"))
     recall.index(sample_products)
+    yield recall
+    recall.close()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> UseEmbedder:
+    """The bundled default embedding model, one thread, warm."""
+    model = UseEmbedder(threads=1)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def hybrid_sample_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_products: list[Product],
+    embedder: UseEmbedder,
+    embed_cache_path: Path,
+) -> Iterator[EmbeddedRecall]:
+    """The sample catalog indexed with every product's vector (the default model): read only."""
+    recall = EmbeddedRecall(tmp_path_factory.mktemp("hybrid-index"))
+    recall.index(sample_products)
+    cache = EmbeddingCache(embed_cache_path)
+    report = embed_pending(recall, embedder, batch_size=64, cache=cache)
+    cache.close()
+    assert report.pending == 0
     yield recall
     recall.close()
 

@@ -4,7 +4,6 @@ Multilingual), fused by RRF. No reranking: these tests measure recall."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,6 @@ from catalog.samples import (
     XLING_JUDGMENTS,
     XLING_QUERIES,
 )
-from search.embedding_cache import EmbeddingCache
-from search.embedding_pass import embed_pending
 from search.errors import EmbeddingMismatch, InvalidQuery
 from search.evaluation.compare import compare_metric
 from search.evaluation.judgments import read_judgments, read_queries
@@ -31,35 +28,13 @@ from workers.embedding import UseEmbedder
 K = 50
 
 
-@pytest.fixture(scope="module")
-def embedder() -> UseEmbedder:
-    model = UseEmbedder(threads=1)
-    model.warm_up()
-    return model
-
-
-@pytest.fixture(scope="module")
-def hybrid_index(
-    tmp_path_factory: pytest.TempPathFactory,
-    sample_products: list[Product],
-    embedder: UseEmbedder,
-    embed_cache_path: Path,
-) -> Iterator[EmbeddedRecall]:
-    recall = EmbeddedRecall(tmp_path_factory.mktemp("hybrid-index"))
-    recall.index(sample_products)
-    cache = EmbeddingCache(embed_cache_path)
-    report = embed_pending(recall, embedder, batch_size=64, cache=cache)
-    cache.close()
-    assert report.pending == 0
-    yield recall
-    recall.close()
-
-
 @pytest.fixture
-def pipeline(hybrid_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
+def pipeline(hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
     # The shipped match floor: what `shelf eval` and the API measure.
     floor = Settings.model_fields["dense_match_min_similarity"].default
-    return SearchPipeline(hybrid_index, None, embedder=embedder, recall_k=K, match_floor=floor)
+    return SearchPipeline(
+        hybrid_sample_index, None, embedder=embedder, recall_k=K, match_floor=floor
+    )
 
 
 def _evaluate(pipeline: SearchPipeline, queries: Path, judgments: Path, recall: str):  # type: ignore[no-untyped-def]
@@ -152,33 +127,33 @@ def test_an_index_without_vectors_answers_from_bm25_and_says_how_to_fix_it(
 
 
 def test_vectors_of_another_model_are_refused_with_how_to_rebuild(
-    hybrid_index: EmbeddedRecall,
+    hybrid_sample_index: EmbeddedRecall,
 ) -> None:
     class OtherModel(UseEmbedder):
         @property
         def model_id(self) -> str:
             return "someone/else@1"
 
-    pipeline = SearchPipeline(hybrid_index, None, embedder=OtherModel(threads=1))
+    pipeline = SearchPipeline(hybrid_sample_index, None, embedder=OtherModel(threads=1))
     with pytest.raises(EmbeddingMismatch, match="shelf embed --rebuild"):
         pipeline.search("smartphone", k=5, rerank=False)
 
 
 def test_dense_or_hybrid_without_an_embedding_model_is_a_clear_error(
-    hybrid_index: EmbeddedRecall,
+    hybrid_sample_index: EmbeddedRecall,
 ) -> None:
-    pipeline = SearchPipeline(hybrid_index, None)
+    pipeline = SearchPipeline(hybrid_sample_index, None)
     assert pipeline.search("smartphone", k=3, rerank=False).recall_mode == "bm25"
     with pytest.raises(InvalidQuery, match="SHELF_EMBED_MODEL"):
         pipeline.search("smartphone", k=3, rerank=False, recall_mode="dense")
     with pytest.raises(InvalidQuery, match="recall must be one of"):
-        SearchPipeline(hybrid_index, None, embedder=UseEmbedder(1)).search(
+        SearchPipeline(hybrid_sample_index, None, embedder=UseEmbedder(1)).search(
             "smartphone", recall_mode="vector"
         )
 
 
 def test_the_query_vector_is_computed_once_and_then_served_from_the_cache(
-    hybrid_index: EmbeddedRecall, embedder: UseEmbedder
+    hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder
 ) -> None:
     from search.cache import MemoryScoreCache
 
@@ -190,7 +165,7 @@ def test_the_query_vector_is_computed_once_and_then_served_from_the_cache(
             return super().embed_queries(texts, languages)
 
     pipeline = SearchPipeline(
-        hybrid_index, None, embedder=Counting(threads=1), cache=MemoryScoreCache(100, 60)
+        hybrid_sample_index, None, embedder=Counting(threads=1), cache=MemoryScoreCache(100, 60)
     )
     first = pipeline.search("wireless earbuds", k=5, rerank=False)
     second = pipeline.search("wireless earbuds", k=5, rerank=False)

@@ -5,7 +5,6 @@ vectors; generated catalogs for the deep walks) and the tiny rerank model."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,6 @@ import pytest
 from catalog.product import Product
 from catalog.samples import SAMPLE_QUERIES
 from search.cache import MemoryScoreCache
-from search.embedding_cache import EmbeddingCache
-from search.embedding_pass import embed_pending
 from search.errors import InvalidQuery, LimitExceeded
 from search.pipeline import SearchPipeline
 from search.recall import SearchFilters
@@ -30,33 +27,10 @@ LANGUAGES = ("en", "de", "fr", "es", "ja", "zh", "ru", "ar", "ko", "it", "pt", "
 
 
 @pytest.fixture(scope="module")
-def embedder() -> UseEmbedder:
-    model = UseEmbedder(threads=1)
-    model.warm_up()
-    return model
-
-
-@pytest.fixture(scope="module")
-def sample_recall(
-    tmp_path_factory: pytest.TempPathFactory,
-    sample_products: list[Product],
-    embedder: UseEmbedder,
-    embed_cache_path: Path,
-) -> Iterator[EmbeddedRecall]:
-    recall = EmbeddedRecall(tmp_path_factory.mktemp("result-set-index"))
-    recall.index(sample_products)
-    cache = EmbeddingCache(embed_cache_path)
-    embed_pending(recall, embedder, batch_size=64, cache=cache)
-    cache.close()
-    yield recall
-    recall.close()
-
-
-@pytest.fixture(scope="module")
-def hybrid(sample_recall: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
+def hybrid(hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
     # No reranker: the facet walk checks the match set, which reranking never changes.
     return SearchPipeline(
-        sample_recall, None, cache=MemoryScoreCache(1000), embedder=embedder, match_floor=0.2
+        hybrid_sample_index, None, cache=MemoryScoreCache(1000), embedder=embedder, match_floor=0.2
     )
 
 
@@ -308,7 +282,7 @@ class _EveryMember:
 
 
 def test_pages_past_the_head_equal_those_ranked_over_every_member(
-    sample_recall: EmbeddedRecall, embedder: UseEmbedder
+    hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder
 ) -> None:
     def pipeline(recall: object) -> SearchPipeline:
         return SearchPipeline(
@@ -320,7 +294,7 @@ def test_pages_past_the_head_equal_those_ranked_over_every_member(
             match_floor=0.2,
         )
 
-    quick, reference = pipeline(sample_recall), pipeline(_EveryMember(sample_recall))
+    quick, reference = pipeline(hybrid_sample_index), pipeline(_EveryMember(hybrid_sample_index))
     compared = 0
     for _language, query in _walk_queries()[::3]:
         for page in (2, 3, 5):
