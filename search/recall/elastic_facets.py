@@ -35,6 +35,7 @@ from search.recall.facets import (
     brand_values,
     category_values,
     price_buckets,
+    price_range_aggregation,
     price_values,
     stock_values,
 )
@@ -99,11 +100,7 @@ def facets_body(
 
 def _aggregation(facet: str, price_edges: Sequence[float]) -> dict[str, Any]:
     if facet == "price":
-        ranges = [
-            {k: v for k, v in (("from", lo), ("to", hi)) if v is not None}
-            for lo, hi in price_buckets(price_edges)
-        ]
-        return {"range": {"field": "price", "ranges": ranges}}
+        return price_range_aggregation(price_edges)
     return {"terms": {"field": _AGG_FIELDS[facet], "size": AGG_SIZE}}
 
 

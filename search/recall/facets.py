@@ -13,7 +13,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from search.errors import InvalidQuery
 from search.recall.filters import SearchFilters, brand_key
@@ -163,3 +163,13 @@ def price_values(
 def stock_values(counts: Mapping[bool, int]) -> list[FacetValue]:
     """``true`` then ``false``, each when some member has it."""
     return [FacetValue(str(v).lower(), counts[v]) for v in (True, False) if counts.get(v)]
+
+
+def price_range_aggregation(price_edges: Sequence[float]) -> dict[str, Any]:
+    """The price facet's ``range`` aggregation over ``price_buckets(price_edges)``, in the
+    request format Elasticsearch and tantivy's aggregations share (an open end left out)."""
+    ranges = [
+        {k: v for k, v in (("from", lo), ("to", hi)) if v is not None}
+        for lo, hi in price_buckets(price_edges)
+    ]
+    return {"range": {"field": "price", "ranges": ranges}}

@@ -28,6 +28,7 @@ from search.recall.facets import (
     category_values,
     disjunctive_groups,
     price_buckets,
+    price_range_aggregation,
     price_values,
     stock_values,
 )
@@ -197,11 +198,7 @@ def facet_counts(
 
 def _aggregation(facet: str, price_edges: Sequence[float]) -> dict[str, Any]:
     if facet == "price":
-        ranges = [
-            {k: v for k, v in (("from", lo), ("to", hi)) if v is not None}
-            for lo, hi in price_buckets(price_edges)
-        ]
-        return {"range": {"field": "price", "ranges": ranges}}
+        return price_range_aggregation(price_edges)
     field = {"category": "category_path", "brand": "brand_name", "in_stock": "in_stock"}[facet]
     return {"terms": {"field": field, "size": AGG_SIZE, "segment_size": AGG_SIZE}}
 
