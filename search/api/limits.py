@@ -5,13 +5,10 @@ Each answer names the limit and the setting that raises it, so a caller knows wh
 
 from __future__ import annotations
 
-import unicodedata
-from urllib.parse import unquote_to_bytes
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search.errors import InvalidQuery, LimitExceeded
+from search.errors import LimitExceeded
 from search.settings import Settings
 
 
@@ -57,21 +54,10 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-def check_query_string_utf8(raw_query_string: bytes) -> None:
-    """Refuse a query string whose percent-decoded bytes are not UTF-8 (422)."""
-    for pair in raw_query_string.split(b"&"):
-        name, _, value = pair.partition(b"=")
-        try:
-            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            field = name.decode("latin-1", errors="replace")[:40]
-            raise InvalidQuery(
-                f"query parameter {field!r} is not valid UTF-8: percent-encode UTF-8 text"
-            ) from None
-
-
 def check_query_text(q: str, settings: Settings, field: str = "q") -> None:
-    """Refuse queries over the character or byte limit, or holding control characters."""
+    """Refuse queries over the character or byte limit (422). Control characters and a query
+    string that is not UTF-8 are refused before any route runs (``search.api.hygiene``, the
+    ``FreeText`` type)."""
     if len(q) > settings.api_max_query_chars:
         raise LimitExceeded(
             f"{field} is {len(q)} characters; the limit is {settings.api_max_query_chars} "
@@ -83,8 +69,3 @@ def check_query_text(q: str, settings: Settings, field: str = "q") -> None:
             f"{field} is {size} bytes in UTF-8; the limit is {settings.api_max_query_bytes} "
             "(SHELF_API_MAX_QUERY_BYTES)"
         )
-    for ch in q:
-        if ch not in "\t\n\r " and unicodedata.category(ch) in ("Cc", "Cs"):
-            raise InvalidQuery(
-                f"{field} contains the control character U+{ord(ch):04X}: send plain text"
-            )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.components import Components, components_of
-from search.api.limits import check_query_string_utf8, check_query_text
+from search.api.limits import check_query_text
 from search.api.models import ERROR_RESPONSES, FacetValueOut, SearchItemOut, SearchOut
 from search.errors import InvalidQuery, LimitExceeded, Overloaded
 from search.experiments.assignment import assign
@@ -96,7 +96,6 @@ def search(
 ) -> SearchOut:
     """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
     _shed_if_behind(request, settings)
-    check_query_string_utf8(request.scope.get("query_string", b""))
     check_query_text(q, settings)
     assignment = assign(components.experiments.running(), user_id, session_id)
     overrides = assignment.overrides
