@@ -181,6 +181,7 @@ class SynonymStore:
         key = rule_key(rule)
         try:
             with self.engine.begin() as conn:
+                self._one_writer(conn)
                 same = self._by_key(conn, key)
                 if same is not None:
                     return same, False
@@ -205,6 +206,7 @@ class SynonymStore:
         key = rule_key(rule)
         table = self.table
         with self.engine.begin() as conn:
+            self._one_writer(conn)
             row = conn.execute(sa.select(table).where(table.c.id == synonym_id)).mappings()
             current = row.first()
             if current is None:
@@ -249,6 +251,7 @@ class SynonymStore:
         table = self.table
         name = set_name(language)
         with self.engine.begin() as conn:
+            self._one_writer(conn)
             query = sa.select(table.c.rule_key, table.c.id).where(self._in_set(name))
             stored = {key: rule_id for key, rule_id in conn.execute(query)}
             new = [rule for key, rule in wanted.items() if key not in stored]
@@ -294,6 +297,15 @@ class SynonymStore:
     def drop_tables(self) -> None:
         """Drop the synonyms table (tests clean up with it)."""
         self.metadata.drop_all(self.engine)
+
+    def _one_writer(self, conn: sa.Connection) -> None:
+        """Make the writers of this table (any process) wait for each other until this
+        transaction ends, so the set limit checked here still holds when it commits."""
+        if conn.dialect.name == "postgresql":
+            lock = sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))")
+            conn.execute(lock, {"name": self.table.name})
+        else:  # SQLite: a write statement takes the database's write lock at once
+            conn.execute(self.table.delete().where(sa.false()))
 
     def _by_key(self, conn: sa.Connection, key: str) -> StoredSynonym | None:
         row = conn.execute(sa.select(self.table).where(self.table.c.rule_key == key))

@@ -3,6 +3,7 @@ limit, all-or-nothing imports, and the snapshot running servers reload."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -154,6 +155,26 @@ def test_an_import_failing_midway_rolls_back_whole(store: SynonymStore) -> None:
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", refuse_inserts)
     assert store.rules() == before
+
+
+def test_concurrent_imports_never_overfill_a_set(store: SynonymStore) -> None:
+    """Two writers, each within the limit alone, together over it: one of them is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[_rule(f"{side}{index}, {side}x{index}") for index in range(3)] for side in "ab"]
+    barrier = threading.Barrier(2)
+
+    def write(batch: list) -> str:  # type: ignore[type-arg]
+        barrier.wait()
+        try:
+            store.import_rules(batch, "de")
+        except LimitExceeded:
+            return "refused"
+        return "imported"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(write, batches))
+    assert outcomes == ["imported", "refused"] and store.count("de") == 3
 
 
 def test_the_snapshot_follows_every_kind_of_change(store: SynonymStore) -> None:
