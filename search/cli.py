@@ -504,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
         app_factory=_create_app,
     )
 
+    from search.synonym_cli import add_synonyms_commands
+
+    synonyms_help = "Synonym rules: list, add, delete, import, export."
+    add_synonyms_commands(
+        commands.add_parser("synonyms", help=synonyms_help, description=synonyms_help)
+    )
+
     from search.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

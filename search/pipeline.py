@@ -21,6 +21,9 @@ from search.rerank import Candidate, Reranker, cached_scores, sigmoid
 from search.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from search.synonyms import SynonymSet
     from workers.embedding import Embedder
 
 RecallMode = Literal["bm25", "dense", "hybrid"]
@@ -114,6 +117,7 @@ class SearchPipeline:
         deadline_ms: float = 2000,
         match_floor: float = 0.0,
         match_cap: int = 10_000,
+        synonyms: Callable[[], SynonymSet] | None = None,
     ) -> None:
         self.recall = recall
         self.reranker = reranker
@@ -130,6 +134,8 @@ class SearchPipeline:
         # most match_cap of them (beyond it the total is a lower bound).
         self.match_floor = match_floor
         self.match_cap = match_cap
+        # The synonym rules to apply, read per search (a store snapshot; None: no synonyms).
+        self.synonyms = synonyms
 
     def search(
         self,
@@ -375,10 +381,11 @@ def make_pipeline(
     rerank: bool = True,
     recall: Recall | None = None,
     embedder: Embedder | None = None,
+    synonyms: Callable[[], SynonymSet] | None = None,
 ) -> SearchPipeline:
     """The pipeline the settings describe: its recall backend (or ``recall``), embedding model
     (or ``embedder``), score cache and (if asked for) reranker, with the recall mode, fusion,
-    recall size, text length and deadline they name."""
+    recall size, text length and deadline they name; ``synonyms`` gives the rules to apply."""
     from search.cache import make_score_cache
     from search.recall.backends import make_recall
     from search.rerank import make_reranker
@@ -400,6 +407,7 @@ def make_pipeline(
         deadline_ms=settings.rerank_deadline_ms,
         match_floor=settings.dense_match_min_similarity,
         match_cap=settings.dense_match_max,
+        synonyms=synonyms,
     )
 
 

@@ -250,6 +250,20 @@ class Settings(BaseSettings):
         description="How often a server re-reads the running experiments (another process's "
         "start or stop takes effect within this).",
     )
+    # synonyms (issue 15: the store, /synonyms, `shelf synonyms`)
+    synonyms_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often a server re-reads the synonym rules (a change made by another "
+        "process or the CLI takes effect within this; the server that made it, at once).",
+    )
+    synonyms_max_rules: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most rules one synonym set (a language, or every language) may hold, as "
+        "Elasticsearch's synonyms sets; an import beyond it is refused whole.",
+    )
 
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."

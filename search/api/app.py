@@ -29,7 +29,10 @@ from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
 from search.pipeline import make_pipeline
+from search.refreshed import Refreshed
 from search.settings import Settings, get_settings
+from search.synonym_store import SynonymStore
+from search.synonyms import SynonymSet
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,20 @@ __all__ = ["Components", "build_components", "close_components", "components_of"
 
 def build_components(settings: Settings) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
-    event store and the impression writer."""
-    pipeline = make_pipeline(settings)
+    event store, the impression writer, and the synonym rules' snapshot (loaded)."""
+    event_log = make_event_log(settings)
+    synonym_store = SynonymStore(
+        event_log.engine,
+        table_prefix=settings.events_table_prefix,
+        max_rules=settings.synonyms_max_rules,
+    )
+    synonyms = Refreshed(
+        synonym_store.snapshot,
+        SynonymSet(),
+        refresh_s=settings.synonyms_refresh_s,
+        name="synonyms",
+    )
+    pipeline = make_pipeline(settings, synonyms=synonyms.get)
     if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
     pipeline.reranker.warm_up()
@@ -55,7 +70,6 @@ def build_components(settings: Settings) -> Components:
                 cache=EmbeddingCache(settings.embed_cache_path),
             )
             embedding.start()
-    event_log = make_event_log(settings)
     impressions = ImpressionWriter(
         event_log,
         max_queued=settings.impression_queue_size,
@@ -66,7 +80,17 @@ def build_components(settings: Settings) -> Components:
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
     )
     experiments.start()
-    return Components(pipeline, event_log, impressions, experiments, variants, embedding)
+    synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
+    return Components(
+        pipeline,
+        event_log,
+        impressions,
+        experiments,
+        variants,
+        synonym_store=synonym_store,
+        synonyms=synonyms,
+        embedding=embedding,
+    )
 
 
 def close_components(components: Components) -> None:
@@ -75,6 +99,7 @@ def close_components(components: Components) -> None:
     if components.embedding is not None:
         components.embedding.stop()
     components.experiments.close()
+    components.synonyms.close()
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
@@ -201,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_ops,
         routes_rerank,
         routes_search,
+        routes_synonyms,
     )
 
     settings = settings or get_settings()
@@ -239,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_experiments,
         routes_ops,
         routes_dashboard,
+        routes_synonyms,
     )
     for module in routers:
         app.include_router(module.router)
