@@ -36,7 +36,7 @@ def parse_thresholds(text: str) -> tuple[float, float, float]:
         raise argparse.ArgumentTypeError(
             f"expected three ascending positive numbers (e.g. 0.05,0.15,0.35), got {text!r}"
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:

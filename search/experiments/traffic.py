@@ -248,6 +248,6 @@ def position_biased_traffic(
             order = np.argsort(-score, kind="stable")
             clicks = rng.random(products_per_query) < seen * attractive[order]
             shown = tuple(products[i] for i in order)
-            searches.append(JudgedSearch(query, "en-US", shown,
-                                         tuple(p for p, c in zip(shown, clicks, strict=True) if c)))  # fmt: skip
+            clicked = tuple(p for p, c in zip(shown, clicks, strict=True) if c)
+            searches.append(JudgedSearch(query, "en-US", shown, clicked))
     return truth, searches
