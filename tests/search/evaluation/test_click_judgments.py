@@ -143,8 +143,16 @@ def test_the_click_log_counts_impressions_and_clicks_per_position(
     from search.evaluation.clicks import click_counts
 
     def shown(n: int, query: str, products: tuple[str, ...], hours: float, first: int = 1):
-        return Impression(f"r{n}", query, "de-DE", "none", products, first_position=first,
-                          page=1 if first == 1 else 2, ts=T0 + dt.timedelta(hours=hours))  # fmt: skip
+        return Impression(
+            f"r{n}",
+            query,
+            "de-DE",
+            "none",
+            products,
+            first_position=first,
+            page=1 if first == 1 else 2,
+            ts=T0 + dt.timedelta(hours=hours),
+        )
 
     event_log.record_impressions(
         [

@@ -1,4 +1,4 @@
-"""The plan's baseline read from the log (SQLite, then PostgreSQL), and ``shelf experiments plan``."""
+"""The plan's baseline from the log (SQLite, then PostgreSQL), and ``shelf experiments plan``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ def _search(n: int, user: str | None, days_ago: float, page: int = 1) -> Impress
 
 
 def _event(n: int, kind: str, value: float | None = None) -> Event:
-    return Event(f"e{n}.{kind}", kind, f"r{n}", "a", 1, value=value, currency="USD" if value else None,
-                 ts=NOW)  # fmt: skip
+    return Event(
+        f"e{n}.{kind}",
+        kind,
+        f"r{n}",
+        "a",
+        1,
+        value=value,
+        currency="USD" if value else None,
+        ts=NOW,
+    )
 
 
 def test_the_baseline_is_the_per_user_ratio_of_the_window(event_log: SqliteEventLog) -> None:
@@ -68,8 +76,23 @@ def test_an_empty_window_asks_for_a_baseline(event_log: SqliteEventLog) -> None:
 
 
 def test_shelf_experiments_plan_prints_users_and_days(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["experiments", "plan", "--metric", "ctr", "--mde", "0.1", "--baseline", "0.1",
-            "--searches-per-unit", "4", "--units-per-day", "1000", "--weights", "1,1", "--json"]  # fmt: skip
+    argv = [
+        "experiments",
+        "plan",
+        "--metric",
+        "ctr",
+        "--mde",
+        "0.1",
+        "--baseline",
+        "0.1",
+        "--searches-per-unit",
+        "4",
+        "--units-per-day",
+        "1000",
+        "--weights",
+        "1,1",
+        "--json",
+    ]
     assert main(argv) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["units_per_arm"]["control"] == pytest.approx(14751 / 4, rel=0.005)
