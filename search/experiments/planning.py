@@ -37,6 +37,7 @@ from search.experiments.stats import METRICS
 
 PlannedMetric = Literal["ctr", "conversion_rate", "revenue_per_search"]
 MAX_RELATIVE_MDE = 10.0  # +1000%: beyond it the question is not an experiment's
+MAX_UNITS = 1e12  # a plan needing more users than this is not a plan
 
 
 class PlanRequest(BaseModel):
@@ -47,7 +48,7 @@ class PlanRequest(BaseModel):
     metric: PlannedMetric = Field(description="The report's metric to power the test for.")
     mde: float | None = Field(
         None,
-        gt=0,
+        ge=1e-6,
         le=MAX_RELATIVE_MDE,
         description="Minimum detectable effect, relative to the baseline (0.05: +5%).",
     )
@@ -83,8 +84,8 @@ class PlanRequest(BaseModel):
         description="Relative weights of the variants, control first (as in an experiment).",
     )
     traffic: float = Field(1.0, gt=0, le=1, description="Share of users in the experiment.")
-    alpha: float = Field(0.05, gt=0, lt=0.5, description="Two-sided significance level.")
-    power: float = Field(0.8, ge=0.5, lt=1, description="Probability of detecting the MDE.")
+    alpha: float = Field(0.05, ge=1e-6, lt=0.5, description="Two-sided significance level.")
+    power: float = Field(0.8, ge=0.5, le=0.999999, description="Probability of detecting the MDE.")
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -176,7 +177,8 @@ def plan(request: PlanRequest, baseline: Baseline, units_per_day: float | None) 
         mde = request.mde
         delta = mde * baseline.value
         spread = inv_c + (1 + b * mde + c * mde * mde) * inv_t
-        units = z * z * baseline.unit_variance * spread / (delta * delta)
+        # An effect so small that δ² underflows needs more users than any plan: caught below.
+        units = z * z * baseline.unit_variance * spread / max(delta * delta, 1e-300)
         days = None if daily is None else units / daily
     else:
         if daily is None:
@@ -189,6 +191,10 @@ def plan(request: PlanRequest, baseline: Baseline, units_per_day: float | None) 
         if is_rate(request.metric) and baseline.value * (1 + mde) > 1:
             raise ValueError("days: too few users in that time to detect any possible effect")
         delta = mde * baseline.value
+    if request.mde is not None and not units <= MAX_UNITS:  # NaN too
+        raise ValueError(f"mde: it needs more than {MAX_UNITS:.0e} users; not plannable")
+    if not math.isfinite(mde):
+        raise ValueError("days: no MDE can be computed for that baseline and traffic")
     names = ["control"] + [f"treatment_{i}" for i in range(1, len(shares))]
     per_arm = {name: math.ceil(units * s) for name, s in zip(names, shares, strict=True)}
     return {

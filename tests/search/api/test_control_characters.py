@@ -155,6 +155,7 @@ class Requests:
             ("post", "/events"): [self.event(), [self.event(), self.event()]],
             ("post", "/experiments"): [experiment],
             ("patch", "/experiments/{experiment_id}"): [patch],
+            ("post", "/experiments/plan"): [{"metric": "ctr", "mde": 0.1, "baseline": 0.1}],
         }
         return bodies[(method, path)]
 
