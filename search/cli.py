@@ -496,6 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    from search.evaluation.clicks_cli import add_judgments_commands
+
+    judgments_help = "Relevance judgments for shelf eval, derived from the log's clicks."
+    add_judgments_commands(
+        commands.add_parser("judgments", help=judgments_help, description=judgments_help)
+    )
+
     from search.experiments.cli import add_experiments_commands
 
     experiments_help = "A/B experiments: create, start, stop, report, simulate."

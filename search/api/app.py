@@ -224,6 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_events,
         routes_experiments,
         routes_ops,
+        routes_planning,
         routes_rerank,
         routes_search,
         routes_synonyms,
@@ -262,6 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_search,
         routes_rerank,
         routes_events,
+        routes_planning,  # before /experiments/{id}
         routes_experiments,
         routes_ops,
         routes_dashboard,

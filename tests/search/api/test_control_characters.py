@@ -165,6 +165,7 @@ class Requests:
                 {"rules": ["ccalpha, ccbeta"], "language": "en"},
                 {"text": "ccalpha, ccbeta", "language": "en"},
             ],
+            ("post", "/experiments/plan"): [{"metric": "ctr", "mde": 0.1, "baseline": 0.1}],
         }
         return bodies[(method, path)]
 
