@@ -1,0 +1,56 @@
+"""The typo rule as a property: a completion is suggested with one typo exactly when some prefix
+of it is within one edit (optimal string alignment) of what was typed."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search.suggest.index import Completion, PrefixIndex, one_edit_variants
+
+WORD = st.text(alphabet="abcé", min_size=0, max_size=7)
+
+
+def osa_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Damerau-Levenshtein without repeated edits)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))  # fmt: skip
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@given(prefix=st.text(alphabet="abcé", min_size=1, max_size=6), key=WORD)
+@settings(max_examples=400, deadline=None)
+def test_variants_find_exactly_the_keys_with_a_prefix_one_edit_away(prefix: str, key: str) -> None:
+    by_variants = any(key.startswith(v) for v in one_edit_variants(prefix, "abcé"))
+    by_distance = any(osa_distance(prefix, key[:end]) <= 1 for end in range(len(key) + 1))
+    assert by_variants == by_distance, (prefix, key)
+
+
+@given(keys=st.sets(WORD.filter(bool), min_size=1, max_size=40), prefix=WORD)
+@settings(max_examples=100, deadline=None)
+def test_a_lookup_answers_exact_matches_then_typos_each_by_rank(keys: set[str], prefix: str
+                                                                ) -> None:  # fmt: skip
+    completions = [Completion(k, k, len(k) % 3, len(k) % 5) for k in keys]
+    index = PrefixIndex(completions, typo_tolerant=True, max_limit=100)
+    found = index.lookup(prefix, 100)
+    with patch("search.suggest.index.HOT_PREFIX_MATCHES", 2):  # most prefixes precomputed
+        assert (
+            PrefixIndex(completions, typo_tolerant=True, max_limit=100).lookup(prefix, 100) == found
+        )
+    order = {c.key: rank for rank, c in enumerate(index.ranked)}
+    exact = sorted((k for k in keys if k.startswith(prefix)), key=order.__getitem__)
+    typos = sorted(
+        (k for k in keys if k not in exact and len(prefix) >= 4
+         and any(osa_distance(prefix, k[:end]) <= 1 for end in range(len(k) + 1))),
+        key=order.__getitem__,
+    )  # fmt: skip
+    assert [(s.text, s.typo) for s in found] == [(k, False) for k in exact] + [
+        (k, True) for k in typos
+    ]
