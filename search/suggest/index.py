@@ -73,7 +73,9 @@ class PrefixIndex:
         for rank, completion in enumerate(self.ranked):
             self._rank_of_id[self._trie[completion.key]] = rank
         self._hot = _hot_prefix_answers(self.ranked, max_limit)
-        self._letters = "".join(sorted({ch for c in self.ranked for ch in c.key if ch.isalpha()}))
+        # The letters a typo may bring in: the Latin ones of the keys (typos are Latin-only).
+        letters = {ch for c in self.ranked for ch in c.key if ch.isalpha()}
+        self._letters = "".join(sorted(ch for ch in letters if is_latin(ch)))
 
     def __len__(self) -> int:
         return len(self.ranked)

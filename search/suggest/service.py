@@ -18,7 +18,7 @@ from catalog.locales import LANGUAGES
 from search.refreshed import Refreshed
 from search.settings import Settings
 from search.suggest.catalog_words import CatalogRecord, count_catalog_words, indexed_records
-from search.suggest.index import Completion, PrefixIndex, Suggestion
+from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
 from search.suggest.popular import PopularQuery, popular_queries
 from search.suggest.text import completion_key, prefix_key
 
@@ -31,26 +31,15 @@ class SuggestSnapshot:
     and how long that took."""
 
     indexes: dict[str | None, PrefixIndex] = field(default_factory=dict)
+    every: PrefixIndex | None = None  # every language's completions together
     built_at: dt.datetime | None = None
     build_s: float = 0.0
 
     def suggest(self, prefix: str, language: str | None, limit: int) -> list[Suggestion]:
         """The best ``limit`` completions of ``prefix`` in ``language`` (a language code), or,
-        when None, in every language, merged by the same ranking (exact matches first)."""
-        key = prefix_key(prefix)
-        if language is not None:
-            index = self.indexes.get(language)
-            return index.lookup(key, limit) if index is not None else []
-        found = [
-            s for index in self.indexes.values() for s in index.lookup(key, limit, typos=False)
-        ]
-        if len(found) < limit:  # typos only when the exact matches of every language fall short
-            found = [s for index in self.indexes.values() for s in index.lookup(key, limit)]
-        found.sort(key=lambda s: (s.typo, -s.users, -s.products, completion_key(s.text)))
-        unique: dict[str, Suggestion] = {}
-        for suggestion in found:
-            unique.setdefault(completion_key(suggestion.text), suggestion)
-        return list(unique.values())[:limit]
+        when None, in every language together, by the same ranking."""
+        index = self.every if language is None else self.indexes.get(language)
+        return index.lookup(prefix_key(prefix), limit) if index is not None else []
 
     @property
     def completions(self) -> int:
@@ -94,7 +83,26 @@ def build_snapshot(
         ]
         latin = language is not None and LANGUAGES[language].script == "latin"
         indexes[language] = PrefixIndex(completions, typo_tolerant=latin, max_limit=max_limit)
-    return SuggestSnapshot(indexes, dt.datetime.now(dt.UTC), time.perf_counter() - started)
+    every = PrefixIndex(_merged(indexes.values()), typo_tolerant=True, max_limit=max_limit)
+    return SuggestSnapshot(indexes, every, dt.datetime.now(dt.UTC), time.perf_counter() - started)
+
+
+def _merged(indexes: Iterable[PrefixIndex]) -> list[Completion]:
+    """One completion per key over every language: the most users of any language (a lower
+    bound: one user may have searched it in two), the products of all (each product has one
+    language), the text of the best ranked."""
+    merged: dict[str, Completion] = {}
+    for index in indexes:
+        for c in index.ranked:
+            seen = merged.get(c.key)
+            if seen is None:
+                merged[c.key] = c
+            else:
+                best = min(seen, c, key=rank_order)
+                merged[c.key] = Completion(
+                    c.key, best.text, max(seen.users, c.users), seen.products + c.products
+                )
+    return list(merged.values())
 
 
 class Suggestions:
