@@ -160,7 +160,7 @@ def main() -> int:
     args = parser.parse_args()
     print(hardware(), flush=True)
     from catalog.samples import SAMPLE_CATALOG
-    from search.suggest.catalog_words import CatalogRecord
+    from search.suggest.catalog_words import CatalogRecord, count_catalog_words
     from search.suggest.service import build_snapshot
 
     sample = [
@@ -171,7 +171,8 @@ def main() -> int:
     print(f"building from {len(sample) + args.products:,} products and {len(popular):,} "
           "popular queries ...", file=sys.stderr, flush=True)  # fmt: skip
     started, started_cpu = time.perf_counter(), time.process_time()
-    snapshot = build_snapshot(popular, [*sample, *records], min_products=2, max_limit=20)
+    words = count_catalog_words([*sample, *records], min_products=2)
+    snapshot = build_snapshot(popular, words, max_limit=20)
     build_s, build_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     sizes = ", ".join(f"{k}: {len(v):,}" for k, v in snapshot.indexes.items())
     print(f"built {snapshot.completions:,} completions in {build_s:.1f} s "

@@ -4,6 +4,6 @@ results (k-anonymous) and from the catalog's own words, per language, rebuilt in
 - ``text``: the key a completion and a prefix are matched on (NFKC, casefolded).
 - ``popular``: the one SQL aggregation over ``searches`` (distinct users per query).
 - ``catalog_words``: brands, category levels and title word n-grams, counted in products.
-- ``index``: one language's prefix index (tantivy, in memory) and its lookup.
+- ``index``: one language's prefix index (a MARISA trie, ranks, hot prefixes) and its lookup.
 - ``service``: the snapshot of every language, rebuilt off the request path.
 """

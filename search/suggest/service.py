@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from catalog.locales import LANGUAGES
 from search.refreshed import Refreshed
 from search.settings import Settings
-from search.suggest.catalog_words import CatalogRecord, count_catalog_words, indexed_records
+from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
 from search.suggest.popular import PopularQuery, popular_queries
 from search.suggest.text import completion_key, prefix_key
@@ -48,17 +48,13 @@ class SuggestSnapshot:
 
 
 def build_snapshot(
-    popular: Iterable[PopularQuery],
-    catalog: Iterable[CatalogRecord],
-    *,
-    min_products: int,
-    max_limit: int,
+    popular: Iterable[PopularQuery], words: CatalogWords, *, max_limit: int
 ) -> SuggestSnapshot:
-    """Merge the popular queries and the catalog's words by key per language and index each
-    language (see ``search.suggest.index``). A key both sources hold keeps the query's
-    spelling, its users and the catalog's product count."""
+    """Merge the popular queries and the catalog's words (``count_catalog_words``) by key per
+    language and index each language, and all of them together (see ``search.suggest.index``).
+    A key both sources hold keeps the query's spelling, its users and the catalog's product
+    count."""
     started = time.perf_counter()
-    words = count_catalog_words(catalog, min_products=min_products)
     users: dict[str | None, dict[str, tuple[int, str]]] = {}
     for row in popular:
         key = completion_key(row.query)
@@ -138,15 +134,16 @@ class SnapshotLoader:
     """What the background rebuild calls: reads both sources, and builds a new snapshot only when
     one of them changed since the last build (otherwise the last snapshot is returned as is).
 
-    The catalog is re-read only when the index's ``meta.json`` changed (tantivy rewrites it at
-    every commit); the popular queries are re-aggregated at every call (one SQL query)."""
+    The catalog is re-read (and its words counted; the records are not kept) only when the
+    index's ``meta.json`` changed (tantivy rewrites it at every commit); the popular queries are
+    re-aggregated at every call (one SQL query)."""
 
     def __init__(self, settings: Settings, engine: sa.Engine, searches: sa.Table) -> None:
         self.settings = settings
         self.engine = engine
         self.searches = searches
         self._catalog_stamp: tuple[int, int] | None = None
-        self._catalog: list[CatalogRecord] = []
+        self._words = CatalogWords({}, {})
         self._popular: list[PopularQuery] | None = None
         self._last: SuggestSnapshot | None = None
 
@@ -159,7 +156,9 @@ class SnapshotLoader:
             stat = meta.stat() if meta.exists() else None
             stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
             if stamp != self._catalog_stamp:
-                self._catalog = list(indexed_records(settings.index_dir))
+                self._words = count_catalog_words(
+                    indexed_records(settings.index_dir), min_products=settings.suggest_min_products
+                )
                 self._catalog_stamp, catalog_changed = stamp, True
         min_users = settings.analytics_min_users
         popular = sorted(
@@ -169,12 +168,7 @@ class SnapshotLoader:
         if self._last is not None and not catalog_changed and popular == self._popular:
             return self._last
         self._popular = popular
-        self._last = build_snapshot(
-            popular,
-            self._catalog,
-            min_products=settings.suggest_min_products,
-            max_limit=settings.suggest_max_limit,
-        )
+        self._last = build_snapshot(popular, self._words, max_limit=settings.suggest_max_limit)
         return self._last
 
 

@@ -22,7 +22,8 @@ def sample_snapshot(sample_index: EmbeddedRecall) -> SuggestSnapshot:
         PopularQuery("en", "wireless charger", 5),
         PopularQuery("zh", "无线耳机", 6),
     ]
-    return build_snapshot(popular, indexed_records(sample_index.path), min_products=2, max_limit=20)
+    words = count_catalog_words(indexed_records(sample_index.path), min_products=2)
+    return build_snapshot(popular, words, max_limit=20)
 
 
 def texts(snapshot: SuggestSnapshot, prefix: str, language: str | None, limit: int = 10
