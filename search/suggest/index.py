@@ -10,12 +10,13 @@ compact trie in C++), whose key ids map to ranks:
   them by rank. So no lookup ever handles more than a few hundred completions per prefix.
 
 Exact prefixes work in any script, CJK included (a prefix of characters; no word boundaries
-needed). A Latin-script prefix of ``TYPO_MIN_CHARS``+ characters, digits excepted (model numbers
-are typed exactly), also matches the completions one edit away (Damerau-Levenshtein, optimal
-string alignment: a deletion, insertion, substitution or transposition of adjacent letters)
-after the exact ones: those starting with a one-edit variant of the prefix, which is what a
-prefix Levenshtein automaton with distance 1 accepts (Schulz & Mihov 2002). A completion that
-needs no edit always comes first, as Algolia ranks typos before popularity.
+needed). A Latin-script prefix of ``TYPO_MIN_CHARS`` to ``TYPO_MAX_CHARS`` characters, digits
+excepted (model numbers are typed exactly), also matches the completions one edit away
+(Damerau-Levenshtein, optimal string alignment: a deletion, a substitution or insertion of a
+Latin letter or a space, or a transposition of adjacent characters) after the exact ones: those
+starting with a one-edit variant of the prefix, which is what a prefix Levenshtein automaton of
+distance 1 accepts (Schulz & Mihov 2002). A completion that needs no edit always comes first,
+as Algolia ranks typos before popularity.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import marisa_trie
 from search.suggest.text import is_latin
 
 TYPO_MIN_CHARS = 4
+TYPO_MAX_CHARS = 64  # bounds a lookup's work: a longer prefix is matched exactly
 HOT_PREFIX_MATCHES = 256
 
 
@@ -73,9 +75,10 @@ class PrefixIndex:
         for rank, completion in enumerate(self.ranked):
             self._rank_of_id[self._trie[completion.key]] = rank
         self._hot = _hot_prefix_answers(self.ranked, max_limit)
-        # The letters a typo may bring in: the Latin ones of the keys (typos are Latin-only).
+        # What a typo may substitute or insert: the keys' Latin letters, and a space.
         letters = {ch for c in self.ranked for ch in c.key if ch.isalpha()}
-        self._letters = "".join(sorted(ch for ch in letters if is_latin(ch)))
+        self._typo_letters = frozenset({" ", *(ch for ch in letters if is_latin(ch))})
+        self._hot_following = _following_letters(self.ranked, self._hot, self._typo_letters)
 
     def __len__(self) -> int:
         return len(self.ranked)
@@ -90,25 +93,44 @@ class PrefixIndex:
         if typos and len(found) < limit and self._typos_allowed(prefix):
             exact = set(ranks)
             more: set[int] = set()
-            # An edit at position i keeps prefix[:i]: only where that still starts a completion.
-            edits_before = self._matched_length(prefix) + 1
-            for variant in one_edit_variants(prefix, self._letters, edits_before):
+            for variant in self._one_edit_variants(prefix):
                 more.update(self._ranks(variant, limit + len(exact)))
             typos_found = sorted(more - exact)[: limit - len(found)]
             found += [self._suggestion(rank, typo=True) for rank in typos_found]
         return found
 
-    def _matched_length(self, prefix: str) -> int:
-        """The length of the longest start of ``prefix`` that some completion starts with."""
-        low, high = 0, len(prefix)  # prefix[:low] starts a completion (or is empty)
-        while low < high:
-            middle = (low + high + 1) // 2
-            start = prefix[:middle]
-            if start in self._hot or self._trie.items(start):
-                low = middle
-            else:
-                high = middle - 1
-        return low
+    def _one_edit_variants(self, prefix: str) -> Iterator[str]:
+        """The strings one edit from ``prefix`` that a completion one edit away must start with:
+        ``prefix`` less its last character (which covers every edit at the end), and each
+        deletion, substitution, insertion and adjacent transposition before it. An edit at
+        position ``i`` keeps ``prefix[:i]``: only positions where that still starts a completion
+        are tried, and a letter substituted or inserted there must follow ``prefix[:i]`` in
+        some completion."""
+        head = len(prefix) - 1
+        yield prefix[:head]
+        for i in range(head):
+            following = self._following(prefix[:i])
+            if following is None:
+                return  # prefix[:i] starts no completion, nor does any longer start
+            yield prefix[:i] + prefix[i + 1 :]
+            yield prefix[:i] + prefix[i + 1] + prefix[i] + prefix[i + 2 :]
+            for letter in following:
+                if letter != prefix[i]:
+                    yield prefix[:i] + letter + prefix[i + 1 :]
+                yield prefix[:i] + letter + prefix[i:]
+
+    def _following(self, start: str) -> str | None:
+        """The typo letters that follow ``start`` in the completions; None when no completion
+        starts with it. Precomputed for the hot prefixes, else read from its at most
+        ``HOT_PREFIX_MATCHES`` keys."""
+        known = self._hot_following.get(start)
+        if known is not None:
+            return known
+        keys = self._trie.keys(start)
+        if not keys:
+            return None
+        at = len(start)
+        return "".join({key[at] for key in keys if len(key) > at} & self._typo_letters)
 
     def _ranks(self, prefix: str, limit: int) -> list[int]:
         """The best ``limit`` ranks of the completions starting with ``prefix``."""
@@ -120,7 +142,7 @@ class PrefixIndex:
     def _typos_allowed(self, prefix: str) -> bool:
         return (
             self.typo_tolerant
-            and len(prefix.strip()) >= TYPO_MIN_CHARS
+            and TYPO_MIN_CHARS <= len(prefix.strip()) <= TYPO_MAX_CHARS
             and is_latin(prefix)
             and not any(ch.isdigit() for ch in prefix)
         )
@@ -130,23 +152,20 @@ class PrefixIndex:
         return Suggestion(completion.text, completion.users, completion.products, typo)
 
 
-def one_edit_variants(prefix: str, letters: str, edits_before: int | None = None) -> Iterator[str]:
-    """The strings one edit from ``prefix`` that a completion one edit away must start with:
-    ``prefix`` less its last character (which covers every edit at the end), and each deletion,
-    substitution (by ``letters``), insertion and adjacent transposition before it, at positions
-    before ``edits_before`` (default: all)."""
-    head = len(prefix) - 1
-    yield prefix[:head]
-    for i in range(head if edits_before is None else min(head, edits_before)):
-        yield prefix[:i] + prefix[i + 1 :]
-        if i + 1 < head:
-            yield prefix[:i] + prefix[i + 1] + prefix[i] + prefix[i + 2 :]
-        else:  # swapping the last two: the last character moves before the one it followed
-            yield prefix[:i] + prefix[i + 1] + prefix[i]
-        for letter in letters:
-            if letter != prefix[i]:
-                yield prefix[:i] + letter + prefix[i + 1 :]
-            yield prefix[:i] + letter + prefix[i:]
+def _following_letters(
+    ranked: list[Completion], hot: dict[str, list[int]], latin: frozenset[str]
+) -> dict[str, str]:
+    """For each hot prefix, the typo letters (``latin``) that follow it in some completion."""
+    following: dict[str, set[str]] = {prefix: set() for prefix in hot}
+    for completion in ranked:
+        key = completion.key
+        for end in range(len(key)):
+            letters = following.get(key[:end])
+            if letters is None:
+                break
+            if key[end] in latin:
+                letters.add(key[end])
+    return {prefix: "".join(sorted(letters)) for prefix, letters in following.items()}
 
 
 def _hot_prefix_answers(ranked: list[Completion], limit: int) -> dict[str, list[int]]:
