@@ -100,6 +100,7 @@ LATIN_PREFIXES = [
     ("wierl", "en", "wireless headphones", True),  # transposition
     ("wiireless", "en", "wireless headphones", True),  # insertion
     ("wureless", "en", "wireless headphones", True),  # substitution
+    ("wirelessh", "en", "wireless headphones", True),  # a missing space
     ("kafe", "de", "Kaffee", True),  # four characters: the shortest with typos
     ("kafffee", "de", "Kaffee", True),
 ]
