@@ -48,7 +48,7 @@ def typed(draw: st.DrawFn, keys: set[str]) -> str:
 
 
 @given(data=st.data(), keys=st.sets(WORD.filter(bool), min_size=1, max_size=40))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_a_lookup_answers_exact_matches_then_typos_each_by_rank(
     data: st.DataObject, keys: set[str]
 ) -> None:
