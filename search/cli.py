@@ -518,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("synonyms", help=synonyms_help, description=synonyms_help)
     )
 
+    from search.suggest.cli import SUGGEST_HELP, add_suggest_arguments, cmd_suggest
+
+    add_suggest_arguments(command("suggest", cmd_suggest, SUGGEST_HELP))
+
     from search.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

@@ -331,6 +331,29 @@ class Settings(BaseSettings):
         30_000, ge=1, description="Longest /rerank wait for every score; beyond it, 503."
     )
 
+    # suggest (GET /suggest, `shelf suggest`)
+    analytics_min_users: int = Field(
+        5,
+        ge=1,
+        description="k-anonymity: a query is shown (in suggestions, reports) only once at least "
+        "this many distinct users (user, else session) sent it.",
+    )
+    suggest_refresh_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often a server rebuilds its suggestions from the searches and the "
+        "catalog, in the background (the old ones are served meanwhile).",
+    )
+    suggest_max_limit: int = Field(
+        20, ge=1, le=100, description="Most suggestions one /suggest answers (limit)."
+    )
+    suggest_min_products: int = Field(
+        2,
+        ge=1,
+        description="A title's word n-gram becomes a suggestion from this many products on "
+        "(brands and categories from one).",
+    )
+
     @field_validator("facet_price_edges")
     @classmethod
     def _increasing_edges(cls, edges: list[float]) -> list[float]:

@@ -31,6 +31,7 @@ from search.experiments.variants import VariantPipelines
 from search.pipeline import make_pipeline
 from search.refreshed import Refreshed
 from search.settings import Settings, get_settings
+from search.suggest.service import make_suggestions
 from search.synonym_store import SynonymStore
 from search.synonyms import SynonymSet
 
@@ -81,6 +82,8 @@ def build_components(settings: Settings) -> Components:
     )
     experiments.start()
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
+    suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
+    suggestions.start()
     return Components(
         pipeline,
         event_log,
@@ -90,6 +93,7 @@ def build_components(settings: Settings) -> Components:
         synonym_store=synonym_store,
         synonyms=synonyms,
         embedding=embedding,
+        suggestions=suggestions,
     )
 
 
@@ -100,6 +104,8 @@ def close_components(components: Components) -> None:
         components.embedding.stop()
     components.experiments.close()
     components.synonyms.close()
+    if components.suggestions is not None:
+        components.suggestions.close()
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
@@ -227,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_planning,
         routes_rerank,
         routes_search,
+        routes_suggest,
         routes_synonyms,
     )
 
@@ -268,6 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_ops,
         routes_dashboard,
         routes_synonyms,
+        routes_suggest,
     )
     for module in routers:
         app.include_router(module.router)
