@@ -32,7 +32,9 @@ from functools import cache, lru_cache
 import Stemmer
 from stop_words import safe_get_stop_words
 
+from catalog.decompound import compound_parts, word_list
 from catalog.locales import LANGUAGES, Language, language_of
+from catalog.script_folding import fold_han, fold_kana
 from catalog.word_delimiter import delimited_terms, joined_pairs, subwords
 
 MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
@@ -74,6 +76,8 @@ def normalize_text(text: str) -> str:
     # on text that holds Arabic letters (most catalog text holds none).
     if _ARABIC.search(text):
         text = _ARABIC_DIACRITICS.sub("", text).translate(_ARABIC_FORMS)
+    # Prolonged sound marks typed as dashes or tildes, before the word delimiter splits there.
+    text = fold_kana(text)
     return text.replace("ё", "е")
 
 
@@ -95,15 +99,21 @@ def cjk_bigrams(run: str) -> Iterator[str]:
 
 
 def _word_terms(word: str, language: Language) -> Iterator[str]:
-    """Terms of one normalised word, which may mix CJK runs with other letters or digits."""
+    """Terms of one normalised word, which may mix CJK runs with other letters or digits; Han
+    characters folded to Simplified (``fold_han``); then, in a language with a compound word
+    list, the stems of the word's parts (``catalog.decompound``)."""
     position = 0
     for match in _CJK_RUN.finditer(word):
         if match.start() > position:
             yield _stem(word[position : match.start()], language)
-        yield from cjk_bigrams(match.group())
+        yield from cjk_bigrams(fold_han(match.group()))
         position = match.end()
     if position < len(word):
         yield _stem(word[position:], language)
+    words = word_list(language.code)
+    if words:
+        for part in compound_parts(word, words):
+            yield _stem(part, language)
 
 
 def _stem(word: str, language: Language) -> str:
