@@ -8,7 +8,8 @@
   writes, and OpenCC's phrase table only decides the few one-to-many cases (``乾``/``幹`` ->
   ``干``), where the two may differ.
 - **Kana** (after NFKC, which already makes half-width katakana and full-width Latin letters
-  alike): a dash, tilde or wave dash written after kana is the prolonged sound mark ``ー``
+  alike): a dash, tilde or wave dash between kana (or ending a kana word) is the prolonged sound
+  mark ``ー``
   (``ラ-メン``, ``ラ～メン`` -> ``ラーメン``); and a katakana word of four or more characters
   loses a final ``ー`` (``コンピューター`` -> ``コンピュータ``), the JIS spelling variant, as
   kuromoji's ``kuromoji_stemmer`` (minimum length 4) does.
@@ -20,13 +21,21 @@ import re
 from functools import cache
 from typing import Any
 
-# Characters shoppers type for ``ー``; NFKC has already made "－" "-", "～" "~" and "ｰ" "ー".
-LONG_VOWEL_VARIANTS = "-~\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u301c\u30fc\uff0d\uff5e\uff70"
-_KANA = "\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f"
-_HAS_KANA = re.compile(f"[{_KANA}]")
-_LONG_VOWEL = re.compile(f"(?<=[{_KANA}])[{re.escape(LONG_VOWEL_VARIANTS)}]")
-# ``ー`` at the end of a run of katakana (``ー`` included) of at least four characters.
-_FINAL_LONG_VOWEL = re.compile("(?<=[\u30a0-\u30ff]{3})\u30fc(?![\u30a0-\u30ff])")
+# The patterns are written for both Python's ``re`` and Java's regex (Elasticsearch's
+# ``pattern_replace`` char filters in ``search.recall.elastic_analysis`` use them as they are).
+# After kana (hiragana, katakana, half-width katakana): the characters shoppers type for ``ー``
+# (NFKC has already made "－" "-", "～" "~" and "ｰ" "ー"; the rest are dashes and wave dashes),
+# when kana or the word's end follows: "ケーブル-2m" keeps its dash as a separator.
+LONG_VOWEL_PATTERN = (
+    r"(?<=[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f])"
+    r"[\-~\u2010-\u2015\u2212\u301c\u30fc\uff0d\uff5e\uff70]"
+    r"(?=[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f]|\s|$)"
+)
+# ``ー`` ending a run of katakana (``ー`` included) of four or more characters.
+FINAL_LONG_VOWEL_PATTERN = r"(?<=[\u30a0-\u30ff]{3})\u30fc(?![\u30a0-\u30ff])"
+_HAS_KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f]")
+_LONG_VOWEL = re.compile(LONG_VOWEL_PATTERN)
+_FINAL_LONG_VOWEL = re.compile(FINAL_LONG_VOWEL_PATTERN)
 
 
 @cache
