@@ -39,7 +39,8 @@ def nouns(dic_lines: Iterable[str]) -> Iterator[str]:
         folded = word.casefold()
         if MIN_SUBWORD_SIZE <= len(folded) <= MAX_SUBWORD_SIZE:
             yield folded
-            yield folded.translate(_FOLD)
+            if (plain := folded.translate(_FOLD)) != folded:
+                yield plain
 
 
 def word_list_text(dic_lines: Iterable[str]) -> str:

@@ -2,9 +2,9 @@
 
 Per-language analysis is done with **per-language subfields chosen at index time**: a product's
 text goes to ``title.<lang>``, ``description.<lang>`` ... for the language of its locale only, and
-each ``.<lang>`` subfield has that language's analyzer: the same analysis as the embedded backend's ``catalog.analysis``, rebuilt with Elasticsearch's
-own filters (word delimiter, stemmer, German compounds, Han and kana folding): the settings are in
-``search.recall.elastic_analysis``.
+each ``.<lang>`` subfield has that language's analyzer: the same analysis as the embedded
+backend's ``catalog.analysis``, rebuilt with Elasticsearch's own filters (word delimiter, stemmer,
+German compounds, Han and kana folding), in ``search.recall.elastic_analysis``.
 
 A query searches the fields of the language of its locale filter, or of every language when it
 has none (a bare "coffee" can then match an en-US and a de-DE product). Localized titles are
