@@ -4,7 +4,11 @@ Index and query go through the same function, so what a shopper types is cut int
 terms the products were indexed under:
 
 - CJK (Chinese, Japanese, Korean): overlapping character bigrams, as Lucene's CJK analyzer does,
-  since none of these languages marks word boundaries reliably.
+  since none of these languages marks word boundaries reliably; Traditional Han characters first
+  folded to Simplified, and the kana's prolonged sound mark variants to ``ー``
+  (``catalog.script_folding``), so ``耳機`` meets ``耳机`` and ``ラ～メン`` meets ``ラーメン``.
+- German: each word also yields the stems of the word-list words inside it
+  (``catalog.decompound``), so ``Schreibtischstuhl`` meets ``Bürostuhl`` through ``stuhl``.
 - Latin scripts: lowercase, the language's snowball stemmer, then ASCII folding, so "Kopfhörer"
   and "kopfhorer" meet and "cafetera eléctrica" matches "cafetera electrica".
 - Cyrillic: lowercase, ё folded to е, the Russian stemmer.
@@ -76,8 +80,6 @@ def normalize_text(text: str) -> str:
     # on text that holds Arabic letters (most catalog text holds none).
     if _ARABIC.search(text):
         text = _ARABIC_DIACRITICS.sub("", text).translate(_ARABIC_FORMS)
-    # Prolonged sound marks typed as dashes or tildes, before the word delimiter splits there.
-    text = fold_kana(text)
     return text.replace("ё", "е")
 
 
@@ -141,9 +143,11 @@ def _kept(terms: Iterable[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=WORD_CACHE_SIZE)
 def _cached_terms(token: str, language_code: str) -> tuple[str, ...]:
     language = LANGUAGES[language_code]
+    # Prolonged sound marks typed as dashes or tildes, before the word delimiter splits there
+    # (per token, so cached: the patterns never reach across whitespace).
     return _kept(
         term
-        for variant in delimited_terms(token, _has_cjk)
+        for variant in delimited_terms(fold_kana(token), _has_cjk)
         for term in _word_terms(variant, language)
     )
 
