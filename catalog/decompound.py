@@ -13,7 +13,8 @@ is scanned from each position, and the longest word-list entry of ``MIN_SUBWORD_
 ``MAX_SUBWORD_SIZE`` characters that starts there is a part (``only_longest_match``). Both
 backends read the same file, so they cut a word into the same parts.
 
-The word lists (``catalog/data/decompound_<lang>.txt``, one casefolded word a line) are built by
+The word lists (``catalog/data/decompound_<lang>.txt``, one casefolded word a line after ``#``
+lines naming the source and its licence) are built by
 ``catalog.decompound_words`` from the nouns of the igerman98 hunspell dictionary as Debian packages
 it (``hunspell-de-de``). See the README, "How recall analyses text".
 """
@@ -40,7 +41,8 @@ def word_list(language: str) -> frozenset[str]:
     if name is None:
         return frozenset()
     text = resources.files("catalog").joinpath("data", name).read_text(encoding="utf-8")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def compound_parts(word: str, words: frozenset[str]) -> list[str]:

@@ -43,9 +43,16 @@ def nouns(dic_lines: Iterable[str]) -> Iterator[str]:
                 yield plain
 
 
+HEADER = (
+    "# German compound parts for Shelf's decompounder (catalog/decompound.py): the nouns of\n"
+    "# igerman98 (https://www.j3e.de/ispell/igerman98/), Copyright 1999-2016 Bjoern Jacke,\n"
+    "# GPL-2+, as Debian's hunspell-de-de ships it. Built by catalog/decompound_words.py.\n"
+)
+
+
 def word_list_text(dic_lines: Iterable[str]) -> str:
-    """The word list file's text: distinct words, sorted, one a line."""
-    return "".join(f"{word}\n" for word in sorted(set(nouns(dic_lines))))
+    """The word list file's text: the ``HEADER``, then distinct words, sorted, one a line."""
+    return HEADER + "".join(f"{word}\n" for word in sorted(set(nouns(dic_lines))))
 
 
 def main(argv: list[str] | None = None) -> int:

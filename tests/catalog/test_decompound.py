@@ -16,7 +16,7 @@ from catalog.decompound import (
     compound_parts,
     word_list,
 )
-from catalog.decompound_words import main, nouns, word_list_text
+from catalog.decompound_words import HEADER, main, nouns, word_list_text
 from search.recall.embedded import EmbeddedRecall
 from tests.conftest import make_product
 
@@ -54,8 +54,10 @@ def test_languages_without_a_word_list_are_never_split() -> None:
 
 def test_the_shipped_word_list_is_casefolded_sorted_and_within_the_part_sizes() -> None:
     text = resources.files("catalog").joinpath("data", "decompound_de.txt").read_text("utf-8")
-    lines = text.splitlines()
+    assert text.startswith("# German compound parts") and "GPL-2+" in text
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == sorted(set(lines)) and len(lines) > 20_000
+    assert frozenset(lines) == GERMAN
     assert all(MIN_SUBWORD_SIZE <= len(w) <= MAX_SUBWORD_SIZE for w in lines)
     assert all(w == w.casefold() and w.isalpha() for w in lines)
     # Every umlaut spelling has its folded twin, so "kopfhorer" splits like "kopfhörer".
@@ -89,9 +91,9 @@ def test_the_word_list_builder_writes_sorted_distinct_words(
 ) -> None:
     dic = tmp_path / "de_DE.dic"
     dic.write_text("3\nTisch/EPS\nStuhl/ST\nTisch/hke\n", encoding="utf-8")
-    assert word_list_text(["Tisch/EPS", "Stuhl/ST", "Tisch/hke"]) == "stuhl\ntisch\n"
+    assert word_list_text(["Tisch/EPS", "Stuhl/ST", "Tisch/hke"]) == HEADER + "stuhl\ntisch\n"
     assert main([str(dic)]) == 0
-    assert capsys.readouterr().out == "stuhl\ntisch\n"
+    assert capsys.readouterr().out == HEADER + "stuhl\ntisch\n"
     assert main([]) == 2
 
 
