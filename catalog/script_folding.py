@@ -4,9 +4,9 @@
   OpenCC's ``t2s`` conversion (``opencc`` on PyPI), so ``耳機`` and ``耳机``, ``咖啡機`` and
   ``咖啡机`` are one term. Taiwan and Hong Kong catalogs write Traditional, mainland shoppers
   type Simplified. Elasticsearch does the same with ICU's ``Traditional-Simplified`` transform
-  (``search.recall.elastic_bodies``); both map characters one to one for everything a shop
-  writes, and OpenCC's phrase table only decides the few one-to-many cases (``乾``/``幹`` ->
-  ``干``), where the two may differ.
+  (``search.recall.elastic_analysis``), character by character, where OpenCC also converts by
+  phrase: the two can differ where a phrase keeps a character (OpenCC leaves ``乾坤`` and folds
+  ``乾燥`` to ``干燥``).
 - **Kana** (after NFKC, which already makes half-width katakana and full-width Latin letters
   alike): a dash, tilde or wave dash between kana (or ending a kana word) is the prolonged sound
   mark ``ー``
