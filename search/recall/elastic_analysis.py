@@ -12,7 +12,7 @@ embedded backend, so a term means the same on both:
   lowercase and asciifolding.
 - German also splits compounds (``dictionary_decompounder``, before the stemmer) with the options
   and the very word list of ``catalog.decompound``, inline (``word_list``): no file to install on
-  every node or to keep in step, at the cost of about 0.3 MB of index settings.
+  every node or to keep in step, at the cost of about 0.35 MB of index settings.
 - Japanese: kuromoji (base forms, part-of-speech and stemming filters); Chinese: smartcn;
   Korean: nori. Without those plugins: the standard tokenizer with CJK bigrams (``cjk_bigram``),
   the same rule as the embedded backend. All three fold Traditional Han characters to Simplified
