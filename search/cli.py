@@ -504,6 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
         app_factory=_create_app,
     )
 
+    from search.merchandising.cli import add_rules_commands
+
+    rules_help = "Merchandising rules: pin, hide, boost, bury for queries; import, export, audit."
+    add_rules_commands(commands.add_parser("rules", help=rules_help, description=rules_help))
+
     from search.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

@@ -28,6 +28,7 @@ from search.experiments.event_log import make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
+from search.merchandising.book import RuleBook
 from search.pipeline import make_pipeline
 from search.settings import Settings, get_settings
 
@@ -66,7 +67,15 @@ def build_components(settings: Settings) -> Components:
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
     )
     experiments.start()
-    return Components(pipeline, event_log, impressions, experiments, variants, embedding)
+    rules = RuleBook(
+        event_log.engine,
+        pipeline.recall,
+        table_prefix=settings.events_table_prefix,
+        max_rules=settings.rules_max,
+        refresh_s=settings.rules_refresh_s,
+    )
+    rules.start()
+    return Components(pipeline, event_log, impressions, experiments, variants, embedding, rules)
 
 
 def close_components(components: Components) -> None:
@@ -75,6 +84,8 @@ def close_components(components: Components) -> None:
     if components.embedding is not None:
         components.embedding.stop()
     components.experiments.close()
+    if components.rules is not None:
+        components.rules.close()
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
@@ -200,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_experiments,
         routes_ops,
         routes_rerank,
+        routes_rules,
         routes_search,
     )
 
@@ -239,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_experiments,
         routes_ops,
         routes_dashboard,
+        routes_rules,
     )
     for module in routers:
         app.include_router(module.router)

@@ -12,21 +12,29 @@ import pytest
 from bench.common import Server
 from search.demo import demo_queries
 from tests.search.api.conftest import API_KEY, server_env
+from tests.search.api.rules_served import RULES_REFRESH_S, check_cli_pin_is_served_and_expires
 
 
 @pytest.fixture(scope="module")
-def server(
+def served(
     api_data_dir: Path, test_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The server's base URL and environment (the CLI run with it shares its store)."""
     out = tmp_path_factory.mktemp("server")
     env = server_env(
-        api_data_dir, test_model_dir, SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}"
-    )
+        api_data_dir, test_model_dir, SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}",
+        SHELF_RULES_REFRESH_S=str(RULES_REFRESH_S),
+    )  # fmt: skip
     server = Server(env, out / "server.log", loglevel="INFO", ready_timeout_s=60)
-    yield server.base
+    yield server.base, env
     server.stop()
     # One JSON log line per request, each with its request id.
     assert '"request_id"' in server.log_tail(chars=10**9)
+
+
+@pytest.fixture(scope="module")
+def server(served: tuple[str, dict[str, str]]) -> str:
+    return served[0]
 
 
 @pytest.mark.slow
@@ -59,3 +67,10 @@ def test_the_real_server_stores_an_event_of_a_search(server: str) -> None:
 def test_the_real_server_reranks_tei_style(server: str) -> None:
     response = httpx.post(f"{server}/rerank", json={"query": "coffee", "texts": ["a", "b"]})
     assert response.status_code == 200 and len(response.json()) == 2
+
+
+@pytest.mark.slow
+def test_a_pin_added_from_the_cli_is_served_within_the_refresh_interval_and_expires(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    check_cli_pin_is_served_and_expires(*served)
