@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from search.merchandising.model import Rule, contains_words, query_words
+from search.merchandising.model import Rule, query_words
 
 
 @dataclass(frozen=True)
@@ -58,20 +58,22 @@ NOTHING = Merchandising()
 
 
 class RuleSet:
-    """A snapshot of the stored rules, indexed for matching: ``equals`` rules by their words,
-    ``contains`` rules by their first word."""
+    """A snapshot of the stored rules, indexed for matching: both kinds by their words, so a
+    query costs one lookup for ``equals`` and one per contiguous run of its words (up to the
+    longest ``contains`` phrase) for ``contains``, however many rules there are."""
 
     def __init__(self, rules: Iterable[Rule] = (), version: int = -1) -> None:
         self.version = version  # the store's version it was read at (-1: none)
         self.rules = sorted(rules, key=lambda rule: rule.id)
         self._equals: dict[tuple[str, ...], list[Rule]] = defaultdict(list)
-        self._contains: dict[str, list[Rule]] = defaultdict(list)
+        self._contains: dict[tuple[str, ...], list[Rule]] = defaultdict(list)
         for rule in self.rules:
             words = rule.condition.words
             if rule.condition.match == "equals":
                 self._equals[words].append(rule)
             else:
-                self._contains[words[0]].append(rule)
+                self._contains[words].append(rule)
+        self._longest = max((len(words) for words in self._contains), default=0)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -83,10 +85,11 @@ class RuleSet:
         words = query_words(query)
         langs = set(languages)
         found = {rule.id: rule for rule in self._equals.get(words, ())}
-        for word in set(words):
-            for rule in self._contains.get(word, ()):
-                if contains_words(words, rule.condition.words):
-                    found[rule.id] = rule
+        if self._contains:
+            for i in range(len(words)):
+                for j in range(i + 1, min(len(words), i + self._longest) + 1):
+                    for rule in self._contains.get(words[i:j], ()):
+                        found[rule.id] = rule
         return [
             rule
             for rule_id, rule in sorted(found.items())
