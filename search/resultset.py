@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from catalog.product import Product
 from search.errors import InvalidQuery, LimitExceeded
 from search.merchandising.apply import NOTHING, RuleSet
-from search.merchandising.pages import boost_head, merge_page, pinned_from
+from search.merchandising.pages import boost_head, merge_page, pinned_item
 from search.pipeline import SearchItem, SearchPipeline, SearchResponse
 from search.recall import SearchFilters
 from search.recall.facets import FACETS, FacetCounts, MatchEntry, MatchQuery
@@ -194,7 +194,7 @@ def search_page(
         in_head = {item.product_id: item for item in raw_head}
         items = merge_page(
             pins, organic_total, start, end, organic,
-            lambda pid: _pinned_item(pipeline, pid, in_head),
+            lambda pid: pinned_item(pipeline.recall, pid, in_head),
         )  # fmt: skip
     elif raw_head and start < total:
         entries = pipeline.recall.match_window(match, sort, start, end)
@@ -216,16 +216,6 @@ def search_page(
         facets=counts,
         rules=merch.rules,
     )
-
-
-def _pinned_item(
-    pipeline: SearchPipeline, pid: str, in_head: dict[str, SearchItem]
-) -> SearchItem | None:
-    """A pinned product as an item: its head item (scores kept) or one built from the index."""
-    if pid in in_head:
-        return in_head[pid]
-    product = pipeline.recall.products([pid]).get(pid)
-    return None if product is None else pinned_from(product)
 
 
 def _rest(

@@ -11,7 +11,7 @@ allowed: at search time the hide wins (see ``search.merchandising.apply``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from search.errors import Conflict, InvalidQuery
 from search.merchandising.model import RuleSpec, may_match_together, windows_overlap
@@ -62,10 +62,15 @@ def pin_collisions(rules: Sequence[RuleSpec], changed: Iterable[str]) -> dict[st
     return found
 
 
-def _pairs(left: list[Entry], right: list[Entry], position: int, collide: object) -> None:
+def _pairs(
+    left: list[Entry],
+    right: list[Entry],
+    position: int,
+    collide: Callable[[Entry, Entry, int], None],
+) -> None:
     for a in left:
         for b in right:
-            collide(a, b, position)  # type: ignore[operator]
+            collide(a, b, position)
 
 
 def unknown_products(rules: Sequence[RuleSpec], recall: Recall) -> dict[str, list[str]]:

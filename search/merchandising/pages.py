@@ -97,6 +97,15 @@ def merge_page(
     return items
 
 
+def pinned_item(recall: Recall, pid: str, in_head: dict[str, SearchItem]) -> SearchItem | None:
+    """A pinned product as an item: its head item (scores kept), else one built from the
+    index (None when the index no longer holds it)."""
+    if pid in in_head:
+        return in_head[pid]
+    product = recall.products([pid]).get(pid)
+    return None if product is None else pinned_from(product)
+
+
 def pinned_from(product: Product) -> SearchItem:
     """A pinned product that the head did not hold, as an item (no recall or rerank score)."""
     return SearchItem(

@@ -165,7 +165,11 @@ class RuleStore:
         if rule_id is not None:
             query = query.where(table.c.rule_id == rule_id)
         with self.engine.connect() as conn:
-            return [AuditEntry.model_validate(dict(row._mapping)) for row in conn.execute(query)]
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        for row in rows:  # SQLite gives back naive times: they were written in UTC
+            if row["at"].tzinfo is None:
+                row["at"] = row["at"].replace(tzinfo=dt.UTC)
+        return [AuditEntry.model_validate(row) for row in rows]
 
     def drop_tables(self) -> None:
         """Drop both tables (tests)."""

@@ -88,7 +88,7 @@ def test_the_rules_page_creates_edits_refuses_and_deletes_rules_with_an_audit(
 
     row.get_by_role("button", name="Delete").click()
     expect(page.locator("#no-rules")).to_be_visible()
-    audit = page.locator("#audit-table tbody tr")
+    audit = page.locator("#audit-table tbody tr").filter(has_text="dash-earbuds")
     expect(audit).to_have_count(3)
     assert [audit.nth(i).locator("td").nth(2).inner_text() for i in range(3)] == [
         "delete", "update", "create"

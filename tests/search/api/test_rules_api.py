@@ -224,3 +224,25 @@ def test_a_search_applies_a_new_rule_at_once_and_marks_what_it_did(
     rules.delete("/rules/earbuds", headers=auth())
     again = rules.get("/search", params={"q": "wireless earbuds", "rerank": "false"}).json()
     assert again["rules"] == [] and again["items"][0]["product_id"] == top
+
+
+def test_every_variant_of_a_running_experiment_applies_the_rules(client: TestClient) -> None:
+    from tests.search.api.test_experiments_api import _create, _user_in
+
+    experiment = _create(
+        client, [{"name": "plain", "overrides": {"rerank": False}}, {"name": "reranked"}],
+        status="running",
+    )  # fmt: skip
+    rule = body("variants", condition={"match": "contains", "phrase": "earbuds"},
+                actions={"pins": [{"product_id": PHONE, "position": 1}]})  # fmt: skip
+    try:
+        assert client.post("/rules", json=rule, headers=auth()).status_code == 201
+        for variant in ("plain", "reranked"):
+            params = {"q": "wireless earbuds", "user_id": _user_in(experiment, variant)}
+            found = client.get("/search", params=params).json()
+            assert found["variant"] == variant and found["rules"] == ["variants"]
+            assert (found["items"][0]["product_id"], found["items"][0]["pinned"]) == (PHONE, True)
+    finally:
+        client.delete("/rules/variants", headers=auth())
+        client.patch(f"/experiments/{experiment['id']}", json={"status": "stopped"},
+                     headers=auth())  # fmt: skip
