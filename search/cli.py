@@ -521,6 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     from search.suggest.cli import SUGGEST_HELP, add_suggest_arguments, cmd_suggest
 
     add_suggest_arguments(command("suggest", cmd_suggest, SUGGEST_HELP))
+    from search.merchandising.cli import add_rules_commands
+
+    rules_help = "Merchandising rules: pin, hide, boost, bury for queries; import, export, audit."
+    add_rules_commands(commands.add_parser("rules", help=rules_help, description=rules_help))
 
     from search.demo import cmd_demo
 

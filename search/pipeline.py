@@ -56,6 +56,9 @@ class SearchItem:
     dense_score: float | None = None  # cosine similarity to the query vector (dense leg)
     bm25_rank: int | None = None  # 1-based rank in the BM25 leg; None: that leg missed it
     dense_rank: int | None = None  # 1-based rank in the dense leg; None: that leg missed it
+    pinned: bool = False  # placed at its position by a merchandising rule
+    rule: str | None = None  # the merchandising rule that pinned or boosted it
+    boost: float | None = None  # the factor rules multiplied final_score by (None: not boosted)
 
 
 @dataclass

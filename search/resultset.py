@@ -11,12 +11,16 @@ the whole match set by one field, ties by id, and are not reranked.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from catalog.product import Product
 from search.errors import InvalidQuery, LimitExceeded
+from search.merchandising.apply import NOTHING, RuleSet
+from search.merchandising.pages import boost_head, merge_page, pinned_item
 from search.pipeline import SearchItem, SearchPipeline, SearchResponse
 from search.recall import SearchFilters
 from search.recall.facets import FACETS, FacetCounts, MatchEntry, MatchQuery
@@ -38,6 +42,7 @@ class ResultPage:
     sort: str
     has_more: bool
     facets: FacetCounts = field(default_factory=dict)
+    rules: tuple[str, ...] = ()  # the merchandising rules the query met
 
 
 def parse_sort(value: str | None) -> str:
@@ -96,11 +101,15 @@ def search_page(
     max_result_window: int = 10_000,
     price_edges: Sequence[float] = (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0),
     max_facet_values: int = 100,
+    rules: RuleSet | None = None,
+    now: dt.datetime | None = None,
 ) -> ResultPage:
     """Page ``page`` (1-based, ``size`` items) of the match set of ``query`` under ``filters``
     in ``sort`` order, with its total and the ``facets`` asked for (disjunctive counts).
 
-    ``recall_k`` is the rerank window (default the pipeline's). Raises ``InvalidQuery`` for an
+    ``recall_k`` is the rerank window (default the pipeline's). ``rules`` (merchandising) are
+    matched at ``now`` (default the clock) and applied after reranking
+    (``search.merchandising.pages``). Raises ``InvalidQuery`` for an
     unknown sort or facet and ``LimitExceeded`` for a page past ``max_result_window``.
     """
     sort = parse_sort(sort)
@@ -117,6 +126,16 @@ def search_page(
         plan.text, k=window, recall_k=window, rerank=rerank and relevance, blend=blend, plan=plan
     )
     started = time.perf_counter()
+    merch = NOTHING
+    if rules is not None and len(rules):
+        # A rule of one language meets a query whose language is stated, surely detected, or
+        # that of the product_locale filter.
+        languages = set(plan.analyze_as or ())
+        if plan.filters.language is not None:
+            languages.add(plan.filters.language)
+        merch = rules.plan(plan.text, languages, now or dt.datetime.now(dt.UTC))
+    hidden = tuple(sorted(merch.hidden))
+    pins = list(merch.pins) if relevance else []
     neighbours: list[tuple[str, float]] = []
     cut = False
     if plan.vector is not None and plan.mode != "bm25":
@@ -129,37 +148,59 @@ def search_page(
         analyze_as=plan.analyze_as,
         neighbours=tuple(product_id for product_id, _ in neighbours),
         filters=plan.filters,
+        excluded=hidden,
     )
-    head = response.items
-    if not head:  # nothing lexical and nothing close enough: an empty set, whatever relaxed
-        total, exact = 0, True
+    if pins:  # only those that pass the filters (and are not hidden) are shown
+        pinned_query = MatchQuery(None, None, tuple(p[1] for p in pins), plan.filters, hidden)
+        eligible = {e.product_id for e in pipeline.recall.match_entries(pinned_query)}
+        pins = [pin for pin in pins if pin[1] in eligible]
+    pin_ids = tuple(sorted(p[1] for p in pins))
+    organic_match = dataclasses.replace(match, excluded=tuple(sorted({*hidden, *pin_ids})))
+    raw_head = response.items
+    head = [item for item in raw_head if item.product_id not in merch.hidden]
+    head = boost_head([i for i in head if i.product_id not in pin_ids], merch, pipeline.recall)
+    if not raw_head:  # nothing lexical and nothing close enough: an empty set, whatever relaxed
+        organic_total, exact = 0, True
     else:
-        total, exact = pipeline.recall.match_count(match)
-        total, exact = max(total, len(head)), exact and not cut
+        organic_total, exact = pipeline.recall.match_count(organic_match)
+        organic_total, exact = max(organic_total, len(head)), exact and not cut
+    total = organic_total + len(pins)
     counts: FacetCounts = {}
     if facets:
         facets_started = time.perf_counter()
+        counted = match  # pinned products count like members
+        if pin_ids:
+            counted = dataclasses.replace(match, neighbours=(*match.neighbours, *pin_ids))
         counts = pipeline.recall.facet_counts(
-            match, facets, price_edges=price_edges, max_values=max_facet_values
+            counted, facets, price_edges=price_edges, max_values=max_facet_values
         )
         response.timings_ms["facets"] = round((time.perf_counter() - facets_started) * 1000, 3)
     start, end = (page - 1) * size, page * size
-    if not head or start >= total:
-        items: list[SearchItem] = []
-    elif relevance and end <= len(head):
-        items = head[start:end]
-    elif relevance:
+
+    def organic(a: int, b: int) -> list[SearchItem]:  # positions a..b of the organic order
+        if not raw_head or a >= organic_total or b <= a:
+            return []
+        if b <= len(head):
+            return head[a:b]
         # RRF orders lexical members by rank only while their leg weighs something: then the
-        # lexical top end + head (with every neighbour) holds every position up to end.
-        depth = end + len(head) if pipeline.fusion.bm25 > 0 else None
-        entries = pipeline.recall.match_entries(match, depth=depth)
-        items = head[start:end] + _rest(
-            pipeline, entries, neighbours, head, plan.mode,
-            max(start, len(head)), end,
+        # lexical top b + head (with every neighbour) holds every position up to b.
+        depth = b + len(head) if pipeline.fusion.bm25 > 0 else None
+        entries = pipeline.recall.match_entries(organic_match, depth=depth)
+        return head[a:b] + _rest(
+            pipeline, entries, neighbours, head, plan.mode, max(a, len(head)), b
+        )
+
+    if relevance:
+        in_head = {item.product_id: item for item in raw_head}
+        items = merge_page(
+            pins, organic_total, start, end, organic,
+            lambda pid: pinned_item(pipeline.recall, pid, in_head),
         )  # fmt: skip
-    else:
+    elif raw_head and start < total:
         entries = pipeline.recall.match_window(match, sort, start, end)
         items = _sorted_page(pipeline, entries, dict(neighbours), start)
+    else:
+        items = []
     spent = (time.perf_counter() - started) * 1000
     response.timings_ms["result_set"] = round(spent, 3)  # total, facets and the page's members
     response.timings_ms["total"] = round(response.timings_ms.get("total", 0.0) + spent, 3)
@@ -173,6 +214,7 @@ def search_page(
         sort=sort,
         has_more=end < total,
         facets=counts,
+        rules=merch.rules,
     )
 
 

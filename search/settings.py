@@ -264,6 +264,19 @@ class Settings(BaseSettings):
         description="Most rules one synonym set (a language, or every language) may hold, as "
         "Elasticsearch's synonyms sets; an import beyond it is refused whole.",
     )
+    # merchandising rules
+    rules_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often a server re-reads the merchandising rules (a change by another "
+        "process or the CLI takes effect within this; the changing process at once).",
+    )
+    rules_max: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most merchandising rules the store holds; a change beyond is refused (422).",
+    )
 
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."

@@ -28,6 +28,7 @@ from search.experiments.event_log import make_event_log
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
+from search.merchandising.book import RuleBook
 from search.pipeline import make_pipeline
 from search.refreshed import Refreshed
 from search.settings import Settings, get_settings
@@ -84,6 +85,14 @@ def build_components(settings: Settings) -> Components:
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
     suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
     suggestions.start()
+    rules = RuleBook(
+        event_log.engine,
+        pipeline.recall,
+        table_prefix=settings.events_table_prefix,
+        max_rules=settings.rules_max,
+        refresh_s=settings.rules_refresh_s,
+    )
+    rules.start()
     return Components(
         pipeline,
         event_log,
@@ -94,6 +103,7 @@ def build_components(settings: Settings) -> Components:
         synonyms=synonyms,
         embedding=embedding,
         suggestions=suggestions,
+        rules=rules,
     )
 
 
@@ -106,6 +116,8 @@ def close_components(components: Components) -> None:
     components.synonyms.close()
     if components.suggestions is not None:
         components.suggestions.close()
+    if components.rules is not None:
+        components.rules.close()
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
@@ -232,6 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_ops,
         routes_planning,
         routes_rerank,
+        routes_rules,
         routes_search,
         routes_suggest,
         routes_synonyms,
@@ -276,6 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_dashboard,
         routes_synonyms,
         routes_suggest,
+        routes_rules,
     )
     for module in routers:
         app.include_router(module.router)

@@ -16,6 +16,7 @@ from search.experiments.event_log import EventLog
 from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
+from search.merchandising.book import RuleBook
 from search.pipeline import SearchPipeline
 from search.recall import Recall
 from search.refreshed import Refreshed
@@ -38,6 +39,7 @@ class Components:
     synonyms: Refreshed[SynonymSet]  # what searches apply: the store's last snapshot
     embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
     suggestions: Suggestions | None = None  # rebuilt in the background, off the path
+    rules: RuleBook | None = None  # merchandising rules: managed here, applied to searches
 
     @property
     def recall(self) -> Recall:

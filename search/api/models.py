@@ -64,6 +64,17 @@ class SearchItemOut(BaseModel):
         "Null for a candidate left unscored in a degraded answer (those follow the scored "
         "ones, in recall order)."
     )
+    pinned: bool = Field(
+        False, description="Placed at this position by a merchandising rule (rule names it)."
+    )
+    rule: str | None = Field(
+        None, description="The merchandising rule that pinned or boosted it, or null."
+    )
+    boost: float | None = Field(
+        None,
+        description="The factor merchandising rules multiplied final_score by (a negative "
+        "score is divided), or null.",
+    )
 
 
 class FacetValueOut(BaseModel):
@@ -111,6 +122,10 @@ class SearchOut(BaseModel):
         default_factory=dict,
         description="Counts per value of each facet asked for, over the match set under every "
         "other active filter. Apply a value with the same-named parameter (price=25-50).",
+    )
+    rules: list[str] = Field(
+        default_factory=list,
+        description="Ids of the merchandising rules the query met (pins, hides, boosts).",
     )
     candidates: int = Field(description="Candidates recalled (both legs, fused).")
     reranked: bool

@@ -1,4 +1,5 @@
-"""``/dashboard``: the experiments page and its static assets (public: they hold no data).
+"""``/dashboard``: the experiments page, the merchandising rules page (``/dashboard/rules``)
+and their static assets (public: they hold no data).
 
 The page reads experiments and reports through the API with the key the user types, so it
 needs no access of its own. Its own files are revalidated on every load (``no-cache`` with an
@@ -51,6 +52,18 @@ def dashboard() -> FileResponse:
     _check_vendored()
     headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
+
+
+@router.get(
+    "/dashboard/rules",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The rules page"}},
+)
+def rules_page() -> FileResponse:
+    """The merchandising rules page (HTML): list, create, edit, delete rules and read the
+    audit, with the API key the user types (no chart, so no vendored file needed)."""
+    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    return FileResponse(STATIC_DIR / "rules.html", media_type="text/html", headers=headers)
 
 
 @router.get("/dashboard/static/{path:path}", include_in_schema=False)

@@ -142,6 +142,7 @@ def search(
         max_result_window=settings.api_max_result_window,
         price_edges=settings.facet_price_edges,
         max_facet_values=settings.facet_max_values,
+        rules=components.rules.current() if components.rules is not None else None,
     )
     response = result.response
     for stage, ms in response.timings_ms.items():
@@ -187,6 +188,7 @@ def search(
             name: [FacetValueOut(**vars(v)) for v in values]
             for name, values in result.facets.items()
         },  # fmt: skip
+        rules=list(result.rules),
         candidates=response.candidates,
         reranked=response.reranked,
         degraded=response.degraded,

@@ -47,7 +47,8 @@ _AGG_FIELDS = {"category": "category_path", "brand": "brand_name", "in_stock": "
 
 
 def match_clause(match: MatchQuery) -> dict[str, Any]:
-    """The scoring part of the match set: BM25 text OR a dense neighbour (scoring 0)."""
+    """The scoring part of the match set: BM25 text OR a dense neighbour (scoring 0), NOT an
+    excluded id."""
     should: list[dict[str, Any]] = []
     if match.text is not None:
         should.append(search_body(match.text, match.filters, 0)["query"]["bool"]["must"][0])
@@ -57,7 +58,10 @@ def match_clause(match: MatchQuery) -> dict[str, Any]:
         )
     if not should:
         return {"match_none": {}}
-    return {"bool": {"should": should, "minimum_should_match": 1}}
+    clause: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
+    if match.excluded:  # hidden by merchandising rules
+        clause["bool"]["must_not"] = [{"ids": {"values": list(match.excluded)}}]
+    return clause
 
 
 def _only(filters: SearchFilters, facets: Sequence[str]) -> SearchFilters:

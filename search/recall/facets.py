@@ -39,13 +39,14 @@ AGG_SIZE = 10_000  # distinct values one facet aggregation reports before trimmi
 @dataclass(frozen=True)
 class MatchQuery:
     """What defines a match set: the lexical leg's query (None: dense only), how it is
-    analysed, the dense neighbours' ids (above the floor, under the locale filter alone) and
-    the filters every member passes."""
+    analysed, the dense neighbours' ids (above the floor, under the locale filter alone), the
+    filters every member passes and the ids that are never members."""
 
     text: str | None
     analyze_as: tuple[str, ...] | None
     neighbours: tuple[str, ...]
     filters: SearchFilters
+    excluded: tuple[str, ...] = ()  # ids never members (hidden by merchandising rules)
 
     def with_filters(self, filters: SearchFilters) -> MatchQuery:
         """The same query under other filters."""

@@ -1,7 +1,8 @@
 """The match set on the embedded tantivy index: counted, listed and faceted in tantivy, over
 fast fields, without loading a document.
 
-The match set is one tantivy query: ``(lexical query OR id in neighbours) AND filters``, the
+The match set is one tantivy query: ``(lexical query OR id in neighbours) AND filters AND NOT
+id in excluded``, the
 neighbour clause scoring 0 so a member's score is its BM25 score. ``count`` gives the total,
 ``aggregate`` the facet counts (terms over ``category_path``, ``brand_name`` and ``in_stock``, a
 range aggregation over ``price``), and one collection by score lists the members: price and
@@ -58,6 +59,9 @@ def match_query(
         (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
         for f in filter_queries(match.filters)
     ]
+    if match.excluded:
+        ids = tantivy.Query.term_set_query(schema, "id", list(match.excluded))
+        clauses.append((tantivy.Occur.MustNot, ids))
     return tantivy.Query.boolean_query(clauses)
 
 

@@ -152,6 +152,19 @@ class Requests:
             "status": "draft",
         }
         patch = {"description": "d", "variants": variants, "control": "a", "status": "draft"}
+        # A rule refused after validation (an unknown product), so this test stores none.
+        rule = {
+            "id": "cc-rule",
+            "description": "d",
+            "condition": {"match": "equals", "phrase": "cc rule", "language": "en"},
+            "actions": {
+                "pins": [{"product_id": "cc-no-such-product", "position": 1}],
+                "hide": ["cc-no-such-product-2"],
+                "boosts": [{"field": "brand", "value": "acme", "factor": 2}],
+            },
+            "start": "2026-01-01T00:00:00Z",
+            "end": "2027-01-01T00:00:00Z",
+        }
         bodies: dict[tuple[str, str], list[Any]] = {
             ("post", "/rerank"): [cohere, tei],
             ("post", "/v1/rerank"): [cohere],
@@ -166,6 +179,8 @@ class Requests:
                 {"text": "ccalpha, ccbeta", "language": "en"},
             ],
             ("post", "/experiments/plan"): [{"metric": "ctr", "mde": 0.1, "baseline": 0.1}],
+            ("post", "/rules"): [rule],
+            ("put", "/rules/{rule_id}"): [rule],
         }
         return bodies[(method, path)]
 
@@ -183,7 +198,8 @@ class Requests:
         else:
             body = _with(self._body_for(method, path, location), location, value)
         url = path.replace("{experiment_id}", _quote(path_value))
-        url = url.replace("{synonym_id}", self.synonym_id) + _query(params)
+        url = url.replace("{synonym_id}", self.synonym_id)
+        url = url.replace("{rule_id}", _quote(path_value)) + _query(params)
         content = None if body is None else json.dumps(body).encode()  # \ud800 as an escape
         headers = {**auth(), "Content-Type": "application/json"}
         return self.client.request(method.upper(), url, content=content, headers=headers)

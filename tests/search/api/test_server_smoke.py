@@ -17,6 +17,7 @@ import pytest
 from bench.common import Server
 from search.demo import demo_queries
 from tests.search.api.conftest import API_KEY, auth, server_env
+from tests.search.api.rules_served import RULES_REFRESH_S, check_cli_pin_is_served_and_expires
 
 SYNONYMS_REFRESH_S = 1.0
 MARGIN_S = 3.0  # a loaded shared machine: the reload itself, the poll's own period
@@ -32,6 +33,7 @@ def env(
         test_model_dir,
         SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}",
         SHELF_SYNONYMS_REFRESH_S=str(SYNONYMS_REFRESH_S),
+        SHELF_RULES_REFRESH_S=str(RULES_REFRESH_S),
     )
 
 
@@ -137,3 +139,10 @@ def test_the_real_server_finds_a_product_through_a_synonym_the_cli_added(
         return PRODUCT in _bm25_found(server)
 
     _waited(synonym_added_at, SYNONYMS_REFRESH_S + MARGIN_S, found)
+
+
+@pytest.mark.slow
+def test_a_pin_added_from_the_cli_is_served_within_the_refresh_interval_and_expires(
+    server: str, env: dict[str, str]
+) -> None:
+    check_cli_pin_is_served_and_expires(server, env)
