@@ -504,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
         app_factory=_create_app,
     )
 
+    from search.analytics.cli import add_analytics_commands
+
+    analytics_help = "Search analytics: top, zero-result, no-click queries; daily; UBI export."
+    add_analytics_commands(
+        commands.add_parser("analytics", help=analytics_help, description=analytics_help)
+    )
+
     from search.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

@@ -251,6 +251,17 @@ class Settings(BaseSettings):
         "start or stop takes effect within this).",
     )
 
+    # analytics
+    analytics_min_users: int = Field(
+        5,
+        ge=1,
+        description="k-anonymity: a query shows in analytics only when at least this many "
+        "distinct users (user id, else session id) sent it in the window asked about.",
+    )
+    analytics_max_rows: int = Field(
+        1000, ge=1, le=100_000, description="Most queries one analytics request may ask for."
+    )
+
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."
     )
