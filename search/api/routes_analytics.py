@@ -9,14 +9,14 @@ Searches answered but not yet written are flushed first, so an answer includes t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from search.analytics.queries import QueryList
-from search.analytics.reports import daily, one_query, query_list
+from search.analytics.reports import SqlStore, daily, one_query, query_list
 from search.analytics.window import Window, check_limit, make_window
 from search.api.components import Components, components_of
 from search.api.models import ERROR_RESPONSES
@@ -114,13 +114,18 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 AskedWindow = Annotated[Window, Depends(_window)]
 
 
+def _store(components: Components) -> SqlStore:
+    # Both EventLog engines are SQLAlchemy stores; analytics read their tables directly.
+    return cast(SqlStore, components.event_log)
+
+
 def _list(
     which: QueryList, components: Components, settings: Settings, window: Window, limit: int
 ) -> QueriesOut:
     check_limit(limit, settings.analytics_max_rows)
     components.impressions.flush()
     body = query_list(
-        components.event_log, window, which, min_users=settings.analytics_min_users, limit=limit
+        _store(components), window, which, min_users=settings.analytics_min_users, limit=limit
     )
     return QueriesOut.model_validate(body)
 
@@ -178,7 +183,7 @@ def query_metrics(
 ) -> QueryOut:
     """One query's CTR, conversion and mean first-click position; 404 below the threshold."""
     components.impressions.flush()
-    body = one_query(components.event_log, window, q, min_users=settings.analytics_min_users)
+    body = one_query(_store(components), window, q, min_users=settings.analytics_min_users)
     return QueryOut.model_validate(body)
 
 
@@ -191,7 +196,7 @@ def query_metrics(
 def searches_per_day(components: Store, window: AskedWindow) -> DaysOut:
     """Searches, zero-result searches, CTR and conversion per UTC day, oldest first."""
     components.impressions.flush()
-    return DaysOut.model_validate(daily(components.event_log, window))
+    return DaysOut.model_validate(daily(_store(components), window))
 
 
 @router.get(

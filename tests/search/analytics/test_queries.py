@@ -39,8 +39,17 @@ def searched(
         request_id = f"r{next(_ids)}"
         shown = tuple(f"p{i}" for i in range(results))
         impressions.append(
-            Impression(request_id, query, locale, "none", shown, user_id=f"{user_prefix}{user}",
-                       ts=ts, page=page, result_count=results)  # fmt: skip
+            Impression(
+                request_id,
+                query,
+                locale,
+                "none",
+                shown,
+                user_id=f"{user_prefix}{user}",
+                ts=ts,
+                page=page,
+                result_count=results,
+            )  # fmt: skip
         )
         if user < len(clicks):
             events.append(Event(f"e{next(_ids)}", "click", request_id, "p0", clicks[user], ts=ts))

@@ -31,8 +31,13 @@ def test_a_store_made_before_the_columns_gets_them_and_old_rows_still_count(
                     "first_position, product_ids, page, sort, ts, day) VALUES (:id, 'none', "
                     ":unit, :user, 'Old Query', 'en', 1, '[\"p1\"]', 1, 'relevance', :ts, :day)"
                 ),
-                {"id": f"old{user}", "unit": f"user:o{user}", "user": f"o{user}", "ts": TS,
-                 "day": TS.date().isoformat()},  # fmt: skip
+                {
+                    "id": f"old{user}",
+                    "unit": f"user:o{user}",
+                    "user": f"o{user}",
+                    "ts": TS,
+                    "day": TS.date().isoformat(),
+                },  # fmt: skip
             )
     engine_type = type(event_log)
     reopened = engine_type(event_log.engine.url.render_as_string(hide_password=False),
@@ -73,4 +78,3 @@ def test_the_query_key_is_the_pipeline_normalisation_case_folded(text: str) -> N
 def test_case_and_spacing_variants_share_one_key() -> None:
     for spellings in (["Straße", "STRASSE", "  strasse "], ["TÉLÉ\tRouge", "télé rouge"]):
         assert len({query_key(s) for s in spellings}) == 1, spellings
-

@@ -25,8 +25,13 @@ ID = {"type": "string", "maxLength": 100}
 TIMESTAMP = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"}
 UBI_QUERY = {
     "type": "object",
-    "required": ["query_id", "user_query", "timestamp", "query_response_id",
-                 "query_response_hit_ids"],  # fmt: skip
+    "required": [
+        "query_id",
+        "user_query",
+        "timestamp",
+        "query_response_id",
+        "query_response_hit_ids",
+    ],  # fmt: skip
     "additionalProperties": False,  # only the spec's names
     "properties": {
         "application": {"type": "string", "maxLength": 100},
@@ -125,9 +130,7 @@ def test_the_export_is_valid_ubi_and_ties_events_to_their_query(
     assert (purchase["action_name"], purchase["event_attributes"]["value"]) == ("purchase", 19.5)
 
 
-def test_since_keeps_what_happened_from_then(
-    event_log: SqliteEventLog, tmp_path: Path
-) -> None:
+def test_since_keeps_what_happened_from_then(event_log: SqliteEventLog, tmp_path: Path) -> None:
     _seed(event_log)
     since = TS + dt.timedelta(days=1)
     summary = export_ubi(event_log.engine, event_log.tables, tmp_path, since)

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from tests.search.api.conftest import auth
 
 
-
 def _search(client: TestClient, q: str, user: str, **params: object) -> dict:  # type: ignore[type-arg]
     answer = client.get("/search", params={"q": q, "user_id": user, "lang": "en", **params})
     assert answer.status_code == 200, answer.text
@@ -77,8 +76,14 @@ def test_bad_input_is_a_422_naming_the_parameter(
 
 
 @pytest.mark.parametrize(
-    "path", ["/analytics/top-queries", "/analytics/zero-results", "/analytics/no-clicks",
-             "/analytics/query?q=x", "/analytics/daily"],  # fmt: skip
+    "path",
+    [
+        "/analytics/top-queries",
+        "/analytics/zero-results",
+        "/analytics/no-clicks",
+        "/analytics/query?q=x",
+        "/analytics/daily",
+    ],  # fmt: skip
 )
 def test_analytics_need_the_api_key(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
