@@ -86,56 +86,45 @@ def _window_filter(searches: sa.Table, window: Window) -> list[sa.ColumnElement[
     return conditions
 
 
-def _per_request(tables: Tables, window: Window) -> sa.Subquery:
-    """Clicks, first click position and purchases per search of the window."""
+def _per_search(
+    tables: Tables, window: Window, key: sa.ColumnElement[Any], *extra: sa.ColumnElement[bool]
+) -> sa.Subquery:
+    """One row per search of the window: its key, unit, result count, clicks, first click
+    position and purchases. The window's searches are found first (by ``ts``), then each one's
+    events by the index on ``events.request_id``."""
     searches, events = tables.searches, tables.events
-    in_window = sa.select(searches.c.request_id).where(*_window_filter(searches, window))
     is_click = events.c.type == "click"
+    first_click = sa.case((is_click & (events.c.position >= 1), events.c.position))
     return (
         sa.select(
-            events.c.request_id,
+            key.label("key"),
+            searches.c.unit_id,
+            searches.c.result_count,
             sa.func.sum(sa.case((is_click, 1), else_=0)).label("clicks"),
-            sa.func.min(sa.case((is_click & (events.c.position >= 1), events.c.position))).label(
-                "first_click"
-            ),
+            sa.func.min(first_click).label("first_click"),
             sa.func.sum(sa.case((events.c.type == "purchase", 1), else_=0)).label("purchases"),
         )
-        .where(events.c.request_id.in_(in_window))
-        .group_by(events.c.request_id)
-        .subquery("per_request")
+        .select_from(searches.outerjoin(events, events.c.request_id == searches.c.request_id))
+        .where(*_window_filter(searches, window), *extra)
+        .group_by(searches.c.request_id, key, searches.c.unit_id, searches.c.result_count)
+        .subquery("per_search")
     )
 
 
-def _key_column(searches: sa.Table) -> sa.ColumnElement[str]:
-    return searches.c.query_key
-
-
-def _stats_select(
-    tables: Tables, window: Window, key: sa.ColumnElement[Any]
-) -> tuple[sa.Select, sa.Subquery]:
-    """The per-key statement, and its per-request subquery (for HAVING clauses on clicks)."""
-    searches = tables.searches
-    per_request = _per_request(tables, window)
-    clicks = sa.func.coalesce(per_request.c.clicks, 0)
-    purchases = sa.func.coalesce(per_request.c.purchases, 0)
-    query = (
-        sa.select(
-            key.label("key"),
-            sa.func.count().label("searches"),
-            sa.func.count(sa.distinct(searches.c.unit_id)).label("users"),
-            sa.func.sum(sa.case((searches.c.result_count == 0, 1), else_=0)).label("zero"),
-            sa.func.sum(sa.case((clicks > 0, 1), else_=0)).label("clicked"),
-            sa.func.sum(clicks).label("clicks"),
-            sa.func.sum(sa.case((purchases > 0, 1), else_=0)).label("converted"),
-            sa.func.avg(per_request.c.first_click).label("first_click"),
-        )
-        .select_from(
-            searches.outerjoin(per_request, per_request.c.request_id == searches.c.request_id)
-        )
-        .where(*_window_filter(searches, window))
-        .group_by(key)
-    )
-    return query, per_request
+def _stats_select(per_search: sa.Subquery) -> sa.Select:
+    """Per key: searches, users, zero-result searches, clicked searches, clicks, converted
+    searches and the mean first click position."""
+    row = per_search.c
+    return sa.select(
+        row.key,
+        sa.func.count().label("searches"),
+        sa.func.count(sa.distinct(row.unit_id)).label("users"),
+        sa.func.sum(sa.case((row.result_count == 0, 1), else_=0)).label("zero"),
+        sa.func.sum(sa.case((row.clicks > 0, 1), else_=0)).label("clicked"),
+        sa.func.sum(row.clicks).label("clicks"),
+        sa.func.sum(sa.case((row.purchases > 0, 1), else_=0)).label("converted"),
+        sa.func.avg(row.first_click).label("first_click"),
+    ).group_by(row.key)
 
 
 def query_stats_query(
@@ -144,12 +133,10 @@ def query_stats_query(
     """The ``limit`` queries sent by at least ``min_users`` users, of a list: ``top`` (most
     searched), ``zero`` (most zero-result searches), ``no-clicks`` (searches with results but
     not one click, most such searches first). Ties by query text."""
-    searches = tables.searches
-    key = _key_column(searches)
-    query, per_request = _stats_select(tables, window, key)
-    users = sa.func.count(sa.distinct(searches.c.unit_id))
-    zero = sa.func.sum(sa.case((searches.c.result_count == 0, 1), else_=0))
-    having: list[sa.ColumnElement[bool]] = [users >= min_users]
+    per_search = _per_search(tables, window, tables.searches.c.query_key)
+    row = per_search.c
+    zero = sa.func.sum(sa.case((row.result_count == 0, 1), else_=0))
+    having: list[sa.ColumnElement[bool]] = [sa.func.count(sa.distinct(row.unit_id)) >= min_users]
     order: sa.ColumnElement[Any]
     if which == "top":
         order = sa.func.count().desc()
@@ -158,25 +145,23 @@ def query_stats_query(
         order = zero.desc()
     else:
         with_results = sa.func.count() - zero
-        having += [with_results > 0, sa.func.sum(sa.func.coalesce(per_request.c.clicks, 0)) == 0]
+        having += [with_results > 0, sa.func.sum(row.clicks) == 0]
         order = with_results.desc()
-    return query.having(*having).order_by(order, key).limit(limit)
+    return _stats_select(per_search).having(*having).order_by(order, row.key).limit(limit)
 
 
 def one_query_stats_query(tables: Tables, window: Window, key: str, min_users: int) -> sa.Select:
     """One query's row (by its ``query_key``), if at least ``min_users`` users sent it."""
-    searches = tables.searches
-    column = _key_column(searches)
-    users = sa.func.count(sa.distinct(searches.c.unit_id))
-    query, _ = _stats_select(tables, window, column)
-    return query.where(column == key).having(users >= min_users)
+    column = tables.searches.c.query_key
+    per_search = _per_search(tables, window, column, column == key)
+    users = sa.func.count(sa.distinct(per_search.c.unit_id))
+    return _stats_select(per_search).having(users >= min_users)
 
 
 def daily_query(tables: Tables, window: Window) -> sa.Select:
     """Searches per UTC day of the window, oldest first (no query text: no threshold)."""
-    searches = tables.searches
-    query, _ = _stats_select(tables, window, searches.c.day)
-    return query.order_by(searches.c.day)
+    per_search = _per_search(tables, window, tables.searches.c.day)
+    return _stats_select(per_search).order_by(per_search.c.key)
 
 
 def stream_stats(engine: sa.Engine, query: sa.Select) -> Iterator[QueryStats]:

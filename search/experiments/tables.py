@@ -42,7 +42,8 @@ def added_search_columns() -> list[sa.Column]:
 
 def add_missing_columns(engine: sa.Engine, tables: Tables) -> list[str]:
     """Add to an existing ``searches`` table the columns it lacks (``ALTER TABLE ... ADD
-    COLUMN`` with the server default, on SQLite and PostgreSQL alike); return their names.
+    COLUMN`` with the server default, on SQLite and PostgreSQL alike) and the indexes it lacks;
+    return the columns' names.
     ``create_all`` makes missing tables but never changes an existing one."""
     have = {col["name"] for col in sa.inspect(engine).get_columns(tables.searches.name)}
     added = []
@@ -63,6 +64,8 @@ def add_missing_columns(engine: sa.Engine, tables: Tables) -> list[str]:
                     f"{column.info['backfill']}"
                 ))  # fmt: skip
             added.append(column.name)
+    for index in tables.searches.indexes:  # indexes added since, likewise
+        index.create(engine, checkfirst=True)
     return added
 
 
@@ -105,6 +108,8 @@ def make_tables(prefix: str) -> Tables:
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("day", sa.String(10), nullable=False),
         sa.Index(f"{prefix}searches_experiment", "experiment_id", "variant"),
+        sa.Index(f"{prefix}searches_ts", "ts"),  # analytics: time ranges
+        sa.Index(f"{prefix}searches_query_key", "query_key"),  # analytics: one query
     )
     events = sa.Table(
         f"{prefix}events",

@@ -22,6 +22,8 @@ def test_a_store_made_before_the_columns_gets_them_and_old_rows_still_count(
 ) -> None:
     table = event_log.tables.searches.name
     with event_log.engine.begin() as conn:
+        for index in ("ts", "query_key"):
+            conn.execute(sa.text(f"DROP INDEX {table}_{index}"))
         for column in ("query_key", "result_count"):
             conn.execute(sa.text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
         for user in range(5):  # rows as the old code wrote them
@@ -43,8 +45,11 @@ def test_a_store_made_before_the_columns_gets_them_and_old_rows_still_count(
     reopened = engine_type(event_log.engine.url.render_as_string(hide_password=False),
                            table_prefix=table.removesuffix("searches"))  # fmt: skip
     try:
-        columns = {c["name"] for c in sa.inspect(reopened.engine).get_columns(table)}
+        inspector = sa.inspect(reopened.engine)
+        columns = {c["name"] for c in inspector.get_columns(table)}
         assert {"query_key", "result_count"} <= columns
+        indexes = {index["name"] for index in inspector.get_indexes(table)}
+        assert {f"{table}_ts", f"{table}_query_key"} <= indexes
         row = one_query(reopened, make_window(), "Old Query", min_users=5)
         assert (row["searches"], row["zero_result_searches"]) == (5, 0)
     finally:
