@@ -161,6 +161,7 @@
       if (err instanceof Unauthorized) askForKey(err.message);
       else {
         $("window-form").hidden = false;
+        $("analytics").hidden = true; // never the numbers of another window under this one
         showNotice(err.message);
       }
     }
