@@ -526,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     rules_help = "Merchandising rules: pin, hide, boost, bury for queries; import, export, audit."
     add_rules_commands(commands.add_parser("rules", help=rules_help, description=rules_help))
 
+    from search.analytics.cli import add_analytics_commands
+
+    analytics_help = "Search analytics: top, zero-result, no-click queries; daily; UBI export."
+    add_analytics_commands(
+        commands.add_parser("analytics", help=analytics_help, description=analytics_help)
+    )
+
     from search.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

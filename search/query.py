@@ -23,3 +23,14 @@ def normalize_query(query: str) -> str:
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidQuery(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
     return text
+
+
+def query_key(query: str) -> str:
+    """The form analytics group a query by: ``normalize_query``'s text (NFC, control characters
+    dropped, whitespace collapsed) case-folded with ``str.casefold`` (Unicode full case folding,
+    so "Straße", "STRASSE" and "strasse" meet), then NFC again. Never raises: stored queries were
+    checked when searched."""
+    text = unicodedata.normalize("NFC", query)
+    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    text = _SPACE.sub(" ", text).strip()
+    return unicodedata.normalize("NFC", text.casefold())

@@ -278,6 +278,17 @@ class Settings(BaseSettings):
         description="Most merchandising rules the store holds; a change beyond is refused (422).",
     )
 
+    # analytics
+    analytics_min_users: int = Field(
+        5,
+        ge=1,
+        description="k-anonymity: a query shows in analytics and suggestions only when at least "
+        "this many distinct users (user id, else session id) sent it in the window asked about.",
+    )
+    analytics_max_rows: int = Field(
+        1000, ge=1, le=100_000, description="Most queries one analytics request may ask for."
+    )
+
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."
     )
@@ -344,13 +355,7 @@ class Settings(BaseSettings):
         30_000, ge=1, description="Longest /rerank wait for every score; beyond it, 503."
     )
 
-    # suggest (GET /suggest, `shelf suggest`)
-    analytics_min_users: int = Field(
-        5,
-        ge=1,
-        description="k-anonymity: a query is shown (in suggestions, reports) only once at least "
-        "this many distinct users (user, else session) sent it.",
-    )
+    # suggest (GET /suggest, `shelf suggest`); popular queries obey analytics_min_users
     suggest_refresh_s: float = Field(
         60.0,
         gt=0,

@@ -238,6 +238,7 @@ _STORE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErr
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Shelf API for ``settings`` (the environment's when None)."""
     from search.api import (
+        routes_analytics,
         routes_dashboard,
         routes_events,
         routes_experiments,
@@ -290,6 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_synonyms,
         routes_suggest,
         routes_rules,
+        routes_analytics,
     )
     for module in routers:
         app.include_router(module.router)

@@ -150,7 +150,7 @@ def search(
 
     shown = result.items
     request_id: str = request.state.request_id
-    if shown:
+    if shown or result.total == 0:  # a zero-result search is logged too (for analytics)
         components.impressions.offer(
             Impression(
                 request_id=request_id,
@@ -159,11 +159,12 @@ def search(
                 experiment_id=assignment.experiment_id,
                 variant=assignment.variant,
                 product_ids=tuple(item.product_id for item in shown),
-                first_position=shown[0].position,
+                first_position=shown[0].position if shown else (page - 1) * size + 1,
                 user_id=user_id,
                 session_id=session_id,
                 page=page,
                 sort=sort,
+                result_count=result.total,
             )
         )
     return SearchOut(

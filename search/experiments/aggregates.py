@@ -2,7 +2,8 @@
 
 Events are first summed per request (clicks, first click position, add-to-carts, purchases and
 their value), then joined to the experiment's searches and summed per variant and unit (and per
-locale or day for the slices). Only first pages count as searches (see the where clause).
+locale or day for the slices). Only first pages with results count as searches (see the
+where clause).
 Only events whose ``request_id`` is a search of this experiment count; searches without a unit
 (no user, no session) belong to no experiment and are skipped.
 SQLAlchemy Core only, so SQLite and PostgreSQL run the same statement.
@@ -85,6 +86,10 @@ def unit_tallies_query(tables: Tables, experiment_id: str, by: Slice = None) -> 
             # A search is its first page; later pages (their own impressions, and the events
             # on them) are kept for analytics but neither add searches nor count in a report.
             searches.c.page == 1,
+            # A search that matched nothing is logged for analytics but is no search here:
+            # variants change ranking, never the match set, so it would add the same noise to
+            # every arm (and the report's numbers stay those of the searches with results).
+            searches.c.result_count != 0,
         )
         .group_by(*group)
     )

@@ -25,6 +25,7 @@ from search.experiments.batch_insert import ROWS_PER_INSERT, InsertOutcome, inse
 from search.experiments.definitions import Experiment
 from search.experiments.stats import UnitTally
 from search.experiments.tables import Tables, add_missing_columns, make_tables
+from search.query import query_key
 from search.settings import Settings
 
 _ROWS_PER_INSERT = ROWS_PER_INSERT
@@ -46,6 +47,7 @@ class Impression:
     experiment_id: str | None = None
     page: int = 1  # the page shown (1: the search's first answer, which the report counts)
     sort: str = "relevance"
+    result_count: int | None = None  # the match set's size (0: a zero-result search; None: unknown)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class _SqlEventLog:
                     "page": imp.page,
                     "sort": imp.sort,
                     "product_ids": list(imp.product_ids),
+                    "query_key": query_key(imp.query),
+                    "result_count": -1 if imp.result_count is None else imp.result_count,
                     "ts": ts,
                     "day": ts.astimezone(dt.UTC).date().isoformat(),
                 }

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from search.experiments.event_log import Event, Impression, SqliteEventLog
-from search.experiments.tables import make_tables
+from search.experiments.tables import added_search_columns, make_tables
 from tests.stores import POSTGRES_URL, postgres_event_log
 
 
@@ -56,7 +56,8 @@ def test_a_report_counts_a_search_once_by_its_first_page(event_log: SqliteEventL
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A store whose ``searches`` table predates the page and sort columns, with one row."""
+    """A store whose ``searches`` table predates the added columns (page, sort, and those
+    after them), with one row."""
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     url = f"sqlite:///{tmp_path / 'events.db'}" if request.param == "sqlite" else POSTGRES_URL
     engine = sa.create_engine(url)
@@ -65,7 +66,7 @@ def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
     columns = [
         sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
         for c in tables.searches.columns
-        if c.name not in ("page", "sort")
+        if c.name not in {added.name for added in added_search_columns()}
     ]
     old_searches = sa.Table(tables.searches.name, old, *columns)
     old.create_all(engine)
