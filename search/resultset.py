@@ -129,6 +129,7 @@ def search_page(
         analyze_as=plan.analyze_as,
         neighbours=tuple(product_id for product_id, _ in neighbours),
         filters=plan.filters,
+        lexical=plan.lexical,
     )
     head = response.items
     if not head:  # nothing lexical and nothing close enough: an empty set, whatever relaxed
