@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 MAX_TERM_CHARS = 100
 MAX_TERMS_PER_RULE = 32
@@ -121,6 +122,11 @@ class SynonymSet:
                 found.setdefault(target, None)
         return tuple(found)
 
+    @cached_property
+    def _longest_phrase(self) -> int:
+        """Words in the longest rule term (how far ``expansions`` looks ahead)."""
+        return max((len(term.split()) for _language, term in self._also), default=0)
+
     def expansions(
         self, text: str, languages: Iterable[str | None]
     ) -> list[tuple[str, tuple[str, ...]]]:
@@ -131,7 +137,7 @@ class SynonymSet:
         ``shoes``)."""
         words = [word.strip(_PUNCTUATION) for word in normalize_phrase(text).split()]
         languages = tuple(languages)
-        longest = max((len(term.split()) for _lang, term in self._also), default=0)
+        longest = self._longest_phrase
         found: list[tuple[str, tuple[str, ...]]] = []
         start = 0
         while start < len(words):

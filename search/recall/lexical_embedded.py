@@ -50,7 +50,12 @@ class LexicalQueries:
         base = self._text_query(terms, stop_terms(languages))
         if lexical is None:
             return base, ()
-        corrections = self._corrections(searcher, query, languages) if lexical.typos else ()
+        corrections: tuple[Correction, ...] = ()
+        if lexical.typos:
+            key = ("corrections", query.casefold(), tuple(languages))
+            corrections = self.vocabulary.remembered(
+                searcher, key, lambda: self._corrections(searcher, query, languages)
+            )
         extra = [
             tantivy.Query.boost_query(
                 tantivy.Query.disjunction_max_query(

@@ -11,7 +11,8 @@ another process's.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TypeVar
 
 import tantivy
 from rapidfuzz import process
@@ -27,6 +28,8 @@ FIELDS: tuple[str, ...] = tuple(FIELD_BOOSTS)
 SUGGEST_EDITS = 2
 SUGGEST_FROM = 4
 SURFACE_PRODUCTS = 3  # products read to find how a term is written
+MEMO_SIZE = 4096  # remembered answers per index state (a search asks again for each facet)
+T = TypeVar("T")
 
 
 class Vocabulary:
@@ -37,6 +40,7 @@ class Vocabulary:
         self._schema = schema
         self._state: tuple[int, int] | None = None
         self._by_prefix: dict[str, dict[str, int]] = {}
+        self._memo: dict[Hashable, object] = {}
         self._lock = threading.Lock()
 
     def holds(self, searcher: tantivy.Searcher, terms: Iterable[str]) -> bool:
@@ -75,11 +79,32 @@ class Vocabulary:
             out.append(surface or word)
         return " ".join(out) if changed else ""
 
-    def _terms(self, searcher: tantivy.Searcher, prefix: str) -> dict[str, int]:
+    def remembered(self, searcher: tantivy.Searcher, key: Hashable, answer: Callable[[], T]) -> T:
+        """``answer()``, remembered under ``key`` until the index changes: a result page builds
+        its lexical query once per facet group and page, with the same corrections each time."""
+        state = self._current(searcher)
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[return-value]
+        value = answer()
+        with self._lock:
+            if state == self._state:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = value
+        return value
+
+    def _current(self, searcher: tantivy.Searcher) -> tuple[int, int]:
+        """The index state ``searcher`` shows; what is kept for another state is dropped."""
         state = (int(searcher.num_docs), int(searcher.num_segments))
         with self._lock:
             if state != self._state:
-                self._state, self._by_prefix = state, {}
+                self._state, self._by_prefix, self._memo = state, {}, {}
+        return state
+
+    def _terms(self, searcher: tantivy.Searcher, prefix: str) -> dict[str, int]:
+        state = self._current(searcher)
+        with self._lock:
             cached = self._by_prefix.get(prefix)
         if cached is not None:
             return cached

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
 from catalog.analysis import query_terms
@@ -53,6 +55,17 @@ TYPO_QUERIES = DATA_DIR / "sample_queries_typo.jsonl"
 )
 def test_allowed_edits_by_kind_of_word(word: str, edits: int) -> None:
     assert allowed_edits(word) == edits
+
+
+@given(st.text(min_size=1, max_size=20), st.integers(0, 19), st.characters(categories=["Nd"]))
+def test_a_word_holding_a_digit_is_never_corrected(word: str, at: int, digit: str) -> None:
+    at = min(at, len(word))
+    assert allowed_edits(word[:at] + digit + word[at:]) == 0
+
+
+@given(st.text(alphabet=st.characters(categories=["Ll", "Lu"]), max_size=4))
+def test_a_word_under_five_letters_is_never_corrected(word: str) -> None:
+    assert allowed_edits(word) == 0
 
 
 def test_typo_words_leave_out_digits_cjk_and_short_words() -> None:
@@ -201,7 +214,6 @@ def test_typo_queries_keep_nine_tenths_of_recall_at_50(sample_index: EmbeddedRec
     # README, "Typo tolerance": 0.890, 0.846 (0.95 of it) and 0.734 without tolerance.
     assert misspelled >= 0.9 * original
     assert uncorrected < 0.9 * original  # the set is hard enough to need the tolerance
-    assert original == pytest.approx(0.890, abs=0.01)
 
 
 def test_a_filtered_search_corrects_within_the_filters(sample_index: EmbeddedRecall) -> None:
