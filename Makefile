@@ -59,6 +59,7 @@ bench: install services
 	$(BIN)/python -m bench.celery_wait
 	$(BIN)/python -m bench.hybrid
 	$(BIN)/python -m bench.facets
+	$(BIN)/python -m bench.suggest
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model
 
 # The dashboard's Chart.js, pinned by search/dashboard/package-lock.json, copied into the package

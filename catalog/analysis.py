@@ -4,7 +4,11 @@ Index and query go through the same function, so what a shopper types is cut int
 terms the products were indexed under:
 
 - CJK (Chinese, Japanese, Korean): overlapping character bigrams, as Lucene's CJK analyzer does,
-  since none of these languages marks word boundaries reliably.
+  since none of these languages marks word boundaries reliably; Traditional Han characters first
+  folded to Simplified, and the kana's prolonged sound mark variants to ``ー``
+  (``catalog.script_folding``), so ``耳機`` meets ``耳机`` and ``ラ～メン`` meets ``ラーメン``.
+- German: each word also yields the stems of the word-list words inside it
+  (``catalog.decompound``), so ``Schreibtischstuhl`` meets ``Bürostuhl`` through ``stuhl``.
 - Latin scripts: lowercase, the language's snowball stemmer, then ASCII folding, so "Kopfhörer"
   and "kopfhorer" meet and "cafetera eléctrica" matches "cafetera electrica".
 - Cyrillic: lowercase, ё folded to е, the Russian stemmer.
@@ -32,7 +36,9 @@ from functools import cache, lru_cache
 import Stemmer
 from stop_words import safe_get_stop_words
 
+from catalog.decompound import compound_parts, word_list
 from catalog.locales import LANGUAGES, Language, language_of
+from catalog.script_folding import fold_han, fold_kana
 from catalog.word_delimiter import delimited_terms, joined_pairs, subwords
 
 MAX_TOKEN_CHARS = 40  # longer "words" are noise (hashes, URLs) and bloat the term dictionary
@@ -95,15 +101,21 @@ def cjk_bigrams(run: str) -> Iterator[str]:
 
 
 def _word_terms(word: str, language: Language) -> Iterator[str]:
-    """Terms of one normalised word, which may mix CJK runs with other letters or digits."""
+    """Terms of one normalised word, which may mix CJK runs with other letters or digits; Han
+    characters folded to Simplified (``fold_han``); then, in a language with a compound word
+    list, the stems of the word's parts (``catalog.decompound``)."""
     position = 0
     for match in _CJK_RUN.finditer(word):
         if match.start() > position:
             yield _stem(word[position : match.start()], language)
-        yield from cjk_bigrams(match.group())
+        yield from cjk_bigrams(fold_han(match.group()))
         position = match.end()
     if position < len(word):
         yield _stem(word[position:], language)
+    words = word_list(language.code)
+    if words:
+        for part in compound_parts(word, words):
+            yield _stem(part, language)
 
 
 def _stem(word: str, language: Language) -> str:
@@ -131,9 +143,11 @@ def _kept(terms: Iterable[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=WORD_CACHE_SIZE)
 def _cached_terms(token: str, language_code: str) -> tuple[str, ...]:
     language = LANGUAGES[language_code]
+    # Prolonged sound marks typed as dashes or tildes, before the word delimiter splits there
+    # (per token, so cached: the patterns never reach across whitespace).
     return _kept(
         term
-        for variant in delimited_terms(token, _has_cjk)
+        for variant in delimited_terms(fold_kana(token), _has_cjk)
         for term in _word_terms(variant, language)
     )
 

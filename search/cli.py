@@ -496,6 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    from search.evaluation.clicks_cli import add_judgments_commands
+
+    judgments_help = "Relevance judgments for shelf eval, derived from the log's clicks."
+    add_judgments_commands(
+        commands.add_parser("judgments", help=judgments_help, description=judgments_help)
+    )
+
     from search.experiments.cli import add_experiments_commands
 
     experiments_help = "A/B experiments: create, start, stop, report, simulate."
@@ -503,6 +510,17 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("experiments", help=experiments_help, description=experiments_help),
         app_factory=_create_app,
     )
+
+    from search.synonym_cli import add_synonyms_commands
+
+    synonyms_help = "Synonym rules: list, add, delete, import, export."
+    add_synonyms_commands(
+        commands.add_parser("synonyms", help=synonyms_help, description=synonyms_help)
+    )
+
+    from search.suggest.cli import SUGGEST_HELP, add_suggest_arguments, cmd_suggest
+
+    add_suggest_arguments(command("suggest", cmd_suggest, SUGGEST_HELP))
 
     from search.demo import cmd_demo
 

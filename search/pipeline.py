@@ -4,12 +4,11 @@ order by the model's scores."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from catalog.analysis import query_languages
-from catalog.language import detect_language
+from catalog.language import guess_languages
 from catalog.locales import canonical_locale, language_of
 from catalog.text import rerank_text
 from search.cache import NoScoreCache, ScoreCache, query_vector_key
@@ -21,20 +20,22 @@ from search.recall import Recall, RecallHit, SearchFilters, VectorStatus
 from search.recall.lexical import Correction, LexicalOptions, SynonymUse
 from search.rerank import Candidate, Reranker, cached_scores, sigmoid
 from search.settings import Settings
-from search.synonyms import SynonymSet
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from search.synonyms import SynonymSet
     from workers.embedding import Embedder
 
 RecallMode = Literal["bm25", "dense", "hybrid"]
 RECALL_MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
-# A detected language decides the BM25 analysis only for a query this long (words, or CJK
-# characters) whose detection is this sure; shorter or less sure queries are analysed as every
-# language their script may be written in, so one guess never hides products.
+# Detection decides the BM25 analysis only for a query this long (words, or CJK characters), and
+# then only when sure (catalog.language.guess_languages); shorter or less sure queries are
+# analysed as every plausible language the catalog holds, so one guess never hides products.
 DETECT_MIN_WORDS = 3
 DETECT_MIN_CJK_CHARS = 4
-DETECT_MIN_CONFIDENCE = 0.3
 VECTOR_STATUS_TTL_S = 2.0  # how long the pipeline trusts the index's vector counts
+HELD_LANGUAGES_TTL_S = 2.0  # how long it trusts the index's list of languages
 
 MAX_K = 1000
 
@@ -135,6 +136,7 @@ class SearchPipeline:
         self.rerank_text_max_chars = rerank_text_max_chars
         self.deadline_ms = deadline_ms
         self._status: tuple[float, VectorStatus] | None = None
+        self._languages: tuple[float, frozenset[str]] | None = None
         # The dense leg's neighbours join the match set (and the head) from this cosine on; at
         # most match_cap of them (beyond it the total is a lower bound).
         self.match_floor = match_floor
@@ -256,7 +258,8 @@ class SearchPipeline:
             status = self._vector_status()
             notice = self._dense_notice(status, mode)
             if notice is None or status.with_vector:
-                vector = self._query_vector(text, analyze_as[0] if analyze_as else None)
+                one = analyze_as[0] if analyze_as and len(analyze_as) == 1 else None
+                vector = self._query_vector(text, one)
         return QueryPlan(
             text=text,
             filters=filters,
@@ -302,9 +305,13 @@ class SearchPipeline:
     def _analysis_languages(
         self, text: str, stated: str | None, filters: SearchFilters
     ) -> tuple[tuple[str, ...] | None, bool]:
-        """How BM25 analyses the query: the stated language; else a sure detection of a long
-        enough query; else ``None`` (the backend analyses it as every language of its script,
-        or as the locale filter's language). Never decides which products are eligible."""
+        """How BM25 analyses the query; never which products are eligible.
+
+        The stated language; else the locale filter's (``None``: the backend applies it); else,
+        among the languages of the query's script that the catalog holds: the one detection is
+        sure of (a query long enough), each plausible one when it is unsure
+        (``catalog.language.guess_languages``), all of them for a short query. ``None`` when the
+        catalog holds none of them (every language of the script). True: detected and sure."""
         if stated:
             try:  # the same rule as every locale Shelf takes: a supported language, its script
                 canonical = canonical_locale(stated)
@@ -313,12 +320,23 @@ class SearchPipeline:
             return (language_of(canonical).code,), False
         if filters.locale:
             return None, False
-        if _long_enough_to_detect(text):
-            guess = detect_language(text)
-            sure = guess is not None and guess[1] >= DETECT_MIN_CONFIDENCE
-            if sure and guess and guess[0] in _script_languages(text):
-                return (guess[0],), True
-        return None, False
+        held = self._held_languages()
+        candidates = tuple(code for code in _script_languages(text) if code in held)
+        if not candidates:
+            return None, False
+        if not _long_enough_to_detect(text):
+            return candidates, False
+        guess = guess_languages(text, candidates)
+        if guess is None:
+            return candidates, False
+        return guess.languages, guess.sure
+
+    def _held_languages(self) -> frozenset[str]:
+        """The languages the catalog holds, asked of the index at most every few seconds."""
+        now = time.monotonic()
+        if self._languages is None or now - self._languages[0] > HELD_LANGUAGES_TTL_S:
+            self._languages = (now, frozenset(self.recall.languages()))
+        return self._languages[1]
 
     def _vector_status(self) -> VectorStatus:
         now = time.monotonic()
@@ -410,10 +428,11 @@ def make_pipeline(
     rerank: bool = True,
     recall: Recall | None = None,
     embedder: Embedder | None = None,
+    synonyms: Callable[[], SynonymSet] | None = None,
 ) -> SearchPipeline:
     """The pipeline the settings describe: its recall backend (or ``recall``), embedding model
     (or ``embedder``), score cache and (if asked for) reranker, with the recall mode, fusion,
-    recall size, text length and deadline they name."""
+    recall size, text length and deadline they name; ``synonyms`` gives the rules to apply."""
     from search.cache import make_score_cache
     from search.recall.backends import make_recall
     from search.rerank import make_reranker
@@ -436,6 +455,7 @@ def make_pipeline(
         match_floor=settings.dense_match_min_similarity,
         match_cap=settings.dense_match_max,
         typo_tolerance=settings.typo_tolerance,
+        synonyms=synonyms,
     )
 
 

@@ -250,6 +250,20 @@ class Settings(BaseSettings):
         description="How often a server re-reads the running experiments (another process's "
         "start or stop takes effect within this).",
     )
+    # synonyms (issue 15: the store, /synonyms, `shelf synonyms`)
+    synonyms_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often a server re-reads the synonym rules (a change made by another "
+        "process or the CLI takes effect within this; the server that made it, at once).",
+    )
+    synonyms_max_rules: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most rules one synonym set (a language, or every language) may hold, as "
+        "Elasticsearch's synonyms sets; an import beyond it is refused whole.",
+    )
 
     api_key: SecretStr | None = Field(
         None, description="Key the write endpoints (POST /events) require; unset: they answer 503."
@@ -315,6 +329,29 @@ class Settings(BaseSettings):
     )
     api_rerank_deadline_ms: int = Field(
         30_000, ge=1, description="Longest /rerank wait for every score; beyond it, 503."
+    )
+
+    # suggest (GET /suggest, `shelf suggest`)
+    analytics_min_users: int = Field(
+        5,
+        ge=1,
+        description="k-anonymity: a query is shown (in suggestions, reports) only once at least "
+        "this many distinct users (user, else session) sent it.",
+    )
+    suggest_refresh_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often a server rebuilds its suggestions from the searches and the "
+        "catalog, in the background (the old ones are served meanwhile).",
+    )
+    suggest_max_limit: int = Field(
+        20, ge=1, le=100, description="Most suggestions one /suggest answers (limit)."
+    )
+    suggest_min_products: int = Field(
+        2,
+        ge=1,
+        description="A title's word n-gram becomes a suggestion from this many products on "
+        "(brands and categories from one).",
     )
 
     @field_validator("facet_price_edges")

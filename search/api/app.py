@@ -29,7 +29,11 @@ from search.experiments.impressions import ImpressionWriter
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
 from search.pipeline import make_pipeline
+from search.refreshed import Refreshed
 from search.settings import Settings, get_settings
+from search.suggest.service import make_suggestions
+from search.synonym_store import SynonymStore
+from search.synonyms import SynonymSet
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +42,20 @@ __all__ = ["Components", "build_components", "close_components", "components_of"
 
 def build_components(settings: Settings) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
-    event store and the impression writer."""
-    pipeline = make_pipeline(settings)
+    event store, the impression writer, and the synonym rules' snapshot (loaded)."""
+    event_log = make_event_log(settings)
+    synonym_store = SynonymStore(
+        event_log.engine,
+        table_prefix=settings.events_table_prefix,
+        max_rules=settings.synonyms_max_rules,
+    )
+    synonyms = Refreshed(
+        synonym_store.snapshot,
+        SynonymSet(),
+        refresh_s=settings.synonyms_refresh_s,
+        name="synonyms",
+    )
+    pipeline = make_pipeline(settings, synonyms=synonyms.get)
     if pipeline.reranker is None:  # make_pipeline builds one unless told not to
         raise ConfigError("the search pipeline was built without a reranker")
     pipeline.reranker.warm_up()
@@ -55,7 +71,6 @@ def build_components(settings: Settings) -> Components:
                 cache=EmbeddingCache(settings.embed_cache_path),
             )
             embedding.start()
-    event_log = make_event_log(settings)
     impressions = ImpressionWriter(
         event_log,
         max_queued=settings.impression_queue_size,
@@ -66,7 +81,20 @@ def build_components(settings: Settings) -> Components:
         event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
     )
     experiments.start()
-    return Components(pipeline, event_log, impressions, experiments, variants, embedding)
+    synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
+    suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
+    suggestions.start()
+    return Components(
+        pipeline,
+        event_log,
+        impressions,
+        experiments,
+        variants,
+        synonym_store=synonym_store,
+        synonyms=synonyms,
+        embedding=embedding,
+        suggestions=suggestions,
+    )
 
 
 def close_components(components: Components) -> None:
@@ -75,6 +103,9 @@ def close_components(components: Components) -> None:
     if components.embedding is not None:
         components.embedding.stop()
     components.experiments.close()
+    components.synonyms.close()
+    if components.suggestions is not None:
+        components.suggestions.close()
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
@@ -199,8 +230,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_events,
         routes_experiments,
         routes_ops,
+        routes_planning,
         routes_rerank,
         routes_search,
+        routes_suggest,
+        routes_synonyms,
     )
 
     settings = settings or get_settings()
@@ -236,9 +270,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_search,
         routes_rerank,
         routes_events,
+        routes_planning,  # before /experiments/{id}
         routes_experiments,
         routes_ops,
         routes_dashboard,
+        routes_synonyms,
+        routes_suggest,
     )
     for module in routers:
         app.include_router(module.router)

@@ -18,7 +18,11 @@ from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
 from search.pipeline import SearchPipeline
 from search.recall import Recall
+from search.refreshed import Refreshed
 from search.rerank import Reranker
+from search.suggest.service import Suggestions
+from search.synonym_store import SynonymStore
+from search.synonyms import SynonymSet
 
 
 @dataclass
@@ -30,7 +34,10 @@ class Components:
     impressions: ImpressionWriter
     experiments: RunningExperiments
     variants: VariantPipelines
+    synonym_store: SynonymStore  # the rules as stored (the /synonyms routes write here)
+    synonyms: Refreshed[SynonymSet]  # what searches apply: the store's last snapshot
     embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
+    suggestions: Suggestions | None = None  # rebuilt in the background, off the path
 
     @property
     def recall(self) -> Recall:

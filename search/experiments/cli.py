@@ -140,6 +140,32 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """Users per arm and days to detect an MDE, or the MDE reachable in some days."""
+    from search.experiments.baseline import plan_experiment
+    from search.experiments.event_log import make_event_log
+    from search.experiments.planning import PlanRequest, format_plan
+
+    given = {k: v for k, v in vars(args).items() if k in PlanRequest.model_fields and v is not None}
+    try:
+        request = PlanRequest.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidQuery("invalid plan: " + describe_validation_error(exc)) from None
+    with closing(make_event_log(settings)) as event_log:
+        result = plan_experiment(request, event_log.engine, event_log.tables)
+    emit(args, result, format_plan(result))
+    return 0
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
 def add_experiments_commands(
     experiments: argparse.ArgumentParser, app_factory: AppFactory | None = None
 ) -> None:
@@ -172,6 +198,35 @@ def add_experiments_commands(
 
     report = command("report", cmd_report, "Print an experiment's report.")
     report.add_argument("id")
+
+    planning = command(
+        "plan", cmd_plan, "Users and days to detect an effect (or the effect some days detect)."
+    )
+    planning.add_argument(
+        "--metric", required=True, help="ctr, conversion_rate or revenue_per_search"
+    )
+    goal = planning.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--mde", type=float, help="relative minimum detectable effect (0.05: +5%%)")
+    goal.add_argument("--days", type=float, help="days it would run: prints the MDE reachable")
+    planning.add_argument(
+        "--baseline", type=float, help="the metric now (default: the log's last days)"
+    )
+    planning.add_argument(
+        "--baseline-sd",
+        type=float,
+        help="with --baseline: per-search sd (default for a rate p: sqrt(p(1-p)))",
+    )
+    planning.add_argument(
+        "--searches-per-unit", type=float, help="with --baseline: searches per user (1)"
+    )
+    planning.add_argument("--units-per-day", type=float, help="users/day (default: the log)")
+    planning.add_argument("--lookback-days", type=int, help="days of log to measure (14)")
+    planning.add_argument(
+        "--weights", type=_weights, help="relative weights, control first (default 1,1)"
+    )
+    planning.add_argument("--traffic", type=float, help="share of users in it, 0-1 (1)")
+    planning.add_argument("--alpha", type=float, help="two-sided significance level (0.05)")
+    planning.add_argument("--power", type=float, help="power (0.8)")
 
     from search.experiments.simulate import add_simulate_arguments, cmd_simulate
 

@@ -24,7 +24,7 @@ from search.experiments.assignment import unit_of
 from search.experiments.batch_insert import ROWS_PER_INSERT, InsertOutcome, insert_rows
 from search.experiments.definitions import Experiment
 from search.experiments.stats import UnitTally
-from search.experiments.tables import add_missing_columns, make_tables
+from search.experiments.tables import Tables, add_missing_columns, make_tables
 from search.settings import Settings
 
 _ROWS_PER_INSERT = ROWS_PER_INSERT
@@ -66,6 +66,9 @@ class Event:
 
 class EventLog(Protocol):
     """Where experiments, impressions and events are kept. Two engines: PostgreSQL and SQLite."""
+
+    engine: sa.Engine  # for the streamed read-only queries above the seam (plans, judgments)
+    tables: Tables
 
     def record_impressions(self, batch: Sequence[Impression]) -> int:
         """Store search answers shown (one row each); return how many were new."""

@@ -228,6 +228,26 @@ def _two_proportion(name: str, own: _VariantSums, control: _VariantSums) -> floa
     return math.erfc(abs(x1 / n1 - x2 / n2) / math.sqrt(variance) / math.sqrt(2))
 
 
+@dataclass(frozen=True)
+class RatioMoments:
+    """A ratio metric over units: units, Σy (searches), R and the delta-method Var(R̂) (None
+    where undefined), as ``summarise`` computes them; ``planning`` scales Var(R̂) by units."""
+
+    units: int
+    searches: float
+    value: float | None
+    variance: float | None
+
+
+def ratio_moments(tallies: Iterable[UnitTally], name: str) -> RatioMoments:
+    """R and Var(R̂) of metric ``name`` over all ``tallies`` taken as one arm (streamed)."""
+    sums = _VariantSums()
+    for tally in tallies:
+        sums.add(tally)
+    value, variance = sums.ratio(name)
+    return RatioMoments(sums.units, sums.y, value, variance)
+
+
 def srm_check(
     experiment: ExperimentSpec, units_per_variant: Mapping[str, int], *, threshold: float = 0.001
 ) -> dict[str, Any]:

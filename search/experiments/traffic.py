@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from search.experiments.assignment import unit_of, variant_for
 from search.experiments.definitions import Experiment
 from search.experiments.stats import UnitTally
@@ -162,3 +164,90 @@ def tally_of(variant: str, per_search: Sequence[Sequence[SimulatedEvent]]) -> Un
         reciprocal_rank=reciprocal_rank,
         **totals,
     )
+
+
+def sampled_tallies(
+    variant: str,
+    n_users: int,
+    truth: Truth,
+    rng: np.random.Generator,
+    *,
+    searches_per_user: float = 4,
+    propensity_spread: float = 0.0,
+) -> list[UnitTally]:
+    """``n_users`` unit tallies drawn straight from the shoppers' model, without searches or a
+    server (fast enough for thousands of simulated experiments): searches per user uniform on
+    1..2*``searches_per_user``-1, as ``generate_users``; each search clicked with the variant's
+    true CTR times the user's propensity (uniform on 1 ± ``propensity_spread``, mean 1: users
+    differ, so their searches are not independent), a click converting with the true conversion,
+    purchase values lognormal as ``generate_users`` draws them."""
+    most = max(1, round(2 * searches_per_user - 1))
+    searches = rng.integers(1, most + 1, size=n_users)
+    propensity = rng.uniform(1 - propensity_spread, 1 + propensity_spread, size=n_users)
+    ctr = np.clip(truth.ctr[variant] * propensity, 0.0, 1.0)
+    clicked = rng.binomial(searches, ctr)
+    converted = rng.binomial(clicked, truth.conversion)
+    revenue = [
+        float(rng.lognormal(3.3, 0.6, size=k).round(2).sum()) if k else 0.0 for k in converted
+    ]
+    return [
+        UnitTally(variant, int(y), int(c), int(c), int(p), int(p), r, 0.0, int(p))
+        for y, c, p, r in zip(
+            searches.tolist(), clicked.tolist(), converted.tolist(), revenue, strict=True
+        )  # fmt: skip
+    ]
+
+
+# ---- position bias: shoppers who see a ranking, with known true relevance -----------------
+
+
+def examination(position: int, eta: float = 1.0) -> float:
+    """P(a shopper looks at the result at 1-based ``position``) in the position-based model:
+    (1/position)^eta (Joachims et al., "Unbiased Learning-to-Rank with Biased Feedback", WSDM
+    2017, §6). A result is clicked when examined and attractive, independently."""
+    return float(position) ** -eta
+
+
+@dataclass(frozen=True)
+class JudgedSearch:
+    """One search of position-biased traffic: what it showed, in order, and what was clicked."""
+
+    query: str
+    locale: str
+    product_ids: tuple[str, ...]
+    clicked: tuple[str, ...]
+
+
+def position_biased_traffic(
+    n_queries: int,
+    products_per_query: int,
+    searches_per_query: int,
+    *,
+    seed: int,
+    ranker_error: float = 0.4,
+    ranker_noise: float = 0.15,
+    eta: float = 1.0,
+) -> tuple[dict[tuple[str, str], float], list[JudgedSearch]]:
+    """Traffic whose true relevance is known: (true attractiveness per (query, product), the
+    searches). Each query has products with attractiveness uniform on [0.02, 0.6] (P(click |
+    examined)); the ranker shows them ordered by attractiveness plus a fixed per-product error
+    (sd ``ranker_error``: it misranks some products in every search) plus per-search noise (sd
+    ``ranker_noise``: positions vary); a shopper examines position k with ``examination``."""
+    rng = np.random.default_rng(seed)
+    truth: dict[tuple[str, str], float] = {}
+    searches: list[JudgedSearch] = []
+    seen = np.array([examination(k, eta) for k in range(1, products_per_query + 1)])
+    for q in range(n_queries):
+        query = f"query {q}"
+        products = [f"p{q:03d}-{d:02d}" for d in range(products_per_query)]
+        attractive = rng.uniform(0.02, 0.6, products_per_query)
+        truth.update({(query, p): float(a) for p, a in zip(products, attractive, strict=True)})
+        error = rng.normal(0, ranker_error, products_per_query)
+        for _ in range(searches_per_query):
+            score = attractive + error + rng.normal(0, ranker_noise, products_per_query)
+            order = np.argsort(-score, kind="stable")
+            clicks = rng.random(products_per_query) < seen * attractive[order]
+            shown = tuple(products[i] for i in order)
+            clicked = tuple(p for p, c in zip(shown, clicks, strict=True) if c)
+            searches.append(JudgedSearch(query, "en-US", shown, clicked))
+    return truth, searches

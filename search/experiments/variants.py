@@ -98,4 +98,5 @@ def replace_reranker(pipeline: SearchPipeline, reranker: Reranker) -> SearchPipe
         recall_k=pipeline.recall_k,
         rerank_text_max_chars=pipeline.rerank_text_max_chars,
         deadline_ms=pipeline.deadline_ms,
+        synonyms=pipeline.synonyms,  # one snapshot of the rules for every variant
     )

@@ -169,6 +169,11 @@ class Recall(Protocol):
         """How many products the index holds."""
         ...
 
+    def languages(self) -> dict[str, int]:
+        """How many live products each language (code) of the catalog has; languages it holds
+        none of are left out. Cheap enough to ask every few seconds (one aggregation)."""
+        ...
+
     def search_legs(
         self,
         query: str | None,

@@ -34,6 +34,7 @@ from search.recall.elastic_bodies import (
     content_hashes_body,
     delete_actions,
     index_template_body,
+    languages_body,
 )
 from search.recall.elastic_facets import (
     entries_body,
@@ -193,6 +194,15 @@ class ElasticsearchRecall(VectorMaintenance):
         """Number of products the live catalog holds."""
         response = self._on_alias("count", self._client.count, None)
         return 0 if response is None else int(response["count"])
+
+    def languages(self) -> dict[str, int]:
+        """Live products per language, by a ``terms`` aggregation (``languages_body``)."""
+        body = languages_body()
+        response = self._on_alias("count languages", self._client.search, None, body=body)
+        if response is None:
+            return {}
+        buckets = response["aggregations"]["languages"]["buckets"]
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets if b["doc_count"]}
 
     def begin_full(self) -> None:
         """Create a new versioned index, not behind the alias yet; no refresh while loading."""

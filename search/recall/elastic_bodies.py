@@ -2,18 +2,9 @@
 
 Per-language analysis is done with **per-language subfields chosen at index time**: a product's
 text goes to ``title.<lang>``, ``description.<lang>`` ... for the language of its locale only, and
-each ``.<lang>`` subfield has that language's analyzer:
-
-- Japanese: kuromoji (base forms, part-of-speech and stemming filters); Chinese: smartcn;
-  Korean: nori. Without those plugins: the standard tokenizer with CJK bigrams (``cjk_bigram``),
-  the same rule as the embedded backend's ``catalog.analysis``.
-- The other languages rebuild Elasticsearch's built-in language analyzer (its stop words and
-  light stemmer) on the whitespace tokenizer, with ICU normalisation (NFKC, case folding) as a
-  char filter before it, the ``word_delimiter_graph`` filter with ``catalog.word_delimiter``'s
-  options (``T-Shirt`` -> ``t``, ``shirt``, ``tshirt``, ``t-shirt``) and ICU folding (accents)
-  after, so "Kopfhörer" meets "kopfhorer" and "tshirt" meets "T-Shirt". Their query analyzer
-  (``search_analyzer``) also joins adjacent words (a ``shingle`` filter with no separator), as
-  ``catalog.analysis.analyze_query`` does. Without analysis-icu: lowercase and asciifolding.
+each ``.<lang>`` subfield has that language's analyzer: the same analysis as the embedded
+backend's ``catalog.analysis``, rebuilt with Elasticsearch's own filters (word delimiter, stemmer,
+German compounds, Han and kana folding), in ``search.recall.elastic_analysis``.
 
 A query searches the fields of the language of its locale filter, or of every language when it
 has none (a bare "coffee" can then match an en-US and a de-DE product). Localized titles are
@@ -36,22 +27,13 @@ from catalog.locales import LANGUAGES, language_of
 from catalog.product import Product
 from catalog.text import content_hash, embed_text, text_hash
 from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters, brand_key
-
-ANALYSIS_PLUGINS = ("analysis-icu", "analysis-kuromoji", "analysis-smartcn", "analysis-nori")
-
-# Built-in language analyzers: (stop word list, light stemmer) as Elasticsearch's docs rebuild them.
-_LANGUAGE_RULES: dict[str, tuple[str, str]] = {
-    "ar": ("_arabic_", "arabic"),
-    "ru": ("_russian_", "light_russian"),
-    "en": ("_english_", "light_english"),
-    "de": ("_german_", "light_german"),
-    "es": ("_spanish_", "light_spanish"),
-    "fr": ("_french_", "light_french"),
-    "it": ("_italian_", "light_italian"),
-    "pt": ("_portuguese_", "light_portuguese"),
-    "nl": ("_dutch_", "dutch"),
-}
-_CJK_TOKENIZERS = {"ja": "analysis-kuromoji", "zh": "analysis-smartcn", "ko": "analysis-nori"}
+from search.recall.elastic_analysis import (
+    ANALYSIS_PLUGINS,
+    LANGUAGE_RULES,
+    analysis_settings,
+    analyzer_name,
+    search_analyzer_name,
+)
 
 VECTOR_FIELD = "embedding"
 # ``embedding``: float vectors in an HNSW graph (not the int8-quantised default of 8.14+), so
@@ -83,113 +65,9 @@ REPLACE_KEEPING_VECTOR = (
 UPDATE_RETRIES_ON_CONFLICT = 3  # a product written while its vector is stored: retried, not lost
 
 
-def analyzer_name(language: str) -> str:
-    """The analyzer of one language's subfields: ``shelf_de``."""
-    return f"shelf_{language}"
-
-
-def search_analyzer_name(language: str) -> str:
-    """The query analyzer of a non-CJK language's subfields: ``shelf_de_query``."""
-    return f"shelf_{language}_query"
-
-
-# catalog.word_delimiter's rules, as Lucene's own filter: parts, joined forms and the original.
-# Case is folded before it, so case changes do not split; "'s" is a part like any other.
-WORD_DELIMITER: dict[str, Any] = {
-    "type": "word_delimiter_graph",
-    "generate_word_parts": True,
-    "generate_number_parts": True,
-    "catenate_words": True,
-    "catenate_numbers": True,
-    "catenate_all": True,
-    "preserve_original": True,
-    "split_on_case_change": False,
-    "split_on_numerics": True,
-    "stem_english_possessive": False,
-}
-# The whitespace tokenizer leaves punctuation on a word's edges ("cotton,"): trimmed before the
-# word delimiter, so the preserved original is "cotton", as catalog.word_delimiter keeps it.
-EDGE_TRIM: dict[str, Any] = {
-    "type": "pattern_replace",
-    "pattern": r"^[^\p{L}\p{M}\p{N}]+|[^\p{L}\p{M}\p{N}]+$",
-    "replacement": "",
-}
-# Queries only: adjacent words joined ("t shirt" -> "tshirt"), catalog.analysis.analyze_query.
-JOIN_PAIRS: dict[str, Any] = {
-    "type": "shingle",
-    "min_shingle_size": 2,
-    "max_shingle_size": 2,
-    "output_unigrams": True,
-    "token_separator": "",
-    "filler_token": "",
-}
-_SHARED_FILTERS: dict[str, Any] = {
-    "shelf_edge_trim": EDGE_TRIM,
-    "shelf_word_delimiter": WORD_DELIMITER,
-    "shelf_same_position_unique": {"type": "unique", "only_on_same_position": True},
-    "shelf_non_empty": {"type": "length", "min": 1},
-    "shelf_join_pairs": JOIN_PAIRS,
-}
-
-
-def _custom(char_filter: list[str], filters: list[str]) -> dict[str, Any]:
-    return {
-        "type": "custom",
-        "char_filter": char_filter,
-        "tokenizer": "whitespace",
-        "filter": filters,
-    }
-
-
-def _analysis(plugins: frozenset[str]) -> dict[str, Any]:
-    icu = "analysis-icu" in plugins
-    normalize = ["icu_normalizer"] if icu else ["lowercase"]
-    fold = ["icu_folding"] if icu else ["asciifolding"]
-    # NFKC and case folding before tokenisation when ICU is there (a char filter), so no letter
-    # is cut from its combining mark; the whitespace tokenizer leaves "T-Shirt" whole for the
-    # word delimiter (ICU's and the standard tokenizer would split it first).
-    char_filter = ["icu_normalizer"] if icu else []
-    lowercase = [] if icu else ["lowercase"]
-    filters: dict[str, Any] = dict(_SHARED_FILTERS)
-    analyzers: dict[str, Any] = {}
-    for language, (stopwords, stemmer) in _LANGUAGE_RULES.items():
-        filters[f"shelf_{language}_stop"] = {"type": "stop", "stopwords": stopwords}
-        filters[f"shelf_{language}_stemmer"] = {"type": "stemmer", "language": stemmer}
-        # Stop words go before the word delimiter (elastic/elasticsearch#61848).
-        head = [*lowercase, "shelf_edge_trim", f"shelf_{language}_stop", "shelf_word_delimiter",
-                "shelf_same_position_unique", "shelf_non_empty"]  # fmt: skip
-        tail = [f"shelf_{language}_stemmer", *fold]
-        analyzers[analyzer_name(language)] = _custom(char_filter, [*head, *tail])
-        analyzers[search_analyzer_name(language)] = _custom(
-            char_filter, [*head, "shelf_join_pairs", *tail]
-        )
-    cjk_fallback = {
-        "type": "custom",
-        "tokenizer": "standard",
-        "filter": ["cjk_width", "lowercase", "cjk_bigram", *fold],
-    }
-    native = {
-        "ja": {
-            "type": "custom",
-            "tokenizer": "kuromoji_tokenizer",
-            "filter": ["kuromoji_baseform", "kuromoji_part_of_speech", "cjk_width",
-                       "kuromoji_stemmer", *normalize],
-        },
-        "zh": {"type": "custom", "tokenizer": "smartcn_tokenizer", "filter": [*normalize]},
-        "ko": {
-            "type": "custom",
-            "tokenizer": "nori_tokenizer",
-            "filter": ["nori_part_of_speech", "nori_readingform", *normalize],
-        },
-    }  # fmt: skip
-    for language, plugin in _CJK_TOKENIZERS.items():
-        analyzers[analyzer_name(language)] = native[language] if plugin in plugins else cjk_fallback
-    return {"filter": filters, "analyzer": analyzers}
-
-
 def _language_field(language: str) -> dict[str, Any]:
     field = {"type": "text", "analyzer": analyzer_name(language)}
-    if language in _LANGUAGE_RULES:
+    if language in LANGUAGE_RULES:
         field["search_analyzer"] = search_analyzer_name(language)
     return field
 
@@ -204,7 +82,7 @@ def index_template_body(alias: str, plugins: Iterable[str] = ANALYSIS_PLUGINS) -
         "template": {
             "settings": {
                 "number_of_shards": 1,
-                "analysis": _analysis(frozenset(plugins)),
+                "analysis": analysis_settings(frozenset(plugins)),
             },
             "mappings": {
                 "dynamic": "strict",
@@ -351,4 +229,14 @@ def content_hashes_body(product_ids: Sequence[str]) -> dict[str, Any]:
         "size": len(product_ids),
         "_source": ["content_hash"],
         "query": {"ids": {"values": list(product_ids)}},
+    }
+
+
+def languages_body() -> dict[str, Any]:
+    """The search that counts the live products of each language (a ``terms`` aggregation on
+    the ``language`` keyword, one bucket per language Shelf analyses)."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {"languages": {"terms": {"field": "language", "size": len(LANGUAGES)}}},
     }

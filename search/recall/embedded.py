@@ -9,6 +9,7 @@ from pathlib import Path
 
 import tantivy
 
+from catalog.locales import LANGUAGES
 from catalog.product import Product
 from search.errors import RecallUnavailable
 from search.recall import (
@@ -36,7 +37,8 @@ from search.recall.vectors import DB_NAME, VectorStore, product_row
 # 2: the brand_exact filter field (an index of version 1 must be rebuilt).
 # 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
 # 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
-SCHEMA_VERSION = 4
+# 5: German compounds split (catalog.decompound), Han folded to Simplified, kana variants folded.
+SCHEMA_VERSION = 5
 _MARKER = "shelf-index.json"
 
 WRITER_HEAP_BYTES = 64_000_000
@@ -184,6 +186,18 @@ class EmbeddedRecall:
         """Number of live products."""
         self._index.reload()
         return int(self._index.searcher().num_docs)
+
+    def languages(self) -> dict[str, int]:
+        """Live products per language: one counting term query per language Shelf analyses
+        (posting lists of the ``language`` field, deletes honoured)."""
+        self._index.reload()
+        searcher = self._index.searcher()
+        held: dict[str, int] = {}
+        for code in LANGUAGES:
+            query = tantivy.Query.term_query(self._schema, "language", code)
+            if found := facets_embedded.count(searcher, query):
+                held[code] = found
+        return held
 
     def search(
         self,

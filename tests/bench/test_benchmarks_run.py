@@ -122,3 +122,15 @@ def test_facets_benchmark_prints_both_searches_and_the_ratio_in_its_result_line(
         r"price_asc_p50_ms=[\d.]+",
         last,
     ), last
+
+
+@pytest.mark.slow
+def test_suggest_benchmark_prints_hardware_and_its_result_line() -> None:
+    out = _run("bench.suggest", "--products=500", "--queries=200", "--lookups=200", "--pace-ms=0.1")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT products=1140 queries=200 completions=\d+ build_s=[\d.]+ p50_ms=[\d.]+ "
+        r"p99_ms=[\d.]+ back_to_back_p99_ms=[\d.]+ pass=(?:true|false)",
+        last,
+    ), last

@@ -198,7 +198,9 @@ def test_unloadable_model_is_a_failure_not_bad_input(
     assert "without config.json" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["ingest", "search", "eval", "make-test-model", "demo"])
+@pytest.mark.parametrize(
+    "command", ["ingest", "search", "eval", "make-test-model", "demo", "suggest"]
+)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

@@ -41,8 +41,9 @@ def test_template_without_a_server_uses_the_plugins_analyzers_when_installed() -
     assert analyzers["shelf_ja"]["tokenizer"] == "kuromoji_tokenizer"
     assert analyzers["shelf_zh"] == {
         "type": "custom",
+        "char_filter": ["icu_normalizer", "shelf_long_vowel", "shelf_final_long_vowel"],
         "tokenizer": "smartcn_tokenizer",
-        "filter": ["icu_normalizer"],
+        "filter": ["icu_normalizer", "shelf_han_fold"],
     }
     assert analyzers["shelf_ko"]["tokenizer"] == "nori_tokenizer"
     assert analysis["filter"]["shelf_de_stemmer"] == {"type": "stemmer", "language": "light_german"}
@@ -56,14 +57,15 @@ def test_template_without_a_server_normalises_before_a_whitespace_word_delimiter
         "type": "custom",
         "char_filter": ["icu_normalizer"],
         "tokenizer": "whitespace",
-        "filter": [*chain, "shelf_de_stemmer", "icu_folding"],
+        "filter": [*chain, "shelf_de_decompound", "shelf_de_stemmer", "icu_folding"],
     }
     assert analysis["analyzer"]["shelf_de_query"] == {
         "type": "custom",
         "char_filter": ["icu_normalizer"],
         "tokenizer": "whitespace",
-        "filter": [*chain, "shelf_join_pairs", "shelf_de_stemmer", "icu_folding"],
-    }
+        "filter": [*chain, "shelf_join_pairs", "shelf_de_decompound", "shelf_de_stemmer",
+                   "icu_folding"],
+    }  # fmt: skip
 
 
 def test_template_without_a_server_pins_the_word_delimiter_options() -> None:
@@ -102,7 +104,8 @@ def test_template_without_a_server_pins_the_word_delimiter_options() -> None:
 
 def test_template_without_a_server_falls_back_to_cjk_bigrams_without_plugins() -> None:
     analyzers = index_template_body("s", plugins=[])["template"]["settings"]["analysis"]["analyzer"]
-    fallback = {"type": "custom", "tokenizer": "standard",
+    fallback = {"type": "custom", "char_filter": ["shelf_long_vowel", "shelf_final_long_vowel"],
+                "tokenizer": "standard",
                 "filter": ["cjk_width", "lowercase", "cjk_bigram", "asciifolding"]}  # fmt: skip
     assert analyzers["shelf_ja"] == analyzers["shelf_zh"] == analyzers["shelf_ko"] == fallback
     assert analyzers["shelf_en"]["char_filter"] == []

@@ -32,7 +32,9 @@ def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
-        test_client.app.state.components.event_log.drop_tables()  # type: ignore[attr-defined]
+        built: Components = test_client.app.state.components  # type: ignore[attr-defined]
+        built.event_log.drop_tables()  # type: ignore[attr-defined]
+        built.synonym_store.drop_tables()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -115,6 +115,10 @@ class Requests:
         self.draft = f"draft-{uuid.uuid4().hex[:8]}"
         body = {"id": self.draft, "variants": [{"name": "a"}, {"name": "b"}]}
         assert client.post("/experiments", json=body, headers=auth()).status_code == 201
+        rule = {"rule": f"cc{uuid.uuid4().hex[:8]}, controlled", "language": "en"}
+        created = client.post("/synonyms", json=rule, headers=auth())
+        assert created.status_code == 201, created.text
+        self.synonym_id = str(created.json()["id"])
 
     def event(self) -> dict[str, Any]:
         item = self.search["items"][0]
@@ -155,6 +159,13 @@ class Requests:
             ("post", "/events"): [self.event(), [self.event(), self.event()]],
             ("post", "/experiments"): [experiment],
             ("patch", "/experiments/{experiment_id}"): [patch],
+            ("post", "/synonyms"): [{"rule": "ccalpha => ccbeta", "language": "en"}],
+            ("put", "/synonyms/{synonym_id}"): [{"rule": "ccalpha => ccgamma", "language": "en"}],
+            ("post", "/synonyms/import"): [
+                {"rules": ["ccalpha, ccbeta"], "language": "en"},
+                {"text": "ccalpha, ccbeta", "language": "en"},
+            ],
+            ("post", "/experiments/plan"): [{"metric": "ctr", "mde": 0.1, "baseline": 0.1}],
         }
         return bodies[(method, path)]
 
@@ -171,7 +182,8 @@ class Requests:
             path_value = value
         else:
             body = _with(self._body_for(method, path, location), location, value)
-        url = path.replace("{experiment_id}", _quote(path_value)) + _query(params)
+        url = path.replace("{experiment_id}", _quote(path_value))
+        url = url.replace("{synonym_id}", self.synonym_id) + _query(params)
         content = None if body is None else json.dumps(body).encode()  # \ud800 as an escape
         headers = {**auth(), "Content-Type": "application/json"}
         return self.client.request(method.upper(), url, content=content, headers=headers)

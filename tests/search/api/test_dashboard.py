@@ -267,3 +267,33 @@ def test_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.Mo
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="make browser"):
         _chromium()
+
+
+def test_the_create_view_plans_users_and_days_and_names_bad_input(
+    seeded: str, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(f"{seeded}/dashboard")
+    expect(page.locator("#plan")).to_be_hidden()
+    _enter_key(page, API_KEY)
+    expect(page.locator("#plan")).to_be_visible()
+    # A given baseline: 10% CTR, +10%, 1,000 users a day, 50/50.
+    page.locator("#plan-mde").fill("10")
+    page.locator("#plan-baseline").fill("0.1")
+    page.locator("#plan-units").fill("1000")
+    page.locator("#plan-form button[type=submit]").click()
+    result = page.locator("#plan-result")
+    expect(result).to_contain_text("Users needed: 29,49")
+    expect(result).to_contain_text("days: 30;")
+    expect(result).to_contain_text("(given)")
+    # The seeded experiment's searches are the log's baseline when none is given.
+    page.locator("#plan-baseline").fill("")
+    page.locator("#plan-mde").fill("20")
+    page.locator("#plan-form button[type=submit]").click()
+    expect(result).to_contain_text("(log)")
+    page.locator("#plan-traffic").fill("1.5")
+    page.locator("#plan-form button[type=submit]").click()
+    expect(result).to_contain_text("Cannot plan (422)")
+    expect(result).to_contain_text("traffic")
+    # The browser logs the refused request itself; nothing else may go wrong.
+    assert all("422" in error for error in watched.errors), watched.errors

@@ -30,7 +30,7 @@ def test_the_language_detector_is_loaded_before_readyz_says_ready(api_settings: 
         assert client.get("/readyz").status_code == 200
         assert language._detector.cache_info().currsize == 1
         misses = language._detector.cache_info().misses
-        answer = client.get("/search", params={"q": "bouteille isotherme en acier inoxydable"})
+        answer = client.get("/search", params={"q": "botella térmica de acero inoxidable"})
         assert answer.status_code == 200 and answer.json()["language_detected"]
         assert language._detector.cache_info().misses == misses  # nothing loaded on the way
 
