@@ -14,7 +14,13 @@ The embedded backend corrects only words the index's vocabulary does not hold; s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+
+from catalog.analysis import analyze, normalize_text
+from catalog.decompound import compound_parts, word_list
+from catalog.locales import language_of
 
 # A corrected term weighs half an exact one, and a synonym's terms half the query's own: a
 # product holding what the shopper typed never ranks below one holding only its stand-in for
@@ -55,6 +61,27 @@ def typo_words(text: str) -> list[str]:
     """The words of a normalised query that typo tolerance may correct, in query order:
     ``allowed_edits(word) > 0``, each once."""
     return list(dict.fromkeys(word for word in query_words(text) if allowed_edits(word)))
+
+
+@lru_cache(maxsize=50_000)
+def own_terms(word: str, language: str) -> tuple[str, ...]:
+    """The analysed terms of one word in ``language`` without the parts a decompounder adds
+    (``kaffeeflecken`` -> ``kaffeefleck``, not ``kaffe`` or ``fleck``): what says whether the
+    word itself is in the index, and what a synonym phrase's words must match. All its terms
+    when every one is a part."""
+    terms = analyze(word, language)
+    words = word_list(language_of(language).code)
+    if not words:
+        return tuple(terms)
+    whole = normalize_text(word)
+    split = [part for part in compound_parts(whole, words) if part != whole]
+    parts = {term for part in split for term in analyze(part, language)}
+    return tuple(t for t in terms if t not in parts) or tuple(terms)
+
+
+def word_terms(word: str, languages: Iterable[str]) -> list[str]:
+    """``own_terms`` of ``word`` in each of ``languages``, distinct, first-seen order."""
+    return list(dict.fromkeys(t for language in languages for t in own_terms(word, language)))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import tantivy
 
-from catalog.analysis import analyze, query_terms, stop_terms
+from catalog.analysis import stop_terms
 from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters, searchable_terms
 from search.recall.lexical import (
     MAX_EXPANSIONS,
@@ -17,8 +17,10 @@ from search.recall.lexical import (
     Correction,
     LexicalOptions,
     allowed_edits,
+    own_terms,
     query_words,
     typo_words,
+    word_terms,
 )
 from search.recall.vocabulary import Vocabulary
 
@@ -66,7 +68,10 @@ class LexicalQueries:
             for c in corrections
         ]
         for phrase in lexical.alternatives:
-            per_language = {tuple(analyze(phrase, language)) for language in languages} - {()}
+            per_language = {
+                tuple(t for word in phrase.split() for t in own_terms(word, language))
+                for language in languages
+            } - {()}
             alternative = [
                 tantivy.Query.boolean_query(
                     [(tantivy.Occur.Must, self._best_field(term)) for term in words]
@@ -91,7 +96,7 @@ class LexicalQueries:
         terms within its allowed edits (``search.recall.lexical``)."""
         found = []
         for word in typo_words(query.casefold()):
-            terms = query_terms(word, languages)
+            terms = word_terms(word, languages)
             if not terms or self.vocabulary.holds(searcher, terms):
                 continue
             edits = allowed_edits(word)

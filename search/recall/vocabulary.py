@@ -18,10 +18,16 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from catalog.analysis import analyze, normalize_text, query_terms
+from catalog.analysis import analyze, normalize_text
 from catalog.product import Product
 from search.recall import FIELD_BOOSTS
-from search.recall.lexical import MAX_EXPANSIONS, PREFIX_LENGTH, WORD_EDGES, correctable
+from search.recall.lexical import (
+    MAX_EXPANSIONS,
+    PREFIX_LENGTH,
+    WORD_EDGES,
+    correctable,
+    word_terms,
+)
 
 FIELDS: tuple[str, ...] = tuple(FIELD_BOOSTS)
 # "Did you mean" looks further than recall's corrections: two edits from four characters on.
@@ -69,7 +75,7 @@ class Vocabulary:
         as typed); "" when no word changed."""
         changed, out = False, []
         for word in words:
-            terms = query_terms(word, languages)
+            terms = word_terms(word, languages)
             if not terms or not correctable(word) or self.holds(searcher, terms):
                 out.append(word)  # known, or a model number or CJK (never corrected)
                 continue

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
-from catalog.analysis import query_terms
 from catalog.readers import read_jsonl
 from catalog.samples import DATA_DIR, SAMPLE_JUDGMENTS, sample_queries
 from search.evaluation.judgments import read_judgments, read_queries
@@ -19,7 +18,13 @@ from search.evaluation.run import EvalConfig, rank_queries, score
 from search.pipeline import SearchPipeline
 from search.recall import SearchFilters, searchable_terms
 from search.recall.embedded import EmbeddedRecall
-from search.recall.lexical import NO_EXPANSION, LexicalOptions, allowed_edits, typo_words
+from search.recall.lexical import (
+    NO_EXPANSION,
+    LexicalOptions,
+    allowed_edits,
+    typo_words,
+    word_terms,
+)
 from search.resultset import search_page
 from tests.conftest import make_product
 
@@ -97,7 +102,6 @@ def test_a_misspelled_word_is_corrected_and_recalls_the_products(
     assert word in legs.corrections[0].to
     exact = sample_index.search(word, limit=10)
     assert {h.product.id for h in legs.bm25} & {h.product.id for h in exact}
-    assert sample_index.search(typed, limit=10, lexical=NO_EXPANSION) == []
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,7 @@ def test_two_edits_are_tolerated_only_from_nine_letters(
 ) -> None:
     legs = sample_index.search_legs(typed, None, limit=10, lexical=LexicalOptions())
     assert legs.corrections == ()
-    assert legs.bm25 == []
+    assert legs.bm25 == sample_index.search(typed, limit=10, lexical=NO_EXPANSION)
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +164,8 @@ def test_pipeline_and_result_set_report_corrections_and_count_what_they_recall(
         {"term": "headphnoes", "to": ("headphones",), "terms": ("headphon",)}
     ]
     page = search_page(pipeline, "headphnoes", size=5, facets=["brand"], rerank=False)
-    exact = search_page(pipeline, "headphones", size=5, facets=["brand"], rerank=False)
-    assert page.total == exact.total > 0
+    recalled = pipeline.search("headphnoes", k=1000, rerank=False).items
+    assert page.total == len(recalled) > 0  # every product the corrections recall
     assert sum(v.count for v in page.facets["brand"]) == page.total
     off = SearchPipeline(sample_index, None, typo_tolerance=False)
     assert search_page(off, "headphnoes", size=5, rerank=False).total == 0
@@ -173,7 +177,7 @@ def _fully_known(recall: EmbeddedRecall, text: str, locale: str) -> bool:
     searcher = recall._index.searcher()
     vocabulary = recall._lexical.vocabulary
     return all(
-        vocabulary.holds(searcher, query_terms(word, languages))
+        vocabulary.holds(searcher, word_terms(word, languages))
         for word in typo_words(text.casefold())
     )
 
@@ -211,7 +215,7 @@ def test_typo_queries_keep_nine_tenths_of_recall_at_50(sample_index: EmbeddedRec
     original = _recall_at_50(sample_index, DATA_DIR / "sample_queries.jsonl", True, typo_ids)
     misspelled = _recall_at_50(sample_index, TYPO_QUERIES, True, typo_ids)
     uncorrected = _recall_at_50(sample_index, TYPO_QUERIES, False, typo_ids)
-    # README, "Typo tolerance": 0.890, 0.846 (0.95 of it) and 0.734 without tolerance.
+    # README, "Typo tolerance": 0.932, 0.888 (0.95 of it) and 0.800 without tolerance.
     assert misspelled >= 0.9 * original
     assert uncorrected < 0.9 * original  # the set is hard enough to need the tolerance
 
