@@ -55,6 +55,12 @@ def format_response(response: SearchResponse) -> str:
         )
     if response.notice:
         lines.append(f"  note: {response.notice}")
+    for correction in response.corrections:
+        lines.append(f"  corrected: {correction.term} -> {', '.join(correction.to)}")
+    for use in response.synonyms:
+        lines.append(f"  synonyms: {use.term} -> also {', '.join(use.also)}")
+    if response.did_you_mean:
+        lines.append(f"  did you mean: {response.did_you_mean}")
     header = f"{'pos':>3}  {'rerank':>8}  {'bm25#':>5}  {'dense#':>6}  {'locale':<6}  {'id':<12}"
     lines.append(f"  {header}  title")
     for item in response.items:

@@ -17,6 +17,7 @@ from search.fusion import FusedHit, FusionWeights, rrf
 from search.metrics import DEGRADED_RESPONSES
 from search.query import normalize_query
 from search.recall import Recall, RecallHit, SearchFilters, VectorStatus
+from search.recall.lexical import Correction, LexicalOptions, SynonymUse
 from search.rerank import Candidate, Reranker, cached_scores, sigmoid
 from search.settings import Settings
 
@@ -80,6 +81,9 @@ class SearchResponse:
     product_locale: str | None = None  # the eligibility filter: a locale or language, or None
     vectors_pending: int = 0  # live products the dense leg cannot find yet (no vector)
     notice: str | None = None  # what the shopper's operator should know (e.g. how to rebuild)
+    corrections: list[Correction] = field(default_factory=list)  # misspelled words, read as
+    synonyms: list[SynonymUse] = field(default_factory=list)  # query phrases, also searched as
+    did_you_mean: str | None = None  # when the lexical leg found nothing: catalog words instead
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready data."""
@@ -100,6 +104,7 @@ class QueryPlan:
     status: VectorStatus | None
     notice: str | None
     embed_ms: float = 0.0
+    lexical: LexicalOptions | None = None  # synonyms and typo tolerance of the lexical leg
 
 
 class SearchPipeline:
@@ -121,6 +126,7 @@ class SearchPipeline:
         match_floor: float = 0.0,
         match_cap: int = 10_000,
         synonyms: Callable[[], SynonymSet] | None = None,
+        typo_tolerance: bool = True,
     ) -> None:
         self.recall = recall
         self.reranker = reranker
@@ -138,8 +144,10 @@ class SearchPipeline:
         # most match_cap of them (beyond it the total is a lower bound).
         self.match_floor = match_floor
         self.match_cap = match_cap
-        # The synonym rules to apply, read per search (a store snapshot; None: no synonyms).
+        # The synonym rules in force (called once per search: a refreshed snapshot) and whether
+        # the lexical leg corrects words its index does not hold (search.recall.lexical).
         self.synonyms = synonyms
+        self.typo_tolerance = typo_tolerance
 
     def search(
         self,
@@ -189,6 +197,7 @@ class SearchPipeline:
             limit=recall_k,
             filters=filters,
             analyze_as=analyze_as,
+            lexical=plan.lexical,
         )
         # The dense leg's hits below the match floor are not in the match set (search.resultset).
         dense = [hit for hit in legs.dense if (hit.dense_score or 0.0) >= self.match_floor]
@@ -227,6 +236,9 @@ class SearchPipeline:
             product_locale=filters.locale,
             vectors_pending=status.without_vector if status else 0,
             notice=notice,
+            corrections=list(legs.corrections),
+            synonyms=list(plan.lexical.synonyms) if plan.lexical else [],
+            did_you_mean=legs.did_you_mean,
         )
 
     def plan(
@@ -261,6 +273,24 @@ class SearchPipeline:
             status=status,
             notice=notice,
             embed_ms=(time.perf_counter() - started) * 1000,
+            lexical=self._lexical_options(text, analyze_as, filters),
+        )
+
+    def _lexical_options(
+        self, text: str, analyze_as: tuple[str, ...] | None, filters: SearchFilters
+    ) -> LexicalOptions:
+        """The synonyms the query's phrases bring under the rules of its analysis languages
+        (stated or detected, else the locale filter's, else its script's) and of every
+        language; typo tolerance as configured."""
+        if self.synonyms is None:
+            return LexicalOptions(typos=self.typo_tolerance)
+        languages = analyze_as or (
+            (language_of(filters.locale).code,) if filters.locale else _script_languages(text)
+        )
+        uses = self.synonyms().expansions(text, languages)
+        return LexicalOptions(
+            synonyms=tuple(SynonymUse(term, also) for term, also in uses),
+            typos=self.typo_tolerance,
         )
 
     def _mode(self, asked: str | None) -> RecallMode:
@@ -427,6 +457,7 @@ def make_pipeline(
         deadline_ms=settings.rerank_deadline_ms,
         match_floor=settings.dense_match_min_similarity,
         match_cap=settings.dense_match_max,
+        typo_tolerance=settings.typo_tolerance,
         synonyms=synonyms,
     )
 

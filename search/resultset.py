@@ -149,6 +149,7 @@ def search_page(
         neighbours=tuple(product_id for product_id, _ in neighbours),
         filters=plan.filters,
         excluded=hidden,
+        lexical=plan.lexical,
     )
     if pins:  # only those that pass the filters (and are not hidden) are shown
         pinned_query = MatchQuery(None, None, tuple(p[1] for p in pins), plan.filters, hidden)

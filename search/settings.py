@@ -381,6 +381,13 @@ class Settings(BaseSettings):
             )
         return edges
 
+    # lexical
+    typo_tolerance: bool = Field(
+        True,
+        description="Correct query words the index does not hold: 1 edit from 5 characters, 2 "
+        "from 9, never words with digits or CJK (README, 'Typo tolerance').",
+    )
+
     @property
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""

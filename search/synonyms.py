@@ -18,10 +18,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 MAX_TERM_CHARS = 100
 MAX_TERMS_PER_RULE = 32
 _SPACE = re.compile(r"\s+")
+_PUNCTUATION = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + "¡¿«»“”„‘’"
 
 
 def normalize_phrase(text: str) -> str:
@@ -119,6 +121,36 @@ class SynonymSet:
             for target in self._also.get((language, term), ()):
                 found.setdefault(target, None)
         return tuple(found)
+
+    @cached_property
+    def _longest_phrase(self) -> int:
+        """Words in the longest rule term (how far ``expansions`` looks ahead)."""
+        return max((len(term.split()) for _language, term in self._also), default=0)
+
+    def expansions(
+        self, text: str, languages: Iterable[str | None]
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The phrases of ``text`` (a query) that rules of ``languages`` or of every language
+        name, each with what it also searches for, in query order. Phrases are whole words of
+        ``normalize_phrase(text)`` (punctuation at a word's ends ignored); the longest phrase
+        starting at a word wins and its words are not matched again (``running shoes`` before
+        ``shoes``)."""
+        words = [word.strip(_PUNCTUATION) for word in normalize_phrase(text).split()]
+        languages = tuple(languages)
+        longest = self._longest_phrase
+        found: list[tuple[str, tuple[str, ...]]] = []
+        start = 0
+        while start < len(words):
+            for size in range(min(longest, len(words) - start), 0, -1):
+                phrase = " ".join(words[start : start + size])
+                also = self.also_searches(phrase, languages) if phrase else ()
+                if also:
+                    found.append((phrase, also))
+                    start += size
+                    break
+            else:
+                start += 1
+        return found
 
     def __len__(self) -> int:
         return len(self.rules)

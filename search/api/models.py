@@ -85,6 +85,20 @@ class FacetValueOut(BaseModel):
     level: int | None = Field(None, description="A category's breadcrumb depth (1: top).")
 
 
+class CorrectionOut(BaseModel):
+    """A query word the index does not hold, and the catalog words it was searched as."""
+
+    term: str = Field(description="The word as typed (normalised).")
+    to: list[str] = Field(description="Catalog words within its allowed edits, nearest first.")
+
+
+class SynonymOut(BaseModel):
+    """A query phrase a synonym rule names, and what it also searched for."""
+
+    term: str
+    also: list[str]
+
+
 class SearchOut(BaseModel):
     """A search answer and how it was made."""
 
@@ -106,6 +120,17 @@ class SearchOut(BaseModel):
         description="Products without a vector yet (the dense leg cannot find them)."
     )
     notice: str | None = Field(None, description="What the operator should know, if anything.")
+    corrections: list[CorrectionOut] = Field(
+        default_factory=list,
+        description="Misspelled words (absent from the index) and the words they were read as "
+        "(typo tolerance: 1 edit from 5 characters, 2 from 9; never digits or CJK).",
+    )
+    synonyms: list[SynonymOut] = Field(
+        default_factory=list, description="Query phrases synonym rules also searched as."
+    )
+    did_you_mean: str | None = Field(
+        None, description="When no word matched: the query spelled with catalog words."
+    )
     items: list[SearchItemOut]
     total: int = Field(
         description="Size of the match set (every product the query and filters match, "

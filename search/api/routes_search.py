@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.components import Components, components_of
 from search.api.limits import check_query_text
-from search.api.models import ERROR_RESPONSES, FacetValueOut, SearchItemOut, SearchOut
+from search.api.models import (
+    ERROR_RESPONSES,
+    CorrectionOut,
+    FacetValueOut,
+    SearchItemOut,
+    SearchOut,
+    SynonymOut,
+)
 from search.errors import InvalidQuery, LimitExceeded, Overloaded
 from search.experiments.assignment import assign
 from search.experiments.event_log import Impression
@@ -178,6 +185,9 @@ def search(
         recall=response.recall_mode,
         vectors_pending=response.vectors_pending,
         notice=response.notice,
+        corrections=[CorrectionOut(term=c.term, to=list(c.to)) for c in response.corrections],
+        synonyms=[SynonymOut(term=u.term, also=list(u.also)) for u in response.synonyms],
+        did_you_mean=response.did_you_mean,
         items=[SearchItemOut.model_validate(item, from_attributes=True) for item in shown],
         total=result.total,
         total_exact=result.total_exact,

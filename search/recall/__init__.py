@@ -20,6 +20,7 @@ from search.recall.filters import brand_key as brand_key
 
 if TYPE_CHECKING:
     from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
+    from search.recall.lexical import Correction, LexicalOptions
 
 # Field boosts, shared by both backends: what a product *is* (title, brand) counts double.
 # Tuned with `shelf eval` on the embedded backend and the sample judged set (README,
@@ -81,10 +82,14 @@ class RecallHit:
 
 @dataclass(frozen=True)
 class RecallLegs:
-    """What each recall leg found for one query, best first: fused above the seam."""
+    """What each recall leg found for one query, best first: fused above the seam. With
+    ``LexicalOptions``, also the words the lexical leg corrected and, when it found nothing, a
+    "did you mean" from the catalog's vocabulary."""
 
     bm25: list[RecallHit]
     dense: list[RecallHit]
+    corrections: tuple[Correction, ...] = ()
+    did_you_mean: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,9 +159,10 @@ class Recall(Protocol):
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> list[RecallHit]:
         """The top ``limit`` products for ``query`` by BM25, best first; ``analyze_as`` as in
-        ``searchable_terms``."""
+        ``searchable_terms``; ``lexical``: synonyms and typo tolerance (None: neither)."""
         ...
 
     def count(self) -> int:
@@ -176,9 +182,11 @@ class Recall(Protocol):
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> RecallLegs:
         """The BM25 top ``limit`` for ``query`` and the dense top ``limit`` (cosine, exact under
         the filters) for ``vector``, in one call (one ``_msearch`` round trip on Elasticsearch).
+        ``lexical`` as in ``search``; the legs report the corrections it made.
         A leg whose input is ``None`` comes back empty. Products without a vector are found by
         BM25 only. ``EmbeddingMismatch`` when ``vector`` has another dimension than the index's.
         """

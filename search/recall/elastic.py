@@ -35,7 +35,6 @@ from search.recall.elastic_bodies import (
     delete_actions,
     index_template_body,
     languages_body,
-    search_body,
 )
 from search.recall.elastic_facets import (
     entries_body,
@@ -47,9 +46,11 @@ from search.recall.elastic_facets import (
     read_total,
     window_body,
 )
+from search.recall.elastic_lexical import did_you_mean, lexical_search_body, read_corrections
 from search.recall.elastic_maintenance import VectorMaintenance, versioned_index_name
 from search.recall.elastic_vectors import cosine_from_score, knn_body, leg_error, msearch_searches
 from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
+from search.recall.lexical import Correction, LexicalOptions
 
 BULK_CHUNK_DOCS = 500
 BULK_MAX_RETRIES = 5  # per chunk, for documents the cluster answered 429 (too many requests)
@@ -179,10 +180,11 @@ class ElasticsearchRecall(VectorMaintenance):
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> list[RecallHit]:
         """BM25 top ``limit`` through the alias, restricted by ``filters``."""
         searchable_terms(query, filters, analyze_as)  # refuses a query with nothing to search
-        body = search_body(query, filters, limit)
+        body = lexical_search_body(query, filters, limit, lexical, analyze_as)
         response = self._on_alias("search", self._client.search, None, body=body)
         if response is None:
             return []
@@ -237,13 +239,15 @@ class ElasticsearchRecall(VectorMaintenance):
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> RecallLegs:
         """Both legs in one ``_msearch`` round trip (a leg whose input is ``None`` is left out):
-        BM25 as ``search``, and kNN over the same filters, scored by cosine."""
+        BM25 as ``search``, and kNN over the same filters, scored by cosine. The BM25 leg's
+        term suggesters say which words were corrected (``elastic_lexical``)."""
         legs: dict[str, dict[str, Any]] = {}
         if query is not None:
             searchable_terms(query, filters, analyze_as)  # refuses a query with nothing to search
-            legs["bm25"] = search_body(query, filters, limit)
+            legs["bm25"] = lexical_search_body(query, filters, limit, lexical, analyze_as)
         if vector is not None:
             legs["dense"] = knn_body(vector, filters, limit)
         if not legs:
@@ -251,6 +255,7 @@ class ElasticsearchRecall(VectorMaintenance):
         searches = msearch_searches(legs.values())
         response = self._on_alias("search", self._client.msearch, None, searches=searches)
         found: dict[str, list[RecallHit]] = {"bm25": [], "dense": []}
+        corrections: tuple[Correction, ...] = ()
         if response is None:  # no catalog yet
             return RecallLegs([], [])
         for leg, item in zip(legs, response["responses"], strict=True):
@@ -259,7 +264,12 @@ class ElasticsearchRecall(VectorMaintenance):
                 raise self._unavailable(f"search ({leg} leg)", RuntimeError(failure[1]))
             if failure is None:
                 found[leg] = _bm25_hits(item) if leg == "bm25" else _dense_hits(item)
-        return RecallLegs(found["bm25"], found["dense"])
+            if failure is None and leg == "bm25" and query is not None:
+                corrections = read_corrections(item, query)
+        suggestion = None
+        if query is not None and not found["bm25"] and lexical is not None and lexical.typos:
+            suggestion = did_you_mean(query, corrections)
+        return RecallLegs(found["bm25"], found["dense"], corrections, suggestion)
 
     def dense_neighbours(
         self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int

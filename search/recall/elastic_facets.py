@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from search.recall import SearchFilters
-from search.recall.elastic_bodies import filter_clauses, search_body
+from search.recall.elastic_bodies import filter_clauses
+from search.recall.elastic_lexical import lexical_clause
 from search.recall.elastic_vectors import VECTOR_FIELD, num_candidates
 from search.recall.facets import (
     AGG_SIZE,
@@ -51,7 +52,7 @@ def match_clause(match: MatchQuery) -> dict[str, Any]:
     excluded id."""
     should: list[dict[str, Any]] = []
     if match.text is not None:
-        should.append(search_body(match.text, match.filters, 0)["query"]["bool"]["must"][0])
+        should.append(lexical_clause(match.text, match.filters, match.lexical))
     if match.neighbours:
         should.append(
             {"constant_score": {"filter": {"ids": {"values": list(match.neighbours)}}, "boost": 0}}

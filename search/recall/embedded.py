@@ -9,13 +9,10 @@ from pathlib import Path
 
 import tantivy
 
-from catalog.analysis import stop_terms
 from catalog.locales import LANGUAGES
 from catalog.product import Product
 from search.errors import RecallUnavailable
 from search.recall import (
-    FIELD_BOOSTS,
-    TIE_BREAKER,
     IndexFailure,
     PendingText,
     RecallHit,
@@ -24,11 +21,16 @@ from search.recall import (
     StoredVector,
     VectorStatus,
     facets_embedded,
-    searchable_terms,
 )
 from search.recall.dense import DenseIndex
 from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
 from search.recall.facets_embedded import match_query
+from search.recall.lexical import (
+    Correction,
+    LexicalOptions,
+)
+from search.recall.lexical_embedded import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
+from search.recall.lexical_embedded import LexicalQueries
 from search.recall.tantivy_documents import product_document, schema
 from search.recall.vectors import DB_NAME, VectorStore, product_row
 
@@ -39,10 +41,6 @@ from search.recall.vectors import DB_NAME, VectorStore, product_row
 SCHEMA_VERSION = 5
 _MARKER = "shelf-index.json"
 
-# A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
-# enough to break ties and to recall a product that matches nothing else, too little to rank
-# "Sonnencreme für Kinder" by its "für".
-STOP_WORD_WEIGHT = 0.1
 WRITER_HEAP_BYTES = 64_000_000
 
 
@@ -61,6 +59,7 @@ class EmbeddedRecall:
         self._vectors = VectorStore(path / DB_NAME)
         self._backfill_vector_store()
         self._dense = DenseIndex(self._vectors)
+        self._lexical = LexicalQueries(self._schema)
 
     def _backfill_vector_store(self) -> None:
         """An index built before the dense leg existed (or whose store was lost before its
@@ -207,15 +206,26 @@ class EmbeddedRecall:
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> list[RecallHit]:
         """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
-        filters = filters or SearchFilters()
-        clauses = [(tantivy.Occur.Must, self._lexical_query(query, filters, analyze_as))]
+        return self._bm25(query, limit, filters or SearchFilters(), analyze_as, lexical)[0]
+
+    def _bm25(
+        self,
+        query: str,
+        limit: int,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None,
+    ) -> tuple[list[RecallHit], tuple[Correction, ...]]:
+        searcher = self._index.searcher()
+        text_query, corrections = self._lexical.query(searcher, query, filters, analyze_as, lexical)
+        clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
             (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
             for f in self._filter_queries(filters)
         ]
-        searcher = self._index.searcher()
         bm25_query = tantivy.Query.boolean_query(clauses)
         found = searcher.search(bm25_query, limit=limit + 1, count=False).hits
         if len(found) > limit and found[limit][0] == found[limit - 1][0]:
@@ -223,16 +233,20 @@ class EmbeddedRecall:
         docs = [(float(score), searcher.doc(address)) for score, address in found]
         # Equal scores by product id, never by where a document happens to sit in the index.
         docs.sort(key=lambda pair: (-pair[0], pair[1]["id"][0]))
-        return [
+        hits = [
             RecallHit(Product.model_validate_json(doc["source"][0]), score)
             for score, doc in docs[:limit]
         ]
+        return hits, corrections
 
     def _lexical_query(
-        self, query: str, filters: SearchFilters, analyze_as: Sequence[str] | None
+        self,
+        query: str,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None = None,
     ) -> tantivy.Query:
-        languages, terms = searchable_terms(query, filters, analyze_as)
-        return self._text_query(terms, stop_terms(languages))
+        return self._lexical.query(self._index.searcher(), query, filters, analyze_as, lexical)[0]
 
     def _match_query(self, match: MatchQuery) -> tantivy.Query:
         return match_query(self._schema, match, self._lexical_query, self._filter_queries)
@@ -296,14 +310,23 @@ class EmbeddedRecall:
         limit: int,
         filters: SearchFilters | None = None,
         analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
     ) -> RecallLegs:
         """BM25 top ``limit`` for ``query`` and exact dense top ``limit`` (cosine, ties by id)
-        for ``vector``, both under ``filters``; a leg whose input is ``None`` is empty."""
-        bm25 = [] if query is None else self.search(
-            query, limit=limit, filters=filters, analyze_as=analyze_as
-        )  # fmt: skip
+        for ``vector``, both under ``filters``; a leg whose input is ``None`` is empty. With
+        typo tolerance on and nothing lexical found, ``did_you_mean`` is offered."""
+        filters = filters or SearchFilters()
+        bm25: list[RecallHit] = []
+        corrections: tuple[Correction, ...] = ()
+        suggestion = None
+        if query is not None:
+            bm25, corrections = self._bm25(query, limit, filters, analyze_as, lexical)
+            if not bm25 and lexical is not None and lexical.typos:
+                suggestion = self._lexical.did_you_mean(
+                    self._index.searcher(), query, filters, analyze_as
+                )
         if vector is None:
-            return RecallLegs(bm25=bm25, dense=[])
+            return RecallLegs(bm25, [], corrections, suggestion)
         found = self._dense.search(vector, limit, filters)
         products = self._products([product_id for product_id, _score in found])
         dense = [
@@ -311,7 +334,7 @@ class EmbeddedRecall:
             for product_id, score in found
             if product_id in products  # gone from tantivy a moment before the vector store
         ]
-        return RecallLegs(bm25=bm25, dense=dense)
+        return RecallLegs(bm25, dense, corrections, suggestion)
 
     def _products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         """The stored products of the given ids, fetched in one query (two when this reader
@@ -349,22 +372,6 @@ class EmbeddedRecall:
     def drop_vectors(self) -> None:
         """Forget every vector and the model record."""
         self._vectors.drop()
-
-    def _text_query(self, terms: list[str], stop: frozenset[str] = frozenset()) -> tantivy.Query:
-        per_term = []
-        for term in terms:
-            per_field = [
-                tantivy.Query.boost_query(
-                    tantivy.Query.term_query(self._schema, field, term, index_option="freq"),
-                    boost,
-                )
-                for field, boost in FIELD_BOOSTS.items()
-            ]
-            best_field = tantivy.Query.disjunction_max_query(per_field, TIE_BREAKER)
-            if term in stop:
-                best_field = tantivy.Query.boost_query(best_field, STOP_WORD_WEIGHT)
-            per_term.append((tantivy.Occur.Should, best_field))
-        return tantivy.Query.boolean_query(per_term)
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from search.errors import InvalidQuery
 from search.recall.filters import SearchFilters, brand_key
+from search.recall.lexical import LexicalOptions
 
 FACETS: tuple[str, ...] = ("category", "brand", "price", "in_stock")
 # The SearchFilters fields each facet's own filter is made of: counting a facet ignores them.
@@ -40,13 +41,15 @@ AGG_SIZE = 10_000  # distinct values one facet aggregation reports before trimmi
 class MatchQuery:
     """What defines a match set: the lexical leg's query (None: dense only), how it is
     analysed, the dense neighbours' ids (above the floor, under the locale filter alone), the
-    filters every member passes and the ids that are never members."""
+    filters every member passes and the ids that are never members; ``lexical``: the synonyms
+    and typo corrections the lexical leg searched with (so the set holds what they recall)."""
 
     text: str | None
     analyze_as: tuple[str, ...] | None
     neighbours: tuple[str, ...]
     filters: SearchFilters
     excluded: tuple[str, ...] = ()  # ids never members (hidden by merchandising rules)
+    lexical: LexicalOptions | None = None
 
     def with_filters(self, filters: SearchFilters) -> MatchQuery:
         """The same query under other filters."""

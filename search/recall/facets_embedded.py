@@ -33,8 +33,11 @@ from search.recall.facets import (
     price_values,
     stock_values,
 )
+from search.recall.lexical import LexicalOptions
 
-TextQuery = Callable[[str, SearchFilters, Sequence[str] | None], tantivy.Query]
+TextQuery = Callable[
+    [str, SearchFilters, Sequence[str] | None, LexicalOptions | None], tantivy.Query
+]
 FilterQueries = Callable[[SearchFilters], list[tantivy.Query]]
 
 
@@ -47,7 +50,7 @@ def match_query(
     """The tantivy query whose matches are the match set (see the module docstring)."""
     either: list[tuple[tantivy.Occur, tantivy.Query]] = []
     if match.text is not None:
-        lexical = text_query(match.text, match.filters, match.analyze_as)
+        lexical = text_query(match.text, match.filters, match.analyze_as, match.lexical)
         either.append((tantivy.Occur.Should, lexical))
     if match.neighbours:
         ids = tantivy.Query.term_set_query(schema, "id", list(match.neighbours))

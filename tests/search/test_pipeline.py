@@ -41,7 +41,8 @@ def test_final_order_is_the_models_own_order(
     pipeline: SearchPipeline, independent_reranker: FlagReranker, query: dict[str, str]
 ) -> None:
     filters = SearchFilters(locale=query["locale"])
-    hits = pipeline.recall.search(query["text"], limit=50, filters=filters)
+    lexical = pipeline.plan(query["text"], filters=filters).lexical  # typos, synonyms
+    hits = pipeline.recall.search(query["text"], limit=50, filters=filters, lexical=lexical)
     assert len(hits) > 1
     pairs = [(query["text"], rerank_text(h.product)) for h in hits]
     expected_scores = independent_reranker.compute_score(pairs, normalize=False)

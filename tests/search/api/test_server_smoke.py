@@ -127,11 +127,6 @@ def test_the_real_server_serves_a_synonym_the_cli_added(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the BM25 leg applies synonyms with the lexical helper's branch (issue 15): remove "
-    "this mark when it is merged",
-)
 def test_the_real_server_finds_a_product_through_a_synonym_the_cli_added(
     server: str, synonym_added_at: float
 ) -> None:

@@ -1,0 +1,144 @@
+"""The embedded backend's lexical query: per term, the best boosted field (dismax), stop words
+weighed down; and, with ``LexicalOptions``, the corrections of the words the index does not hold
+and the synonym phrases, each at its lower weight (``search.recall.lexical``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tantivy
+
+from catalog.analysis import stop_terms
+from search.recall import FIELD_BOOSTS, TIE_BREAKER, SearchFilters, searchable_terms
+from search.recall.lexical import (
+    MAX_EXPANSIONS,
+    SYNONYM_WEIGHT,
+    TYPO_WEIGHT,
+    Correction,
+    LexicalOptions,
+    allowed_edits,
+    own_terms,
+    query_words,
+    typo_words,
+    word_terms,
+)
+from search.recall.vocabulary import Vocabulary
+
+# A stop word of the query's language ("für", "how", "для") counts a tenth of a content word:
+# enough to break ties and to recall a product that matches nothing else, too little to rank
+# "Sonnencreme für Kinder" by its "für".
+STOP_WORD_WEIGHT = 0.1
+
+
+class LexicalQueries:
+    """Builds the BM25 leg's tantivy query over an index of ``schema``."""
+
+    def __init__(self, schema: tantivy.Schema) -> None:
+        self._schema = schema
+        self.vocabulary = Vocabulary(schema)
+
+    def query(
+        self,
+        searcher: tantivy.Searcher,
+        query: str,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None,
+    ) -> tuple[tantivy.Query, tuple[Correction, ...]]:
+        """The query's terms (``_text_query``), or, when ``lexical`` adds some, those OR the
+        corrections of the words the index does not hold (``TYPO_WEIGHT``) OR each synonym
+        phrase, all its words required (``SYNONYM_WEIGHT``); and the corrections made."""
+        languages, terms = searchable_terms(query, filters, analyze_as)
+        base = self._text_query(terms, stop_terms(languages))
+        if lexical is None:
+            return base, ()
+        corrections: tuple[Correction, ...] = ()
+        if lexical.typos:
+            key = ("corrections", query.casefold(), tuple(languages))
+            corrections = self.vocabulary.remembered(
+                searcher, key, lambda: self._corrections(searcher, query, languages)
+            )
+        extra = [
+            tantivy.Query.boost_query(
+                tantivy.Query.disjunction_max_query(
+                    [self._best_field(term) for term in c.terms], TIE_BREAKER
+                ),
+                TYPO_WEIGHT,
+            )
+            for c in corrections
+        ]
+        for phrase in lexical.alternatives:
+            per_language = {
+                tuple(t for word in phrase.split() for t in own_terms(word, language))
+                for language in languages
+            } - {()}
+            alternative = [
+                tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, self._best_field(term)) for term in words]
+                )
+                for words in sorted(per_language)
+            ]
+            if alternative:
+                extra.append(
+                    tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query(alternative, 0.0), SYNONYM_WEIGHT
+                    )
+                )
+        if not extra:
+            return base, corrections
+        either = [(tantivy.Occur.Should, q) for q in (base, *extra)]
+        return tantivy.Query.boolean_query(either), corrections
+
+    def _corrections(
+        self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]
+    ) -> tuple[Correction, ...]:
+        """Each correctable word of ``query`` none of whose terms the index holds, with the index
+        terms within its allowed edits (``search.recall.lexical``)."""
+        found = []
+        for word in typo_words(query.casefold()):
+            terms = word_terms(word, languages)
+            if not terms or self.vocabulary.holds(searcher, terms):
+                continue
+            edits = allowed_edits(word)
+            near: dict[str, None] = {}
+            for term in terms:
+                near.update(dict.fromkeys(self.vocabulary.near(searcher, term, edits)))
+            if near:
+                terms_found = tuple(near)[:MAX_EXPANSIONS]
+                shown = (
+                    self.vocabulary.surface(searcher, term, word) or term for term in terms_found
+                )
+                found.append(Correction(word, tuple(dict.fromkeys(shown)), terms_found))
+        return tuple(found)
+
+    def did_you_mean(
+        self,
+        searcher: tantivy.Searcher,
+        query: str,
+        filters: SearchFilters | None,
+        analyze_as: Sequence[str] | None,
+    ) -> str | None:
+        """``query`` with its words the index lacks replaced by the nearest catalog words
+        (``Vocabulary.suggest``); None when there is nothing to suggest."""
+        languages, _terms = searchable_terms(query, filters, analyze_as)
+        words = query_words(query.casefold())
+        return self.vocabulary.suggest(searcher, words, languages) or None
+
+    def _best_field(self, term: str) -> tantivy.Query:
+        """``term`` in each boosted text field, the best field counting fully (dismax)."""
+        per_field = [
+            tantivy.Query.boost_query(
+                tantivy.Query.term_query(self._schema, field, term, index_option="freq"), boost
+            )
+            for field, boost in FIELD_BOOSTS.items()
+        ]
+        return tantivy.Query.disjunction_max_query(per_field, TIE_BREAKER)
+
+    def _text_query(self, terms: list[str], stop: frozenset[str] = frozenset()) -> tantivy.Query:
+        per_term = []
+        for term in terms:
+            best_field = self._best_field(term)
+            if term in stop:
+                best_field = tantivy.Query.boost_query(best_field, STOP_WORD_WEIGHT)
+            per_term.append((tantivy.Occur.Should, best_field))
+        return tantivy.Query.boolean_query(per_term)
