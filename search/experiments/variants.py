@@ -9,6 +9,7 @@ shoppers' searches later. In Celery mode a variant model's tasks go to their own
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 
@@ -87,16 +88,9 @@ class VariantPipelines:
 
 
 def replace_reranker(pipeline: SearchPipeline, reranker: Reranker) -> SearchPipeline:
-    """A pipeline like ``pipeline`` (same recall, cache, limits) reranking with ``reranker``."""
-    return SearchPipeline(
-        pipeline.recall,
-        reranker,
-        cache=pipeline.cache,
-        embedder=pipeline.embedder,
-        recall_mode=pipeline.recall_mode,
-        fusion=pipeline.fusion,
-        recall_k=pipeline.recall_k,
-        rerank_text_max_chars=pipeline.rerank_text_max_chars,
-        deadline_ms=pipeline.deadline_ms,
-        synonyms=pipeline.synonyms,  # one snapshot of the rules for every variant
-    )
+    """A pipeline like ``pipeline`` (same recall, cache, match floor, typo and synonym settings:
+    every attribute) reranking with ``reranker``. A copy, not a re-listing of the constructor's
+    arguments: a variant once lost the match floor that way."""
+    variant = copy.copy(pipeline)
+    variant.reranker = reranker
+    return variant
