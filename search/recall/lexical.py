@@ -79,6 +79,22 @@ def own_terms(word: str, language: str) -> tuple[str, ...]:
     return tuple(t for t in terms if t not in parts) or tuple(terms)
 
 
+@lru_cache(maxsize=50_000)
+def part_terms(word: str, language: str) -> tuple[str, ...]:
+    """The analysed terms a decompounder adds for ``word`` in ``language`` and that are not
+    among its ``own_terms`` (``kaffeeflecken`` -> ``kaffe``, ``fleck``, ...); empty in a
+    language without a compound word list."""
+    words = word_list(language_of(language).code)
+    if not words:
+        return ()
+    whole = normalize_text(word)
+    own = set(own_terms(word, language))
+    split = [part for part in compound_parts(whole, words) if part != whole]
+    return tuple(
+        dict.fromkeys(t for part in split for t in analyze(part, language) if t not in own)
+    )
+
+
 def word_terms(word: str, languages: Iterable[str]) -> list[str]:
     """``own_terms`` of ``word`` in each of ``languages``, distinct, first-seen order."""
     return list(dict.fromkeys(t for language in languages for t in own_terms(word, language)))
