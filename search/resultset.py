@@ -152,7 +152,9 @@ def search_page(
         lexical=plan.lexical,
     )
     if pins:  # only those that pass the filters (and are not hidden) are shown
-        pinned_query = MatchQuery(None, None, tuple(p[1] for p in pins), plan.filters, hidden)
+        pinned_query = MatchQuery(
+            None, None, tuple(p[1] for p in pins), plan.filters, excluded=hidden
+        )
         eligible = {e.product_id for e in pipeline.recall.match_entries(pinned_query)}
         pins = [pin for pin in pins if pin[1] in eligible]
     pin_ids = tuple(sorted(p[1] for p in pins))

@@ -27,18 +27,14 @@ def _count_of(events: sa.Table, event_type: str) -> sa.ColumnElement[int]:
     return sa.func.sum(sa.case((events.c.type == event_type, 1), else_=0))
 
 
-def unit_tallies_query(tables: Tables, experiment_id: str, by: Slice = None) -> sa.Select:
-    """SELECT slice, variant, unit_id and the UnitTally fields, one row per unit (and slice),
-    ordered by slice so that each slice's rows come together."""
-    searches, events = tables.searches, tables.events
-    experiment_searches = sa.select(searches.c.request_id).where(
-        searches.c.experiment_id == experiment_id
-    )
-    per_request = (
+def per_request_events(events: sa.Table, request_ids: sa.Select) -> sa.Subquery:
+    """SELECT per search (``request_id`` among ``request_ids``) that has events: clicks, its
+    first clicked position (1-based; None: no click), add-to-carts, purchases and revenue."""
+    return (
         sa.select(
             events.c.request_id,
             _count_of(events, "click").label("clicks"),
-            # Positions are 1-based; anything else would divide by zero below.
+            # Positions are 1-based; anything else would divide by zero in a reciprocal rank.
             sa.func.min(
                 sa.case(((events.c.type == "click") & (events.c.position >= 1), events.c.position))
             ).label("first_click"),
@@ -48,10 +44,20 @@ def unit_tallies_query(tables: Tables, experiment_id: str, by: Slice = None) -> 
                 sa.case((events.c.type == "purchase", sa.func.coalesce(events.c.value, 0.0)))
             ).label("revenue"),
         )
-        .where(events.c.request_id.in_(experiment_searches))
+        .where(events.c.request_id.in_(request_ids))
         .group_by(events.c.request_id)
         .subquery("per_request")
     )
+
+
+def unit_tallies_query(tables: Tables, experiment_id: str, by: Slice = None) -> sa.Select:
+    """SELECT slice, variant, unit_id and the UnitTally fields, one row per unit (and slice),
+    ordered by slice so that each slice's rows come together."""
+    searches, events = tables.searches, tables.events
+    experiment_searches = sa.select(searches.c.request_id).where(
+        searches.c.experiment_id == experiment_id
+    )
+    per_request = per_request_events(events, experiment_searches)
     sliced_by = None if by is None else {"locale": searches.c.locale, "day": searches.c.day}[by]
     clicks = sa.func.coalesce(per_request.c.clicks, 0)
     purchases = sa.func.coalesce(per_request.c.purchases, 0)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from search.errors import InvalidQuery
+from search.experiments.aggregates import per_request_events
 from search.experiments.planning import Baseline, PlanRequest, given_baseline, plan
 from search.experiments.stats import UnitTally, ratio_moments
 from search.experiments.tables import Tables
@@ -27,19 +28,7 @@ def window_tallies_query(tables: Tables, since: dt.datetime) -> sa.Select:
     its first-page searches since ``since``."""
     searches, events = tables.searches, tables.events
     window = sa.select(searches.c.request_id).where(searches.c.ts >= since)
-    per_request = (
-        sa.select(
-            events.c.request_id,
-            sa.func.sum(sa.case((events.c.type == "click", 1), else_=0)).label("clicks"),
-            sa.func.sum(sa.case((events.c.type == "purchase", 1), else_=0)).label("purchases"),
-            sa.func.sum(
-                sa.case((events.c.type == "purchase", sa.func.coalesce(events.c.value, 0.0)))
-            ).label("revenue"),
-        )
-        .where(events.c.request_id.in_(window))
-        .group_by(events.c.request_id)
-        .subquery("per_request")
-    )
+    per_request = per_request_events(events, window)
     clicks = sa.func.coalesce(per_request.c.clicks, 0)
     purchases = sa.func.coalesce(per_request.c.purchases, 0)
     return (

@@ -11,18 +11,19 @@ get the default search, so its data stays clean.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from search.errors import ShelfError
 from search.experiments.definitions import Experiment
 from search.experiments.event_log import EventLog
+from search.refreshed import Refreshed
 
 log = logging.getLogger(__name__)
 
 
 class RunningExperiments:
-    """``EventLog.experiments("running")``, oldest start first, refreshed in the background."""
+    """``EventLog.experiments("running")``, oldest start first, refreshed in the background
+    (``search.refreshed.Refreshed``)."""
 
     def __init__(
         self,
@@ -34,45 +35,34 @@ class RunningExperiments:
         self.event_log = event_log
         self.refresh_s = refresh_s
         self.prepare = prepare
-        self._running: list[Experiment] = []
-        self._refresh_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running: Refreshed[list[Experiment]] = Refreshed(
+            self._ready, [], refresh_s=refresh_s, name="experiments"
+        )
 
     def running(self) -> list[Experiment]:
         """The experiments searches are assigned to now (no store access)."""
-        return self._running
+        return self._running.get()
 
     def refresh(self) -> None:
         """Read the store now; a store that cannot be read keeps the last list (logged)."""
-        with self._refresh_lock:
+        self._running.refresh()
+
+    def _ready(self) -> list[Experiment]:
+        stored = self.event_log.experiments("running")
+        ready = []
+        for experiment in sorted(stored, key=lambda e: (e.started_at or e.created_at, e.id)):
             try:
-                stored = self.event_log.experiments("running")
-            except Exception as exc:
-                log.warning("could not read the running experiments: %s", exc)
-                return
-            ready = []
-            for experiment in sorted(stored, key=lambda e: (e.started_at or e.created_at, e.id)):
-                try:
-                    self.prepare(experiment)  # loads only what is not loaded yet
-                except ShelfError as exc:
-                    log.error("experiment %s is not served here: %s", experiment.id, exc)
-                    continue
-                ready.append(experiment)
-            self._running = ready
+                self.prepare(experiment)  # loads only what is not loaded yet
+            except ShelfError as exc:
+                log.error("experiment %s is not served here: %s", experiment.id, exc)
+                continue
+            ready.append(experiment)
+        return ready
 
     def start(self) -> None:
         """Refresh once now, then every ``refresh_s`` seconds in a daemon thread."""
-        self.refresh()
-        self._thread = threading.Thread(target=self._run, name="shelf-experiments", daemon=True)
-        self._thread.start()
+        self._running.start()
 
     def close(self) -> None:
         """Stop refreshing."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_s):
-            self.refresh()
+        self._running.close()

@@ -48,6 +48,7 @@ class MatchQuery:
     analyze_as: tuple[str, ...] | None
     neighbours: tuple[str, ...]
     filters: SearchFilters
+    _: dataclasses.KW_ONLY  # two optional parts of one type family were once swapped by position
     excluded: tuple[str, ...] = ()  # ids never members (hidden by merchandising rules)
     lexical: LexicalOptions | None = None
 

@@ -135,7 +135,7 @@ def test_fake_body_suggesters_per_language_without_a_locale() -> None:
 
 
 def test_fake_body_the_match_set_holds_the_expansions() -> None:
-    match = MatchQuery("headphnoes tv", ("en",), (), EN, TV)
+    match = MatchQuery("headphnoes tv", ("en",), (), EN, lexical=TV)
     clause = match_clause(match)
     assert (
         clause["bool"]["should"][0]
