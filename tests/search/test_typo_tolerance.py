@@ -241,3 +241,39 @@ def test_the_typo_set_is_one_or_two_edits_of_each_judged_latin_and_cyrillic_quer
         assert record["original"] == original["text"] and record["locale"] == original["locale"]
         assert OSA.distance(record["text"], original["text"]) == len(record["edits"]) in (1, 2)
         assert [w[0] for w in record["text"].split()] == [w[0] for w in original["text"].split()]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stem"),
+    [
+        ("looking", "look"),  # English stems shorter than a correctable word: never corrected
+        ("living", "live"),
+        ("suche", "such"),  # German
+        ("running", "run"),
+    ],
+)
+def test_a_word_whose_stem_is_too_short_to_correct_is_not_corrected(
+    sample_index: EmbeddedRecall, typed: str, stem: str
+) -> None:
+    legs = sample_index.search_legs(typed, None, limit=10, lexical=LexicalOptions())
+    assert typed not in [c.term for c in legs.corrections], stem
+
+
+@pytest.mark.parametrize(
+    ("query", "part_only"),
+    [
+        # English words the index holds, in a query of unknown language: the German analysis
+        # must not cut them into parts that meet German compounds (Smartphone -> phon).
+        ("headphones", "de-de-0050"),  # Trailwind Laufgürtel für Smartphone
+        ("headphones", "de-de-0001"),  # Veltrix Nova 6 Smartphone
+    ],
+)
+def test_a_known_word_of_a_query_of_unknown_language_is_not_decompounded(
+    sample_index: EmbeddedRecall, query: str, part_only: str
+) -> None:
+    found = {hit.product.id for hit in sample_index.search(query, limit=50)}
+    assert "en-us-0007" in found  # the headphones themselves
+    assert part_only not in found
+    # A German query still meets compounds through their parts.
+    german = {hit.product.id for hit in sample_index.search("kaffeeflecken", limit=10)}
+    assert "de-de-0016" in german  # Fleckenlöser-Stift
