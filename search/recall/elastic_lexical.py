@@ -69,8 +69,10 @@ def lexical_clause(
                 }
             }
         )
-    for phrase in lexical.alternatives:
-        should.append(
+    for use in lexical.synonyms:
+        # One query term's synonyms count as one alternative (the best of them, dis_max): a
+        # product holding two of them never outranks one holding the term itself.
+        phrases = [
             {
                 "multi_match": {
                     "query": phrase,
@@ -78,10 +80,15 @@ def lexical_clause(
                     "fields": fields,
                     "operator": "and",
                     "tie_breaker": TIE_BREAKER,
-                    "boost": SYNONYM_WEIGHT,
                 }
             }
-        )
+            for phrase in use.also
+        ]
+        if len(phrases) == 1:
+            phrases[0]["multi_match"]["boost"] = SYNONYM_WEIGHT
+            should.append(phrases[0])
+        else:
+            should.append({"dis_max": {"queries": phrases, "boost": SYNONYM_WEIGHT}})
     if len(should) == 1:
         return exact
     return {"bool": {"should": should, "minimum_should_match": 1}}

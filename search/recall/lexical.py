@@ -127,10 +127,5 @@ class LexicalOptions:
     synonyms: tuple[SynonymUse, ...] = ()
     typos: bool = True
 
-    @property
-    def alternatives(self) -> tuple[str, ...]:
-        """Every synonym phrase to search, first-seen order."""
-        return tuple(dict.fromkeys(alt for use in self.synonyms for alt in use.also))
-
 
 NO_EXPANSION = LexicalOptions(typos=False)

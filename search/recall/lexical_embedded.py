@@ -81,21 +81,26 @@ class LexicalQueries:
             )
             for c in corrections
         ]
-        for phrase in lexical.alternatives:
-            per_language = {
-                tuple(t for word in phrase.split() for t in own_terms(word, language))
-                for language in languages
-            } - {()}
-            alternative = [
+        for use in lexical.synonyms:
+            # One query term's synonyms count as one alternative (the best of them, dismax): a
+            # product holding two of them never outranks one holding the term itself.
+            alternatives = [
                 tantivy.Query.boolean_query(
                     [(tantivy.Occur.Must, self._best_field(term)) for term in words]
                 )
-                for words in sorted(per_language)
+                for words in sorted(
+                    {
+                        tuple(t for word in phrase.split() for t in own_terms(word, language))
+                        for phrase in use.also
+                        for language in languages
+                    }
+                    - {()}
+                )
             ]
-            if alternative:
+            if alternatives:
                 extra.append(
                     tantivy.Query.boost_query(
-                        tantivy.Query.disjunction_max_query(alternative, 0.0), SYNONYM_WEIGHT
+                        tantivy.Query.disjunction_max_query(alternatives, 0.0), SYNONYM_WEIGHT
                     )
                 )
         if not extra:

@@ -69,22 +69,27 @@ def test_fake_body_with_typos_and_synonyms_is_pinned() -> None:
                                     }
                                 },
                                 {
-                                    "multi_match": {
-                                        "query": "television",
-                                        "type": "cross_fields",
-                                        "fields": fields,
-                                        "operator": "and",
-                                        "tie_breaker": TIE_BREAKER,
-                                        "boost": 0.5,
-                                    }
-                                },
-                                {
-                                    "multi_match": {
-                                        "query": "flat screen",
-                                        "type": "cross_fields",
-                                        "fields": fields,
-                                        "operator": "and",
-                                        "tie_breaker": TIE_BREAKER,
+                                    "dis_max": {
+                                        "queries": [
+                                            {
+                                                "multi_match": {
+                                                    "query": "television",
+                                                    "type": "cross_fields",
+                                                    "fields": fields,
+                                                    "operator": "and",
+                                                    "tie_breaker": TIE_BREAKER,
+                                                }
+                                            },
+                                            {
+                                                "multi_match": {
+                                                    "query": "flat screen",
+                                                    "type": "cross_fields",
+                                                    "fields": fields,
+                                                    "operator": "and",
+                                                    "tie_breaker": TIE_BREAKER,
+                                                }
+                                            },
+                                        ],
                                         "boost": 0.5,
                                     }
                                 },

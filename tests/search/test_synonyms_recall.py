@@ -130,3 +130,27 @@ def test_expansions_match_whole_phrases_longest_first(
     query: str, languages: list[str], expected: list[tuple[str, tuple[str, ...]]]
 ) -> None:
     assert RULES.expansions(query, languages) == expected
+
+
+def test_a_product_holding_several_synonyms_never_outranks_the_typed_term(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    recall = EmbeddedRecall(tmp_path_factory.mktemp("several"))
+    plain = {"description": "", "bullets": [], "brand": "Acme", "category": "Shop"}
+    try:
+        recall.index(
+            [
+                make_product(id="typed", title="Sneakers canvas", **plain),
+                make_product(id="both", title="Trainers and running shoes", **plain),
+            ]
+        )
+        rules = SynonymSet.of(
+            [
+                parse_synonym_line("sneakers => trainers", "en"),
+                parse_synonym_line("sneakers => running shoes", "en"),
+            ]
+        )
+        ids, _response = _ids(recall, "sneakers", "en", rules=rules)  # type: ignore[arg-type]
+        assert ids == ["typed", "both"]
+    finally:
+        recall.close()
