@@ -36,20 +36,30 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
             f"--limit must be between 1 and {settings.suggest_max_limit} "
             f"(SHELF_SUGGEST_MAX_LIMIT); got {args.limit}"
         )
-    language = None
+    language = locale = None
     if args.locale is not None:
         try:
-            language = language_of(canonical_locale(args.locale)).code
+            locale = canonical_locale(args.locale)
+            language = language_of(locale).code
         except ValueError as exc:
             raise InvalidQuery(f"--locale: {exc}") from None
     event_log = make_event_log(settings)
     try:
         suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
         suggestions.refresh()
-        found = suggestions.get().suggest(args.prefix, language, args.limit)
+        snapshot = suggestions.get()
+        found = snapshot.suggest(args.prefix, language, args.limit)
     finally:
         event_log.close()
-    data = {"prefix": args.prefix, "language": language, "suggestions": [vars(s) for s in found]}
+    # The names of GET /suggest's answer (search.api.routes_suggest.SuggestOut).
+    built_at = snapshot.built_at.isoformat() if snapshot.built_at else None
+    data = {
+        "q": args.prefix,
+        "locale": locale,
+        "language": language,
+        "suggestions": [vars(s) for s in found],
+        "built_at": built_at,
+    }
     lines = [
         f"{s.text}\t{s.users} users\t{s.products} products" + ("\t(typo)" if s.typo else "")
         for s in found

@@ -20,6 +20,7 @@ from search.settings import Settings
 from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
 from search.suggest.popular import PopularQuery, popular_queries
+from search.suggest.stops import has_stop_word_edge
 from search.suggest.text import completion_key, prefix_key
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,13 @@ def build_snapshot(
     """Merge the popular queries and the catalog's words (``count_catalog_words``) by key per
     language and index each language, and all of them together (see ``search.suggest.index``).
     A key both sources hold keeps the query's spelling, its users and the catalog's product
-    count."""
+    count. A query that is a stop word, or starts or ends with one, is left out."""
     started = time.perf_counter()
     users: dict[str | None, dict[str, tuple[int, str]]] = {}
     for row in popular:
         key = completion_key(row.query)
-        if not key:
-            continue
+        if not key or has_stop_word_edge(key, row.language):
+            continue  # "für katzen": no completion starts or ends with a stop word
         seen = users.setdefault(row.language, {})
         if row.users > seen.get(key, (0, ""))[0]:
             seen[key] = (row.users, row.query.strip())

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from search.api.routes_suggest import SuggestOut
 from search.cli import main
 from search.experiments.event_log import Impression, make_event_log
 from search.recall.embedded import EmbeddedRecall
@@ -37,6 +38,9 @@ def test_suggest_json_ranks_popular_queries_then_catalog_words(
     assert main(["suggest", "Broo", "--locale", "en-US", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["language"] == "en"
+    # GET /suggest's names (search.api.routes_suggest.SuggestOut), the prefix as "q"
+    assert set(out) == set(SuggestOut.model_fields)
+    assert (out["q"], out["locale"]) == ("Broo", "en-US")
     assert [(s["text"], s["users"], s["products"]) for s in out["suggestions"]] == [
         ("brook trout", 5, 0),
         ("Brookline", 0, 2),
