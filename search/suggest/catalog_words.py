@@ -14,8 +14,9 @@
   part of a one character longer n-gram held by as many products (``降噪耳`` goes when every
   title holding it holds ``降噪耳机``). Counted over the folded text (``fold_script``), shown as
   first written. Korean writes spaces and needs none.
-- No completion (brands excepted: a name is kept as written) is a stop word, starts or ends with
-  one (``search.suggest.stops``).
+- No title n-gram or popular query is a stop word, starts or ends with one
+  (``search.suggest.stops``). Brands and category levels are names a shop chose and are kept as
+  written: the English list (1,333 words) holds ``home``, which ``Home & Kitchen`` keeps.
 
 Whole titles are not completions: they are long, unique, and the product is one search away.
 """
@@ -34,7 +35,7 @@ import tantivy
 
 from catalog.locales import language_of
 from catalog.product import category_levels
-from search.suggest.stops import has_stop_word_edge, is_stop_word
+from search.suggest.stops import is_stop_word
 from search.suggest.text import completion_key, fold_script
 
 MAX_NGRAM_WORDS = 3
@@ -82,10 +83,7 @@ def count_catalog_words(records: Iterable[CatalogRecord], *, min_products: int) 
         except KeyError:
             continue
         spelled = spelling.setdefault(language, {})
-        names = {record.brand.strip()} | {
-            level for level in category_levels(record.category)
-            if not has_stop_word_edge(level, language)
-        }  # fmt: skip
+        names = {record.brand.strip(), *category_levels(record.category)}
         keys = set()
         for name in names:
             key = completion_key(name)

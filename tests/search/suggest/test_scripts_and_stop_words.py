@@ -87,8 +87,7 @@ STOP_WORD_CASES = _stop_word_cases()
 def test_no_completion_is_starts_or_ends_with_a_stop_word(language: str, stop: str) -> None:
     locale = language
     records = [
-        CatalogRecord(locale, f"{stop} zorbel quimble {stop} {n}", "Acme", f"{stop} zorbel")
-        for n in range(3)
+        CatalogRecord(locale, f"{stop} zorbel quimble {stop} {n}", "Acme", "Misc") for n in range(3)
     ] + [CatalogRecord(locale, f"quimble {stop.capitalize()} zorbel {n}") for n in range(3)]
     popular = [PopularQuery(language, stop, 50), PopularQuery(language, f"{stop} quimble", 40),
                PopularQuery(language, f"quimble {stop}", 30)]  # fmt: skip
@@ -97,6 +96,14 @@ def test_no_completion_is_starts_or_ends_with_a_stop_word(language: str, stop: s
     found += [s.text.casefold().split() for s in snapshot.suggest(stop[:2], language, 20)]
     assert ["zorbel", "quimble"] in found  # the content words are completions
     assert not [words for words in found if stop.casefold() in (words[0], words[-1])]
+
+
+def test_a_category_the_shop_named_is_kept_though_it_holds_stop_words() -> None:
+    records = [
+        CatalogRecord("en-US", f"Zorbel {n}", "Acme", "Home & Kitchen > Home") for n in (1, 2)
+    ]
+    words = count_catalog_words(records, min_products=2).products["en"]
+    assert words["home & kitchen"] == 2 and words["home"] == 2  # "home": an English stop word
 
 
 def test_a_word_whose_stem_is_a_stop_word_is_not_one() -> None:
