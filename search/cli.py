@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from search.pipeline import SearchPipeline
-    from search.recall import SearchFilters
+    from search.synonyms import SynonymSet
 
 log = logging.getLogger("shelf")
 
@@ -39,17 +39,26 @@ def _create_app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-def _pipeline(settings: Settings, rerank: bool) -> SearchPipeline:
-    """The search pipeline of ``shelf search``. ``RecallUnavailable`` when the embedded index
-    does not exist: searching a folder with none would make an empty one and find nothing."""
+def _pipeline(
+    settings: Settings, rerank: bool, synonyms: SynonymSet | None = None
+) -> SearchPipeline:
+    """The search pipeline of ``shelf search``, applying ``synonyms``. ``RecallUnavailable`` when
+    the embedded index does not exist: searching a folder with none would make an empty one and
+    find nothing."""
     from search.pipeline import make_pipeline
 
+    _check_index(settings)
+    return make_pipeline(
+        settings, rerank=rerank, synonyms=None if synonyms is None else lambda: synonyms
+    )
+
+
+def _check_index(settings: Settings) -> None:
     if settings.recall_backend == "embedded" and not settings.index_dir.exists():
         raise RecallUnavailable(
             f"no index at {settings.index_dir}: run `shelf ingest FILE` first, or set "
             "SHELF_DATA_DIR to the folder that holds the index"
         )
-    return make_pipeline(settings, rerank=rerank)
 
 
 # `shelf ingest` exit codes (README, "Exit codes"); 2 is bad input, as for every command.
@@ -171,8 +180,20 @@ def cmd_ingest_and_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    """Search the index and print the ranked products."""
+    """Search the index and print the ranked products, with the synonym and merchandising rules
+    of the event store applied as the server applies them (``search.stored_rules``).
+
+    Without ``--facets/--sort/--page/--price``: the first ``--k`` products (all reranked, the
+    rerank window at least ``--k``); with them, one page of the match set with its total and
+    facets, ``--k`` items a page. Both go through ``search.resultset.search_page``, as
+    ``GET /search`` does."""
+    import dataclasses
+
+    from search.pipeline import MAX_K
     from search.recall import SearchFilters
+    from search.recall.facets import parse_price_bucket
+    from search.resultset import search_page
+    from search.stored_rules import read_stored_rules
 
     filters = SearchFilters(
         locale=args.product_locale or args.locale,
@@ -182,38 +203,22 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         max_price=args.max_price,
         in_stock=True if args.in_stock else None,
     )
-    if args.facets is not None or args.sort or args.page is not None or args.price:
-        return _search_page(args, settings, filters)
-    pipeline = _pipeline(settings, rerank=not args.no_rerank)
-    try:
-        response = pipeline.search(
-            args.query,
-            k=args.k,
-            recall_k=args.recall_k,
-            filters=filters,
-            query_language=args.lang or args.locale,
-            recall_mode=args.recall,
-        )
-    finally:
-        pipeline.close()
-    emit(args, response.as_dict(), format_response(response))
-    return 0
-
-
-def _search_page(args: argparse.Namespace, settings: Settings, filters: SearchFilters) -> int:
-    """``shelf search --facets/--sort/--page/--price``: one page of the match set, its total and
-    facets (``search.resultset``), --k items a page."""
-    import dataclasses
-
-    from search.recall.facets import parse_price_bucket
-    from search.resultset import search_page
-
+    paged = args.facets is not None or bool(args.sort) or args.page is not None or bool(args.price)
     if args.price:
         if args.min_price is not None or args.max_price is not None:
             raise InvalidQuery("--price (a facet bucket) and --min-price/--max-price: give one")
         low, high = parse_price_bucket(args.price)
         filters = dataclasses.replace(filters, min_price=low, price_below=high)
-    pipeline = _pipeline(settings, rerank=not args.no_rerank)
+    if not paged and not 1 <= args.k <= MAX_K:
+        raise InvalidQuery(f"--k must be between 1 and {MAX_K} (got {args.k})")
+    _check_index(settings)  # before the store: a folder with no index is left as it is
+    stored = read_stored_rules(settings)
+    if stored.problem:
+        print(f"shelf search: warning: {stored.problem}", file=sys.stderr)
+    recall_k = args.recall_k
+    if not paged:  # the first k products are the reranked head, as before pages existed
+        recall_k = max(args.recall_k or settings.recall_k, args.k)
+    pipeline = _pipeline(settings, rerank=not args.no_rerank, synonyms=stored.synonyms)
     try:
         result = search_page(
             pipeline,
@@ -225,14 +230,20 @@ def _search_page(args: argparse.Namespace, settings: Settings, filters: SearchFi
             filters=filters,
             query_language=args.lang or args.locale,
             recall_mode=args.recall,
-            recall_k=args.recall_k,
+            recall_k=recall_k,
             max_result_window=settings.api_max_result_window,
             price_edges=settings.facet_price_edges,
             max_facet_values=settings.facet_max_values,
+            rules=stored.rules,
         )
     finally:
         pipeline.close()
     response = dataclasses.replace(result.response, items=result.items)
+    rules = {"rules": list(result.rules)}
+    met = f"\n  rules: {', '.join(result.rules)}" if result.rules else ""
+    if not paged:
+        emit(args, {**response.as_dict(), **rules}, format_response(response) + met)
+        return 0
     data = {
         **response.as_dict(),
         "total": result.total,
@@ -245,11 +256,12 @@ def _search_page(args: argparse.Namespace, settings: Settings, filters: SearchFi
             name: [dataclasses.asdict(value) for value in values]
             for name, values in result.facets.items()
         },
+        **rules,
     }
     bound = "" if result.total_exact else "at least "
     lines = [
         f"{bound}{result.total} results; page {result.page} ({result.sort})",
-        format_response(response),
+        format_response(response) + met,
     ]
     for name, values in result.facets.items():
         shown = ", ".join(f"{v.value} ({v.count})" for v in values) or "-"
@@ -395,7 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
         command("embed", cmd_embed, "Embed the products that lack a vector (the dense leg).")
     )
 
-    search = command("search", cmd_search, "Search the product index.")
+    search = command(
+        "search",
+        cmd_search,
+        "Search the product index, with the event store's synonym and merchandising rules.",
+    )
     search.add_argument("query", help="what the shopper typed, in any language")
     search.add_argument(
         "--locale",
@@ -558,7 +574,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, settings))
     except ShelfError as exc:
-        print(f"shelf {args.command}: error: {exc}", file=sys.stderr)
+        message = getattr(exc, "cli_message", None) or exc  # the CLI's advice, not the API's
+        print(f"shelf {args.command}: error: {message}", file=sys.stderr)
         # Bad input (a 4xx in the API) is 2; Shelf failing to do the work is 1.
         return 2 if exc.status_code < 500 else 1
     except KeyboardInterrupt:

@@ -70,6 +70,7 @@ def format_response(response: SearchResponse) -> str:
         lines.append(
             f"  {item.position:>3}  {rerank:>8}  {bm25:>5}  {dense:>6}  {item.locale:<6}  "
             f"{item.product_id:<12}  {item.title}"
+            + (f"  [pinned by {item.rule}]" if item.pinned else "")
         )
     timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
     lines.append(f"  timings: {timings}")

@@ -85,13 +85,23 @@ class Overloaded(ShelfError):
     status_code = 503
 
 
-class NotFound(ShelfError):
+class _Advised(ShelfError):
+    """An error whose advice names an HTTP route (``GET /rules lists those that do``):
+    ``cli_message``, when given, is the same error as ``shelf`` users are told it, naming the
+    command instead (``shelf`` prints it; ``search.cli.main``)."""
+
+    def __init__(self, message: str, *, cli_message: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_message = cli_message or message
+
+
+class NotFound(_Advised):
     """A named thing (an experiment) does not exist."""
 
     status_code = 404
 
 
-class Conflict(ShelfError):
+class Conflict(_Advised):
     """The request clashes with what is stored (an experiment id already taken)."""
 
     status_code = 409

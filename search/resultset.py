@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from catalog.product import Product
 from search.errors import InvalidQuery, LimitExceeded
 from search.merchandising.apply import NOTHING, RuleSet
+from search.merchandising.languages import known_languages
 from search.merchandising.pages import boost_head, merge_page, pinned_item
 from search.pipeline import SearchItem, SearchPipeline, SearchResponse
 from search.recall import SearchFilters
@@ -128,11 +129,11 @@ def search_page(
     started = time.perf_counter()
     merch = NOTHING
     if rules is not None and len(rules):
-        # A rule of one language meets a query whose language is stated, surely detected, or
-        # that of the product_locale filter.
-        languages = set(plan.analyze_as or ())
-        if plan.filters.language is not None:
-            languages.add(plan.filters.language)
+        # Not plan.analyze_as: a short query is analysed as every candidate language.
+        languages = known_languages(
+            plan.text, stated=bool(query_language), analyze_as=plan.analyze_as,
+            detected=plan.detected, filter_language=plan.filters.language,
+        )  # fmt: skip
         merch = rules.plan(plan.text, languages, now or dt.datetime.now(dt.UTC))
     hidden = tuple(sorted(merch.hidden))
     pins = list(merch.pins) if relevance else []

@@ -181,7 +181,7 @@ def add_synonyms_commands(synonyms: argparse.ArgumentParser) -> None:
     """The subcommands of ``shelf synonyms``."""
     commands = synonyms.add_subparsers(dest="synonyms_command", required=True)
     command = partial(add_command, commands)
-    every = f"'{EVERY_LANGUAGE}' for every language"
+    every = f"'{EVERY_LANGUAGE}', the set whose rules apply in every language"
 
     listing = command("list", cmd_list, "List rules by id (every set, or one).")
     listing.add_argument("--lang", help=f"only this set: a language (de), or {every}")
@@ -205,5 +205,14 @@ def add_synonyms_commands(synonyms: argparse.ArgumentParser) -> None:
         "--replace", action="store_true", help="also delete the set's rules the file lacks"
     )
 
-    export = command("export", cmd_export, "Print one set's rules, one per line.")
-    export.add_argument("--lang", help=f"the set (de); default {every}")
+    export = command(
+        "export",
+        cmd_export,
+        "Print the rules of ONE set, one per line (what import reads back into a set); "
+        "`shelf synonyms list` shows every set.",
+    )
+    export.add_argument(
+        "--lang",
+        help=f"the set to print: a language (de), or {every} (the default: without --lang "
+        "only that set is printed, not the language sets; export each with its --lang)",
+    )

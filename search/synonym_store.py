@@ -347,4 +347,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _not_found(synonym_id: int) -> NotFound:
-    return NotFound(f"synonym {synonym_id} does not exist: GET /synonyms lists those that do")
+    return NotFound(
+        f"synonym {synonym_id} does not exist: GET /synonyms lists those that do",
+        cli_message=f"synonym {synonym_id} does not exist: `shelf synonyms list` lists those "
+        "that do",
+    )

@@ -203,8 +203,11 @@ class RuleStore:
             stored = {rule.id: rule for rule in self._load(conn, known).rules}
             for spec in puts:
                 if must_exist is False and spec.id in stored:
-                    raise Conflict(f"rule {spec.id!r} already exists: PUT /rules/{spec.id} "
-                                   "changes it")  # fmt: skip
+                    raise Conflict(
+                        f"rule {spec.id!r} already exists: PUT /rules/{spec.id} changes it",
+                        cli_message=f"rule {spec.id!r} already exists: `shelf rules add "
+                        f"{spec.id} --replace ...` replaces it",
+                    )
                 if must_exist is True and spec.id not in stored:
                     raise _not_found(spec.id)
             for rule_id in deletes or []:
@@ -273,4 +276,7 @@ def _audit(
 
 
 def _not_found(rule_id: str) -> NotFound:
-    return NotFound(f"rule {rule_id!r} does not exist: GET /rules lists those that do")
+    return NotFound(
+        f"rule {rule_id!r} does not exist: GET /rules lists those that do",
+        cli_message=f"rule {rule_id!r} does not exist: `shelf rules list` lists those that do",
+    )
