@@ -12,19 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from search.analytics.queries import QueryList
-from search.analytics.window import Window, check_limit, make_window
+from search.analytics.window import Window, check_limit, make_window, to_utc
 from search.commands import Handler, add_command, emit
+from search.errors import InvalidQuery
 from search.settings import Settings
 
 
 def parse_time(text: str) -> dt.datetime:
-    """An ISO 8601 date or time (``2026-11-01``, ``2026-11-01T12:00Z``); no offset means UTC."""
+    """An ISO 8601 date or time (``2026-11-01``, ``2026-11-01T12:00Z``) in UTC; no offset means
+    UTC. argparse names the option when it is not one, or falls outside years 1-9999 in UTC."""
     try:
-        return dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
         ) from None
+    try:
+        return to_utc(value, "time")
+    except InvalidQuery as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
 
 
 def _window(args: argparse.Namespace) -> Window:
@@ -101,7 +107,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from search.analytics.ubi import export_ubi
     from search.experiments.event_log import make_event_log
 
-    since = None if args.since is None else make_window(start=args.since).start
+    since = None if args.since is None else to_utc(args.since, "--since")
     with closing(make_event_log(settings)) as store:
         summary = export_ubi(store.engine, store.tables, args.out, since)
     human = (

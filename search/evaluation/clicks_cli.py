@@ -10,20 +10,25 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from search.analytics.window import to_utc
 from search.commands import add_command, emit
 from search.errors import InvalidQuery
 from search.settings import Settings
 
 
 def parse_time(text: str) -> dt.datetime:
-    """An ISO date or date-time; UTC when it names no zone."""
+    """An ISO date or date-time in UTC (UTC when it names no zone); argparse names the option
+    when it is not one, or falls outside years 1-9999 once in UTC."""
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected an ISO date or time (2026-11-01, 2026-11-01T12:00Z), got {text!r}"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return to_utc(value, "time")
+    except InvalidQuery as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
 
 
 def parse_thresholds(text: str) -> tuple[float, float, float]:
