@@ -55,15 +55,7 @@ class LexicalQueries:
         corrections of the words the index does not hold (``TYPO_WEIGHT``) OR each synonym
         phrase, all its words required (``SYNONYM_WEIGHT``); and the corrections made."""
         languages, terms = searchable_terms(query, filters, analyze_as)
-        parts = _parts_only(query, languages)
-        if parts and len(languages) > 1:
-            # A query of unknown language is also analysed as German, whose decompounder would
-            # cut an English word the index knows (``headphones``) into German parts (``phon``).
-            # A word the index holds as typed, in any of the languages, is not split.
-            known = self._known_word_parts(searcher, query, languages)
-            terms = [term for term in terms if term not in known]
-            parts -= known
-        base = self._text_query(terms, stop_terms(languages), parts)
+        base = self._text_query(terms, stop_terms(languages), _parts_only(query, languages))
         if lexical is None:
             return base, ()
         corrections: tuple[Correction, ...] = ()
@@ -103,31 +95,11 @@ class LexicalQueries:
         either = [(tantivy.Occur.Should, q) for q in (base, *extra)]
         return tantivy.Query.boolean_query(either), corrections
 
-    def _known_word_parts(
-        self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]
-    ) -> frozenset[str]:
-        """The decompounded parts of the query's words that the index holds as typed (their own
-        terms, in any of ``languages``), minus any term that is also a word's own term."""
-        words = query_words(query.casefold())
-        own = {t for word in words for language in languages for t in own_terms(word, language)}
-        return (
-            frozenset(
-                t
-                for word in words
-                if self.vocabulary.holds(searcher, word_terms(word, languages))
-                for language in languages
-                for t in part_terms(word, language)
-            )
-            - own
-        )
-
     def _corrections(
         self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]
     ) -> tuple[Correction, ...]:
         """Each correctable word of ``query`` none of whose terms the index holds, with the index
-        terms within its allowed edits (``search.recall.lexical``). An analysed term shorter than
-        a correctable word (``looking`` -> ``look``) is not corrected, or it would reach
-        ``lock``."""
+        terms within its allowed edits (``search.recall.lexical``)."""
         found = []
         for word in typo_words(query.casefold()):
             terms = word_terms(word, languages)
@@ -136,8 +108,7 @@ class LexicalQueries:
             edits = allowed_edits(word)
             near: dict[str, None] = {}
             for term in terms:
-                term_edits = edits if allowed_edits(term) else 0
-                near.update(dict.fromkeys(self.vocabulary.near(searcher, term, term_edits)))
+                near.update(dict.fromkeys(self.vocabulary.near(searcher, term, edits)))
             if near:
                 terms_found = tuple(near)[:MAX_EXPANSIONS]
                 shown = (
