@@ -108,8 +108,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from search.experiments.event_log import make_event_log
 
     since = None if args.since is None else to_utc(args.since, "--since")
-    with closing(make_event_log(settings)) as store:
-        summary = export_ubi(store.engine, store.tables, args.out, since)
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise InvalidQuery(f"--out: {out} is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with closing(make_event_log(settings)) as store:
+            summary = export_ubi(store.engine, store.tables, out, since)
+    except OSError as exc:  # a directory that cannot be made, or written into
+        raise InvalidQuery(f"--out: cannot write into {out}: {exc.strerror or exc}") from None
     human = (
         f"UBI {summary['ubi_version']}: {summary['queries']} queries, {summary['events']} "
         f"events -> {', '.join(summary['files'])}"

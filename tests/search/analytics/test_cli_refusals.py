@@ -1,4 +1,5 @@
-"""Every time option of `shelf analytics` and `shelf judgments from-clicks`: a time outside
+"""`shelf analytics export --out` that is not a writable directory exits 2 naming --out; and
+every time option of `shelf analytics` and `shelf judgments from-clicks`: a time outside
 years 1-9999 once in UTC exits 2 naming the option (it raised OverflowError before)."""
 
 from __future__ import annotations
@@ -42,3 +43,27 @@ def test_a_time_outside_the_utc_range_exits_2_naming_the_option(
     assert code == 2, err
     assert named in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize(
+    "out",
+    ["a-file", "a-file/sub", "/proc/shelf-ubi", "/sys/kernel"],
+    ids=["an existing file", "below a file", "cannot be made", "not writable"],
+)
+def test_an_out_that_is_no_writable_directory_exits_2_naming_it(
+    out: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path))
+    from search.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("keep me\n")
+    try:
+        code = main(["analytics", "export", "--format", "ubi", "--out", out])
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "--out" in err and "Traceback" not in err
+    assert (tmp_path / "a-file").read_text() == "keep me\n"
