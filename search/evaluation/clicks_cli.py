@@ -72,6 +72,7 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
             min_impressions=args.min_impressions,
             max_position=args.max_position,
             thresholds=args.grades or DEFAULT_THRESHOLDS,
+            min_users=settings.analytics_min_users,
         )
     args.out.write_text("".join(qrels_lines(result)), encoding="utf-8")
     queries_path.write_text("".join(queries_lines(result)), encoding="utf-8")
@@ -83,6 +84,8 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
         "until": until.isoformat(),
         "searches": result.searches,
         "queries": len(result.queries),
+        "withheld_queries": result.withheld,
+        "min_users": settings.analytics_min_users,
         "judgments": len(result.judgments),
         "grades": {str(g): n for g, n in enumerate(grades)},
         "examination": [round(t, 4) for t in result.examination],
@@ -92,6 +95,8 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
     human = (
         f"{len(result.judgments)} judgments of {len(result.queries)} queries from "
         f"{result.searches} searches (grades 0-3: {grades}) -> {args.out}, {queries_path}\n"
+        f"{result.withheld} queries sent by fewer than {settings.analytics_min_users} users left "
+        "out (SHELF_ANALYTICS_MIN_USERS)\n"
         f"examination by position: {' '.join(f'{t:.2f}' for t in result.examination[:10])}"
     )
     emit(args, summary, human)
