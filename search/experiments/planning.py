@@ -101,8 +101,7 @@ class PlanRequest(BaseModel):
         bad = [w for w in self.weights if not MIN_WEIGHT <= w <= MAX_WEIGHT]  # NaN too
         if bad:
             raise ValueError(
-                f"weights: each must be between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} "
-                f"(got {bad[0]!r})"
+                f"weights: each must be between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} (got {bad[0]!r})"
             )
         if self.baseline is not None:
             check_baseline(self.metric, self.baseline, self.mde, "baseline")

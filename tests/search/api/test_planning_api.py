@@ -89,9 +89,13 @@ BAD: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(
     "change",
-    [{"traffic": 1e-6, "units_per_day": 1e10}, {"weights": [1000, 1e-3], "units_per_day": 1e10},
-     {"alpha": 1e-6, "power": 0.999999}, {"mde": 1e-6, "baseline": 0.5, "units_per_day": 1e10},
-     {"weights": [1, 1]}],  # fmt: skip
+    [
+        {"traffic": 1e-6, "units_per_day": 1e10},
+        {"weights": [1000, 1e-3], "units_per_day": 1e10},
+        {"alpha": 1e-6, "power": 0.999999},
+        {"mde": 1e-6, "baseline": 0.5, "units_per_day": 1e10},
+        {"weights": [1, 1]},
+    ],  # fmt: skip
 )
 def test_the_edges_of_the_plannable_give_a_finite_plan(
     client: TestClient, change: dict[str, Any]

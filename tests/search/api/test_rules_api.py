@@ -203,8 +203,12 @@ def test_two_rules_pinning_different_products_at_one_position_for_one_query_conf
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/rules/nope"), ("DELETE", "/rules/nope"), ("GET", "/rules/nope/audit"),
-     ("GET", "/rules/nope/audit?limit=1")],  # fmt: skip
+    [
+        ("GET", "/rules/nope"),
+        ("DELETE", "/rules/nope"),
+        ("GET", "/rules/nope/audit"),
+        ("GET", "/rules/nope/audit?limit=1"),
+    ],  # fmt: skip
 )
 def test_a_rule_id_never_used_is_a_404_naming_it(rules: TestClient, method: str, path: str) -> None:
     answer = rules.request(method, path, headers=auth())

@@ -250,13 +250,13 @@ K_ANONYMITY = [("john.doe@example.com order 12345", 1, False), ("my own words", 
 
 def test_queries_fewer_than_min_users_sent_are_left_out(event_log: SqliteEventLog) -> None:
     _store_users(event_log, {text: users for text, users, _ in K_ANONYMITY})
-    result = judgments_from_clicks(event_log.engine, event_log.tables, T0,
-                                   T0 + dt.timedelta(days=1), min_impressions=1, min_users=3)  # fmt: skip
+    day = (T0, T0 + dt.timedelta(days=1))
+    result = judgments_from_clicks(event_log.engine, event_log.tables, *day, min_impressions=1,
+                                   min_users=3)  # fmt: skip
     written = "".join(queries_lines(result)) + "".join(qrels_lines(result))
     for text, users, shown in K_ANONYMITY:
         qid = query_id((text.casefold(), "en-US"))
         assert (qid in written) is shown and (text.casefold() in written) is shown, (text, users)
     assert result.withheld == 2 and len(result.queries) == 2
-    everyone = judgments_from_clicks(event_log.engine, event_log.tables, T0,
-                                     T0 + dt.timedelta(days=1), min_impressions=1)  # fmt: skip
+    everyone = judgments_from_clicks(event_log.engine, event_log.tables, *day, min_impressions=1)
     assert len(everyone.queries) == 4 and everyone.withheld == 0
