@@ -12,19 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from search.analytics.queries import QueryList
-from search.analytics.window import Window, check_limit, make_window
+from search.analytics.window import Window, check_limit, make_window, to_utc
 from search.commands import Handler, add_command, emit
+from search.errors import InvalidQuery
 from search.settings import Settings
 
 
 def parse_time(text: str) -> dt.datetime:
-    """An ISO 8601 date or time (``2026-11-01``, ``2026-11-01T12:00Z``); no offset means UTC."""
+    """An ISO 8601 date or time (``2026-11-01``, ``2026-11-01T12:00Z``) in UTC; no offset means
+    UTC. argparse names the option when it is not one, or falls outside years 1-9999 in UTC."""
     try:
-        return dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
         ) from None
+    try:
+        return to_utc(value, "time")
+    except InvalidQuery as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
 
 
 def _window(args: argparse.Namespace) -> Window:
@@ -101,9 +107,16 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from search.analytics.ubi import export_ubi
     from search.experiments.event_log import make_event_log
 
-    since = None if args.since is None else make_window(start=args.since).start
-    with closing(make_event_log(settings)) as store:
-        summary = export_ubi(store.engine, store.tables, args.out, since)
+    since = None if args.since is None else to_utc(args.since, "--since")
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise InvalidQuery(f"--out: {out} is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with closing(make_event_log(settings)) as store:
+            summary = export_ubi(store.engine, store.tables, out, since)
+    except OSError as exc:  # a directory that cannot be made, or written into
+        raise InvalidQuery(f"--out: cannot write into {out}: {exc.strerror or exc}") from None
     human = (
         f"UBI {summary['ubi_version']}: {summary['queries']} queries, {summary['events']} "
         f"events -> {', '.join(summary['files'])}"

@@ -154,5 +154,6 @@ def rule_audit(
     components: Annotated[Components, Depends(components_of)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditOut:
-    """The latest changes to one rule (deleted ones too), newest first."""
+    """The latest changes to one rule (deleted ones too), newest first; 404 for an id that no
+    rule ever had."""
     return AuditOut(entries=_book(components).audit(rule_id, limit))

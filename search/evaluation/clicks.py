@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from search.errors import InvalidQuery
 from search.experiments.tables import Tables
-from search.query import normalize_query
+from search.query import normalize_query, query_key
 
 DEFAULT_THRESHOLDS = (0.05, 0.15, 0.35)
 EM_ITERATIONS = 100
@@ -65,6 +65,7 @@ class ClickJudgments:
     queries: dict[str, QueryKey]
     examination: list[float]
     searches: int
+    withheld: int = 0  # judged queries left out: sent by fewer than ``min_users`` users
 
 
 def query_id(key: QueryKey) -> str:
@@ -95,6 +96,24 @@ def click_log_query(tables: Tables, since: dt.datetime, until: dt.datetime) -> s
         .where(searches.c.ts >= since, searches.c.ts < until)
         .order_by(searches.c.request_id)
     )
+
+
+def queries_of_enough_users(
+    engine: sa.Engine, tables: Tables, since: dt.datetime, until: dt.datetime, min_users: int
+) -> set[str]:
+    """The ``query_key`` of every query at least ``min_users`` distinct users (user id, else
+    session id) sent in [since, until): the k-anonymity threshold analytics apply
+    (``SHELF_ANALYTICS_MIN_USERS``, ``search.analytics.queries``)."""
+    searches = tables.searches
+    users = sa.func.count(sa.distinct(searches.c.unit_id))
+    select = (
+        sa.select(searches.c.query_key)
+        .where(searches.c.ts >= since, searches.c.ts < until)
+        .group_by(searches.c.query_key)
+        .having(users >= min_users)
+    )
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(select) if row[0] is not None}
 
 
 def click_counts(
@@ -174,12 +193,19 @@ def judgments_from_clicks(
     min_impressions: int = 20,
     max_position: int = 20,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    min_users: int = 1,
 ) -> ClickJudgments:
     """Graded judgments of every (query, product) shown at least ``min_impressions`` times in
-    [since, until), sorted by query id then product id."""
+    [since, until), sorted by query id then product id. A query fewer than ``min_users``
+    distinct users sent (k-anonymity, as analytics) is left out, judgments and text alike; the
+    result's ``withheld`` counts those queries."""
     counts, searches = click_counts(engine, tables, since, until, max_position=max_position)
     if not counts:
         return ClickJudgments([], {}, [], searches)
+    allowed = (
+        None if min_users <= 1 else queries_of_enough_users(engine, tables, since, until, min_users)
+    )
+    withheld: set[QueryKey] = set()
     pair_index: dict[tuple[QueryKey, str], int] = {}
     rows = np.array(
         [
@@ -198,13 +224,16 @@ def judgments_from_clicks(
     for (key, product), i in pair_index.items():
         if pair_shown[i] < min_impressions or any(ch.isspace() for ch in product):
             continue  # too few showings to judge; or an id qrels cannot hold
+        if allowed is not None and query_key(key[0]) not in allowed:
+            withheld.add(key)  # its text would show what fewer than min_users users typed
+            continue
         coec = float(pair_clicks[i] / expected[i])
         qid = query_id(key)
         queries[qid] = key
         judgments.append(ClickJudgment(qid, product, grade_of(coec, thresholds), coec,
                                        int(pair_shown[i]), int(pair_clicks[i])))  # fmt: skip
     judgments.sort(key=lambda j: (j.query_id, j.product_id))
-    return ClickJudgments(judgments, queries, [float(t) for t in theta], searches)
+    return ClickJudgments(judgments, queries, [float(t) for t in theta], searches, len(withheld))
 
 
 def qrels_lines(result: ClickJudgments) -> Iterator[str]:

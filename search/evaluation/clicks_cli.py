@@ -10,20 +10,25 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from search.analytics.window import to_utc
 from search.commands import add_command, emit
 from search.errors import InvalidQuery
 from search.settings import Settings
 
 
 def parse_time(text: str) -> dt.datetime:
-    """An ISO date or date-time; UTC when it names no zone."""
+    """An ISO date or date-time in UTC (UTC when it names no zone); argparse names the option
+    when it is not one, or falls outside years 1-9999 once in UTC."""
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected an ISO date or time (2026-11-01, 2026-11-01T12:00Z), got {text!r}"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return to_utc(value, "time")
+    except InvalidQuery as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
 
 
 def parse_thresholds(text: str) -> tuple[float, float, float]:
@@ -67,6 +72,7 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
             min_impressions=args.min_impressions,
             max_position=args.max_position,
             thresholds=args.grades or DEFAULT_THRESHOLDS,
+            min_users=settings.analytics_min_users,
         )
     args.out.write_text("".join(qrels_lines(result)), encoding="utf-8")
     queries_path.write_text("".join(queries_lines(result)), encoding="utf-8")
@@ -78,6 +84,8 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
         "until": until.isoformat(),
         "searches": result.searches,
         "queries": len(result.queries),
+        "withheld_queries": result.withheld,
+        "min_users": settings.analytics_min_users,
         "judgments": len(result.judgments),
         "grades": {str(g): n for g, n in enumerate(grades)},
         "examination": [round(t, 4) for t in result.examination],
@@ -87,6 +95,8 @@ def cmd_from_clicks(args: argparse.Namespace, settings: Settings) -> int:
     human = (
         f"{len(result.judgments)} judgments of {len(result.queries)} queries from "
         f"{result.searches} searches (grades 0-3: {grades}) -> {args.out}, {queries_path}\n"
+        f"{result.withheld} queries sent by fewer than {settings.analytics_min_users} users left "
+        "out (SHELF_ANALYTICS_MIN_USERS)\n"
         f"examination by position: {' '.join(f'{t:.2f}' for t in result.examination[:10])}"
     )
     emit(args, summary, human)

@@ -38,12 +38,17 @@ from search.experiments.stats import METRICS
 PlannedMetric = Literal["ctr", "conversion_rate", "revenue_per_search"]
 MAX_RELATIVE_MDE = 10.0  # +1000%: beyond it the question is not an experiment's
 MAX_UNITS = 1e12  # a plan needing more users than this is not a plan
+MAX_PLAN_DAYS = 36500  # 100 years: a plan running longer is not a plan
+MIN_TRAFFIC = 1e-6  # one user in a million: below it no duration is plannable
+MIN_WEIGHT, MAX_WEIGHT = 1e-3, 1000  # variant weights; shares stay >= 1e-6
 
 
 class PlanRequest(BaseModel):
     """What to plan for; exactly one of ``mde`` (gives days) and ``days`` (gives the MDE)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: numbers must be JSON numbers ("0.1" is refused naming its field, as is 14.0 for
+    # an integer field), and nothing else is coerced either.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     metric: PlannedMetric = Field(description="The report's metric to power the test for.")
     mde: float | None = Field(
@@ -55,14 +60,14 @@ class PlanRequest(BaseModel):
     days: float | None = Field(None, gt=0, le=3650, description="Days the experiment would run.")
     baseline: float | None = Field(
         None,
-        gt=0,
+        ge=1e-9,
         le=1e9,
         description="The metric's current value; default: measured on the log's last "
         "lookback_days days (with its per-user variance).",
     )
     baseline_sd: float | None = Field(
         None,
-        gt=0,
+        ge=1e-9,
         le=1e9,
         description="With a given baseline: the per-search standard deviation of the metric's "
         "numerator (default for a rate p: sqrt(p(1-p)); required for revenue_per_search).",
@@ -83,7 +88,9 @@ class PlanRequest(BaseModel):
         max_length=10,
         description="Relative weights of the variants, control first (as in an experiment).",
     )
-    traffic: float = Field(1.0, gt=0, le=1, description="Share of users in the experiment.")
+    traffic: float = Field(
+        1.0, ge=MIN_TRAFFIC, le=1, description="Share of users in the experiment (>= 1e-6)."
+    )
     alpha: float = Field(0.05, ge=1e-6, lt=0.5, description="Two-sided significance level.")
     power: float = Field(0.8, ge=0.5, le=0.999999, description="Probability of detecting the MDE.")
 
@@ -91,9 +98,11 @@ class PlanRequest(BaseModel):
     def _check(self) -> Self:
         if (self.mde is None) == (self.days is None):
             raise ValueError("mde, days: give exactly one (mde gives the days, days the MDE)")
-        bad = [w for w in self.weights if not (math.isfinite(w) and 0 < w <= 1000)]
+        bad = [w for w in self.weights if not MIN_WEIGHT <= w <= MAX_WEIGHT]  # NaN too
         if bad:
-            raise ValueError(f"weights: each must be > 0 and <= 1000 (got {bad[0]!r})")
+            raise ValueError(
+                f"weights: each must be between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} (got {bad[0]!r})"
+            )
         if self.baseline is not None:
             check_baseline(self.metric, self.baseline, self.mde, "baseline")
             if self.baseline_sd is None and not is_rate(self.metric):
@@ -158,7 +167,8 @@ def plan(request: PlanRequest, baseline: Baseline, units_per_day: float | None) 
     source = "baseline" if baseline.source == "given" else "lookback_days"
     check_baseline(request.metric, baseline.value, request.mde, source)
     if baseline.unit_variance <= 0:
-        raise ValueError(f"{source}: the {request.metric} does not vary between users")
+        name = "baseline_sd" if baseline.source == "given" else source
+        raise ValueError(f"{name}: the {request.metric} does not vary between users")
     z = NormalDist().inv_cdf(1 - request.alpha / 2) + NormalDist().inv_cdf(request.power)
     total = sum(request.weights)
     shares = [w / total for w in request.weights]
@@ -179,7 +189,7 @@ def plan(request: PlanRequest, baseline: Baseline, units_per_day: float | None) 
         spread = inv_c + (1 + b * mde + c * mde * mde) * inv_t
         # An effect so small that δ² underflows needs more users than any plan: caught below.
         units = z * z * baseline.unit_variance * spread / max(delta * delta, 1e-300)
-        days = None if daily is None else units / daily
+        days = None if daily is None else units / daily if daily > 0 else math.inf
     else:
         if daily is None:
             raise ValueError("units_per_day: unknown (no traffic in the log): give it")
@@ -193,6 +203,12 @@ def plan(request: PlanRequest, baseline: Baseline, units_per_day: float | None) 
         delta = mde * baseline.value
     if request.mde is not None and not units <= MAX_UNITS:  # NaN too
         raise ValueError(f"mde: it needs more than {MAX_UNITS:.0e} users; not plannable")
+    if days is not None and not days <= MAX_PLAN_DAYS:
+        raise ValueError(
+            f"traffic, units_per_day, mde: it needs {days:.3g} days at {daily:.3g} users/day in "
+            f"the experiment, over the {MAX_PLAN_DAYS} days a plan may take; raise traffic or "
+            "units_per_day, or plan for a larger mde"
+        )
     if not math.isfinite(mde):
         raise ValueError("days: no MDE can be computed for that baseline and traffic")
     names = ["control"] + [f"treatment_{i}" for i in range(1, len(shares))]

@@ -159,13 +159,17 @@ class RuleStore:
         return self._change(specs, None if replace else [], actor, "import", check, known)
 
     def audit(self, rule_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
-        """The latest ``limit`` changes (of ``rule_id`` only, when given), newest first."""
+        """The latest ``limit`` changes (of ``rule_id`` only, when given), newest first. A
+        deleted rule's changes stay readable; ``NotFound`` for a ``rule_id`` that never had any
+        (every rule written has at least its creation's row)."""
         table = self.tables.audit
         query = sa.select(table).order_by(table.c.seq.desc()).limit(limit)
         if rule_id is not None:
             query = query.where(table.c.rule_id == rule_id)
         with self.engine.connect() as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
+        if rule_id is not None and not rows:
+            raise NotFound(f"rule {rule_id!r} has never existed: GET /rules lists those that do")
         for row in rows:  # SQLite gives back naive times: they were written in UTC
             if row["at"].tzinfo is None:
                 row["at"] = row["at"].replace(tzinfo=dt.UTC)

@@ -64,6 +64,16 @@ BAD_INPUT = [
     ("/analytics/no-clicks", {"limit": "-3"}, "limit"),
     ("/analytics/query", {}, "q"),
 ]
+ROUTES = ["/analytics/top-queries", "/analytics/zero-results", "/analytics/no-clicks",
+          "/analytics/query", "/analytics/daily"]  # fmt: skip
+# A time that is a valid datetime but falls outside years 1-9999 once moved to UTC.
+OUT_OF_RANGE = [
+    ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
+    ({"to": "9999-12-31T23:59:59-12:00"}, "to"),
+    ({"from": "2026-11-01", "to": "9999-12-31T23:59:59-00:01"}, "to"),
+]
+BAD_INPUT += [(path, {"q": "x", **params}, named) for path in ROUTES
+              for params, named in OUT_OF_RANGE]  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "params", "named"), BAD_INPUT)
@@ -75,15 +85,13 @@ def test_bad_input_is_a_422_naming_the_parameter(
     assert named in answer.json()["error"]["message"]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/analytics/top-queries",
-        "/analytics/zero-results",
-        "/analytics/no-clicks",
-        "/analytics/query?q=x",
-        "/analytics/daily",
-    ],  # fmt: skip
-)
+@pytest.mark.parametrize("path", ROUTES)
+def test_the_first_and_last_utc_times_are_a_window(store_client: TestClient, path: str) -> None:
+    params = {"q": "x", "from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59.999999Z"}
+    answer = store_client.get(path, params=params, headers=auth())
+    assert answer.status_code in (200, 404), answer.text  # 404: `x` is below the threshold
+
+
+@pytest.mark.parametrize("path", ROUTES)
 def test_analytics_need_the_api_key(client: TestClient, path: str) -> None:
-    assert client.get(path).status_code == 401
+    assert client.get(path, params={"q": "x"}).status_code == 401

@@ -60,7 +60,51 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("lookback_days", {"lookback_days": 0}),
     ("searches_per_unit", {"searches_per_unit": 0.5}),
     ("colour", {"colour": "red"}),  # unknown fields are refused too
+    # Inputs that overflowed (500) or gave an absurd plan (8.7e302 days).
+    ("traffic", {"traffic": 5e-324}),
+    ("traffic", {"traffic": 1e-300}),
+    ("traffic", {"traffic": 1e-7}),
+    ("traffic", {"traffic": 1e-6, "units_per_day": 1}),  # 1.5e10 days
+    ("units_per_day", {"units_per_day": 5e-324}),  # users/day in it underflow to 0
+    ("units_per_day", {"units_per_day": 1e-3}),
+    ("weights", {"weights": [1000, 5e-324]}),  # the treatment's share underflows to 0
+    ("weights", {"weights": [1, 1e308]}),
+    ("weights", {"weights": [1, 1e-4]}),
+    ("baseline", {"baseline": 5e-324}),  # delta underflows: more users than any plan
+    ("baseline_sd", {"metric": "revenue_per_search", "baseline": 1e9, "baseline_sd": 5e-324}),
+    ("alpha", {"alpha": 5e-324}),
+    ("alpha", {"alpha": 0.5}),
+    ("power", {"power": 0.9999999}),
+    ("days", {"mde": None, "days": 1e308}),
+    ("units_per_day", {"units_per_day": 1e308}),
+    ("searches_per_unit", {"searches_per_unit": 1e308}),
+    # The body is strict: numbers must be JSON numbers, integers integers.
+    ("mde", {"mde": "0.1"}),
+    ("traffic", {"traffic": "1"}),
+    ("weights", {"weights": ["1", "1"]}),
+    ("lookback_days", {"lookback_days": 14.0}),
+    ("baseline", {"baseline": True}),
 ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"traffic": 1e-6, "units_per_day": 1e10},
+        {"weights": [1000, 1e-3], "units_per_day": 1e10},
+        {"alpha": 1e-6, "power": 0.999999},
+        {"mde": 1e-6, "baseline": 0.5, "units_per_day": 1e10},
+        {"weights": [1, 1]},
+    ],  # fmt: skip
+)
+def test_the_edges_of_the_plannable_give_a_finite_plan(
+    client: TestClient, change: dict[str, Any]
+) -> None:
+    response = client.post("/experiments/plan", json=GIVEN | change, headers=auth())
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 200:
+        plan = response.json()
+        assert 0 < plan["days"] <= 36500 and plan["units_total"] <= 1e12
 
 
 @pytest.mark.parametrize(("parameter", "change"), BAD, ids=[f"{p}:{c}" for p, c in BAD])

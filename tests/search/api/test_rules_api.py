@@ -201,6 +201,21 @@ def test_two_rules_pinning_different_products_at_one_position_for_one_query_conf
         assert rules.post("/rules", json=scoped, headers=auth()).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/rules/nope"),
+        ("DELETE", "/rules/nope"),
+        ("GET", "/rules/nope/audit"),
+        ("GET", "/rules/nope/audit?limit=1"),
+    ],  # fmt: skip
+)
+def test_a_rule_id_never_used_is_a_404_naming_it(rules: TestClient, method: str, path: str) -> None:
+    answer = rules.request(method, path, headers=auth())
+    assert answer.status_code == 404, answer.text  # the audit answered 200 with no entries
+    assert "'nope'" in answer.json()["error"]["message"]
+
+
 def test_a_taken_id_is_a_conflict_and_a_path_body_mismatch_is_refused(rules: TestClient) -> None:
     assert rules.post("/rules", json=body("one"), headers=auth()).status_code == 201
     assert rules.post("/rules", json=body("one"), headers=auth()).status_code == 409

@@ -225,3 +225,38 @@ def test_bad_from_clicks_input_exits_2_naming_the_option(
     assert code == 2
     assert named in capsys.readouterr().err
     assert not (tmp_path / "q.txt").exists()
+
+
+def _store_users(log: SqliteEventLog, users_per_query: dict[str, int]) -> None:
+    impressions, events = [], []
+    for text, users in users_per_query.items():
+        for n in range(12):  # 12 searches each, by `users` distinct users
+            request_id = f"{text[:8]}-{n}"
+            impressions.append(Impression(request_id, text, "en-US", "none", ["p1", "p2"],
+                                          user_id=f"{text[:8]}-u{n % users}",
+                                          ts=T0 + dt.timedelta(minutes=n)))  # fmt: skip
+            for position, product in enumerate(["p1", "p2"][: 1 + n % 2], start=1):
+                if n % (position + 1) == 0:
+                    events.append(Event(f"{request_id}.{product}", "click", request_id,
+                                        product, position, ts=impressions[-1].ts))  # fmt: skip
+    log.record_impressions(impressions)
+    log.record_events(events)
+
+
+# min_users 3: one member per kind of query the queries file must not show, and those it shows.
+K_ANONYMITY = [("john.doe@example.com order 12345", 1, False), ("my own words", 2, False),
+               ("Wireless Earbuds", 3, True), ("usb cable", 12, True)]  # fmt: skip
+
+
+def test_queries_fewer_than_min_users_sent_are_left_out(event_log: SqliteEventLog) -> None:
+    _store_users(event_log, {text: users for text, users, _ in K_ANONYMITY})
+    day = (T0, T0 + dt.timedelta(days=1))
+    result = judgments_from_clicks(event_log.engine, event_log.tables, *day, min_impressions=1,
+                                   min_users=3)  # fmt: skip
+    written = "".join(queries_lines(result)) + "".join(qrels_lines(result))
+    for text, users, shown in K_ANONYMITY:
+        qid = query_id((text.casefold(), "en-US"))
+        assert (qid in written) is shown and (text.casefold() in written) is shown, (text, users)
+    assert result.withheld == 2 and len(result.queries) == 2
+    everyone = judgments_from_clicks(event_log.engine, event_log.tables, *day, min_impressions=1)
+    assert len(everyone.queries) == 4 and everyone.withheld == 0

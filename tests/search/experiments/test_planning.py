@@ -110,6 +110,35 @@ def test_shelf_experiments_plan_prints_users_and_days(capsys: pytest.CaptureFixt
         (["--metric", "ctr", "--days", "0", "--baseline", "0.1"], "days"),
         (["--metric", "ctr", "--mde", "0.1", "--baseline", "0.1", "--weights", "1,-2"], "weights"),
         (["--metric", "ctr", "--mde", "0.1", "--baseline", "0.1", "--traffic", "2"], "traffic"),
+        # These overflowed (OverflowError traceback) or planned 8.7e302 days.
+        (["--metric", "ctr", "--mde", "0.1", "--traffic", "5e-324"], "traffic"),
+        (
+            [
+                "--metric",
+                "ctr",
+                "--mde",
+                "0.1",
+                "--baseline",
+                "0.1",
+                "--units-per-day",
+                "1000",
+                "--traffic",
+                "1e-300",
+            ],
+            "traffic",
+        ),  # fmt: skip
+        (
+            ["--metric", "ctr", "--mde", "0.1", "--baseline", "0.1", "--units-per-day", "5e-324"],
+            "units_per_day",
+        ),  # fmt: skip
+        (
+            ["--metric", "ctr", "--mde", "0.1", "--baseline", "0.1", "--weights", "1000,5e-324"],
+            "weights",
+        ),  # fmt: skip
+        (
+            ["--metric", "ctr", "--mde", "0.1", "--baseline", "0.1", "--weights", "1,nan"],
+            "weights",
+        ),  # fmt: skip
     ],
 )
 def test_bad_plan_input_exits_2_naming_the_parameter(
