@@ -55,23 +55,25 @@ class LexicalQueries:
         corrections of the words the index does not hold (``TYPO_WEIGHT``) OR each synonym
         phrase, all its words required (``SYNONYM_WEIGHT``); and the corrections made."""
         languages, terms = searchable_terms(query, filters, analyze_as)
+        corrections: tuple[Correction, ...] = ()
+        if lexical is not None and lexical.typos:
+            key = ("corrections", query.casefold(), tuple(languages))
+            corrections = self.vocabulary.remembered(
+                searcher, key, lambda: self._corrections(searcher, query, languages)
+            )
         parts = _parts_only(query, languages)
         if parts and len(languages) > 1:
             # A query of unknown language is also analysed as German, whose decompounder would
             # cut an English word the index knows (``headphones``) into German parts (``phon``).
-            # A word the index holds as typed, in any of the languages, is not split.
-            known = self._known_word_parts(searcher, query, languages)
+            # A word the index holds as typed, in any of the languages, or that typo tolerance
+            # corrects to one it holds (``hedphones``), is not split.
+            corrected = frozenset(c.term for c in corrections)
+            known = self._known_word_parts(searcher, query, languages, corrected)
             terms = [term for term in terms if term not in known]
             parts -= known
         base = self._text_query(terms, stop_terms(languages), parts)
         if lexical is None:
             return base, ()
-        corrections: tuple[Correction, ...] = ()
-        if lexical.typos:
-            key = ("corrections", query.casefold(), tuple(languages))
-            corrections = self.vocabulary.remembered(
-                searcher, key, lambda: self._corrections(searcher, query, languages)
-            )
         extra = [
             tantivy.Query.boost_query(
                 tantivy.Query.disjunction_max_query(
@@ -109,22 +111,24 @@ class LexicalQueries:
         return tantivy.Query.boolean_query(either), corrections
 
     def _known_word_parts(
-        self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]
+        self,
+        searcher: tantivy.Searcher,
+        query: str,
+        languages: Sequence[str],
+        corrected: frozenset[str] = frozenset(),
     ) -> frozenset[str]:
         """The decompounded parts of the query's words that the index holds as typed (their own
-        terms, in any of ``languages``), minus any term that is also a word's own term."""
+        terms, in any of ``languages``) or that are ``corrected`` (casefolded words), minus any
+        term that is also a word's own term."""
         words = query_words(query.casefold())
         own = {t for word in words for language in languages for t in own_terms(word, language)}
-        return (
-            frozenset(
-                t
-                for word in words
-                if self.vocabulary.holds(searcher, word_terms(word, languages))
-                for language in languages
-                for t in part_terms(word, language)
-            )
-            - own
-        )
+        held = [
+            word
+            for word in words
+            if word in corrected or self.vocabulary.holds(searcher, word_terms(word, languages))
+        ]
+        parts = {t for word in held for language in languages for t in part_terms(word, language)}
+        return frozenset(parts - own)
 
     def _corrections(
         self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]

@@ -277,3 +277,15 @@ def test_a_known_word_of_a_query_of_unknown_language_is_not_decompounded(
     # A German query still meets compounds through their parts.
     german = {hit.product.id for hit in sample_index.search("kaffeeflecken", limit=10)}
     assert "de-de-0016" in german  # Fleckenlöser-Stift
+
+
+@pytest.mark.parametrize(
+    ("typed", "part_only"), [("hedphones", "de-de-0050"), ("headphnoes", "de-de-0001")]
+)
+def test_a_corrected_word_of_a_query_of_unknown_language_is_not_decompounded(
+    sample_index: EmbeddedRecall, typed: str, part_only: str
+) -> None:
+    legs = sample_index.search_legs(typed, None, limit=50, lexical=LexicalOptions())
+    assert [c.term for c in legs.corrections] == [typed]
+    found = [hit.product.id for hit in legs.bm25]
+    assert found[0] == "en-us-0007" and part_only not in found
