@@ -12,7 +12,6 @@ import datetime as dt
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from search.analytics.queries import QueryList
@@ -20,9 +19,7 @@ from search.analytics.reports import SqlStore, daily, one_query, query_list
 from search.analytics.window import Window, check_limit, make_window
 from search.api.components import Components, components_of
 from search.api.models import ERROR_RESPONSES
-from search.api.routes_dashboard import _SECURITY_HEADERS, _check_vendored
 from search.api.security import require_api_key
-from search.dashboard import STATIC_DIR
 from search.input_text import FreeText
 from search.settings import Settings, get_settings
 
@@ -197,18 +194,3 @@ def searches_per_day(components: Store, window: AskedWindow) -> DaysOut:
     """Searches, zero-result searches, CTR and conversion per UTC day, oldest first."""
     components.impressions.flush()
     return DaysOut.model_validate(daily(_store(components), window))
-
-
-@router.get(
-    "/dashboard/analytics",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"text/html": {}}, "description": "The analytics page"},
-        503: ERROR_RESPONSES[503] | {"description": "Built without its vendored files"},
-    },
-)
-def analytics_page() -> FileResponse:
-    """The analytics dashboard (HTML); it asks for the API key like the experiments page."""
-    _check_vendored()
-    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
-    return FileResponse(STATIC_DIR / "analytics.html", media_type="text/html", headers=headers)

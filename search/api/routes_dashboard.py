@@ -30,13 +30,17 @@ _SECURITY_HEADERS = {
 }
 
 
-def _check_vendored() -> None:
-    missing = missing_vendored()
+def _page(name: str, *, charts: bool) -> FileResponse:
+    """One of the dashboard's HTML pages, with its security headers; a page that draws charts
+    needs the vendored Chart.js (``NotConfigured``, 503, without it)."""
+    missing = missing_vendored() if charts else []
     if missing:
         raise NotConfigured(
             f"the dashboard's vendored files are missing ({', '.join(missing)} under "
             f"{STATIC_DIR}): run `make vendor` (needs Node.js and npm) and restart"
         )
+    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers=headers)
 
 
 @router.get(
@@ -49,9 +53,7 @@ def _check_vendored() -> None:
 )
 def dashboard() -> FileResponse:
     """The experiments dashboard (HTML). It asks for the API key and keeps it per tab."""
-    _check_vendored()
-    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
+    return _page("index.html", charts=True)
 
 
 @router.get(
@@ -62,8 +64,20 @@ def dashboard() -> FileResponse:
 def rules_page() -> FileResponse:
     """The merchandising rules page (HTML): list, create, edit, delete rules and read the
     audit, with the API key the user types (no chart, so no vendored file needed)."""
-    headers = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
-    return FileResponse(STATIC_DIR / "rules.html", media_type="text/html", headers=headers)
+    return _page("rules.html", charts=False)
+
+
+@router.get(
+    "/dashboard/analytics",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The analytics page"},
+        503: ERROR_RESPONSES[503] | {"description": "Built without its vendored files"},
+    },
+)
+def analytics_page() -> FileResponse:
+    """The analytics dashboard (HTML); it asks for the API key like the experiments page."""
+    return _page("analytics.html", charts=True)
 
 
 @router.get("/dashboard/static/{path:path}", include_in_schema=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from search.evaluation.clicks import (
 from search.evaluation.judgments import read_judgments, read_queries
 from search.experiments.event_log import Event, Impression, SqliteEventLog
 from search.experiments.traffic import position_biased_traffic
-from tests.stores import postgres_event_log
 
 SEED = 7
 MIN_TAU = 0.6
@@ -122,19 +120,6 @@ def test_the_qrels_and_queries_written_are_read_by_shelf_eval(
     assert {q.query_id for q in queries} == set(qrels)
     first = queries[0]
     assert first.query_id == query_id((first.text, "en-US")) and first.locale == "en-US"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteEventLog]:
-    """A SQLite file, then the real PostgreSQL; tables of this test only."""
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    if request.param == "sqlite":
-        log = SqliteEventLog(f"sqlite:///{tmp_path / 'events.db'}", table_prefix=prefix)
-    else:
-        log = postgres_event_log(prefix)  # type: ignore[assignment]
-    yield log
-    log.drop_tables()
-    log.close()
 
 
 def test_the_click_log_counts_impressions_and_clicks_per_position(

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from search.experiments.event_log import Impression, SqliteEventLog
 from search.suggest.popular import PopularQuery, popular_queries
-from tests.stores import postgres_event_log
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteEventLog]:
-    """A SQLite file, then the real PostgreSQL; tables of this test only, dropped after it."""
-    prefix = f"t{uuid.uuid4().hex[:8]}_"
-    log: SqliteEventLog
-    if request.param == "sqlite":
-        log = SqliteEventLog(f"sqlite:///{tmp_path / 'events.db'}", table_prefix=prefix)
-    else:
-        log = postgres_event_log(prefix)  # type: ignore[assignment]
-    yield log
-    log.drop_tables()
-    log.close()
 
 
 def search(query: str, user: str | None, *, locale: str | None = "en", shown: int = 1,

@@ -1,4 +1,5 @@
-"""The event log every store-backed experiments test runs against: SQLite, then PostgreSQL."""
+"""Fixtures the store-backed tests of several packages share (experiments, analytics,
+suggestions, click judgments)."""
 
 from __future__ import annotations
 
