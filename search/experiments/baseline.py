@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from search.errors import InvalidQuery
 from search.events.aggregates import UnitTally, per_request_events
-from search.experiments.stats import ratio_moments
 from search.events.tables import Tables
 from search.experiments.planning import Baseline, PlanRequest, given_baseline, plan
+from search.experiments.stats import ratio_moments
 
 _ROWS_PER_FETCH = 1000
 

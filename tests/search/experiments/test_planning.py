@@ -9,10 +9,10 @@ import pytest
 
 from search.cli.main import main
 from search.events.aggregates import UnitTally
-from search.experiments.stats import ratio_moments
 from search.events.log import Event, Impression, SqliteEventLog
 from search.experiments.baseline import log_baseline, plan_experiment
 from search.experiments.planning import PlanRequest
+from search.experiments.stats import ratio_moments
 
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 
