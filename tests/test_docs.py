@@ -342,3 +342,20 @@ def test_relative_links_resolve() -> None:
                 elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
                     broken.append(f"{where} (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+REPO_PATH = re.compile(r"`((?:catalog|search|workers|tests|bench|deploy|docs)/[\w./-]*)`")
+
+
+def test_paths_named_in_the_docs_exist() -> None:
+    """A file or folder a page names in backticks (`search/recall/fusion.py`) is in the tree, so
+    the pages follow when code moves."""
+    missing = []
+    for path in DOC_FILES:
+        if path.parent.name == "reference":
+            continue
+        for number, line in prose_lines(path):
+            for named in REPO_PATH.findall(line):
+                if not (ROOT / named.rstrip("/")).exists():
+                    missing.append(f"{relative(path)}:{number}: {named}")
+    assert not missing, "paths the docs name that do not exist:\n" + "\n".join(missing)
