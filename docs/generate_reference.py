@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 # The three places the code is read from. Only these lines know where it lives.
 def load_parser() -> argparse.ArgumentParser:
     """The ``shelf`` command line parser."""
-    from search.cli import build_parser
+    from search.cli.main import build_parser
 
     return build_parser()
 
@@ -254,7 +254,7 @@ def render_cli() -> str:
         f"{'  ' * depth}- [{sub.prog}](#{anchor(sub.prog)})" for depth, _, sub in entries
     )
     return (
-        HEADER.format(source="the argparse parser of search.cli")
+        HEADER.format(source="the argparse parser of search.cli.main")
         + "# CLI reference\n\n"
         + "Every `shelf` command and subcommand with its `--help`, as printed "
         + f"{HELP_COLUMNS} columns wide. Exit codes: 0 done; 2 bad input (the message names the "

@@ -345,11 +345,22 @@ def test_relative_links_resolve() -> None:
 
 
 REPO_PATH = re.compile(r"`((?:catalog|search|workers|tests|bench|deploy|docs)/[\w./-]*)`")
+MODULE = re.compile(r"`((?:catalog|search|workers)(?:\.\w+)+)")
+
+
+def module_exists(dotted: str) -> bool:
+    """Whether ``dotted`` names a module or package of the tree, or something inside one."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 1, -1):
+        base = ROOT.joinpath(*parts[:end])
+        if base.with_suffix(".py").exists() or (base / "__init__.py").exists():
+            return True
+    return False
 
 
 def test_paths_named_in_the_docs_exist() -> None:
-    """A file or folder a page names in backticks (`search/recall/fusion.py`) is in the tree, so
-    the pages follow when code moves."""
+    """A file, folder or module a page names in backticks (`search/recall/fusion.py`,
+    `search.rerank.cache`) is in the tree, so the pages follow when code moves."""
     missing = []
     for path in DOC_FILES:
         if path.parent.name == "reference":
@@ -358,4 +369,7 @@ def test_paths_named_in_the_docs_exist() -> None:
             for named in REPO_PATH.findall(line):
                 if not (ROOT / named.rstrip("/")).exists():
                     missing.append(f"{relative(path)}:{number}: {named}")
+            for dotted in MODULE.findall(line):
+                if not module_exists(dotted):
+                    missing.append(f"{relative(path)}:{number}: {dotted}")
     assert not missing, "paths the docs name that do not exist:\n" + "\n".join(missing)
