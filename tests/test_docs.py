@@ -161,7 +161,10 @@ def test_reference_pages_name_every_setting_command_and_route(
         for _, _, sub in generator.walk(generator.load_parser())
         if not re.search(rf"^#+ {re.escape(sub.prog)}$", pages["cli.md"], flags=re.M)
     ]
-    app = generator.load_app(settings_class(data_dir=ROOT / "does-not-exist"))
+    data_dir = ROOT / "does-not-exist"
+    app = generator.load_app(settings_class(data_dir=data_dir))
+    app.openapi()
+    assert not data_dir.exists(), "building the app or its schema started a service (lifespan)"
     missing += [
         f"{method} {route.path}"
         for route in app.routes
