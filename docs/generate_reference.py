@@ -62,23 +62,6 @@ def load_app(settings: Any) -> Any:
 
 # Descriptions that belong in search/settings.py as Field(description=...). Each entry must go
 # once its field has a description of its own: render_configuration refuses to keep both.
-PENDING_DESCRIPTIONS = {
-    "recall_backend": "Where recall runs: 'embedded' (a tantivy index and vectors on disk under "
-    "SHELF_DATA_DIR) or 'elasticsearch' (SHELF_ELASTICSEARCH_URL).",
-    "elasticsearch_url": "The Elasticsearch cluster, e.g. http://localhost:9200; needed for the "
-    "Elasticsearch backend.",
-    "rerank_mode": "'local': the reranking model in the search process; 'celery': rerank tasks "
-    "on a Redis broker, scored by `shelf worker` processes.",
-    "rerank_max_length": "Tokens per (query, product) pair the reranking model reads.",
-    "rerank_soft_time_limit_s": "Soft time limit of one rerank task; `shelf worker` (threads "
-    "pool) enforces it itself.",
-    "rerank_time_limit_s": "Hard time limit of one rerank task (Celery cannot enforce it in the "
-    "threads pool `shelf worker` uses).",
-    "score_cache_prefix": "Prefix of the score cache's Redis keys.",
-    "score_cache_ttl_s": "How long a score stays in the Redis score cache (7 days).",
-    "score_cache_max_entries": "Scores the in-process ('memory') score cache keeps.",
-    "redis_url": "Celery's broker and result backend, and the Redis score cache.",
-}
 
 
 @contextlib.contextmanager
@@ -176,12 +159,9 @@ def render_configuration() -> str:
     prefix = settings_class.model_config.get("env_prefix", "")
     rows = []
     for name, field in settings_class.model_fields.items():
-        pending = PENDING_DESCRIPTIONS.get(name)
-        if field.description and pending:
-            raise SystemExit(
-                f"{name} now has a description in Settings: delete it from PENDING_DESCRIPTIONS"
-            )
-        description = field.description or pending or ""
+        if not field.description:
+            raise SystemExit(f"Settings.{name} has no description: give it Field(description=...)")
+        description = field.description
         bounds = constraints(field)
         if bounds:
             description = f"{description} ({bounds})" if description else bounds
@@ -189,9 +169,6 @@ def render_configuration() -> str:
             f"| {code(prefix + name.upper())} | {type_name(field.annotation)} | "
             f"{default_text(field)} | {cell(description)} |"
         )
-    unknown = sorted(set(PENDING_DESCRIPTIONS) - set(settings_class.model_fields))
-    if unknown:
-        raise SystemExit(f"PENDING_DESCRIPTIONS names no setting: {', '.join(unknown)}")
     doc = (settings_class.__doc__ or "").strip()
     return (
         HEADER.format(source="search.settings.Settings")

@@ -19,8 +19,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHELF_", extra="ignore")
 
     data_dir: Path = Field(Path(".shelf"), description="Where the embedded index and models live.")
-    recall_backend: Literal["embedded", "elasticsearch"] = "embedded"
-    elasticsearch_url: str | None = None
+    recall_backend: Literal["embedded", "elasticsearch"] = Field(
+        "embedded",
+        description="Where recall runs: 'embedded' (a tantivy index and vectors on disk under "
+        "SHELF_DATA_DIR) or 'elasticsearch' (SHELF_ELASTICSEARCH_URL).",
+    )
+    elasticsearch_url: str | None = Field(
+        None,
+        description="The Elasticsearch cluster, e.g. http://localhost:9200; needed for the "
+        "Elasticsearch backend.",
+    )
     elasticsearch_index: str = Field(
         "shelf-products",
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
@@ -52,7 +60,7 @@ class Settings(BaseSettings):
         le=1,
         description="The match floor: the dense leg's neighbours whose cosine reaches this "
         "join the match set (total, facets, sorts, pages) and the reranked head; below it they "
-        "are not found. Tuned with `shelf eval` on the judged sets (README, 'Result sets').",
+        "are not found. Tuned with `shelf eval` on the judged sets (docs/concepts/result-sets.md).",
     )
     dense_match_max: int = Field(
         10_000,
@@ -131,7 +139,11 @@ class Settings(BaseSettings):
         description="`shelf serve` embeds products that lack a vector in a background thread.",
     )
 
-    rerank_mode: Literal["local", "celery"] = "local"
+    rerank_mode: Literal["local", "celery"] = Field(
+        "local",
+        description="'local': the reranking model in the search process; 'celery': rerank tasks "
+        "on a Redis broker, scored by `shelf worker` processes.",
+    )
     rerank_model: str = Field(
         DEFAULT_RERANK_MODEL, description="Hugging Face model id or a local directory."
     )
@@ -152,7 +164,12 @@ class Settings(BaseSettings):
         "once at load; unset: half the cores this process is given (CPU affinity and cgroup "
         "quota), at least one.",
     )
-    rerank_max_length: int = Field(512, ge=32, le=8192)
+    rerank_max_length: int = Field(
+        512,
+        ge=32,
+        le=8192,
+        description="Tokens per (query, product) pair the reranking model reads.",
+    )
     rerank_batch_size: int = Field(64, ge=1, le=4096, description="Most pairs per forward pass.")
     rerank_token_budget: int | None = Field(
         None,
@@ -197,8 +214,18 @@ class Settings(BaseSettings):
         "(publishing tasks, the result store): a hung Redis holds a search at most about this "
         "per step. Unset: a quarter of rerank_deadline_ms, between 100 and 500 ms.",
     )
-    rerank_soft_time_limit_s: float = Field(20.0, gt=0)
-    rerank_time_limit_s: float = Field(30.0, gt=0)
+    rerank_soft_time_limit_s: float = Field(
+        20.0,
+        gt=0,
+        description="Soft time limit of one rerank task; `shelf worker` (threads pool) enforces "
+        "it itself.",
+    )
+    rerank_time_limit_s: float = Field(
+        30.0,
+        gt=0,
+        description="Hard time limit of one rerank task (Celery cannot enforce it in the threads "
+        "pool `shelf worker` uses).",
+    )
     rerank_visibility_timeout_s: float = Field(
         60.0,
         gt=0,
@@ -218,14 +245,28 @@ class Settings(BaseSettings):
     score_cache: Literal["auto", "redis", "memory", "off"] = Field(
         "auto", description="'auto': Redis in celery mode, in-process LRU in local mode."
     )
-    score_cache_prefix: str = "shelf:score:"
-    score_cache_ttl_s: int = Field(7 * 86400, ge=1)
-    score_cache_max_entries: int = Field(100_000, ge=1)
+    score_cache_prefix: str = Field(
+        "shelf:score:",
+        description="Prefix of the score cache's Redis keys.",
+    )
+    score_cache_ttl_s: int = Field(
+        7 * 86400,
+        ge=1,
+        description="How long a score stays in the Redis score cache (7 days).",
+    )
+    score_cache_max_entries: int = Field(
+        100_000,
+        ge=1,
+        description="Scores the in-process ('memory') score cache keeps.",
+    )
     score_cache_timeout_ms: int = Field(
         250, ge=1, description="Redis socket timeout: an outage costs a search at most this."
     )
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Celery's broker and result backend, and the Redis score cache.",
+    )
     events_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the event store; unset: sqlite:///<data_dir>/events.db. "
@@ -290,7 +331,9 @@ class Settings(BaseSettings):
     )
 
     api_key: SecretStr | None = Field(
-        None, description="Key the write endpoints (POST /events) require; unset: they answer 503."
+        None,
+        description="Key the write and admin endpoints require (POST /events, /experiments, "
+        "/synonyms, /rules, /analytics); unset: they answer 503.",
     )
     api_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
@@ -385,7 +428,7 @@ class Settings(BaseSettings):
     typo_tolerance: bool = Field(
         True,
         description="Correct query words the index does not hold: 1 edit from 5 characters, 2 "
-        "from 9, never words with digits or CJK (README, 'Typo tolerance').",
+        "from 9, never words with digits or CJK (docs/concepts/analysis.md, 'Typo tolerance').",
     )
 
     @property
