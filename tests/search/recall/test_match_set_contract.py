@@ -9,7 +9,7 @@ import pytest
 from search.recall import Recall, SearchFilters
 from search.recall.facets import FacetValue, MatchQuery
 from tests.conftest import make_product
-from tests.search.test_recall_contract import recall  # noqa: F401  (the fixture)
+from tests.search.recall.test_retriever_contract import recall  # noqa: F401  (the fixture)
 
 EDGES = (10.0, 20.0)
 

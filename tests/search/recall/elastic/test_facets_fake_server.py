@@ -10,7 +10,7 @@ from search.recall import SearchFilters
 from search.recall.elastic.backend import ElasticsearchRecall
 from search.recall.elastic.facets import entries_body, facets_body
 from search.recall.facets import FacetValue, MatchQuery
-from tests.search.test_elastic_fake_server import (  # noqa: F401  (fixtures)
+from tests.search.recall.elastic.test_fake_server import (  # noqa: F401  (fixtures)
     FakeElasticsearch,
     fake_url,
     recall,

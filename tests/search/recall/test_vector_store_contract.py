@@ -12,9 +12,9 @@ import pytest
 from search.errors import EmbeddingMismatch
 from search.recall import Recall, SearchFilters, StoredVector
 from tests.conftest import make_product
-from tests.search import test_recall_contract
+from tests.search.recall import test_retriever_contract
 
-recall = test_recall_contract.recall  # the contract suite's backend fixture, both backends
+recall = test_retriever_contract.recall  # the contract suite's backend fixture, both backends
 
 MODEL = "test-model@1"
 DIM = 8
