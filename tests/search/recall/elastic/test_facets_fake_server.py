@@ -1,5 +1,5 @@
 """ElasticsearchRecall's match-set round trips against the fake Elasticsearch of
-``test_elastic_fake_server``: which requests go out, with which bodies, and how answers map."""
+``test_fake_server``: which requests go out, with which bodies, and how answers map."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Elasticsearch lexical query with typo tolerance and synonyms: exact bodies pinned, and the
-round trip against the FAKE Elasticsearch server of ``test_elastic_fake_server`` (no real
+round trip against the FAKE Elasticsearch server of ``test_fake_server`` (no real
 cluster here): the body sent, the corrections read back from the term suggesters."""
 
 from __future__ import annotations
