@@ -1,9 +1,9 @@
 """The import contracts (``[tool.importlinter]`` in pyproject.toml) hold, and ``lint-imports``
 (what ``make lint`` runs) fails on a new import that breaks one of them.
 
-The failing side is shown on a copy of the three packages with one forbidden import planted per
-contract, all checked in one ``lint-imports`` run: each planted import must be reported under
-its contract, by name.
+The failing side is shown on a copy of the three packages with forbidden imports planted, at
+least one per contract, all checked in one ``lint-imports`` run: each planted import must be
+reported in its contract's own section of the report.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -23,17 +24,50 @@ ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ("search", "workers", "catalog")
 
-LAYERS = (
-    "Layers: search.api, then search.pipeline, then search.recall and search.rerank, then catalog"
-)
+LAYERS = "Every package of search in its layer: entry points, consumers, search path, seams, base"
+RECALL_SEAM = "search.recall knows only catalog, search.query and the base modules"
 CATALOG_LOWEST = "catalog imports nothing of search or workers"
 WORKERS_NO_WEB = "workers stay importable without the web stack"
+WORKERS_BELOW = "workers know the seams they serve, never the search path above them"
 ACYCLIC_SIBLINGS = "No cycles between the modules and subpackages of one package"
 ACYCLIC_MODULES = "No import cycles between modules"
-CONTRACTS = (LAYERS, CATALOG_LOWEST, WORKERS_NO_WEB, ACYCLIC_SIBLINGS, ACYCLIC_MODULES)
+CONTRACTS = (
+    LAYERS,
+    RECALL_SEAM,
+    CATALOG_LOWEST,
+    WORKERS_NO_WEB,
+    WORKERS_BELOW,
+    ACYCLIC_SIBLINGS,
+    ACYCLIC_MODULES,
+)
 
-# (what is planted, {path: source}, the contract it breaks, what the report must say)
+# (what is planted, {path: source}, the contract it breaks, what that contract's report must say).
+# Planted imports name packages, not modules, where they can: the modules move, the layers stay.
 PLANTED = [
+    (
+        "query imports the recall layer above it",
+        {"search/query/_probe_up.py": "from search.recall import SearchFilters\n"},
+        LAYERS,
+        "search.query._probe_up -> search.recall",
+    ),
+    (
+        "analytics imports suggest, its independent sibling",
+        {"search/analytics/_probe_sibling.py": "import search.suggest\n"},
+        LAYERS,
+        "search.analytics._probe_sibling -> search.suggest",
+    ),
+    (
+        "a new package of search has no layer",
+        {"search/_probe_new/__init__.py": ""},
+        LAYERS,
+        "search._probe_new",
+    ),
+    (
+        "recall imports workers",
+        {"search/recall/_probe_worker.py": "import workers.task_names\n"},
+        RECALL_SEAM,
+        "search.recall._probe_worker -> workers.task_names",
+    ),
     (
         "catalog imports search",
         {"catalog/_probe_errors.py": "from search.errors import ShelfError\n"},
@@ -50,12 +84,6 @@ PLANTED = [
         "catalog._probe_typing -> workers.tasks",
     ),
     (
-        "recall imports the pipeline above it",
-        {"search/recall/_probe_up.py": "from search.pipeline.service import SearchPipeline\n"},
-        LAYERS,
-        "search.recall._probe_up -> search.pipeline.service",
-    ),
-    (
         "workers import fastapi",
         {"workers/_probe_web.py": "import fastapi\n"},
         WORKERS_NO_WEB,
@@ -66,6 +94,12 @@ PLANTED = [
         {"workers/_probe_api.py": "from search.api.components import Components\n"},
         WORKERS_NO_WEB,
         "workers._probe_api -> search.api.components",
+    ),
+    (
+        "workers import the search pipeline",
+        {"workers/_probe_path.py": "import search.pipeline\n"},
+        WORKERS_BELOW,
+        "workers._probe_path -> search.pipeline",
     ),
     (
         "experiments import the API that imports experiments",
@@ -119,6 +153,20 @@ def _verdicts(stdout: str) -> dict[str, str]:
     return verdicts
 
 
+def _reports(stdout: str) -> dict[str, str]:
+    """Each broken contract's name -> its report: the lines under its name and underline."""
+    reports: dict[str, str] = {}
+    lines = stdout.splitlines()
+    current: str | None = None
+    for line, below in zip(lines, [*lines[1:], ""], strict=True):
+        if line in CONTRACTS and below == "-" * len(line):
+            current = line
+            reports[current] = ""
+        elif current is not None:
+            reports[current] += line + "\n"
+    return reports
+
+
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
     """One ``lint-imports`` run over a copy of the packages with every ``PLANTED`` import."""
@@ -134,6 +182,13 @@ def planted_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
             (copy / relative).parent.mkdir(parents=True, exist_ok=True)
             (copy / relative).write_text(source)
     return _lint_imports(copy)
+
+
+def test_every_contract_of_pyproject_is_checked_here_and_has_a_planted_violation() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    names = [c["name"] for c in config["tool"]["importlinter"]["contracts"]]
+    assert sorted(names) == sorted(CONTRACTS)
+    assert {contract for _, _, contract, _ in PLANTED} == set(CONTRACTS)
 
 
 def test_the_tree_keeps_every_import_contract() -> None:
@@ -152,7 +207,7 @@ def test_a_new_import_against_a_contract_fails_lint_imports(
 ) -> None:
     assert planted_run.returncode != 0, planted_run.stdout + planted_run.stderr
     assert _verdicts(planted_run.stdout).get(contract) == "BROKEN", planted_run.stdout
-    assert reported in planted_run.stdout, planted_run.stdout
+    assert reported in _reports(planted_run.stdout).get(contract, ""), planted_run.stdout
 
 
 @pytest.mark.parametrize(

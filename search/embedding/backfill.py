@@ -2,8 +2,8 @@
 
 BM25 indexing stays fast (thousands of products a second); embedding is slow on a CPU (tens of
 products a second with the bundled model), so it never runs inline with indexing. The pass asks
-the index which products lack a vector from the configured model (``Recall.pending_vectors``),
-embeds them in batches and writes them back (``Recall.put_vectors``). All of its state lives in
+the index which products lack a vector from the configured model (``VectorStore.pending_vectors``),
+embeds them in batches and writes them back (``VectorStore.put_vectors``). All of its state lives in
 the index, so it is resumable by construction: stop it anywhere, run it again, and it picks up
 what is still missing. It runs in ``shelf ingest`` after indexing, as ``shelf embed``, in a
 background thread of ``shelf serve``, or spread over Celery workers.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from search.embedding.cache import EmbeddingCache
-from search.recall import PendingText, Recall, StoredVector
+from search.recall import PendingText, StoredVector, VectorStore
 
 if TYPE_CHECKING:
     from workers.embedding.model import Embedder
@@ -57,7 +57,7 @@ Progress = Callable[[EmbedReport], None]
 
 
 def embed_pending(
-    recall: Recall,
+    recall: VectorStore,
     embedder: Embedder,
     *,
     batch_size: int = 32,
@@ -68,7 +68,7 @@ def embed_pending(
     """Embed every live product that lacks a vector from ``embedder``, ``batch_size`` at a time,
     until none is left or ``stop`` is set; texts ``cache`` already holds are not embedded again.
     ``EmbeddingMismatch`` when the index's vectors come from another model
-    (``Recall.drop_vectors`` first to rebuild)."""
+    (``VectorStore.drop_vectors`` first to rebuild)."""
     report = EmbedReport()
     started = time.perf_counter()
     model_id = embedder.model_id
@@ -123,7 +123,7 @@ class BackgroundEmbedder:
 
     def __init__(
         self,
-        recall: Recall,
+        recall: VectorStore,
         embedder: Embedder,
         *,
         batch_size: int,

@@ -11,11 +11,11 @@ from search.settings import Settings
 
 if TYPE_CHECKING:
     from search.embedding.backfill import EmbedReport
-    from search.recall import Recall
+    from search.recall import VectorStore
 
 
 def run_embedding(
-    recall: Recall, settings: Settings, *, celery: bool, quiet: bool = False
+    recall: VectorStore, settings: Settings, *, celery: bool, quiet: bool = False
 ) -> EmbedReport:
     """One embedding pass over ``recall``, here or on Celery workers, with a progress bar on
     stderr (unless ``quiet``)."""

@@ -22,7 +22,7 @@ from search.merchandising.apply import RuleSet
 from search.merchandising.checks import check_change
 from search.merchandising.model import Rule, RuleSpec
 from search.merchandising.store import AuditEntry, Change, Check, RuleStore, Stored
-from search.recall import Recall
+from search.recall import ProductIndex
 
 
 class RuleBook:
@@ -33,7 +33,7 @@ class RuleBook:
     def __init__(
         self,
         engine: sa.Engine,
-        recall: Recall | None,
+        recall: ProductIndex | None,
         *,
         table_prefix: str,
         max_rules: int,

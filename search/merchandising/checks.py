@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from search.errors import Conflict, InvalidQuery
 from search.merchandising.model import RuleSpec, may_match_together, windows_overlap
-from search.recall import Recall
+from search.recall import ProductIndex
 
 Entry = tuple[RuleSpec, str]  # a rule and the product it pins at one position
 
@@ -73,9 +73,9 @@ def _pairs(
             collide(a, b, position)
 
 
-def unknown_products(rules: Sequence[RuleSpec], recall: Recall) -> dict[str, list[str]]:
+def unknown_products(rules: Sequence[RuleSpec], recall: ProductIndex) -> dict[str, list[str]]:
     """For each rule naming product ids the index does not hold, those ids (sorted). One
-    ``Recall.products`` call per 1,000 distinct ids."""
+    ``ProductIndex.products`` call per 1,000 distinct ids."""
     wanted = sorted({pid for rule in rules for pid in rule.actions.product_ids()})
     known: set[str] = set()
     for i in range(0, len(wanted), 1000):
@@ -91,7 +91,7 @@ def unknown_products(rules: Sequence[RuleSpec], recall: Recall) -> dict[str, lis
 def check_change(
     incoming: Sequence[RuleSpec],
     after: Sequence[RuleSpec],
-    recall: Recall | None,
+    recall: ProductIndex | None,
     *,
     max_rules: int,
     where: dict[str, str] | None = None,

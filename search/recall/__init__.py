@@ -1,9 +1,14 @@
-"""The Recall seam: index products, delete them, and recall BM25 top-K candidates.
+"""The Recall seam, as small protocols by role, one backend (tantivy or Elasticsearch) behind all:
 
-Beyond search, the seam offers what bulk ingestion needs, batch-first: ``content_hashes`` so
-unchanged products are skipped above the seam, ``index`` returning the per-document failures, and
-``begin_full``/``commit_full``/``abort_full`` so a full reload builds the new catalog out of
-sight and makes it live in one atomic step (a single tantivy commit; an Elasticsearch alias swap).
+- ``ProductIndex``: index, delete, count and look up products; ``content_hashes`` so bulk ingest
+  skips the unchanged above the seam, ``index`` returning the per-document failures;
+- ``FullReload``: ``begin_full``/``commit_full``/``abort_full``, a full reload built out of sight
+  and made live in one atomic step (a single tantivy commit; an Elasticsearch alias swap);
+- ``Retriever``: the BM25 and dense top-K of one query, and the catalog's languages;
+- ``MatchSet``: everything a query matches: its size, members, sorted windows and facet counts;
+- ``VectorStore``: the embedding vectors, written by ``shelf embed`` and the workers.
+
+``Recall`` is all of them (and ``close``): what ``make_recall`` returns.
 """
 
 from __future__ import annotations
@@ -121,16 +126,34 @@ class VectorStatus:
     without_vector: int
 
 
-class Recall(Protocol):
-    """A product index that answers BM25 queries. Two engines: tantivy and Elasticsearch."""
+class ProductIndex(Protocol):
+    """Storage: products written, replaced, deleted, counted and looked up by id (Haystack's
+    ``DocumentStore``). Bulk ingest writes through it; pages and rules checks read from it."""
 
     def index(self, products: Sequence[Product]) -> list[IndexFailure]:
         """Insert or replace (by id) the given products; return those that could not be written."""
         ...
 
+    def delete(self, product_ids: Iterable[str]) -> int:
+        """Remove products by id; return how many ids were asked for deletion."""
+        ...
+
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each given id the live catalog holds (absent ids omitted)."""
         ...
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids (absent ids omitted)."""
+        ...
+
+    def count(self) -> int:
+        """How many products the index holds."""
+        ...
+
+
+class FullReload(Protocol):
+    """A full reload built out of sight and made live in one step (a single tantivy commit; an
+    Elasticsearch alias swap): what ``shelf ingest --full`` needs beside ``ProductIndex``."""
 
     def begin_full(self) -> None:
         """Start a full reload: later ``index`` calls build a new, empty catalog out of sight.
@@ -148,9 +171,9 @@ class Recall(Protocol):
         """Discard the catalog built since ``begin_full``; the live one stays as it was."""
         ...
 
-    def delete(self, product_ids: Iterable[str]) -> int:
-        """Remove products by id; return how many ids were asked for deletion."""
-        ...
+
+class Retriever(Protocol):
+    """Retrieval: the top-K of each recall leg for one query, and the languages to read it in."""
 
     def search(
         self,
@@ -163,15 +186,6 @@ class Recall(Protocol):
     ) -> list[RecallHit]:
         """The top ``limit`` products for ``query`` by BM25, best first; ``analyze_as`` as in
         ``searchable_terms``; ``lexical``: synonyms and typo tolerance (None: neither)."""
-        ...
-
-    def count(self) -> int:
-        """How many products the index holds."""
-        ...
-
-    def languages(self) -> dict[str, int]:
-        """How many live products each language (code) of the catalog has; languages it holds
-        none of are left out. Cheap enough to ask every few seconds (one aggregation)."""
         ...
 
     def search_legs(
@@ -192,31 +206,15 @@ class Recall(Protocol):
         """
         ...
 
-    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
-        """Up to ``limit`` live products, by id, whose embedding text has no vector from
-        ``model_id``; ``EmbeddingMismatch`` when the index's vectors come from another model."""
+    def languages(self) -> dict[str, int]:
+        """How many live products each language (code) of the catalog has; languages it holds
+        none of are left out. Cheap enough to ask every few seconds (one aggregation)."""
         ...
 
-    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
-        """Store vectors computed by ``model_id``; return how many were stored. A vector whose
-        ``text_hash`` no longer matches the product's text (it changed meanwhile) is skipped.
-        ``EmbeddingMismatch`` when the index already holds vectors from another model."""
-        ...
 
-    def vector_status(self) -> VectorStatus:
-        """The embedding model of the live catalog's vectors and how many products lack one."""
-        ...
-
-    def drop_vectors(self) -> None:
-        """Forget every vector and the model that made them (``shelf embed --rebuild``)."""
-        ...
-
-    def dense_neighbours(
-        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
-    ) -> tuple[list[tuple[str, float]], bool]:
-        """Every ``(product_id, cosine)`` under ``filters`` whose cosine reaches ``floor``, best
-        first, ties by id, at most ``cap``; and whether ``cap`` cut it short."""
-        ...
+class MatchSet(Protocol):
+    """The whole set a query matches, beyond the top-K: its size, members, sorted windows and
+    disjunctive facet counts, and the dense neighbours that join it."""
 
     def match_count(self, match: MatchQuery) -> tuple[int, bool]:
         """The size of the match set, and whether it is exact (False: a lower bound)."""
@@ -246,9 +244,40 @@ class Recall(Protocol):
         filter but its own (``search.recall.facets.disjunctive_groups``)."""
         ...
 
-    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
-        """The stored products of the given ids (absent ids omitted)."""
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every ``(product_id, cosine)`` under ``filters`` whose cosine reaches ``floor``, best
+        first, ties by id, at most ``cap``; and whether ``cap`` cut it short."""
         ...
+
+
+class VectorStore(Protocol):
+    """The products' embedding vectors: which texts lack one, storing them, the model's status."""
+
+    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
+        """Up to ``limit`` live products, by id, whose embedding text has no vector from
+        ``model_id``; ``EmbeddingMismatch`` when the index's vectors come from another model."""
+        ...
+
+    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
+        """Store vectors computed by ``model_id``; return how many were stored. A vector whose
+        ``text_hash`` no longer matches the product's text (it changed meanwhile) is skipped.
+        ``EmbeddingMismatch`` when the index already holds vectors from another model."""
+        ...
+
+    def vector_status(self) -> VectorStatus:
+        """The embedding model of the live catalog's vectors and how many products lack one."""
+        ...
+
+    def drop_vectors(self) -> None:
+        """Forget every vector and the model that made them (``shelf embed --rebuild``)."""
+        ...
+
+
+class Recall(ProductIndex, FullReload, Retriever, MatchSet, VectorStore, Protocol):
+    """The whole seam, one backend behind every role: tantivy or Elasticsearch. Hand a caller
+    only the role it uses; whoever opens a backend holds the ``Recall`` and closes it."""
 
     def close(self) -> None:
         """Release writers and files."""

@@ -1,7 +1,7 @@
 """Traditional and Simplified Chinese, and Japanese width and prolonged-sound-mark variants, fold
 to one form at index and query time: each spelling finds the product written in the other, on a
 real tantivy index. (The Elasticsearch analyzers' equivalent is pinned in
-tests/search/test_elastic_analysis.py.)"""
+tests/search/recall/elastic/test_analysis.py.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Spelling variants in the analyser: hyphenated, joined and spaced forms, letter-digit
 boundaries, case folding of every supported language's special letters, Unicode normalisation
-before tokenisation. The same forms through a real index: tests/search/test_hyphen_compounds.py.
+before tokenisation. The same forms through a real index:
+tests/search/recall/test_hyphen_compounds.py.
 """
 
 from __future__ import annotations

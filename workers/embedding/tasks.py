@@ -1,9 +1,9 @@
 """The embedding pass spread over Celery workers (``shelf embed --celery``).
 
-The producer lists the products that lack a vector (``Recall.pending_vectors``) and sends them in
-batches, a bounded number in flight; each worker embeds its batch with its own model (loaded
-once per process, GPU in production) and writes the vectors straight into its configured index
-(``Recall.put_vectors``). A redelivered task writes the same vectors again, so tasks are
+The producer lists the products that lack a vector (``VectorStore.pending_vectors``) and sends
+them in batches, a bounded number in flight; each worker embeds its batch with its own model
+(loaded once per process, GPU in production) and writes the vectors straight into its configured
+index (``VectorStore.put_vectors``). A redelivered task writes the same vectors again, so tasks are
 idempotent; a product whose text changed meanwhile is skipped by ``put_vectors`` and listed again.
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from search.embedding.cache import EmbeddingCache
-    from search.recall import Recall
+    from search.recall import VectorStore
     from workers.embedding.model import Embedder
 
 
@@ -73,7 +73,7 @@ def embed_batch_task(model_id: str, items: list[list[str]], settings: Settings) 
 
 
 def embed_with_celery(
-    recall: Recall,
+    recall: VectorStore,
     settings: Settings,
     *,
     app: Celery,

@@ -160,7 +160,8 @@ class EmbeddedRecall:
         with self._lock:
             # A delete of every document, ordered with the adds that follow (so they survive).
             # Not delete_all_documents: it rewinds tantivy's operation stamps, and after earlier
-            # deletes some loads lost their new documents (pinned in test_recall_contract.py).
+            # deletes some loads lost their new documents (pinned in
+            # tests/search/recall/embedded/test_index.py).
             self._get_writer().delete_documents_by_query(tantivy.Query.all_query())
             self._vectors.begin_full()
             self._full = True

@@ -1,6 +1,6 @@
-"""The match-set behaviour every Recall backend must show (total, entries, facets, products):
-embedded always, Elasticsearch with SHELF_ELASTICSEARCH_URL. Each backend only supplies the
-``recall`` fixture (the one of ``test_recall_contract``)."""
+"""What every ``MatchSet`` must do: the total, members, sorted windows and disjunctive facet counts
+of everything a query matches, and the dense neighbours that join it. On both backends (the
+``recall`` and ``shop`` fixtures of tests/search/recall/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,9 @@ import pytest
 from search.recall import Recall, SearchFilters
 from search.recall.facets import FacetValue, MatchQuery
 from tests.conftest import make_product
-from tests.search.test_recall_contract import recall  # noqa: F401  (the fixture)
+from tests.search.recall.contract import SCORE_TOLERANCE, embed, unit, with_cosine
 
 EDGES = (10.0, 20.0)
-
-
-@pytest.fixture
-def shop(recall: Recall) -> Recall:  # noqa: F811
-    recall.index(
-        [
-            make_product(id="a", title="Red mug", brand="Acme", price=5.0,
-                         category="Kitchen > Mugs", created_at="2024-03-01T00:00:00Z"),
-            make_product(id="b", title="Red mug large", brand="ACME", price=10.0,
-                         category="Kitchen > Mugs", in_stock=False),
-            make_product(id="c", title="Red teapot", brand="Brewer", price=19.99,
-                         category="Kitchen > Teapots", created_at="2025-01-01T00:00:00+02:00"),
-            make_product(id="d", title="Red scarf", brand="Knit", price=20.0,
-                         category="Clothing"),
-            make_product(id="e", title="Blue cup", brand="Acme", price=7.0,
-                         category="Kitchen > Mugs"),
-        ]
-    )  # fmt: skip
-    return recall
 
 
 def _match(text: str | None = "red", neighbours: tuple[str, ...] = (), **filters: object):  # type: ignore[no-untyped-def]
@@ -89,11 +70,6 @@ def test_brand_spellings_of_one_key_are_one_value(shop: Recall) -> None:
                                FacetValue("Knit", 1)]  # fmt: skip
 
 
-def test_products_are_fetched_by_id(shop: Recall) -> None:
-    found = shop.products(["a", "c", "missing"])
-    assert sorted(found) == ["a", "c"] and found["c"].title == "Red teapot"
-
-
 def test_pages_and_sorts_walk_the_match_set_once_on_every_backend(recall: Recall) -> None:  # noqa: F811
     from search.pipeline.service import SearchPipeline
     from search.results.result_set import search_page
@@ -117,3 +93,35 @@ def test_pages_and_sorts_walk_the_match_set_once_on_every_backend(recall: Recall
         if sort == "price_asc":
             keys = [(item.price, item.product_id) for item in seen]
             assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("sort", "start", "end", "expected"),
+    [("price_asc", 0, 4, ["a", "b", "c", "d"]), ("price_asc", 1, 3, ["b", "c"]),
+     ("price_desc", 0, 2, ["d", "c"]), ("price_asc", 3, 10, ["d"]), ("price_asc", 4, 8, [])],
+)  # fmt: skip
+def test_a_window_is_a_slice_of_the_match_set_in_sort_order(
+    shop: Recall, sort: str, start: int, end: int, expected: list[str]
+) -> None:
+    assert [e.product_id for e in shop.match_window(_match(), sort, start, end)] == expected
+
+
+def test_newest_first_puts_products_without_a_date_last_ties_by_id(shop: Recall) -> None:
+    assert [e.product_id for e in shop.match_window(_match(), "newest", 0, 4)] == [
+        "c", "a", "b", "d"]  # fmt: skip
+
+
+def test_dense_neighbours_are_those_reaching_the_floor_best_first_up_to_the_cap(
+    recall: Recall,
+) -> None:
+    cosines = {"a": 0.9, "b": 0.7, "c": 0.8, "d": 0.3, "e": -0.5}
+    recall.index([make_product(id=pid, title=f"Product {pid}", price=10.0) for pid in cosines])
+    embed(recall, {pid: with_cosine(c) for pid, c in cosines.items()})
+    found, cut = recall.dense_neighbours(unit(1).tolist(), 0.5, None, 10)
+    assert [pid for pid, _ in found] == ["a", "c", "b"] and not cut
+    for pid, cosine in found:
+        assert cosine == pytest.approx(cosines[pid], abs=SCORE_TOLERANCE)
+    found, cut = recall.dense_neighbours(unit(1).tolist(), 0.5, None, 2)
+    assert [pid for pid, _ in found] == ["a", "c"] and cut
+    found, _ = recall.dense_neighbours(unit(1).tolist(), 0.5, SearchFilters(max_price=5.0), 10)
+    assert found == []

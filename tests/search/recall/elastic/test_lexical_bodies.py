@@ -1,5 +1,5 @@
 """The Elasticsearch lexical query with typo tolerance and synonyms: exact bodies pinned, and the
-round trip against the FAKE Elasticsearch server of ``test_elastic_fake_server`` (no real
+round trip against the FAKE Elasticsearch server of ``test_fake_server`` (no real
 cluster here): the body sent, the corrections read back from the term suggesters."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from search.recall.elastic.lexical import (
 from search.recall.elastic.vectors import msearch_searches
 from search.recall.facets import MatchQuery
 from search.recall.lexical import NO_EXPANSION, LexicalOptions, SynonymUse
-from tests.search.test_elastic_fake_server import (  # noqa: F401  (fixtures)
+from tests.search.recall.elastic.test_fake_server import (  # noqa: F401  (fixtures)
     FakeElasticsearch,
     answer,
     fake_url,

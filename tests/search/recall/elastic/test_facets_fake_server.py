@@ -1,5 +1,5 @@
 """ElasticsearchRecall's match-set round trips against the fake Elasticsearch of
-``test_elastic_fake_server``: which requests go out, with which bodies, and how answers map."""
+``test_fake_server``: which requests go out, with which bodies, and how answers map."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from search.recall import SearchFilters
 from search.recall.elastic.backend import ElasticsearchRecall
 from search.recall.elastic.facets import entries_body, facets_body
 from search.recall.facets import FacetValue, MatchQuery
-from tests.search.test_elastic_fake_server import (  # noqa: F401  (fixtures)
+from tests.search.recall.elastic.test_fake_server import (  # noqa: F401  (fixtures)
     FakeElasticsearch,
     fake_url,
     recall,

@@ -14,7 +14,7 @@ from catalog.locales import LANGUAGES
 from catalog.script_folding import FINAL_LONG_VOWEL_PATTERN, LONG_VOWEL_PATTERN
 from search.recall.elastic.backend import ElasticsearchRecall
 from search.recall.elastic.bodies import index_template_body, languages_body
-from tests.search.test_elastic_fake_server import (  # noqa: F401 (fixtures)
+from tests.search.recall.elastic.test_fake_server import (  # noqa: F401 (fixtures)
     FakeElasticsearch,
     answer,
     fake_url,

@@ -14,7 +14,7 @@ import pytest
 from search.cli.main import main
 from search.recall import brand_key
 
-CATALOG = Path(__file__).with_name("data") / "hyphen_compounds.jsonl"
+CATALOG = Path(__file__).parents[1] / "data" / "hyphen_compounds.jsonl"
 
 # (query, locale, the product it must find)
 VARIANTS = [

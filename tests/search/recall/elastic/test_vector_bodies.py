@@ -1,7 +1,7 @@
 """The Elasticsearch dense leg's request bodies and response readers, pinned exactly. No server:
-pure functions only. Behaviour on a real cluster is the live contract suite's
-(test_recall_contract.py); here every body the backend sends is pinned, so a change to one is a
-visible, reviewed change."""
+pure functions only. Behaviour on a real cluster is the live contract suites'
+(tests/search/recall/test_*_contract.py); here every body the backend sends is pinned, so a
+change to one is a visible, reviewed change."""
 
 from __future__ import annotations
 
