@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHELF_DATA_DIR ?= .shelf
 export SHELF_DATA_DIR
 
-.PHONY: install demo test lint services bench clean
+.PHONY: install demo test lint services bench clean docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(SHELF_DATA_DIR)/test-model/config.json: $(BIN)/.installed catalog/data/sample_
 demo: install $(SHELF_DATA_DIR)/test-model/config.json
 	$(BIN)/shelf ingest catalog/data/sample_catalog.jsonl
 	SHELF_RERANK_FALLBACK_MODEL=$(SHELF_DATA_DIR)/test-model $(BIN)/shelf demo
+
+# The reference pages (docs/reference/) from Settings, the shelf parser and the OpenAPI schema;
+# tests/test_docs.py fails when they are stale.
+docs: install
+	$(BIN)/python docs/generate_reference.py
 
 lint: install
 	$(BIN)/ruff check search workers catalog tests bench

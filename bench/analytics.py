@@ -23,7 +23,7 @@ from typing import Any
 from bench.common import hardware
 from search.analytics.reports import daily, one_query, query_list
 from search.analytics.window import make_window
-from search.experiments.event_log import Event, Impression, PostgresEventLog, SqliteEventLog
+from search.events.log import Event, Impression, PostgresEventLog, SqliteEventLog
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)

@@ -32,13 +32,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from catalog.ingest import ingest_file
     from catalog.samples import SAMPLE_CATALOG, sample_queries
-    from search.cache import NoScoreCache, RedisScoreCache
-    from search.pipeline import SearchPipeline
+    from search.pipeline.service import SearchPipeline
     from search.recall import SearchFilters
-    from search.recall.embedded import EmbeddedRecall
-    from search.rerank import CeleryReranker, LocalReranker
+    from search.recall.embedded.backend import EmbeddedRecall
+    from search.rerank.cache import NoScoreCache, RedisScoreCache
+    from search.rerank.rerankers import CeleryReranker, LocalReranker
     from search.settings import Settings
-    from workers.model import ModelSpec, RerankModel
+    from workers.rerank.model import ModelSpec, RerankModel
     from workers.tiny_model import build_test_model, catalog_texts
 
     print(hardware())

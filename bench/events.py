@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from catalog.samples import sample_queries
-    from search.experiments.event_log import PostgresEventLog
+    from search.events.log import PostgresEventLog
 
     print(hardware(), flush=True)
     prefix = f"bench{uuid.uuid4().hex[:8]}_"

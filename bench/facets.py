@@ -78,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()
     print(hardware(), flush=True)
 
-    from search.pipeline import SearchPipeline
+    from search.pipeline.service import SearchPipeline
     from search.recall import SearchFilters
-    from search.recall.embedded import EmbeddedRecall
-    from search.resultset import search_page
+    from search.recall.embedded.backend import EmbeddedRecall
+    from search.results.result_set import search_page
 
     with tempfile.TemporaryDirectory() as tmp:
         recall = EmbeddedRecall(Path(tmp) / "index")

@@ -3,7 +3,7 @@ latency hybrid recall adds over BM25 on the sample index, and the dense index's 
 
 1. embedding throughput (products/s) over the sample catalog's embed texts
    (``catalog.text.embed_text``): one process with one thread against the multi-process pass
-   (``workers.embedding_pool.EmbeddingPool``, 2 processes or the cores available), and the ratio;
+   (``workers.embedding.pool.EmbeddingPool``, 2 processes or the cores available), and the ratio;
 2. query embedding p50/p99: one query per call, the 160 sample queries (same-language and
    cross-lingual files);
 3. search latency on the sample index (ingested with ``catalog.ingest.ingest_file`` into a temp
@@ -43,7 +43,7 @@ def _ms(timings: list[float]) -> tuple[float, float]:
 
 def throughput(embedder: Any, texts: list[str], batch_size: int) -> tuple[float, float]:
     """Products/s (wall) and products per CPU-second of this process embedding ``texts``."""
-    from workers.embedding import embed_in_batches
+    from workers.embedding.model import embed_in_batches
 
     started, cpu_started = time.perf_counter(), time.process_time()
     embed_in_batches(embedder, texts, batch_size=batch_size)
@@ -115,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     from catalog.readers import read_jsonl
     from catalog.samples import SAMPLE_CATALOG
     from catalog.text import embed_text
-    from search.embedding_pass import embed_pending
+    from search.embedding.backfill import embed_pending
     from search.evaluation.judgments import read_queries
-    from search.pipeline import make_pipeline
-    from search.recall.backends import make_recall
+    from search.pipeline.service import make_pipeline
+    from search.recall.factory import make_recall
     from search.settings import Settings
-    from workers.embedders import make_embedder
-    from workers.embedding_pool import EmbeddingPool
+    from workers.embedding.factory import make_embedder
+    from workers.embedding.pool import EmbeddingPool
     from workers.threads import available_cores
 
     print(f"{hardware()}; Python {platform.python_version()}")

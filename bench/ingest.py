@@ -3,11 +3,12 @@
 Generates a synthetic multilingual catalog (JSON Lines), ingests it into a fresh tantivy index
 in a child process per size, and reports each child's peak RSS, so memory growth with catalog
 size shows as the difference between the two. Indexing also writes each product's row to the
-dense leg's vector store (``search/recall/vectors.py``); the time spent there (building the rows
+dense leg's vector store (``search/recall/embedded/vectors.py``); the time spent there (building
+the rows
 and writing them) is measured apart and shown as a share, with the rate BM25 indexing alone
 would have. Products per CPU-second are printed beside the wall rate (the machine may be shared).
 
-Then the embedding pass (``search.embedding_pass.embed_pending``, the bundled default model, one
+Then the embedding pass (``search.embedding.backfill.embed_pending``, the bundled default model, one
 process and thread) over the first ``--embed`` products of the small index: it is slow, so a
 subset. Run: ``.venv/bin/python bench/ingest.py``.
 """
@@ -107,7 +108,7 @@ def _timed(function: Callable[..., T], spent: list[float]) -> Callable[..., T]:
 def child(catalog: Path, index_dir: Path, show_progress: bool) -> None:
     """Ingest ``catalog`` into a new index; print one JSON line with the rate, the seconds spent
     on the vector store's rows, and peak memory."""
-    import search.recall.embedded as embedded
+    import search.recall.embedded.backend as embedded
     from catalog.ingest import IngestReport, ingest_file
 
     def progress(report: IngestReport) -> None:
@@ -136,10 +137,10 @@ def child(catalog: Path, index_dir: Path, show_progress: bool) -> None:
 def embed_child(index_dir: Path, limit: int) -> None:
     """The embedding pass over the first ``limit`` products (by id) of the index in
     ``index_dir``, with the bundled default model on one thread; print one JSON line."""
-    from search.embedding_pass import embed_pending
-    from search.recall.embedded import EmbeddedRecall
+    from search.embedding.backfill import embed_pending
+    from search.recall.embedded.backend import EmbeddedRecall
     from search.settings import Settings
-    from workers.embedders import make_embedder
+    from workers.embedding.factory import make_embedder
 
     settings = Settings(data_dir=index_dir.parent)
     embedder = make_embedder(settings)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from workers.model import ModelSpec, RerankModel
+    from workers.rerank.model import ModelSpec, RerankModel
 
     # transformers' advice about tokenizer padding is noise here, as in the CLI.
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     cuda = args.device.startswith("cuda")
     repeats = args.repeats or (10 if cuda else 1)
     print(f"model: {model_dir} (bge-reranker-v2-m3 configuration, random weights)")
-    from workers.model import default_token_budget
+    from workers.rerank.model import default_token_budget
 
     print(
         f"Shelf's token budget on {args.device}: {default_token_budget(args.device)} tokens/batch"

@@ -22,7 +22,8 @@ through ``catalog.word_delimiter`` (Lucene's word delimiter: parts, joined forms
 the term ``tshirt``, and ``iPhone15`` meets ``iphone 15``.
 
 Stop words ("for", "für", "для") are indexed like any word; at query time ``stop_terms`` names
-them so recall can weigh them down (see ``search.recall.embedded.STOP_WORD_WEIGHT``) rather than
+them so recall can weigh them down (see ``search.recall.embedded.backend.STOP_WORD_WEIGHT``) rather
+than
 drop them: a product that matches a query only through "für" is still recalled, last.
 """
 

@@ -8,7 +8,7 @@ yield the words of the language's word list that they contain, so ``Kaffeeflecke
 ``stuhl``.
 
 The algorithm is Lucene's, with its options as Shelf pins them for Elasticsearch
-(``search.recall.elastic_bodies.DECOMPOUNDERS``): a word of at least ``MIN_WORD_SIZE`` characters
+(``search.recall.elastic.bodies.DECOMPOUNDERS``): a word of at least ``MIN_WORD_SIZE`` characters
 is scanned from each position, and the longest word-list entry of ``MIN_SUBWORD_SIZE`` to
 ``MAX_SUBWORD_SIZE`` characters that starts there is a part (``only_longest_match``). Both
 backends read the same file, so they cut a word into the same parts.

@@ -4,7 +4,7 @@
   OpenCC's ``t2s`` conversion (``opencc`` on PyPI), so ``耳機`` and ``耳机``, ``咖啡機`` and
   ``咖啡机`` are one term. Taiwan and Hong Kong catalogs write Traditional, mainland shoppers
   type Simplified. Elasticsearch does the same with ICU's ``Traditional-Simplified`` transform
-  (``search.recall.elastic_analysis``), character by character, where OpenCC also converts by
+  (``search.recall.elastic.analysis``), character by character, where OpenCC also converts by
   phrase: the two can differ where a phrase keeps a character (OpenCC leaves ``乾坤`` and folds
   ``乾燥`` to ``干燥``).
 - **Kana** (after NFKC, which already makes half-width katakana and full-width Latin letters
@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 # The patterns are written for both Python's ``re`` and Java's regex (Elasticsearch's
-# ``pattern_replace`` char filters in ``search.recall.elastic_analysis`` use them as they are).
+# ``pattern_replace`` char filters in ``search.recall.elastic.analysis`` use them as they are).
 # After kana (hiragana, katakana, half-width katakana): the characters shoppers type for ``ー``
 # (NFKC has already made "－" "-", "～" "~" and "ｰ" "ー"; the rest are dashes and wave dashes),
 # when kana or the word's end follows: "ケーブル-2m" keeps its dash as a separator.

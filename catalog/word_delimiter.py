@@ -2,7 +2,7 @@
 
 ``T-Shirt``, ``tshirt`` and ``t shirt`` are one product to a shopper. Lucene's
 ``word_delimiter_graph`` filter (and Elasticsearch's, with the options Shelf pins in
-``search.recall.elastic_bodies``) makes them meet by emitting, for a token such as ``usb3.0``:
+``search.recall.elastic.bodies``) makes them meet by emitting, for a token such as ``usb3.0``:
 
 - the parts, split on every character that is neither a letter nor a digit, and at each
   letter-digit boundary (``split_on_numerics``): ``usb``, ``3``, ``0``;

@@ -88,7 +88,7 @@ class Overloaded(ShelfError):
 class _Advised(ShelfError):
     """An error whose advice names an HTTP route (``GET /rules lists those that do``):
     ``cli_message``, when given, is the same error as ``shelf`` users are told it, naming the
-    command instead (``shelf`` prints it; ``search.cli.main``)."""
+    command instead (``shelf`` prints it; ``search.cli.main.main``)."""
 
     def __init__(self, message: str, *, cli_message: str | None = None) -> None:
         super().__init__(message)

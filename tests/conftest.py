@@ -11,12 +11,12 @@ from catalog.ingest import validate
 from catalog.product import Product
 from catalog.readers import read_jsonl
 from catalog.samples import SAMPLE_CATALOG
-from search.embedding_cache import EmbeddingCache
-from search.embedding_pass import embed_pending
-from search.recall.embedded import EmbeddedRecall
+from search.embedding.backfill import embed_pending
+from search.embedding.cache import EmbeddingCache
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import Settings, get_settings
-from workers.embedding import UseEmbedder
-from workers.model import ModelSpec, RerankModel
+from workers.embedding.model import UseEmbedder
+from workers.rerank.model import ModelSpec, RerankModel
 from workers.tiny_model import build_test_model, catalog_texts
 
 
@@ -154,9 +154,9 @@ def api_data_dir(
 ) -> Path:
     """A data directory holding an index of the whole sample catalog, with the vectors of the
     bundled embedding model (the real one)."""
-    from search.embedding_cache import EmbeddingCache
-    from search.embedding_pass import embed_pending
-    from workers.embedding import UseEmbedder
+    from search.embedding.backfill import embed_pending
+    from search.embedding.cache import EmbeddingCache
+    from workers.embedding.model import UseEmbedder
 
     data_dir = tmp_path_factory.mktemp("api-data")
     recall = EmbeddedRecall(data_dir / "index")

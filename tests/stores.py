@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.experiments.event_log import PostgresEventLog
+from search.events.log import PostgresEventLog
 
 # The local PostgreSQL `make services` starts (trust auth); tests keep to tables of their own.
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

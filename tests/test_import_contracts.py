@@ -51,9 +51,9 @@ PLANTED = [
     ),
     (
         "recall imports the pipeline above it",
-        {"search/recall/_probe_up.py": "from search.pipeline import SearchPipeline\n"},
+        {"search/recall/_probe_up.py": "from search.pipeline.service import SearchPipeline\n"},
         LAYERS,
-        "search.recall._probe_up -> search.pipeline",
+        "search.recall._probe_up -> search.pipeline.service",
     ),
     (
         "workers import fastapi",

@@ -42,7 +42,7 @@ class PollingRedisBackend(RedisBackend):
 
     The stock backend subscribes to every task's channel as it is sent, and when Redis is down
     it retries that subscription for some 20 seconds: a search must give up in milliseconds.
-    The rerank client subscribes to its tasks' channels itself (``search/task_results.py``),
+    The rerank client subscribes to its tasks' channels itself (``search/rerank/task_results.py``),
     bounded by its deadline; bulk jobs poll.
     """
 

@@ -52,7 +52,7 @@ def worker_recall(settings: Settings) -> Recall:
     global _recall
     with _recall_lock:
         if _recall is None:
-            from search.recall.backends import make_recall
+            from search.recall.factory import make_recall
 
             _recall = make_recall(settings)
         return _recall

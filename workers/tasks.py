@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from search.cache import ScoreCache, make_score_cache
 from search.errors import Overloaded, RerankTimeout
+from search.rerank.cache import ScoreCache, make_score_cache
 from search.settings import Settings
-from workers.scoring import Candidate, submit_and_store
+from workers.rerank.scoring import Candidate, submit_and_store
 from workers.task_names import EMBED_TASK, INGEST_TASK, RERANK_TASK
 
 if TYPE_CHECKING:
     from celery import Celery, Task
 
-    from workers.model import RerankModel
+    from workers.rerank.model import RerankModel
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def worker_state(settings: Settings) -> WorkerState:
     global _state
     with _state_lock:
         if _state is None:
-            from workers.model import load_model
+            from workers.rerank.model import load_model
 
             model = load_model(settings)
             model.warm_up()
@@ -131,7 +131,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     @app.task(name=EMBED_TASK, acks_late=True, reject_on_worker_lost=True)
     def embed_task(model_id: str, items: list[list[str]]) -> int:
-        from workers.embed_tasks import embed_batch_task
+        from workers.embedding.tasks import embed_batch_task
 
         return embed_batch_task(model_id, items, settings)
 

@@ -4,7 +4,7 @@ day, over the first pages of searches in a ``Window``.
 What counts:
 - A search is a first page (``page = 1``), like the A/B report; later pages and their events are
   left out. A zero-result search is one whose match set was empty (``result_count = 0``).
-- A query is its ``query_key`` (``search.query.query_key``: the pipeline's normalisation,
+- A query is its ``query_key`` (``search.query.normalize.query_key``: the pipeline's normalisation,
   case-folded), stored when the search is written, so SQL can group by it. Rows stored before
   that column existed were given SQL's ``lower(query)`` when it was added (the same for ASCII
   text; SQLite folds nothing else).
@@ -29,7 +29,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from search.analytics.window import Window
-from search.experiments.tables import Tables
+from search.events.tables import Tables
 
 QueryList = Literal["top", "zero", "no-clicks"]
 _ROWS_PER_FETCH = 500

@@ -15,8 +15,8 @@ from search.analytics.queries import (
 )
 from search.analytics.window import Window
 from search.errors import NotFound
-from search.experiments.tables import Tables
-from search.query import query_key
+from search.events.tables import Tables
+from search.query.normalize import query_key
 
 
 class SqlStore(Protocol):

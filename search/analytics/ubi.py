@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from search.experiments.tables import Tables
+from search.events.tables import Tables
 
 UBI_VERSION = "1.3.0"
 APPLICATION = "shelf"

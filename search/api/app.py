@@ -16,25 +16,25 @@ from starlette.exceptions import HTTPException
 
 from catalog.language import warm_up as warm_up_language_detector
 from search import __version__
-from search.api.admission import SearchAdmission
 from search.api.components import Components, components_of
-from search.api.hygiene import InputHygieneMiddleware
-from search.api.limits import BodySizeLimitMiddleware
-from search.api.logging import RequestContextMiddleware
-from search.embedding_cache import EmbeddingCache
-from search.embedding_pass import BackgroundEmbedder
+from search.api.middleware.admission import SearchAdmission
+from search.api.middleware.hygiene import InputHygieneMiddleware
+from search.api.middleware.limits import BodySizeLimitMiddleware
+from search.api.middleware.logging import RequestContextMiddleware
+from search.embedding.backfill import BackgroundEmbedder
+from search.embedding.cache import EmbeddingCache
 from search.errors import ConfigError, ShelfError
-from search.experiments.event_log import make_event_log
-from search.experiments.impressions import ImpressionWriter
+from search.events.impressions import ImpressionWriter
+from search.events.log import make_event_log
+from search.events.refreshed import Refreshed
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
 from search.merchandising.book import RuleBook
-from search.pipeline import make_pipeline
-from search.refreshed import Refreshed
+from search.pipeline.service import make_pipeline
 from search.settings import Settings, get_settings
 from search.suggest.service import make_suggestions
-from search.synonym_store import SynonymStore
-from search.synonyms import SynonymSet
+from search.synonyms.model import SynonymSet
+from search.synonyms.store import SynonymStore
 
 log = logging.getLogger(__name__)
 
@@ -237,19 +237,33 @@ _STORE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErr
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Shelf API for ``settings`` (the environment's when None)."""
-    from search.api import (
-        routes_analytics,
-        routes_dashboard,
-        routes_events,
-        routes_experiments,
-        routes_ops,
-        routes_planning,
-        routes_rerank,
-        routes_rules,
-        routes_search,
-        routes_suggest,
-        routes_synonyms,
+    from search.api.routes import (
+        analytics as routes_analytics,
     )
+    from search.api.routes import (
+        dashboard as routes_dashboard,
+    )
+    from search.api.routes import (
+        events as routes_events,
+    )
+    from search.api.routes import (
+        experiments as routes_experiments,
+    )
+    from search.api.routes import (
+        ops as routes_ops,
+    )
+    from search.api.routes import (
+        planning as routes_planning,
+    )
+    from search.api.routes import (
+        rerank as routes_rerank,
+    )
+    from search.api.routes import (
+        rules as routes_rules,
+    )
+    from search.api.routes import search as routes_search
+    from search.api.routes import suggest as routes_suggest
+    from search.api.routes import synonyms as routes_synonyms
 
     settings = settings or get_settings()
 

@@ -10,20 +10,20 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from search.cache import ScoreCache
-from search.embedding_pass import BackgroundEmbedder
-from search.experiments.event_log import EventLog
-from search.experiments.impressions import ImpressionWriter
+from search.embedding.backfill import BackgroundEmbedder
+from search.events.impressions import ImpressionWriter
+from search.events.log import EventLog
+from search.events.refreshed import Refreshed
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantPipelines
 from search.merchandising.book import RuleBook
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import Recall
-from search.refreshed import Refreshed
-from search.rerank import Reranker
+from search.rerank.cache import ScoreCache
+from search.rerank.rerankers import Reranker
 from search.suggest.service import Suggestions
-from search.synonym_store import SynonymStore
-from search.synonyms import SynonymSet
+from search.synonyms.model import SynonymSet
+from search.synonyms.store import SynonymStore
 
 
 @dataclass

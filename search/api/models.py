@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from search.input_text import FreeText, FreeTextOrObject, Identifier
+from search.query.input_text import FreeText, FreeTextOrObject, Identifier
 
 # Static ceilings for the schema; the configured (usually lower) limits are checked in the routes.
 _MAX_ITEMS = 100_000

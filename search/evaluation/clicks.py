@@ -33,8 +33,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from search.errors import InvalidQuery
-from search.experiments.tables import Tables
-from search.query import normalize_query, query_key
+from search.events.tables import Tables
+from search.query.normalize import normalize_query, query_key
 
 DEFAULT_THRESHOLDS = (0.05, 0.15, 0.35)
 EM_ITERATIONS = 100

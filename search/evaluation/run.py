@@ -19,9 +19,9 @@ from search.errors import CatalogError, EvaluationInputError, InvalidQuery, Shel
 from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
-from search.pipeline import MAX_K, RECALL_MODES, SearchItem, SearchPipeline, make_pipeline
+from search.pipeline.service import MAX_K, RECALL_MODES, SearchItem, SearchPipeline, make_pipeline
 from search.recall import Recall, SearchFilters
-from search.recall.backends import make_recall
+from search.recall.factory import make_recall
 from search.settings import Settings
 
 OnQuery = Callable[[], None]
@@ -187,7 +187,7 @@ def catalog_index(
                     "check it with `shelf ingest` first"
                 )
             if embed:
-                from search.embedding_cli import run_embedding
+                from search.embedding.run import run_embedding
 
                 run_embedding(recall, settings, celery=False)
             yield recall, report.rejected

@@ -12,7 +12,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search.experiments.definitions import Experiment, SearchOverrides
+from search.events.definitions import Experiment, SearchOverrides
+from search.events.log import unit_of
 
 DEFAULT_VARIANT = "default"
 _NO_OVERRIDES = SearchOverrides()
@@ -28,15 +29,6 @@ class Assignment:
 
 
 DEFAULT = Assignment(None, DEFAULT_VARIANT)
-
-
-def unit_of(user_id: str | None, session_id: str | None) -> str | None:
-    """The randomisation unit: the user when known, else the session; None when neither."""
-    if user_id:
-        return f"user:{user_id}"
-    if session_id:
-        return f"session:{session_id}"
-    return None
 
 
 def bucket(*parts: str) -> float:

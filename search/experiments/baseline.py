@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from search.errors import InvalidQuery
-from search.experiments.aggregates import per_request_events
+from search.events.aggregates import UnitTally, per_request_events
+from search.events.tables import Tables
 from search.experiments.planning import Baseline, PlanRequest, given_baseline, plan
-from search.experiments.stats import UnitTally, ratio_moments
-from search.experiments.tables import Tables
+from search.experiments.stats import ratio_moments
 
 _ROWS_PER_FETCH = 1000
 

@@ -14,16 +14,16 @@ import logging
 from collections.abc import Callable
 
 from search.errors import ShelfError
-from search.experiments.definitions import Experiment
-from search.experiments.event_log import EventLog
-from search.refreshed import Refreshed
+from search.events.definitions import Experiment
+from search.events.log import EventLog
+from search.events.refreshed import Refreshed
 
 log = logging.getLogger(__name__)
 
 
 class RunningExperiments:
     """``EventLog.experiments("running")``, oldest start first, refreshed in the background
-    (``search.refreshed.Refreshed``)."""
+    (``search.events.refreshed.Refreshed``)."""
 
     def __init__(
         self,

@@ -31,8 +31,8 @@ import datetime as dt
 import itertools
 from typing import Any, Literal
 
-from search.experiments.definitions import Experiment
-from search.experiments.event_log import EventLog
+from search.events.definitions import Experiment
+from search.events.log import EventLog
 from search.experiments.stats import srm_check, summarise
 
 ALPHA = 0.05

@@ -24,23 +24,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
-from search.experiments.definitions import ExperimentSpec
-
-
-@dataclass(frozen=True)
-class UnitTally:
-    """One randomisation unit's totals in one variant (within one slice)."""
-
-    variant: str
-    searches: int
-    clicked_searches: int  # searches with >= 1 click
-    clicks: int
-    converted_searches: int  # searches with >= 1 purchase
-    purchases: int
-    revenue: float  # sum of purchase values
-    reciprocal_rank: float  # sum over its searches of 1/(position of first click); 0 for no click
-    add_to_carts: int = 0
-
+from search.events.aggregates import UnitTally
+from search.events.definitions import ExperimentSpec
 
 # Metric name -> (tally field of its numerator, upper bound of its value or None); the order is
 # that of the numerators in ``_VariantSums.add``.

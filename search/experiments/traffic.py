@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from search.experiments.assignment import unit_of, variant_for
-from search.experiments.definitions import Experiment
-from search.experiments.stats import UnitTally
+from search.events.aggregates import UnitTally
+from search.events.definitions import Experiment
+from search.events.log import unit_of
+from search.experiments.assignment import variant_for
 
 SHOWN = 10  # items a simulated search shows when the answer is not known (the pure path)
 

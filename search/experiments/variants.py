@@ -14,9 +14,9 @@ import re
 import threading
 
 from search.errors import InvalidQuery, ShelfError
-from search.experiments.definitions import ExperimentSpec
-from search.pipeline import SearchPipeline
-from search.rerank import Reranker, make_reranker
+from search.events.definitions import ExperimentSpec
+from search.pipeline.service import SearchPipeline
+from search.rerank.rerankers import Reranker, make_reranker
 from search.settings import Settings
 
 

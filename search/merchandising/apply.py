@@ -1,5 +1,5 @@
 """Which rules a search meets, and what they ask of it (``RuleSet.plan``): the pins, hides and
-boosts the result set applies after reranking (``search.resultset``).
+boosts the result set applies after reranking (``search.results.result_set``).
 
 Rules are matched on the snapshot a server holds (``Refreshed[RuleSet]``), with the time taken at
 search time, so a rule stops applying at its ``end`` even between two refreshes. When rules

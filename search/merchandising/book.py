@@ -17,12 +17,12 @@ from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
 from search.errors import InvalidQuery
+from search.events.refreshed import Refreshed
 from search.merchandising.apply import RuleSet
 from search.merchandising.checks import check_change
 from search.merchandising.model import Rule, RuleSpec
 from search.merchandising.store import AuditEntry, Change, Check, RuleStore, Stored
 from search.recall import Recall
-from search.refreshed import Refreshed
 
 
 class RuleBook:

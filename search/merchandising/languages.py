@@ -1,6 +1,6 @@
 """The languages a search is known to be in, for the rules of one language
 (``Condition.language``): what ``RuleSet.plan`` is given by every result set, the default
-pipeline's and each experiment variant's (``search.resultset.search_page``).
+pipeline's and each experiment variant's (``search.results.result_set.search_page``).
 
 Known means the shopper or the text says so, not that BM25 tried it: a query that is analysed
 as several plausible languages, or as every language of its script because it is too short to

@@ -24,10 +24,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from catalog.locales import canonical_locale, language_of
 from catalog.product import category_levels
-from search.input_text import FreeText, Identifier
-from search.query import normalize_query
+from search.query.input_text import FreeText, Identifier
+from search.query.normalize import normalize_query
 from search.recall.filters import brand_key
-from search.synonyms import normalize_phrase
+from search.synonyms.model import normalize_phrase
 
 MAX_POSITION = 100  # a pin beyond the first pages is not merchandising
 MAX_PINS = 50

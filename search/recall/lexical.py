@@ -1,5 +1,6 @@
 """What the lexical (BM25) leg searches beyond the query's own terms, for both backends: the
-synonyms a query's phrases bring (decided above the seam, from ``search.synonyms``) and the typo
+synonyms a query's phrases bring (decided above the seam, from ``search.synonyms.model``) and the
+typo
 rules (which words may be corrected, and by how many edits).
 
 Typo tolerance follows Elasticsearch's ``fuzziness: "AUTO:5,9"`` with ``prefix_length: 1`` and
@@ -8,7 +9,7 @@ distance; Damerau 1964, Boytsov 2011): a term of 5 to 8 characters may be one ed
 index term, a term of 9 or more two edits, and the first character is never edited. Words holding
 a digit (model numbers: ``iphone15``, ``rtx4090``, ``x200``) and CJK text are never corrected.
 The embedded backend corrects only words the index's vocabulary does not hold; see
-``search.recall.vocabulary``.
+``search.recall.embedded.vocabulary``.
 """
 
 from __future__ import annotations

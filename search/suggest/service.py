@@ -1,6 +1,7 @@
 """Suggestions as a running server holds them: a snapshot of every language's prefix index,
 rebuilt every ``SHELF_SUGGEST_REFRESH_S`` seconds by a background thread
-(``search.refreshed.Refreshed``) when a source changed, the previous snapshot served until the
+(``search.events.refreshed.Refreshed``) when a source changed, the previous snapshot served until
+the
 new one is complete. A lookup never touches the event store or the product index.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from catalog.locales import LANGUAGES
-from search.refreshed import Refreshed
+from search.events.refreshed import Refreshed
 from search.settings import Settings
 from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order

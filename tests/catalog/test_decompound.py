@@ -17,7 +17,7 @@ from catalog.decompound import (
     word_list,
 )
 from catalog.decompound_words import HEADER, main, nouns, word_list_text
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 GERMAN = word_list("de")

@@ -8,7 +8,7 @@ import pytest
 
 from catalog.ingest import ingest_file
 from search.errors import CatalogError
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 

@@ -17,7 +17,7 @@ from catalog.mapping import IDENTITY, FieldMapping
 from catalog.product import Product
 from search.errors import CatalogError
 from search.recall import IndexFailure
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 PRODUCTS = [

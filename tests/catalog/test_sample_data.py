@@ -16,7 +16,7 @@ from catalog.readers import read_jsonl
 from catalog.samples import DATA_DIR, SAMPLE_CATALOG, sample_judgments, sample_queries
 from search.evaluation.judgments import read_judgments, read_queries
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 
 REQUIRED_LANGUAGES = {"zh", "ja", "ko", "ar", "ru", "es", "de", "en"}
 

@@ -16,7 +16,7 @@ from catalog.script_folding import (
     fold_han,
     fold_kana,
 )
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 # (Traditional, Simplified): the two, and more of what Taiwan and Hong Kong shops sell.

@@ -52,7 +52,7 @@ def test_every_service_has_a_healthcheck_and_state_lives_in_named_volumes(
 
 
 def test_elasticsearch_image_installs_the_plugins_the_template_uses() -> None:
-    from search.recall.elastic_bodies import ANALYSIS_PLUGINS
+    from search.recall.elastic.bodies import ANALYSIS_PLUGINS
 
     dockerfile = (ROOT / "deploy" / "elasticsearch" / "Dockerfile").read_text(encoding="utf-8")
     assert all(plugin in dockerfile for plugin in ANALYSIS_PLUGINS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search.experiments.event_log import SqliteEventLog
+from search.events.log import SqliteEventLog
 from tests.stores import postgres_event_log
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from catalog.product import Product
-from search.pipeline import final_scores
+from search.pipeline.service import final_scores
 from search.recall import RecallHit
 
 

@@ -10,7 +10,13 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from search.cache import MemoryScoreCache, RedisScoreCache, ScoreCache, make_score_cache, score_key
+from search.rerank.cache import (
+    MemoryScoreCache,
+    RedisScoreCache,
+    ScoreCache,
+    make_score_cache,
+    score_key,
+)
 from search.settings import Settings
 
 
@@ -163,7 +169,7 @@ def test_auto_cache_is_redis_in_celery_mode_and_memory_locally(redis_url: str) -
 
 
 def test_query_vectors_round_trip_at_float32_precision(cache: ScoreCache) -> None:
-    from search.cache import query_vector_key
+    from search.rerank.cache import query_vector_key
 
     key = query_vector_key("model@rev", "noise cancelling headphones")
     assert cache.get_vector(key) is None
@@ -175,6 +181,6 @@ def test_query_vectors_round_trip_at_float32_precision(cache: ScoreCache) -> Non
 
 
 def test_a_vector_key_never_collides_with_a_score_key() -> None:
-    from search.cache import query_vector_key
+    from search.rerank.cache import query_vector_key
 
     assert query_vector_key("m", "q") != score_key("m", "q", "", "")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cli import EXIT_REJECTS, main
-from search.demo import demo_queries
+from search.cli.demo import demo_queries
+from search.cli.main import EXIT_REJECTS, main
 from search.settings import get_settings
 
 SHELF = Path(sys.executable).with_name("shelf")

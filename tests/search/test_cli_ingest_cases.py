@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import EXIT_NOTHING_STORED, EXIT_OK, EXIT_REJECTS, main
-from search.recall.embedded import EmbeddedRecall
+from search.cli.main import EXIT_NOTHING_STORED, EXIT_OK, EXIT_REJECTS, main
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import get_settings
 
 CASES = Path(__file__).parents[1] / "catalog" / "data" / "cases"

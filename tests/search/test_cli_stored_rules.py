@@ -1,5 +1,6 @@
 """``shelf search`` applies the event store's synonym and merchandising rules, as the server does:
-the real CLI entry (``search.cli.main``), a tantivy index and a SQLite store in this test's data
+the real CLI entry (``search.cli.main.main``), a tantivy index and a SQLite store in this test's
+data
 dir. Also what the ``shelf synonyms``/``shelf rules`` errors and help tell a CLI user."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
 from search.settings import get_settings
 
 EN, DE = "en-US", "de-DE"

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import search.recall.lexical_embedded as lexical_embedded
-from search.recall.embedded import EmbeddedRecall
+import search.recall.embedded.lexical as lexical_embedded
+from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.lexical import part_terms
 from tests.conftest import make_product
 

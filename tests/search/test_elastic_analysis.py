@@ -12,8 +12,8 @@ import pytest
 from catalog.decompound import word_list
 from catalog.locales import LANGUAGES
 from catalog.script_folding import FINAL_LONG_VOWEL_PATTERN, LONG_VOWEL_PATTERN
-from search.recall.elastic import ElasticsearchRecall
-from search.recall.elastic_bodies import index_template_body, languages_body
+from search.recall.elastic.backend import ElasticsearchRecall
+from search.recall.elastic.bodies import index_template_body, languages_body
 from tests.search.test_elastic_fake_server import (  # noqa: F401 (fixtures)
     FakeElasticsearch,
     answer,

@@ -7,8 +7,8 @@ import pytest
 from catalog.text import embed_text, text_hash
 from search.errors import RecallUnavailable
 from search.recall import SearchFilters
-from search.recall.elastic import ElasticsearchRecall
-from search.recall.elastic_bodies import (
+from search.recall.elastic.backend import ElasticsearchRecall
+from search.recall.elastic.bodies import (
     bulk_actions,
     content_hashes_body,
     index_template_body,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from search.recall import SearchFilters
-from search.recall.elastic_bodies import search_body
-from search.recall.elastic_facets import (
+from search.recall.elastic.bodies import search_body
+from search.recall.elastic.facets import (
     entries_body,
     facets_body,
     match_clause,

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from search.recall import SearchFilters
-from search.recall.elastic import ElasticsearchRecall
-from search.recall.elastic_facets import entries_body, facets_body
+from search.recall.elastic.backend import ElasticsearchRecall
+from search.recall.elastic.facets import entries_body, facets_body
 from search.recall.facets import FacetValue, MatchQuery
 from tests.search.test_elastic_fake_server import (  # noqa: F401  (fixtures)
     FakeElasticsearch,

@@ -18,9 +18,9 @@ import pytest
 
 from search.errors import EmbeddingMismatch
 from search.recall import PendingText, SearchFilters, StoredVector, VectorStatus
-from search.recall.elastic import ElasticsearchRecall
-from search.recall.elastic_bodies import search_body
-from search.recall.elastic_vectors import knn_body, model_meta, msearch_searches, pending_body
+from search.recall.elastic.backend import ElasticsearchRecall
+from search.recall.elastic.bodies import search_body
+from search.recall.elastic.vectors import knn_body, model_meta, msearch_searches, pending_body
 from tests.conftest import make_product
 
 INFO = {
@@ -323,7 +323,7 @@ def test_fake_server_a_live_write_is_a_scripted_upsert_and_its_refusals_are_repo
 def test_fake_server_pending_vectors_pages_by_id_past_the_result_window(
     recall: ElasticsearchRecall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("search.recall.elastic_maintenance.MAX_PAGE", 2)
+    monkeypatch.setattr("search.recall.elastic.maintenance.MAX_PAGE", 2)
     ids = ["a", "b", "c", "d", "e"]
 
     def page(raw: bytes) -> tuple[int, Any]:

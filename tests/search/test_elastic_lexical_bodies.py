@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from search.recall import TIE_BREAKER, SearchFilters
-from search.recall.elastic import ElasticsearchRecall
-from search.recall.elastic_bodies import query_fields, search_body
-from search.recall.elastic_facets import match_clause
-from search.recall.elastic_lexical import (
+from search.recall.elastic.backend import ElasticsearchRecall
+from search.recall.elastic.bodies import query_fields, search_body
+from search.recall.elastic.facets import match_clause
+from search.recall.elastic.lexical import (
     did_you_mean,
     lexical_search_body,
     read_corrections,
     suggest_body,
 )
-from search.recall.elastic_vectors import msearch_searches
+from search.recall.elastic.vectors import msearch_searches
 from search.recall.facets import MatchQuery
 from search.recall.lexical import NO_EXPANSION, LexicalOptions, SynonymUse
 from tests.search.test_elastic_fake_server import (  # noqa: F401  (fixtures)

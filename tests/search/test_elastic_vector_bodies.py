@@ -10,8 +10,8 @@ import pytest
 
 from search.errors import EmbeddingMismatch
 from search.recall import SearchFilters, StoredVector
-from search.recall.elastic_bodies import search_body
-from search.recall.elastic_vectors import (
+from search.recall.elastic.bodies import search_body
+from search.recall.elastic.vectors import (
     VectorMapping,
     check_model,
     cosine_from_score,

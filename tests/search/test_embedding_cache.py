@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from search.embedding_cache import LOOKUP_CHUNK, EmbeddingCache
+from search.embedding.cache import LOOKUP_CHUNK, EmbeddingCache
 
 
 def test_vectors_come_back_by_model_and_hash_only(tmp_path: Path) -> None:

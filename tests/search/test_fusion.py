@@ -1,4 +1,4 @@
-"""Weighted reciprocal rank fusion of the BM25 and dense legs (search/fusion.py)."""
+"""Weighted reciprocal rank fusion of the BM25 and dense legs (search/recall/fusion.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.fusion import FusionWeights, rrf
 from search.recall import RecallHit
+from search.recall.fusion import FusionWeights, rrf
 from tests.conftest import make_product
 
 

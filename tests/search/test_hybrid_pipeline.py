@@ -19,11 +19,11 @@ from search.errors import EmbeddingMismatch, InvalidQuery
 from search.evaluation.compare import compare_metric
 from search.evaluation.judgments import read_judgments, read_queries
 from search.evaluation.run import EvalConfig, rank_queries, score
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import Settings
-from workers.embedding import UseEmbedder
+from workers.embedding.model import UseEmbedder
 
 K = 50
 
@@ -155,7 +155,7 @@ def test_dense_or_hybrid_without_an_embedding_model_is_a_clear_error(
 def test_the_query_vector_is_computed_once_and_then_served_from_the_cache(
     hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder
 ) -> None:
-    from search.cache import MemoryScoreCache
+    from search.rerank.cache import MemoryScoreCache
 
     calls = []
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
 from search.recall import brand_key
 
 CATALOG = Path(__file__).with_name("data") / "hyphen_compounds.jsonl"

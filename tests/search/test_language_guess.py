@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import search.pipeline as pipeline_module
+import search.pipeline.service as pipeline_module
 from catalog.language import LanguageGuess, guess_languages
-from search.pipeline import SearchPipeline
-from search.recall.embedded import EmbeddedRecall
+from search.pipeline.service import SearchPipeline
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 # (query, its language, the product it must find): sentences in one language that name a product

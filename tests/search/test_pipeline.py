@@ -10,13 +10,13 @@ from FlagEmbedding import FlagReranker
 
 from catalog.samples import sample_queries
 from catalog.text import rerank_text
-from search.cache import NoScoreCache
 from search.errors import InvalidQuery
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
-from search.rerank import LocalReranker
-from workers.model import RerankModel
+from search.recall.embedded.backend import EmbeddedRecall
+from search.rerank.cache import NoScoreCache
+from search.rerank.rerankers import LocalReranker
+from workers.rerank.model import RerankModel
 
 SAMPLE = sample_queries()
 ONE_PER_LOCALE = list({q["locale"]: q for q in SAMPLE}.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
 
 CATALOG = Path(__file__).parent / "data" / "query_language_case.jsonl"  # shared/cases/10
 

@@ -11,7 +11,7 @@ import pytest
 from catalog.text import content_hash
 from search.errors import InvalidQuery, RecallUnavailable
 from search.recall import Recall, SearchFilters
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import Settings
 from tests.conftest import make_product
 
@@ -26,7 +26,7 @@ def recall(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recall]:
     url = Settings().elasticsearch_url
     if not url:
         pytest.skip("needs a live Elasticsearch cluster: set SHELF_ELASTICSEARCH_URL")
-    from search.recall.elastic import ElasticsearchRecall
+    from search.recall.elastic.backend import ElasticsearchRecall
 
     # A throwaway alias per test, so tests never see each other's products.
     elastic = ElasticsearchRecall(url, alias=f"shelf-test-{uuid.uuid4().hex[:10]}")

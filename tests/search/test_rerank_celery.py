@@ -15,15 +15,15 @@ from celery.signals import after_task_publish
 
 from catalog.product import Product
 from catalog.samples import sample_queries
-from search.cache import NoScoreCache, RedisScoreCache, score_key
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
-from search.rerank import CeleryReranker, LocalReranker
+from search.recall.embedded.backend import EmbeddedRecall
+from search.rerank.cache import NoScoreCache, RedisScoreCache, score_key
+from search.rerank.rerankers import CeleryReranker, LocalReranker
 from search.settings import Settings
 from tests.workers.celery_harness import WorkerProcess, wait_until_serving, worker_env
 from workers.celery_app import RERANK_TASK, make_celery_app
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 QUERY = next(q for q in sample_queries() if q["locale"] == "de-DE")
 
@@ -92,7 +92,7 @@ def tasks_sent() -> Iterator[list[int]]:
 
 
 def _model_id(settings: Settings) -> str:
-    from workers.model import model_id_of
+    from workers.rerank.model import model_id_of
 
     return model_id_of(settings.rerank_model, settings.rerank_model_revision)
 

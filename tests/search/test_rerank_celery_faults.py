@@ -24,15 +24,15 @@ import redis
 from celery.signals import after_task_publish
 
 from catalog.samples import sample_queries
-from search.cache import RedisScoreCache
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
-from search.rerank import Candidate, CeleryReranker
+from search.recall.embedded.backend import EmbeddedRecall
+from search.rerank.cache import RedisScoreCache
+from search.rerank.rerankers import Candidate, CeleryReranker
 from search.settings import Settings
 from tests.workers.celery_harness import WorkerProcess, wait_until_serving, worker_env
 from workers.celery_app import RERANK_TASK, make_celery_app
-from workers.model import model_id_of
+from workers.rerank.model import model_id_of
 
 QUERY = next(q for q in sample_queries() if q["locale"] == "de-DE")
 SLACK_S = 0.5  # what the acceptance allows past the deadline

@@ -11,17 +11,17 @@ import pytest
 
 from catalog.product import Product
 from catalog.samples import SAMPLE_QUERIES
-from search.cache import MemoryScoreCache
 from search.errors import InvalidQuery, LimitExceeded
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.facets import FACETS, FacetValue, parse_price_bucket
-from search.rerank import LocalReranker
-from search.resultset import ResultPage, search_page
+from search.rerank.cache import MemoryScoreCache
+from search.rerank.rerankers import LocalReranker
+from search.results.result_set import ResultPage, search_page
 from tests.conftest import make_product
-from workers.embedding import UseEmbedder
-from workers.model import RerankModel
+from workers.embedding.model import UseEmbedder
+from workers.rerank.model import RerankModel
 
 LANGUAGES = ("en", "de", "fr", "es", "ja", "zh", "ru", "ar", "ko", "it", "pt", "nl")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_serve_passes_concurrency_keep_alive_and_graceful_stop_to_uvicorn(
 
     monkeypatch.setattr("uvicorn.run", run)
     monkeypatch.setattr("search.api.app.create_app", lambda settings: object())
-    monkeypatch.setattr("search.api.logging.configure_logging", lambda level: None)
+    monkeypatch.setattr("search.api.middleware.logging.configure_logging", lambda level: None)
 
     assert main(["serve", "--workers", "1", *argv]) == 0
     assert {key: seen[key] for key in expected} == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
+from search.cli.synonyms import open_store
 from search.settings import get_settings
-from search.synonym_cli import open_store
 from tests.stores import POSTGRES_URL
 
 
@@ -129,7 +129,7 @@ def test_the_cli_works_on_postgresql(
     finally:
         with open_store(get_settings()) as store:
             store.drop_tables()
-        from search.experiments.event_log import make_event_log
+        from search.events.log import make_event_log
 
         event_log = make_event_log(get_settings())
         event_log.drop_tables()

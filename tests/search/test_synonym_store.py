@@ -13,15 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from search.errors import Conflict, LimitExceeded, NotFound
-from search.experiments.event_log import SqliteEventLog
-from search.synonym_store import (
+from search.events.log import SqliteEventLog
+from search.synonyms.model import parse_synonym_line
+from search.synonyms.store import (
     LineReject,
     SynonymStore,
     numbered_lines,
     parse_synonym_lines,
     rule_language,
 )
-from search.synonyms import parse_synonym_line
 from tests.stores import postgres_event_log
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from search.pipeline import SearchPipeline
-from search.recall.embedded import EmbeddedRecall
-from search.resultset import search_page
-from search.synonyms import SynonymSet, parse_synonym_line
+from search.pipeline.service import SearchPipeline
+from search.recall.embedded.backend import EmbeddedRecall
+from search.results.result_set import search_page
+from search.synonyms.model import SynonymSet, parse_synonym_line
 from tests.conftest import make_product
 
 RULES = SynonymSet.of(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from celery import states
 
+from search.rerank.task_results import TaskResults
 from search.settings import Settings
-from search.task_results import TaskResults
 from workers.celery_app import make_celery_app
 
 # (task, when its state is stored in seconds after subscribing (negative: before), state)

@@ -15,9 +15,9 @@ from catalog.readers import read_jsonl
 from catalog.samples import DATA_DIR, SAMPLE_JUDGMENTS, sample_queries
 from search.evaluation.judgments import read_judgments, read_queries
 from search.evaluation.run import EvalConfig, rank_queries, score
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters, searchable_terms
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.lexical import (
     NO_EXPANSION,
     LexicalOptions,
@@ -25,7 +25,7 @@ from search.recall.lexical import (
     typo_words,
     word_terms,
 )
-from search.resultset import search_page
+from search.results.result_set import search_page
 from tests.conftest import make_product
 
 TYPO_QUERIES = DATA_DIR / "sample_queries_typo.jsonl"

@@ -38,7 +38,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "search.cli", "worker", f"--concurrency={concurrency}"]
+            [sys.executable, "-m", "search.cli.main", "worker", f"--concurrency={concurrency}"]
             + list(extra_args),
             env=env,
             stdout=self._log,

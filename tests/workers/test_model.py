@@ -11,11 +11,11 @@ import pytest
 from FlagEmbedding import FlagReranker
 
 from catalog.samples import SAMPLE_CATALOG
-from search.cache import MemoryScoreCache, score_key
 from search.errors import ConfigError, ModelUnavailable, Overloaded
-from search.rerank import Candidate, LocalReranker
+from search.rerank.cache import MemoryScoreCache, score_key
+from search.rerank.rerankers import Candidate, LocalReranker
 from search.settings import DEFAULT_RERANK_MODEL, Settings
-from workers.model import ModelSpec, RerankModel, load_model, resolve_device
+from workers.rerank.model import ModelSpec, RerankModel, load_model, resolve_device
 from workers.tiny_model import build_test_model, catalog_texts
 
 
@@ -95,7 +95,7 @@ def test_fallback_model_is_used_only_when_set_and_loudly(
     with pytest.raises(ModelUnavailable):
         load_model(Settings(rerank_device="cpu"))
 
-    with caplog.at_level(logging.WARNING, logger="workers.model"):
+    with caplog.at_level(logging.WARNING, logger="workers.rerank.model"):
         model = load_model(Settings(rerank_device="cpu", rerank_fallback_model=test_model_dir))
     assert model.model_dir == test_model_dir
     assert "MEANINGLESS" in caplog.text and "could not be loaded" in caplog.text
@@ -141,7 +141,7 @@ def test_int8_quantises_every_linear_layer_and_keeps_the_ranking(
 def test_int8_on_a_gpu_is_refused_with_what_to_do(
     monkeypatch: pytest.MonkeyPatch, test_model_dir: Path
 ) -> None:
-    monkeypatch.setattr("workers.model.resolve_device", lambda device: "cuda:0")
+    monkeypatch.setattr("workers.rerank.model.resolve_device", lambda device: "cuda:0")
     with pytest.raises(ConfigError, match="SHELF_RERANK_QUANTIZE=int8 is for the CPU"):
         RerankModel(ModelSpec(str(test_model_dir), device="cuda:0", quantize="int8"))
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from search.settings import Settings
-from workers.model import ModelSpec, RerankModel
+from workers.rerank.model import ModelSpec, RerankModel
 from workers.threads import available_cores, cgroup_cpu_limit, default_threads
 
 
@@ -84,7 +84,7 @@ def test_a_fresh_process_fixes_torch_intra_and_inter_op_threads(test_model_dir: 
     import sys
 
     code = (
-        "import torch; from workers.model import ModelSpec, RerankModel; "
+        "import torch; from workers.rerank.model import ModelSpec, RerankModel; "
         f"m = RerankModel(ModelSpec({str(test_model_dir)!r}, device='cpu', threads=1)); "
         "m.score('q', ['p']); print(torch.get_num_threads(), torch.get_num_interop_threads())"
     )

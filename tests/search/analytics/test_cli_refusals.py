@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
 
 EARLY = "0001-01-01T00:00:00+01:00"  # 31 Dec of year 0 in UTC
 LATE = "9999-12-31T23:59:59-12:00"  # year 10000 in UTC

@@ -11,7 +11,7 @@ import pytest
 from search.analytics.reports import daily, one_query, query_list
 from search.analytics.window import make_window
 from search.errors import NotFound
-from search.experiments.event_log import Event, Impression, SqliteEventLog
+from search.events.log import Event, Impression, SqliteEventLog
 from search.settings import Settings
 
 K = Settings().analytics_min_users  # the default threshold, 5

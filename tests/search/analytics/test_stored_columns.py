@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from search.analytics.reports import one_query
 from search.analytics.window import make_window
-from search.experiments.event_log import Impression, SqliteEventLog
-from search.query import normalize_query, query_key
+from search.events.log import Impression, SqliteEventLog
+from search.query.normalize import normalize_query, query_key
 
 TS = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 

@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 
 from search.analytics.ubi import EVENTS_FILE, QUERIES_FILE, export_ubi
-from search.cli import main
-from search.experiments.event_log import Event, Impression, SqliteEventLog
+from search.cli.main import main
+from search.events.log import Event, Impression, SqliteEventLog
 
 ID = {"type": "string", "maxLength": 100}
 TIMESTAMP = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$"}

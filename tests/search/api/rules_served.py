@@ -18,7 +18,7 @@ PHONE = "en-us-0001"
 
 def shelf(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "search.cli", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "search.cli.main", *args], env=env, capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
 

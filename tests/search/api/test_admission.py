@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from search.api.admission import SearchAdmission
 from search.api.app import Components
+from search.api.middleware.admission import SearchAdmission
 from search.settings import Settings
 
 

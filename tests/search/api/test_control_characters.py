@@ -3,7 +3,7 @@ and costs no other row: the fields are read from the app's own OpenAPI schema, s
 endpoint is covered without touching this file. Runs on the SQLite and the PostgreSQL event store.
 
 Every string of every request body must be marked identifier or free text in the schema
-(``search.input_text``): identifiers refuse every control character, free text keeps tab,
+(``search.query.input_text``): identifiers refuse every control character, free text keeps tab,
 newline and carriage return. Query parameters are identifiers unless marked free text; path
 parameters always are.
 """
@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search.api.app import create_app
-from search.input_text import SCHEMA_KEY
+from search.query.input_text import SCHEMA_KEY
 from tests.search.api.conftest import auth
 
 SCHEMA = create_app().openapi()
@@ -100,7 +100,7 @@ def test_the_schema_walk_finds_every_kind_of_field() -> None:
 def test_every_request_body_string_is_marked_identifier_or_free_text() -> None:
     unmarked = [_id(f) for f in FIELDS if f[2] == "body" and f[4] is None]
     assert not unmarked, (
-        "type these fields Identifier or FreeText (search.input_text) so their control "
+        "type these fields Identifier or FreeText (search.query.input_text) so their control "
         f"characters are refused: {unmarked}"
     )
 

@@ -25,7 +25,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from search.api.app import create_app
-from search.demo import demo_queries
+from search.cli.demo import demo_queries
 from search.settings import Settings
 from tests.search.api.conftest import API_KEY
 

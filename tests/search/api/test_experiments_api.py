@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search.api.app import Components
+from search.events.definitions import Experiment
 from search.experiments.assignment import variant_for
-from search.experiments.definitions import Experiment
 from tests.search.api.conftest import auth
 
 

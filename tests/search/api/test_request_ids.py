@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from search.api.app import Components
-from search.api.logging import RecentRequestIds, assign_request_id
+from search.api.middleware.logging import RecentRequestIds, assign_request_id
 from tests.search.api.conftest import auth
 
 

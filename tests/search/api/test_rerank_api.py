@@ -7,7 +7,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 QUERY = "wireless noise cancelling headphones"
 TEXTS = [

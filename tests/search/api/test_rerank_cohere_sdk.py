@@ -14,7 +14,7 @@ import pytest
 
 from bench.common import Server
 from tests.search.api.conftest import API_KEY, server_env
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 QUERY = "coffee grinder"
 

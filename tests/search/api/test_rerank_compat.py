@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 CASE = Path(__file__).with_name("data") / "cohere_case"
 QUERY = "coffee grinder"

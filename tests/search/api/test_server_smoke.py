@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bench.common import Server
-from search.demo import demo_queries
+from search.cli.demo import demo_queries
 from tests.search.api.conftest import API_KEY, auth, server_env
 from tests.search.api.rules_served import RULES_REFRESH_S, check_cli_pin_is_served_and_expires
 
@@ -97,7 +97,7 @@ def synonym_added_at(server: str, env: dict[str, str]) -> float:
     """Add the rule with the CLI, in a process of its own; when the store had it."""
     assert PRODUCT not in _bm25_found(server)  # before: nothing matches the query
     done = subprocess.run(
-        [sys.executable, "-m", "search.cli", "synonyms", "add", RULE, "--json"],
+        [sys.executable, "-m", "search.cli.main", "synonyms", "add", RULE, "--json"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search.api.app import Components
-from search.experiments.event_log import Impression
+from search.events.log import Impression
 
 
 def components_of(client: TestClient) -> Components:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from search.synonyms import MAX_TERM_CHARS, MAX_TERMS_PER_RULE
+from search.synonyms.model import MAX_TERM_CHARS, MAX_TERMS_PER_RULE
 from tests.search.api.conftest import auth
 
 SETS = ("fr", "it", "nl", "pt")

@@ -26,7 +26,7 @@ from search.evaluation.clicks import (
     query_id,
 )
 from search.evaluation.judgments import read_judgments, read_queries
-from search.experiments.event_log import Event, Impression, SqliteEventLog
+from search.events.log import Event, Impression, SqliteEventLog
 from search.experiments.traffic import position_biased_traffic
 
 SEED = 7
@@ -169,8 +169,8 @@ def test_shelf_judgments_from_clicks_writes_qrels_and_queries(
 ) -> None:
     import json
 
-    from search.cli import main
-    from search.experiments.event_log import make_event_log
+    from search.cli.main import main
+    from search.events.log import make_event_log
     from search.settings import get_settings
 
     _, searches = position_biased_traffic(2, 4, 30, seed=1)
@@ -200,7 +200,7 @@ def test_shelf_judgments_from_clicks_writes_qrels_and_queries(
 def test_bad_from_clicks_input_exits_2_naming_the_option(
     flags: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from search.cli import main
+    from search.cli.main import main
 
     argv = ["judgments", "from-clicks", *flags, "--out", str(tmp_path / "q.txt")]
     try:

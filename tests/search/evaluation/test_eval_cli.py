@@ -11,7 +11,7 @@ import pytest
 from ir_measures import nDCG
 
 from catalog.samples import SAMPLE_CATALOG, SAMPLE_JUDGMENTS, SAMPLE_QUERIES
-from search.cli import main
+from search.cli.main import main
 from search.evaluation.judgments import read_judgments, read_queries
 from search.evaluation.metrics import evaluate_run
 from search.evaluation.trec import read_run

@@ -7,8 +7,8 @@ import math
 import subprocess
 import sys
 
+from search.events.definitions import Experiment
 from search.experiments.assignment import DEFAULT, assign, variant_for
-from search.experiments.definitions import Experiment
 
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
@@ -29,7 +29,7 @@ def test_assignment_is_the_same_in_another_process() -> None:
     code = (
         "import datetime as dt, json;"
         "from search.experiments.assignment import variant_for;"
-        "from search.experiments.definitions import Experiment;"
+        "from search.events.definitions import Experiment;"
         "e = Experiment(id='exp-a', status='running', created_at=dt.datetime.now(dt.UTC),"
         " variants=[{'name': 'control'}, {'name': 'treatment'}]);"
         "print(json.dumps([variant_for(e, f'user:{n}') for n in range(200)]))"

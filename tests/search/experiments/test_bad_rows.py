@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from search.experiments import batch_insert
-from search.experiments.event_log import Event, Impression, SqliteEventLog
-from search.experiments.impressions import ImpressionWriter
-from search.experiments.tables import make_tables
+from search.events import batch_insert
+from search.events.impressions import ImpressionWriter
+from search.events.log import Event, Impression, SqliteEventLog
+from search.events.tables import make_tables
 
 SHOPPERS = 30
 BAD_AT = 15

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from search.cli import main
-from search.experiments.cli import parse_variant
+from search.cli.experiments import parse_variant
+from search.cli.main import main
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> object:

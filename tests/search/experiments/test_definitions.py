@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from search.errors import InvalidQuery
-from search.experiments.definitions import Experiment, ExperimentSpec
+from search.events.definitions import Experiment, ExperimentSpec
 
 TWO = [{"name": "control"}, {"name": "rerank"}]
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from search.errors import Conflict, NotFound
-from search.experiments.assignment import variant_for
-from search.experiments.definitions import Experiment
-from search.experiments.event_log import (
+from search.events.definitions import Experiment
+from search.events.impressions import ImpressionWriter
+from search.events.log import (
     Event,
     Impression,
     SqliteEventLog,
     make_event_log,
 )
-from search.experiments.impressions import ImpressionWriter
+from search.experiments.assignment import variant_for
 from search.settings import Settings
 
 

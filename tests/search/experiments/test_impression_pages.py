@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from search.experiments.event_log import Event, Impression, SqliteEventLog
-from search.experiments.tables import added_search_columns, make_tables
+from search.events.log import Event, Impression, SqliteEventLog
+from search.events.tables import added_search_columns, make_tables
 from tests.stores import POSTGRES_URL, postgres_event_log
 
 

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from search.cli import main
+from search.cli.main import main
+from search.events.aggregates import UnitTally
+from search.events.log import Event, Impression, SqliteEventLog
 from search.experiments.baseline import log_baseline, plan_experiment
-from search.experiments.event_log import Event, Impression, SqliteEventLog
 from search.experiments.planning import PlanRequest
-from search.experiments.stats import UnitTally, ratio_moments
+from search.experiments.stats import ratio_moments
 
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 

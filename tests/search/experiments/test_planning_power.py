@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pytest
 
-from search.experiments.definitions import ExperimentSpec
+from search.events.definitions import ExperimentSpec
 from search.experiments.planning import Baseline, PlanRequest, plan
 from search.experiments.stats import ratio_moments, summarise
 from search.experiments.traffic import Truth, sampled_tallies

@@ -6,8 +6,8 @@ import datetime as dt
 import time
 
 from search.errors import ModelUnavailable
-from search.experiments.definitions import Experiment
-from search.experiments.event_log import SqliteEventLog
+from search.events.definitions import Experiment
+from search.events.log import SqliteEventLog
 from search.experiments.registry import RunningExperiments
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from search.experiments.definitions import Experiment, Variant
-from search.experiments.event_log import Event, Impression, SqliteEventLog
+from search.events.definitions import Experiment, Variant
+from search.events.log import Event, Impression, SqliteEventLog
 from search.experiments.report import experiment_report
 
 DAY1 = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)

@@ -17,13 +17,12 @@ from fastapi.testclient import TestClient
 
 from catalog.samples import sample_queries
 from search.api.app import create_app
-from search.experiments.definitions import Experiment
-from search.experiments.event_log import make_event_log
+from search.cli.simulate import add_simulate_arguments, cmd_simulate
+from search.events.definitions import Experiment
+from search.events.log import make_event_log
 from search.experiments.simulate import (
     SHED_RETRIES,
     _search,
-    add_simulate_arguments,
-    cmd_simulate,
     experiment_spec,
     run_simulation,
 )

@@ -12,8 +12,9 @@ from statistics import NormalDist
 
 import pytest
 
-from search.experiments.definitions import ExperimentSpec, Variant
-from search.experiments.stats import UnitTally, chi2_sf, srm_check, summarise
+from search.events.aggregates import UnitTally
+from search.events.definitions import ExperimentSpec, Variant
+from search.experiments.stats import chi2_sf, srm_check, summarise
 
 Z95 = NormalDist().inv_cdf(0.975)
 AB = ExperimentSpec(id="ab", variants=[Variant(name="control"), Variant(name="treatment")])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from search.experiments.variants import replace_reranker
-from search.pipeline import SearchPipeline
-from search.recall.embedded import EmbeddedRecall
+from search.pipeline.service import SearchPipeline
+from search.recall.embedded.backend import EmbeddedRecall
 
 
 def test_a_variant_pipeline_keeps_every_setting_but_the_reranker(tmp_path: Path) -> None:

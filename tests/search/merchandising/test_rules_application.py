@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from search.cache import NoScoreCache
 from search.merchandising.apply import RuleSet
 from search.merchandising.model import Rule
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
-from search.rerank import LocalReranker
-from search.resultset import ResultPage, search_page
+from search.recall.embedded.backend import EmbeddedRecall
+from search.rerank.cache import NoScoreCache
+from search.rerank.rerankers import LocalReranker
+from search.results.result_set import ResultPage, search_page
 from tests.conftest import make_product
-from workers.model import RerankModel
+from workers.rerank.model import RerankModel
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 BRANDS = ("Acme", "Brookline", "Calder")

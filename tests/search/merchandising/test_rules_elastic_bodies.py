@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from search.recall import SearchFilters
-from search.recall.elastic_bodies import search_body
-from search.recall.elastic_facets import facets_body, match_clause, window_body
+from search.recall.elastic.bodies import search_body
+from search.recall.elastic.facets import facets_body, match_clause, window_body
 from search.recall.facets import MatchQuery
 
 

@@ -12,10 +12,10 @@ import pytest
 from search.merchandising.apply import RuleSet
 from search.merchandising.languages import known_languages
 from search.merchandising.model import Rule
-from search.pipeline import SearchPipeline
+from search.pipeline.service import SearchPipeline
 from search.recall import SearchFilters
-from search.recall.embedded import EmbeddedRecall
-from search.resultset import search_page
+from search.recall.embedded.backend import EmbeddedRecall
+from search.results.result_set import search_page
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 SURE_EN = "wireless earbuds with noise cancelling for running"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from search.errors import Conflict, InvalidQuery
-from search.experiments.event_log import SqliteEventLog
+from search.events.log import SqliteEventLog
 from search.merchandising.book import RuleBook, parse_rules
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from tests.stores import postgres_event_log
 
 LIMIT = 10_000

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from search.experiments.event_log import Impression, SqliteEventLog
-from search.recall.embedded import EmbeddedRecall
+from search.events.log import Impression, SqliteEventLog
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import Settings
 from search.suggest.service import SnapshotLoader, Suggestions
 from tests.conftest import make_product

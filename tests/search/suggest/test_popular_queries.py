@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from search.experiments.event_log import Impression, SqliteEventLog
+from search.events.log import Impression, SqliteEventLog
 from search.suggest.popular import PopularQuery, popular_queries
 
 

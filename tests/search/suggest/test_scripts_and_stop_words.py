@@ -9,7 +9,7 @@ import pytest
 from stop_words import safe_get_stop_words
 
 from catalog.locales import LANGUAGES
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.suggest.catalog_words import CatalogRecord, count_catalog_words, indexed_records
 from search.suggest.popular import PopularQuery
 from search.suggest.service import SuggestSnapshot, build_snapshot

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from search.api.routes_suggest import SuggestOut
-from search.cli import main
-from search.experiments.event_log import Impression, make_event_log
-from search.recall.embedded import EmbeddedRecall
+from search.api.routes.suggest import SuggestOut
+from search.cli.main import main
+from search.events.log import Impression, make_event_log
+from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import get_settings
 from tests.conftest import make_product
 
@@ -38,7 +38,7 @@ def test_suggest_json_ranks_popular_queries_then_catalog_words(
     assert main(["suggest", "Broo", "--locale", "en-US", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["language"] == "en"
-    # GET /suggest's names (search.api.routes_suggest.SuggestOut), the prefix as "q"
+    # GET /suggest's names (search.api.routes.suggest.SuggestOut), the prefix as "q"
     assert set(out) == set(SuggestOut.model_fields)
     assert (out["q"], out["locale"]) == ("Broo", "en-US")
     assert [(s["text"], s["users"], s["products"]) for s in out["suggestions"]] == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.recall.embedded import EmbeddedRecall
+from search.recall.embedded.backend import EmbeddedRecall
 from search.suggest.catalog_words import CatalogRecord, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex
 from search.suggest.popular import PopularQuery

@@ -1,0 +1,1 @@
+"""What runs around every request: admission, request ids and logs, limits, hygiene."""

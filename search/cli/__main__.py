@@ -1,0 +1,5 @@
+"""``python -m search.cli``: the ``shelf`` command."""
+
+from search.cli.main import main
+
+raise SystemExit(main())

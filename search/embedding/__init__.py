@@ -1,0 +1,1 @@
+"""Embeddings of the catalog: the vector cache and the embedding pass (backfill)."""

@@ -1,0 +1,1 @@
+"""The EventLog seam: impressions, clicks and conversions, and its tables."""

@@ -1,0 +1,1 @@
+"""The one search path: the service that runs the stages in order."""

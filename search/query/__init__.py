@@ -1,0 +1,1 @@
+"""Query understanding: normalisation and the text Shelf accepts from outside."""

@@ -1,0 +1,1 @@
+"""Recall on Elasticsearch (production, distributed)."""

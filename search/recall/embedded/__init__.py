@@ -1,0 +1,1 @@
+"""Recall on the embedded tantivy index (one machine, no server)."""

@@ -1,0 +1,427 @@
+"""Recall on an embedded tantivy index: one index on disk, per-language analysis in Python."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import tantivy
+
+from catalog.locales import LANGUAGES
+from catalog.product import Product
+from search.errors import RecallUnavailable
+from search.recall import (
+    IndexFailure,
+    PendingText,
+    RecallHit,
+    RecallLegs,
+    SearchFilters,
+    StoredVector,
+    VectorStatus,
+)
+from search.recall.embedded import facets as facets_embedded
+from search.recall.embedded.dense import DenseIndex
+from search.recall.embedded.documents import product_document, schema
+from search.recall.embedded.facets import match_query
+from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
+from search.recall.embedded.lexical import LexicalQueries
+from search.recall.embedded.vectors import DB_NAME, VectorStore, product_row
+from search.recall.facets import FacetCounts, MatchEntry, MatchQuery
+from search.recall.lexical import (
+    Correction,
+    LexicalOptions,
+)
+
+# 2: the brand_exact filter field (an index of version 1 must be rebuilt).
+# 3: word-delimiter analysis (catalog.word_delimiter) and brand keys without delimiters.
+# 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
+# 5: German compounds split (catalog.decompound), Han folded to Simplified, kana variants folded.
+SCHEMA_VERSION = 5
+_MARKER = "shelf-index.json"
+
+WRITER_HEAP_BYTES = 64_000_000
+
+
+class EmbeddedRecall:
+    """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
+    store (``vectors.db``, see ``search.recall.embedded.vectors``) the dense leg searches."""
+
+    def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
+        self.path = path
+        self.embed_text_max_chars = embed_text_max_chars
+        self._schema = schema()
+        self._index = self._open(path)
+        self._writer: tantivy.IndexWriter | None = None
+        self._lock = threading.Lock()
+        self._full = False  # between begin_full and commit_full/abort_full
+        self._vectors = VectorStore(path / DB_NAME)
+        self._backfill_vector_store()
+        self._dense = DenseIndex(self._vectors)
+        self._lexical = LexicalQueries(self._schema)
+
+    def _backfill_vector_store(self) -> None:
+        """An index built before the dense leg existed (or whose store was lost before its
+        first write): give its products their rows. The live store is never empty while tantivy
+        holds products, so this runs once."""
+        self._index.reload()
+        searcher = self._index.searcher()
+        if not searcher.num_docs or self._vectors.has_products():
+            return
+        result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
+        rows = []
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            rows.append(product_row(product, self.embed_text_max_chars))
+        self._vectors.upsert(rows)
+
+    def _open(self, path: Path) -> tantivy.Index:
+        marker = path / _MARKER
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if marker.exists():
+                version = json.loads(marker.read_text()).get("schema_version")
+                if version != SCHEMA_VERSION:
+                    raise RecallUnavailable(
+                        f"the index at {path} has schema version {version}, this Shelf needs "
+                        f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
+                    )
+            index = tantivy.Index(self._schema, path=str(path), reuse=True)
+            if not marker.exists():
+                marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        except (OSError, ValueError) as exc:
+            raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
+        return index
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            except ValueError as exc:
+                raise RecallUnavailable(
+                    f"cannot write to the index at {self.path} (is another `shelf ingest` "
+                    f"running?): {exc}"
+                ) from exc
+        return self._writer
+
+    def index(self, products: Sequence[Product]) -> list[IndexFailure]:
+        """Upsert products by id and commit, so searches see all of them or none.
+
+        During a full reload nothing is committed until ``commit_full``.
+        """
+        if not products:
+            return []
+        with self._lock:
+            writer = self._get_writer()
+            for product in products:
+                # A delete applies to documents added before it, so delete-then-add upserts.
+                writer.delete_documents_by_term("id", product.id)
+                writer.add_document(product_document(product))
+            if not self._full:
+                writer.commit()
+            # After tantivy's commit: a product row never names a product tantivy lacks.
+            self._vectors.upsert(
+                [product_row(p, self.embed_text_max_chars) for p in products], staged=self._full
+            )
+        if not self._full:
+            self._index.reload()
+        return []
+
+    def delete(self, product_ids: Iterable[str]) -> int:
+        """Delete products by id and commit."""
+        with self._lock:
+            writer = self._get_writer()
+            ids = list(product_ids)
+            for product_id in ids:
+                writer.delete_documents_by_term("id", product_id)
+            if not self._full:
+                writer.commit()
+            self._vectors.delete(ids, staged=self._full)
+        self._index.reload()
+        return len(ids)
+
+    def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
+        """Stored content hashes of the ids the committed index holds."""
+        if not product_ids:
+            return {}
+        self._index.reload()
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        result = searcher.search(query, limit=len(product_ids), count=False)
+        hashes = {}
+        for _score, address in result.hits:
+            doc = searcher.doc(address)
+            hashes[doc["id"][0]] = doc["content_hash"][0]
+        return hashes
+
+    def begin_full(self) -> None:
+        """Clear the index in the writer without committing: searches still see the old one."""
+        with self._lock:
+            # A delete of every document, ordered with the adds that follow (so they survive).
+            # Not delete_all_documents: it rewinds tantivy's operation stamps, and after earlier
+            # deletes some loads lost their new documents (pinned in test_recall_contract.py).
+            self._get_writer().delete_documents_by_query(tantivy.Query.all_query())
+            self._vectors.begin_full()
+            self._full = True
+
+    def commit_full(self) -> None:
+        """One commit swaps the old catalog for the new one (tantivy, then the vector store:
+        vectors of texts that did not change are kept)."""
+        with self._lock:
+            self._get_writer().commit()
+            self._vectors.commit_full()
+            self._full = False
+        self._index.reload()
+
+    def abort_full(self) -> None:
+        """Roll the writer back to the last commit: the old catalog, untouched."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.rollback()
+            self._vectors.abort_full()
+            self._full = False
+
+    def count(self) -> int:
+        """Number of live products."""
+        self._index.reload()
+        return int(self._index.searcher().num_docs)
+
+    def languages(self) -> dict[str, int]:
+        """Live products per language: one counting term query per language Shelf analyses
+        (posting lists of the ``language`` field, deletes honoured)."""
+        self._index.reload()
+        searcher = self._index.searcher()
+        held: dict[str, int] = {}
+        for code in LANGUAGES:
+            query = tantivy.Query.term_query(self._schema, "language", code)
+            if found := facets_embedded.count(searcher, query):
+                held[code] = found
+        return held
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
+    ) -> list[RecallHit]:
+        """BM25 top ``limit`` over the boosted text fields, restricted by ``filters``."""
+        return self._bm25(query, limit, filters or SearchFilters(), analyze_as, lexical)[0]
+
+    def _bm25(
+        self,
+        query: str,
+        limit: int,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None,
+    ) -> tuple[list[RecallHit], tuple[Correction, ...]]:
+        searcher = self._index.searcher()
+        text_query, corrections = self._lexical.query(searcher, query, filters, analyze_as, lexical)
+        clauses = [(tantivy.Occur.Must, text_query)]
+        clauses += [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0))
+            for f in self._filter_queries(filters)
+        ]
+        bm25_query = tantivy.Query.boolean_query(clauses)
+        found = searcher.search(bm25_query, limit=limit + 1, count=False).hits
+        if len(found) > limit and found[limit][0] == found[limit - 1][0]:
+            found = _through_tie(searcher, bm25_query, found[limit - 1][0], 2 * (limit + 1))
+        docs = [(float(score), searcher.doc(address)) for score, address in found]
+        # Equal scores by product id, never by where a document happens to sit in the index.
+        docs.sort(key=lambda pair: (-pair[0], pair[1]["id"][0]))
+        hits = [
+            RecallHit(Product.model_validate_json(doc["source"][0]), score)
+            for score, doc in docs[:limit]
+        ]
+        return hits, corrections
+
+    def _lexical_query(
+        self,
+        query: str,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None = None,
+    ) -> tantivy.Query:
+        return self._lexical.query(self._index.searcher(), query, filters, analyze_as, lexical)[0]
+
+    def _match_query(self, match: MatchQuery) -> tantivy.Query:
+        return match_query(self._schema, match, self._lexical_query, self._filter_queries)
+
+    def dense_neighbours(
+        self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """Every product whose cosine reaches ``floor`` (exact), at most ``cap``."""
+        return self._dense.neighbours(vector, floor, filters, cap)
+
+    def match_count(self, match: MatchQuery) -> tuple[int, bool]:
+        """The match set's size, counted by tantivy (always exact here)."""
+        return facets_embedded.count(self._index.searcher(), self._match_query(match)), True
+
+    def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
+        """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
+        searcher, query = self._index.searcher(), self._match_query(match)
+        if depth is None:
+            return facets_embedded.entries(searcher, query)
+        neighbours = None
+        if match.neighbours:
+            ids = tantivy.Query.term_set_query(self._schema, "id", list(match.neighbours))
+            neighbours = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, ids)]
+            )
+        return facets_embedded.ranked_top(searcher, query, neighbours, depth)
+
+    def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
+        """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
+        return facets_embedded.sorted_window(
+            self._index.searcher(), self._match_query(match), sort, start, end
+        )
+
+    def facet_counts(
+        self,
+        match: MatchQuery,
+        facets: Sequence[str],
+        *,
+        price_edges: Sequence[float],
+        max_values: int,
+    ) -> FacetCounts:
+        """Disjunctive counts by tantivy aggregations over fast fields."""
+        return facets_embedded.facet_counts(
+            self._index.searcher(),
+            match,
+            facets,
+            self._match_query,
+            price_edges=price_edges,
+            max_values=max_values,
+        )
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids, in one query."""
+        return self._products(product_ids)
+
+    def search_legs(
+        self,
+        query: str | None,
+        vector: Sequence[float] | None,
+        *,
+        limit: int,
+        filters: SearchFilters | None = None,
+        analyze_as: Sequence[str] | None = None,
+        lexical: LexicalOptions | None = None,
+    ) -> RecallLegs:
+        """BM25 top ``limit`` for ``query`` and exact dense top ``limit`` (cosine, ties by id)
+        for ``vector``, both under ``filters``; a leg whose input is ``None`` is empty. With
+        typo tolerance on and nothing lexical found, ``did_you_mean`` is offered."""
+        filters = filters or SearchFilters()
+        bm25: list[RecallHit] = []
+        corrections: tuple[Correction, ...] = ()
+        suggestion = None
+        if query is not None:
+            bm25, corrections = self._bm25(query, limit, filters, analyze_as, lexical)
+            if not bm25 and lexical is not None and lexical.typos:
+                suggestion = self._lexical.did_you_mean(
+                    self._index.searcher(), query, filters, analyze_as
+                )
+        if vector is None:
+            return RecallLegs(bm25, [], corrections, suggestion)
+        found = self._dense.search(vector, limit, filters)
+        products = self._products([product_id for product_id, _score in found])
+        dense = [
+            RecallHit(products[product_id], bm25_score=0.0, dense_score=score)
+            for product_id, score in found
+            if product_id in products  # gone from tantivy a moment before the vector store
+        ]
+        return RecallLegs(bm25, dense, corrections, suggestion)
+
+    def _products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The stored products of the given ids, fetched in one query (two when this reader
+        lags behind a commit another process made: vectors can name products it has not seen)."""
+        found = self._fetch_products(product_ids)
+        if len(found) < len(set(product_ids)):
+            self._index.reload()
+            found = self._fetch_products(product_ids)
+        return found
+
+    def _fetch_products(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        if not product_ids:
+            return {}
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        result = searcher.search(query, limit=len(product_ids), count=False)
+        found = {}
+        for _score, address in result.hits:
+            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            found[product.id] = product
+        return found
+
+    def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
+        """Live products, by id, whose embedding text has no vector from ``model_id``."""
+        return self._vectors.pending(model_id, limit)
+
+    def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
+        """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
+        return self._vectors.put(model_id, vectors)
+
+    def vector_status(self) -> VectorStatus:
+        """The vectors' model and how many live products have a vector."""
+        return self._vectors.status()
+
+    def drop_vectors(self) -> None:
+        """Forget every vector and the model record."""
+        self._vectors.drop()
+
+    def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
+        schema, queries = self._schema, []
+        if filters.language:  # a locale filter matches its language (SearchFilters)
+            queries.append(tantivy.Query.term_query(schema, "language", filters.language))
+        if filters.category:
+            queries.append(tantivy.Query.term_query(schema, "category_path", filters.category))
+        if filters.brand:
+            queries.append(tantivy.Query.term_query(schema, "brand_exact", filters.brand))
+        if filters.min_price is not None or filters.max_price is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "price",
+                    tantivy.FieldType.Float,
+                    lower_bound=filters.min_price if filters.min_price is not None else 0.0,
+                    upper_bound=filters.max_price if filters.max_price is not None else 1e300,
+                )
+            )
+        if filters.price_below is not None:
+            queries.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "price",
+                    tantivy.FieldType.Float,
+                    lower_bound=None,
+                    upper_bound=filters.price_below,
+                    include_upper=False,
+                )
+            )
+        if filters.in_stock is not None:
+            queries.append(tantivy.Query.term_query(schema, "in_stock", filters.in_stock))
+        return queries
+
+    def close(self) -> None:
+        """Finish merges and release the writer lock."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._vectors.close()
+
+
+def _through_tie(
+    searcher: tantivy.Searcher, query: tantivy.Query, tie: float, fetch: int
+) -> list[tuple[float, tantivy.DocAddress]]:
+    """Every hit scoring at least ``tie`` (the score that crosses the cut), so the tied ones
+    can be chosen by product id: the top grows by doubling until it passes the tie."""
+    while True:
+        hits = searcher.search(query, limit=fetch, count=False).hits
+        if len(hits) < fetch or hits[-1][0] < tie:
+            return [(score, address) for score, address in hits if score >= tie]
+        fetch *= 2

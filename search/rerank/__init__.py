@@ -1,0 +1,1 @@
+"""Reranking: the Reranker seam (local and Celery), the score cache, task results."""

@@ -1,0 +1,1 @@
+"""Results: items, the ranked head, pages and the match set's totals and facets."""

@@ -1,0 +1,156 @@
+"""Synonym rules: the model shared by their store (``search.synonyms.store``), the API and CLI
+that manage them, and the BM25 leg that applies them at query time.
+
+The text format is Solr's and Elasticsearch's synonym format, one rule per line:
+
+- ``sneakers, trainers, running shoes``: equivalent; a query holding any of them also searches
+  for the others.
+- ``tv, telly => television``: one-way; a query holding ``tv`` or ``telly`` also searches for
+  ``television``, never the other way round.
+
+Each rule belongs to one language (a language code, e.g. ``de``) or to every language (``None``).
+Terms are compared after ``normalize_phrase``: NFKC, case folding, whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+MAX_TERM_CHARS = 100
+MAX_TERMS_PER_RULE = 32
+_SPACE = re.compile(r"\s+")
+_PUNCTUATION = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + "¡¿«»“”„‘’"
+
+
+def normalize_phrase(text: str) -> str:
+    """NFKC, case folding and collapsed whitespace: how rule terms and query text are compared."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+@dataclass(frozen=True)
+class SynonymRule:
+    """One rule. Equivalent: ``replacements`` is empty and every term stands for the others.
+    One-way: each of ``terms`` also searches for each of ``replacements``."""
+
+    terms: tuple[str, ...]
+    replacements: tuple[str, ...] = ()
+    language: str | None = None  # a language code; None: every language
+
+    @property
+    def kind(self) -> str:
+        """``equivalent`` or ``one_way``."""
+        return "one_way" if self.replacements else "equivalent"
+
+    def line(self) -> str:
+        """The rule in the text format (``a, b`` or ``a => b``)."""
+        if self.replacements:
+            return f"{', '.join(self.terms)} => {', '.join(self.replacements)}"
+        return ", ".join(self.terms)
+
+
+def _terms(side: str, where: str) -> tuple[str, ...]:
+    terms = [normalize_phrase(part) for part in side.split(",")]
+    if any(not term for term in terms):
+        raise ValueError(f"{where} has an empty term (two commas, or a comma at an end)")
+    for term in terms:
+        if len(term) > MAX_TERM_CHARS:
+            raise ValueError(
+                f"{where} has a term of {len(term)} characters; at most {MAX_TERM_CHARS}"
+            )
+        if any(not ch.isprintable() for ch in term):
+            raise ValueError(f"{where} has a control character in {term!r}")
+    return tuple(dict.fromkeys(terms))
+
+
+def parse_synonym_line(line: str, language: str | None = None) -> SynonymRule:
+    """One rule from its text (``a, b, c`` or ``a, b => c``); ``ValueError`` saying what is
+    wrong: no terms, an empty term, more than one ``=>``, an equivalent rule of one term, a
+    one-way rule mapping a term to itself, too many or too long terms."""
+    text = line.strip()
+    if not text:
+        raise ValueError("the rule is empty")
+    if text.count("=>") > 1:
+        raise ValueError("a rule has at most one '=>'")
+    if "=>" in text:
+        left, right = text.split("=>")
+        terms, replacements = _terms(left, "the left side"), _terms(right, "the right side")
+        if set(terms) & set(replacements) == set(terms) and set(replacements) <= set(terms):
+            raise ValueError("a one-way rule maps its terms to themselves")
+    else:
+        terms, replacements = _terms(text, "the rule"), ()
+        if len(terms) < 2:
+            raise ValueError("an equivalent rule needs at least two different terms (a, b)")
+    if len(terms) + len(replacements) > MAX_TERMS_PER_RULE:
+        raise ValueError(f"a rule has at most {MAX_TERMS_PER_RULE} terms")
+    return SynonymRule(terms=terms, replacements=replacements, language=language)
+
+
+@dataclass(frozen=True)
+class SynonymSet:
+    """The rules a search applies, indexed by term. Built once per store snapshot."""
+
+    rules: tuple[SynonymRule, ...] = ()
+    # term -> what it also searches for, per language (None: rules of every language)
+    _also: dict[tuple[str | None, str], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def of(cls, rules: Iterable[SynonymRule]) -> SynonymSet:
+        """A set of ``rules``, indexed: each term maps to the terms it also searches for."""
+        kept = tuple(rules)
+        also: dict[tuple[str | None, str], dict[str, None]] = {}
+        for rule in kept:
+            targets = rule.replacements or rule.terms
+            for term in rule.terms:
+                found = also.setdefault((rule.language, term), {})
+                for target in targets:
+                    if target != term:
+                        found[target] = None
+        return cls(kept, {key: tuple(found) for key, found in also.items()})
+
+    def also_searches(self, term: str, languages: Iterable[str | None]) -> tuple[str, ...]:
+        """What ``term`` (a normalised phrase) also searches for under the rules of
+        ``languages`` and of every language, first-seen order."""
+        found: dict[str, None] = {}
+        for language in (*languages, None):
+            for target in self._also.get((language, term), ()):
+                found.setdefault(target, None)
+        return tuple(found)
+
+    @cached_property
+    def _longest_phrase(self) -> int:
+        """Words in the longest rule term (how far ``expansions`` looks ahead)."""
+        return max((len(term.split()) for _language, term in self._also), default=0)
+
+    def expansions(
+        self, text: str, languages: Iterable[str | None]
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The phrases of ``text`` (a query) that rules of ``languages`` or of every language
+        name, each with what it also searches for, in query order. Phrases are whole words of
+        ``normalize_phrase(text)`` (punctuation at a word's ends ignored); the longest phrase
+        starting at a word wins and its words are not matched again (``running shoes`` before
+        ``shoes``)."""
+        words = [word.strip(_PUNCTUATION) for word in normalize_phrase(text).split()]
+        languages = tuple(languages)
+        longest = self._longest_phrase
+        found: list[tuple[str, tuple[str, ...]]] = []
+        start = 0
+        while start < len(words):
+            for size in range(min(longest, len(words) - start), 0, -1):
+                phrase = " ".join(words[start : start + size])
+                also = self.also_searches(phrase, languages) if phrase else ()
+                if also:
+                    found.append((phrase, also))
+                    start += size
+                    break
+            else:
+                start += 1
+        return found
+
+    def __len__(self) -> int:
+        return len(self.rules)

@@ -1,0 +1,1 @@
+"""The embedding models (the dense leg), their factory, pool, centering and tasks."""

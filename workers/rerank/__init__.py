@@ -1,0 +1,1 @@
+"""The cross-encoder: loading, scoring, the Celery rerank task."""
