@@ -15,9 +15,11 @@ embedding pass competes), the tiny test model as reranker and the in-process sco
    ``bench.search_load``, whose lag is measured and printed); a pause between rates lets the
    server drain.
 
-Prints served / shed (503) / timed out / failed, served latency p50/p99 and the answers not
-served wholly from the cache, per rate, and ends with ``RESULT rate_25_p50_ms=...
-rate_25_p99_ms=... rate_25_shed=... ... pass=...``; pass: at the top rate (100/s by default)
+Prints served / shed (503) / timed out / failed, served latency p50/p99 and the server's CPU
+time per search (user + system, from /proc: what decides the rate one process can serve, and
+less noisy than latency on a shared machine), per rate, and ends with ``RESULT
+rate_25_p50_ms=... rate_25_p99_ms=... rate_25_shed=... rate_25_cpu_ms=... ... pass=...``;
+pass: at the top rate (100/s by default)
 p99 < 50 ms and nothing shed, timed out or failed.
 Run: ``python -m bench.search_warm [--rates 25 50 100 --duration 10 --recall hybrid]``
 (``--recall bm25``: the path before hybrid recall, no embedding model, for comparison).
@@ -118,12 +120,22 @@ async def run_rate(
     return list(await asyncio.gather(*tasks))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (Linux; 0 elsewhere)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return 0.0
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p(values: list[float], q: float) -> float:
     return percentile(values, q) if values else float("nan")
 
 
-def report(rate: float, answers: list[Answer], timeout_s: float) -> dict[str, float]:
-    """Print one rate's line; its fields for the RESULT line."""
+def report(rate: float, answers: list[Answer], timeout_s: float, cpu_s: float) -> dict[str, float]:
+    """Print one rate's line (``cpu_s``: the server's CPU time meanwhile); its fields for the
+    RESULT line."""
     served = [a for a in answers if a.status == 200]
     shed = sum(a.status == 503 for a in answers)
     timed_out = sum(a.timed_out for a in answers)
@@ -136,7 +148,9 @@ def report(rate: float, answers: list[Answer], timeout_s: float) -> dict[str, fl
         f"shed 503 {shed}, "
         f"timed out {timed_out} (> {timeout_s:g} s), failed {failed}; served p50 "
         f"{_p(served_ms, 0.5):.1f} ms, p99 {_p(served_ms, 0.99):.1f} ms, max "
-        f"{max(served_ms, default=float('nan')):.1f} ms; client lag p99 {_p(lag_ms, 0.99):.1f} ms"
+        f"{max(served_ms, default=float('nan')):.1f} ms; server CPU "
+        f"{cpu_s * 1000 / max(len(answers), 1):.1f} ms per search; client lag p99 "
+        f"{_p(lag_ms, 0.99):.1f} ms"
         + ("  << the client fell behind its schedule" if _p(lag_ms, 0.99) > 10 else ""),
         flush=True,
     )
@@ -145,6 +159,7 @@ def report(rate: float, answers: list[Answer], timeout_s: float) -> dict[str, fl
         "p99_ms": _p(served_ms, 0.99),
         "shed": shed,
         "lost": timed_out + failed,
+        "cpu_ms": cpu_s * 1000 / max(len(answers), 1),
     }
 
 
@@ -186,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[3/3] open loop, {args.duration:g} s per rate", flush=True)
             fields: dict[str, dict[str, float]] = {}
             for rate in args.rates:
+                cpu_before = cpu_seconds(server.process.pid)
                 answers = asyncio.run(
                     run_rate(server.port, paths, rate, args.duration, args.timeout)
                 )
-                fields[f"{rate:g}"] = report(rate, answers, args.timeout)
+                cpu_s = cpu_seconds(server.process.pid) - cpu_before
+                fields[f"{rate:g}"] = report(rate, answers, args.timeout, cpu_s)
                 time.sleep(args.pause)
         finally:
             server.stop()
@@ -206,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = " ".join(
         f"rate_{rate}_p50_ms={f['p50_ms']:.1f} rate_{rate}_p99_ms={f['p99_ms']:.1f} "
-        f"rate_{rate}_shed={f['shed']:d}"
+        f"rate_{rate}_shed={f['shed']:d} rate_{rate}_cpu_ms={f['cpu_ms']:.1f}"
         for rate, f in fields.items()
     )
     print(f"RESULT {result} pass={str(passed).lower()}", flush=True)

@@ -143,7 +143,8 @@ def test_search_warm_benchmark_prints_each_rate_in_its_result_line() -> None:
     assert out.startswith("CPU: ")
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"RESULT rate_4_p50_ms=[\d.]+ rate_4_p99_ms=[\d.]+ rate_4_shed=0 "
-        r"rate_8_p50_ms=[\d.]+ rate_8_p99_ms=[\d.]+ rate_8_shed=0 pass=false",
+        r"RESULT rate_4_p50_ms=[\d.]+ rate_4_p99_ms=[\d.]+ rate_4_shed=0 rate_4_cpu_ms=[\d.]+ "
+        r"rate_8_p50_ms=[\d.]+ rate_8_p99_ms=[\d.]+ rate_8_shed=0 rate_8_cpu_ms=[\d.]+ "
+        r"pass=false",
         last,
     ), last
