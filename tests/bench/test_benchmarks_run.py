@@ -134,3 +134,17 @@ def test_suggest_benchmark_prints_hardware_and_its_result_line() -> None:
         r"p99_ms=[\d.]+ back_to_back_p99_ms=[\d.]+ pass=(?:true|false)",
         last,
     ), last
+
+
+@pytest.mark.slow
+def test_search_warm_benchmark_prints_each_rate_in_its_result_line() -> None:
+    out = _run("bench.search_warm", "--rates", "4", "8", "--duration=1", "--queries=12",
+               "--pause=0", "--recall=bm25")  # fmt: skip
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT rate_4_p50_ms=[\d.]+ rate_4_p99_ms=[\d.]+ rate_4_shed=0 rate_4_cpu_ms=[\d.]+ "
+        r"rate_8_p50_ms=[\d.]+ rate_8_p99_ms=[\d.]+ rate_8_shed=0 rate_8_cpu_ms=[\d.]+ "
+        r"pass=false",
+        last,
+    ), last

@@ -23,7 +23,7 @@ from search.recall import (
 )
 from search.recall.embedded import facets as facets_embedded
 from search.recall.embedded.dense import DenseIndex
-from search.recall.embedded.documents import product_document, schema
+from search.recall.embedded.documents import product_document, schema, stored_product
 from search.recall.embedded.facets import match_query
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
@@ -234,10 +234,7 @@ class EmbeddedRecall:
         docs = [(float(score), searcher.doc(address)) for score, address in found]
         # Equal scores by product id, never by where a document happens to sit in the index.
         docs.sort(key=lambda pair: (-pair[0], pair[1]["id"][0]))
-        hits = [
-            RecallHit(Product.model_validate_json(doc["source"][0]), score)
-            for score, doc in docs[:limit]
-        ]
+        hits = [RecallHit(stored_product(doc["source"][0]), score) for score, doc in docs[:limit]]
         return hits, corrections
 
     def _lexical_query(
@@ -354,7 +351,7 @@ class EmbeddedRecall:
         result = searcher.search(query, limit=len(product_ids), count=False)
         found = {}
         for _score, address in result.hits:
-            product = Product.model_validate_json(searcher.doc(address)["source"][0])
+            product = stored_product(searcher.doc(address)["source"][0])
             found[product.id] = product
         return found
 
