@@ -5,7 +5,6 @@ the same k-anonymity threshold as the API (``SHELF_ANALYTICS_MIN_USERS``)."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -14,23 +13,9 @@ from typing import Any
 from search.analytics.queries import QueryList
 from search.analytics.window import Window, check_limit, make_window, to_utc
 from search.cli.common import Handler, add_command, emit
+from search.cli.parsers import parse_time
 from search.errors import InvalidQuery
 from search.settings import Settings
-
-
-def parse_time(text: str) -> dt.datetime:
-    """An ISO 8601 date or time (``2026-11-01``, ``2026-11-01T12:00Z``) in UTC; no offset means
-    UTC. argparse names the option when it is not one, or falls outside years 1-9999 in UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
-        ) from None
-    try:
-        return to_utc(value, "time")
-    except InvalidQuery as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
 
 
 def _window(args: argparse.Namespace) -> Window:

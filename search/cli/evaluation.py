@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from search.cli.parsers import number_list
 from search.settings import Settings
 
 
@@ -44,10 +45,7 @@ def add_eval_arguments(evaluate: argparse.ArgumentParser) -> None:
 
 
 def _recall_ks(value: str) -> list[int]:
-    try:
-        ks = [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        ks = []
+    ks = number_list(value, int) or []
     from search.pipeline.service import MAX_K
 
     if not ks or not all(1 <= k <= MAX_K for k in ks):

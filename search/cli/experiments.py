@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
 from search.cli.common import Handler, add_command, emit
+from search.cli.parsers import number_list, read_json_file
 from search.errors import InvalidQuery
 from search.events.definitions import Experiment, ExperimentSpec
 from search.settings import Settings
@@ -60,10 +60,7 @@ def _value(text: str) -> Any:
 
 def _spec(args: argparse.Namespace) -> ExperimentSpec:
     if args.file is not None:
-        try:
-            data = json.loads(args.file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidQuery(f"{args.file}: not a readable JSON definition ({exc})") from None
+        data = read_json_file(args.file, "definition")
         if not isinstance(data, dict):
             raise InvalidQuery(f"{args.file}: expected a JSON object")
         data.setdefault("id", args.id)
@@ -158,12 +155,10 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _weights(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from None
+    weights = number_list(text, float)
+    if not weights:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+    return weights
 
 
 def add_experiments_commands(

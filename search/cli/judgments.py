@@ -10,33 +10,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from search.analytics.window import to_utc
 from search.cli.common import add_command, emit
+from search.cli.parsers import number_list, parse_time
 from search.errors import InvalidQuery
 from search.settings import Settings
 
 
-def parse_time(text: str) -> dt.datetime:
-    """An ISO date or date-time in UTC (UTC when it names no zone); argparse names the option
-    when it is not one, or falls outside years 1-9999 once in UTC."""
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO date or time (2026-11-01, 2026-11-01T12:00Z), got {text!r}"
-        ) from None
-    try:
-        return to_utc(value, "time")
-    except InvalidQuery as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("time: ")) from None
-
-
 def parse_thresholds(text: str) -> tuple[float, float, float]:
     """Three ascending COEC thresholds for grades 1, 2 and 3, e.g. ``0.05,0.15,0.35``."""
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
+    values = number_list(text, float) or []
     if len(values) != 3 or not 0 < values[0] < values[1] < values[2]:
         raise argparse.ArgumentTypeError(
             f"expected three ascending positive numbers (e.g. 0.05,0.15,0.35), got {text!r}"

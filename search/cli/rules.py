@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
 from search.cli.common import add_command, emit
+from search.cli.parsers import read_json_file
 from search.errors import InvalidQuery
 from search.merchandising.book import RuleBook, parse_rules
 from search.merchandising.model import Rule, RuleSpec
@@ -75,10 +76,7 @@ def rule_line(rule: RuleSpec) -> str:
 
 def _spec(args: argparse.Namespace) -> RuleSpec:
     if args.file is not None:
-        try:
-            data = json.loads(args.file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidQuery(f"{args.file}: not a readable JSON rule ({exc})") from None
+        data = read_json_file(args.file, "rule")
     else:
         if (args.equals is None) == (args.contains is None):
             raise InvalidQuery("give exactly one of --equals PHRASE and --contains PHRASE")

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from catalog import readers
 from catalog.dialect import CANDIDATE_DELIMITERS
 from catalog.ingest import ingest_file
-from search.cli.main import EXIT_REJECTS, main
+from search.cli.ingest import EXIT_REJECTS
+from search.cli.main import main
 from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import get_settings
 from tests.catalog.catalog_faults import KINDS, Row, bad_row, good_row, write_csv

@@ -12,7 +12,8 @@ import pytest
 
 from catalog.samples import SAMPLE_CATALOG
 from search.cli.demo import demo_queries
-from search.cli.main import EXIT_REJECTS, main
+from search.cli.ingest import EXIT_REJECTS
+from search.cli.main import main
 from search.settings import get_settings
 
 SHELF = Path(sys.executable).with_name("shelf")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from search.cli.main import EXIT_NOTHING_STORED, EXIT_OK, EXIT_REJECTS, main
+from search.cli.ingest import EXIT_NOTHING_STORED, EXIT_OK, EXIT_REJECTS
+from search.cli.main import main
 from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import get_settings
 

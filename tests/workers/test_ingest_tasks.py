@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from catalog.ingest import ingest_file
-from search.cli.main import EXIT_REJECTS, main
+from search.cli.ingest import EXIT_REJECTS
+from search.cli.main import main
 from search.recall.embedded.backend import EmbeddedRecall
 from tests.catalog.test_ingest_bulk import PRODUCTS, _records
 from tests.workers.celery_harness import WorkerProcess, worker_env

@@ -18,22 +18,55 @@ queue checks them when they arrive, against the search's deadline, and a search 
 not fit is answered in recall order (``degraded``). An estimate of them at the edge (an average
 of recent requests) was tried and dropped: one large ``/rerank`` call inflated it until every
 search was refused, and nothing admitted could bring it down.
+
+Admission is all here: the edge check above (``SearchAdmission``), the check a search makes
+when it gets its thread (``shed_if_behind``: it queued past ``SHELF_API_MAX_QUEUE_WAIT_MS``),
+and the size of the thread pool the admitted searches run in (``reserve_threads``).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
+import anyio.to_thread
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from search.api.errors import send_error
+from search.errors import Overloaded
 from search.metrics import SHED_REQUESTS
 from search.settings import Settings
 
 SEARCH_PATH = "/search"
 _NO_RERANK = {"0", "false", "off", "no"}
+# Threads beyond the admitted searches' own: other routes and the dependencies FastAPI runs in
+# the pool must not wait behind a full set of searches.
+_SPARE_THREADS = 16
+
+
+def reserve_threads(settings: Settings) -> None:
+    """Size the thread pool so every admitted search has a thread while the model scores (each
+    holds one): ``SHELF_API_MAX_IN_FLIGHT`` plus spare, never fewer than the pool has."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens = max(limiter.total_tokens, settings.api_max_in_flight + _SPARE_THREADS)
+
+
+def shed_if_behind(request: Request, settings: Settings) -> None:
+    """Admission control: a search that queued for a thread past the limit is answered 503 at
+    once, so an overload sheds load instead of letting every request's latency grow."""
+    arrived = getattr(request.state, "arrived", None)
+    if arrived is None:
+        return
+    waited_ms = (time.monotonic() - arrived) * 1000
+    if waited_ms > settings.api_max_queue_wait_ms:
+        SHED_REQUESTS.inc()
+        raise Overloaded(
+            f"Shelf is behind: this search waited {waited_ms:.0f} ms before it could start "
+            f"(SHELF_API_MAX_QUEUE_WAIT_MS={settings.api_max_queue_wait_ms}); retry shortly"
+        )
 
 
 class SearchAdmission:
@@ -54,7 +87,8 @@ class SearchAdmission:
         refusal = self.refusal(scope)
         if refusal is not None:
             message, retry_after_s = refusal
-            await _overloaded(scope, send, message, retry_after_s, self._search_route(scope))
+            route = self._search_route(scope)
+            await _overloaded(scope, receive, send, message, retry_after_s, route)
             return
         self.in_flight += 1
         try:
@@ -102,22 +136,11 @@ def _wants_rerank(scope: Scope) -> bool:
 
 
 async def _overloaded(
-    scope: Scope, send: Send, message: str, retry_after_s: int, route: Any
+    scope: Scope, receive: Receive, send: Send, message: str, retry_after_s: int, route: Any
 ) -> None:
     """Shelf's JSON error envelope with 503 and ``Retry-After``, sent from the event loop."""
     SHED_REQUESTS.inc()
     if route is not None:
         scope["route"] = route
-    body = json.dumps({"error": {"type": "Overloaded", "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after_s).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    headers = {"Retry-After": str(retry_after_s)}
+    await send_error(scope, receive, send, 503, Overloaded.__name__, message, headers=headers)

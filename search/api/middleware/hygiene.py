@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from search.api.models import ErrorDetail, ErrorOut
+from search.api.errors import send_error
 from search.query.input_text import (
     SCHEMA_KEY,
     TextKind,
@@ -76,7 +76,9 @@ class InputHygieneMiddleware:
             self._check_path(scope)
             self._check_query(scope)
         except HTTPException as exc:
-            await _send_error(send, exc)
+            await send_error(
+                scope, receive, send, exc.status_code, "ValidationError", str(exc.detail)
+            )
             return
         await self.app(scope, receive, send)
 
@@ -157,19 +159,3 @@ def _marked_free(schema: dict[str, Any]) -> bool:
     if schema.get(SCHEMA_KEY) == "free":
         return True
     return any(_marked_free(s) for s in schema.get("anyOf", []))
-
-
-async def _send_error(send: Send, exc: HTTPException) -> None:
-    body = ErrorOut(error=ErrorDetail(type="ValidationError", message=str(exc.detail)))
-    payload = body.model_dump_json().encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": exc.status_code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode("ascii")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

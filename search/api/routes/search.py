@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.components import Components, components_of
+from search.api.middleware.admission import shed_if_behind as _shed_if_behind
 from search.api.middleware.limits import check_query_text
 from search.api.models import (
     ERROR_RESPONSES,
@@ -17,10 +17,10 @@ from search.api.models import (
     SearchOut,
     SynonymOut,
 )
-from search.errors import InvalidQuery, LimitExceeded, Overloaded
+from search.errors import InvalidQuery, LimitExceeded
 from search.events.log import Impression
 from search.experiments.assignment import assign
-from search.metrics import SEARCH_STAGE_LATENCY, SHED_REQUESTS
+from search.metrics import SEARCH_STAGE_LATENCY
 from search.query.input_text import FreeText
 from search.recall import SearchFilters
 from search.recall.facets import parse_price_bucket
@@ -208,21 +208,6 @@ def search(
         model=response.model,
         timings_ms=response.timings_ms,
     )
-
-
-def _shed_if_behind(request: Request, settings: Settings) -> None:
-    """Admission control: a search that queued for a thread past the limit is answered 503 at
-    once, so an overload sheds load instead of letting every request's latency grow."""
-    arrived = getattr(request.state, "arrived", None)
-    if arrived is None:
-        return
-    waited_ms = (time.monotonic() - arrived) * 1000
-    if waited_ms > settings.api_max_queue_wait_ms:
-        SHED_REQUESTS.inc()
-        raise Overloaded(
-            f"Shelf is behind: this search waited {waited_ms:.0f} ms before it could start "
-            f"(SHELF_API_MAX_QUEUE_WAIT_MS={settings.api_max_queue_wait_ms}); retry shortly"
-        )
 
 
 def _check_range(name: str, value: int, limit: int, setting: str) -> None:

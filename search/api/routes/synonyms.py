@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search.api.components import Components, components_of
+from search.api.errors import error_response
 from search.api.models import ERROR_RESPONSES, ErrorDetail
 from search.api.security import require_api_key
 from search.errors import InvalidQuery
@@ -275,9 +276,11 @@ def _rejected(rejects: list[LineReject]) -> JSONResponse:
     shown = "; ".join(f"line {r.line}: {r.reason}" for r in rejects[:_MAX_REJECTS_IN_MESSAGE])
     more = len(rejects) - _MAX_REJECTS_IN_MESSAGE
     tail = f"; and {more} more (see rejects)" if more > 0 else ""
-    detail = ImportErrorDetail(
-        type="InvalidSynonyms",
-        message=f"{len(rejects)} line(s) are not rules; nothing was imported: {shown}{tail}",
-        rejects=[LineRejectOut(line=r.line, rule=r.text, reason=r.reason) for r in rejects],
+    return error_response(
+        422,
+        "InvalidSynonyms",
+        f"{len(rejects)} line(s) are not rules; nothing was imported: {shown}{tail}",
+        rejects=[
+            LineRejectOut(line=r.line, rule=r.text, reason=r.reason).model_dump() for r in rejects
+        ],
     )
-    return JSONResponse(ImportErrorOut(error=detail).model_dump(), status_code=422)

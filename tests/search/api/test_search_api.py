@@ -165,7 +165,7 @@ def test_a_search_that_queued_too_long_is_shed_with_503_naming_the_setting(
         def monotonic() -> float:
             return real_time.monotonic() + 10  # as if the request waited 10 s for a thread
 
-    monkeypatch.setattr("search.api.routes.search.time", TenSecondsLater)
+    monkeypatch.setattr("search.api.middleware.admission.time", TenSecondsLater)
     response = client.get("/search", params={"q": "kaffee", "locale": "de"})
 
     assert response.status_code == 503
