@@ -51,7 +51,7 @@ PLANTED = [
     ),
     (
         "recall imports the pipeline above it",
-        {"search/recall/_probe_up.py": "from search.pipeline.service import SearchPipeline\n"},
+        {"search/recall/_probe_up.py": "from search.pipeline.service import SearchService\n"},
         LAYERS,
         "search.recall._probe_up -> search.pipeline.service",
     ),

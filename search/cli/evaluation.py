@@ -1,4 +1,4 @@
-"""`shelf eval`: judged queries through the pipeline, metrics per language, TREC run files."""
+"""`shelf eval`: judged queries through the search service, metrics per language, TREC run files."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _recall_ks(value: str) -> list[int]:
         ks = [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         ks = []
-    from search.pipeline.service import MAX_K
+    from search.pipeline.request import MAX_K
 
     if not ks or not all(1 <= k <= MAX_K for k in ks):
         raise argparse.ArgumentTypeError(
