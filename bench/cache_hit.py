@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from catalog.ingest import ingest_file
     from catalog.samples import SAMPLE_CATALOG, sample_queries
-    from search.pipeline.service import SearchPipeline
-    from search.recall import SearchFilters
+    from search.pipeline.config import SearchConfig
+    from search.pipeline.request import search_request
+    from search.pipeline.service import SearchService
     from search.recall.embedded.backend import EmbeddedRecall
     from search.rerank.cache import NoScoreCache, RedisScoreCache
     from search.rerank.rerankers import CeleryReranker, LocalReranker
@@ -60,15 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     queries = list({q["locale"]: q for q in sample_queries()}.values())
     k = args.candidates
 
-    def search(pipeline: SearchPipeline, query: dict[str, str]) -> tuple[float, int]:
-        response = pipeline.search(
-            query["text"], k=k, recall_k=k, filters=SearchFilters(locale=query["locale"])
+    def search(service: SearchService, query: dict[str, str]) -> tuple[float, int]:
+        response = service.search(
+            search_request(query["text"], k=k, recall_k=k, product_locale=query["locale"])
         )
         return response.timings_ms["rerank"], response.cached
 
-    warm = SearchPipeline(recall, LocalReranker(model, cache), cache=cache)
-    uncached = SearchPipeline(recall, LocalReranker(model, NoScoreCache()))
-    served = SearchPipeline(recall, CeleryReranker(settings), cache=cache, deadline_ms=1000)
+    warm = SearchService(recall, LocalReranker(model, cache), cache=cache)
+    uncached = SearchService(recall, LocalReranker(model, NoScoreCache()))
+    served = SearchService(
+        recall, CeleryReranker(settings), cache=cache, config=SearchConfig(deadline_ms=1000)
+    )
     print(
         f"warming {len(queries)} queries x {k} candidates into {args.redis_url} ...",
         file=sys.stderr,

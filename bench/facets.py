@@ -4,11 +4,12 @@
 1. generate ``--size`` products (``bench.ingest.write_catalog``'s five locales, 97 brands, 13
    categories under two levels, prices 1-500, a third out of stock) and index them;
 2. for each query (one or two catalog words: broad match sets, tens of thousands of products),
-   time ``search_page(page=1, size=10)`` without facets and with
+   time ``SearchService.search`` of page 1 (size 10) without facets and with
    ``facets=category,brand,price,in_stock``, interleaved so both see the same noise; then the same
    with a brand filter active (disjunctive counting: two aggregations instead of one);
-3. print p50/p99 of each, the recall stage's time (the BM25 leg, from the pipeline's timings)
-   and the facets' time, and their ratio: facets must add at most 2x the recall time;
+3. print p50/p99 of each, the recall stage's time (the BM25 leg, from the service's timings)
+   and the faceted searches' match-set stage (total and facet counts), and their ratio: facets
+   must add at most 2x the recall time;
 4. for scale, the same queries' page 40 of 50 (past the head: the whole match set is listed)
    and page 1 in ``price_asc`` order.
 
@@ -78,10 +79,10 @@ def main() -> None:
     args = parser.parse_args()
     print(hardware(), flush=True)
 
-    from search.pipeline.service import SearchPipeline
-    from search.recall import SearchFilters
+    from search.pipeline.config import SearchConfig
+    from search.pipeline.request import search_request
+    from search.pipeline.service import SearchService
     from search.recall.embedded.backend import EmbeddedRecall
-    from search.results.result_set import search_page
 
     with tempfile.TemporaryDirectory() as tmp:
         recall = EmbeddedRecall(Path(tmp) / "index")
@@ -90,35 +91,35 @@ def main() -> None:
             recall.index(chunk)
             print(f"indexed {recall.count()} products", file=sys.stderr, flush=True)
         print(f"indexed {args.size} products in {time.perf_counter() - started:.0f} s")
-        pipeline = SearchPipeline(recall, None, recall_k=50)
+        service = SearchService(recall, None, config=SearchConfig(recall_k=50))
         timings: dict[str, list[float]] = {}
         totals = []
 
         def timed(name: str, query: str, **call: object) -> None:
             began = time.perf_counter()
             call.setdefault("size", 10)
-            result = search_page(pipeline, query, rerank=False, **call)  # type: ignore[arg-type]
+            result = service.search(search_request(query, rerank=False, **call))
             timings.setdefault(name, []).append((time.perf_counter() - began) * 1000)
-            spent = result.response.timings_ms
+            spent = result.timings_ms
             timings.setdefault(f"{name}_recall", []).append(spent["recall"])
-            if "facets" in spent:
-                timings.setdefault(f"{name}_facets", []).append(spent["facets"])
+            if "facets" in call:  # the match set stage: total and facet counts
+                timings.setdefault(f"{name}_facets", []).append(spent["match_set"])
             if name == "plain":
                 totals.append(result.total)
 
-        brand = SearchFilters(brand="Brand7")
+        brand = "Brand7"
         for query in queries():  # warm up: first searches load the index's pages
             timed("warmup", query, facets=FACETS)
         for round_ in range(args.rounds):
             for query in queries():
                 timed("plain", query)
                 timed("faceted", query, facets=FACETS)
-                timed("plain_brand", query, filters=brand)
-                timed("faceted_brand", query, filters=brand, facets=FACETS)
+                timed("plain_brand", query, brand=brand)
+                timed("faceted_brand", query, brand=brand, facets=FACETS)
                 timed("deep", query, page=40, size=50)  # positions 1951-2000, past the head
                 timed("price_asc", query, sort="price_asc")
             print(f"round {round_ + 1} of {args.rounds}", file=sys.stderr, flush=True)
-        pipeline.close()
+        service.close()
 
     def p(name: str, q: float) -> float:
         return percentile(timings[name], q)

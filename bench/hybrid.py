@@ -7,8 +7,8 @@ latency hybrid recall adds over BM25 on the sample index, and the dense index's 
 2. query embedding p50/p99: one query per call, the 160 sample queries (same-language and
    cross-lingual files);
 3. search latency on the sample index (ingested with ``catalog.ingest.ingest_file`` into a temp
-   data dir, then the embedding pass): ``pipeline.search(q, k=10, rerank=False)`` for bm25 and
-   hybrid over every sample query, warm, interleaved query by query so both see the same noise.
+   data dir, then the embedding pass): ``service.search`` of the top 10, not reranked, for bm25
+   and hybrid over every sample query, warm, interleaved query by query so both see the same noise.
    The headline numbers have the query-vector cache off (``score_cache=off``: every timed hybrid
    query embeds its text); the cached line beside them is hybrid with the in-process cache warm;
 4. memory: the RSS the dense index adds at two catalog sizes (``bench/dense_index.py``'s child
@@ -67,12 +67,14 @@ def search_latencies(
 ) -> dict[str, list[float]]:
     """Milliseconds per ``search`` for each named ``(pipeline, recall_mode)``, one untimed warm
     round first, then ``rounds`` timed ones; the pipelines take turns on each query."""
+    from search.pipeline.request import search_request
+
     timings: dict[str, list[float]] = {name: [] for name in pipelines}
     for round_no in range(rounds + 1):
         for query in queries:
             for name, (pipeline, mode) in pipelines.items():
                 started = time.perf_counter()
-                pipeline.search(query, k=10, rerank=False, recall_mode=mode)
+                pipeline.search(search_request(query, k=10, rerank=False, recall=mode))
                 if round_no:
                     timings[name].append((time.perf_counter() - started) * 1000)
         print(f"  search round {round_no}/{rounds} done", file=sys.stderr)
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from catalog.text import embed_text
     from search.embedding.backfill import embed_pending
     from search.evaluation.judgments import read_queries
-    from search.pipeline.service import make_pipeline
+    from search.pipeline.service import make_service
     from search.recall.factory import make_recall
     from search.settings import Settings
     from workers.embedding.factory import make_embedder
@@ -170,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         fields["embed_pass_products_per_s"] = report.rate
         show(f"  {recall.count()} products indexed; embedding pass: {report.embedded} vectors, "
              f"{report.rate:,.1f} products/s, {report.pending} pending")  # fmt: skip
-        cold = make_pipeline(settings, rerank=False, recall=recall, embedder=embedder)
-        cached = make_pipeline(settings.model_copy(update={"score_cache": "memory"}),
+        cold = make_service(settings, rerank=False, recall=recall, embedder=embedder)
+        cached = make_service(settings.model_copy(update={"score_cache": "memory"}),
                                rerank=False, recall=recall, embedder=embedder)  # fmt: skip
         timings = search_latencies(
             {"bm25": (cold, "bm25"), "hybrid": (cold, "hybrid"),

@@ -24,9 +24,9 @@ from search.events.impressions import ImpressionWriter
 from search.events.log import make_event_log
 from search.events.refreshed import Refreshed
 from search.experiments.registry import RunningExperiments
-from search.experiments.variants import VariantPipelines
+from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
-from search.pipeline.service import make_pipeline
+from search.pipeline.service import make_service
 from search.settings import Settings, get_settings
 from search.suggest.service import make_suggestions
 from search.synonyms.model import SynonymSet
@@ -52,18 +52,18 @@ def build_components(settings: Settings) -> Components:
         refresh_s=settings.synonyms_refresh_s,
         name="synonyms",
     )
-    pipeline = make_pipeline(settings, synonyms=synonyms.get)
-    if pipeline.reranker is None:  # make_pipeline builds one unless told not to
-        raise ConfigError("the search pipeline was built without a reranker")
-    pipeline.reranker.warm_up()
+    service = make_service(settings, synonyms=synonyms.get)
+    if service.reranker is None:  # make_service builds one unless told not to
+        raise ConfigError("the search service was built without a reranker")
+    service.reranker.warm_up()
     warm_up_language_detector()  # lazily it cost the first search after /readyz 4.8 s
     embedding = None
-    if pipeline.embedder is not None:
-        pipeline.embedder.warm_up()
+    if service.embedder is not None:
+        service.embedder.warm_up()
         if settings.embed_in_background:
             embedding = BackgroundEmbedder(
-                pipeline.recall,
-                pipeline.embedder,
+                service.recall,
+                service.embedder,
                 batch_size=settings.embed_batch_size,
                 cache=EmbeddingCache(settings.embed_cache_path),
             )
@@ -73,24 +73,25 @@ def build_components(settings: Settings) -> Components:
         max_queued=settings.impression_queue_size,
         linger_s=settings.impression_linger_ms / 1000,
     )
-    variants = VariantPipelines(settings, pipeline)
-    experiments = RunningExperiments(
-        event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
-    )
-    experiments.start()
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
     suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
     suggestions.start()
     rules = RuleBook(
         event_log.engine,
-        pipeline.recall,
+        service.recall,
         table_prefix=settings.events_table_prefix,
         max_rules=settings.rules_max,
         refresh_s=settings.rules_refresh_s,
     )
     rules.start()
+    service = service.with_config(rules=rules.current)  # what searches apply
+    variants = VariantServices(settings, service)
+    experiments = RunningExperiments(
+        event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
+    )
+    experiments.start()
     return Components(
-        pipeline,
+        service,
         event_log,
         impressions,
         experiments,
@@ -117,7 +118,7 @@ def close_components(components: Components) -> None:
     components.impressions.close()
     components.event_log.close()
     components.variants.close()
-    components.pipeline.close()
+    components.service.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -15,9 +15,9 @@ from search.events.impressions import ImpressionWriter
 from search.events.log import EventLog
 from search.events.refreshed import Refreshed
 from search.experiments.registry import RunningExperiments
-from search.experiments.variants import VariantPipelines
+from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
-from search.pipeline.service import SearchPipeline
+from search.pipeline.service import SearchService
 from search.recall import Recall
 from search.rerank.cache import ScoreCache
 from search.rerank.rerankers import Reranker
@@ -30,11 +30,11 @@ from search.synonyms.store import SynonymStore
 class Components:
     """What the routes share, built once per process by the lifespan."""
 
-    pipeline: SearchPipeline  # the default search; its recall, cache and reranker are shared
+    service: SearchService  # the default search; its recall, cache and reranker are shared
     event_log: EventLog
     impressions: ImpressionWriter
     experiments: RunningExperiments
-    variants: VariantPipelines
+    variants: VariantServices
     synonym_store: SynonymStore  # the rules as stored (the /synonyms routes write here)
     synonyms: Refreshed[SynonymSet]  # what searches apply: the store's last snapshot
     embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
@@ -44,18 +44,18 @@ class Components:
     @property
     def recall(self) -> Recall:
         """The product index."""
-        return self.pipeline.recall
+        return self.service.recall
 
     @property
     def cache(self) -> ScoreCache:
         """The score cache."""
-        return self.pipeline.cache
+        return self.service.cache
 
     @property
     def reranker(self) -> Reranker:
         """The default model's reranker (``build_components`` makes sure there is one)."""
-        assert self.pipeline.reranker is not None
-        return self.pipeline.reranker
+        assert self.service.reranker is not None
+        return self.service.reranker
 
 
 async def components_of(request: Request) -> Components:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from search.settings import Settings
 
 if TYPE_CHECKING:
-    from search.pipeline.service import SearchResponse
+    from search.pipeline.service import SearchResult
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -42,8 +42,8 @@ def add_command(
     return sub
 
 
-def format_response(response: SearchResponse) -> str:
-    """A search response as people read it: one line per product, with both legs' ranks."""
+def format_response(response: SearchResult) -> str:
+    """A search result as people read it: one line per product, with both legs' ranks."""
     lines = [
         f'"{response.query}": {len(response.items)} of {response.candidates} candidates '
         f"({response.recall_mode} recall)"

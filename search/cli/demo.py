@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from search.settings import Settings
 
 if TYPE_CHECKING:
-    from search.pipeline.service import SearchResponse
+    from search.pipeline.service import SearchResult
 
 # One sample query per language, from catalog/data/sample_queries.jsonl.
 DEMO_QUERY_IDS: tuple[str, ...] = (
@@ -51,22 +51,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     queries run without reranking (offline the reranker is the random test model) and the
     command fails (exit 1) unless each puts a judged relevant product in its top 5."""
     from search.cli.common import format_response
-    from search.pipeline.service import make_pipeline
+    from search.pipeline.request import search_request
+    from search.pipeline.service import make_service
 
-    pipeline = make_pipeline(settings, rerank=True)
+    service = make_service(settings, rerank=True)
     same, cross, missed = [], [], []
     try:
         for query, locale in demo_queries():
-            response = pipeline.search(query, k=args.k, query_language=locale)
+            response = service.search(search_request(query, k=args.k, lang=locale))
             same.append(response)
             if not args.json:
                 print(f"[{locale}] " + format_response(response) + "\n")
-        if pipeline.embedder is None:
+        if service.embedder is None:
             if not args.json:
                 print("cross-lingual queries skipped: SHELF_EMBED_MODEL=none (no dense leg)")
         else:
             for query, locale, relevant in demo_xling_queries():
-                response = pipeline.search(query, k=XLING_TOP, query_language=locale, rerank=False)
+                asked = search_request(query, k=XLING_TOP, lang=locale, rerank=False)
+                response = service.search(asked)
                 cross.append(response)
                 found = [i.product_id for i in response.items if i.product_id in relevant]
                 if not found:
@@ -74,7 +76,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 if not args.json:
                     print(f"[{locale} -> any language, rerank off] " + _marked(response, relevant))
     finally:
-        pipeline.close()
+        service.close()
     if args.json:
         print(
             json.dumps(
@@ -92,7 +94,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if missed else 0
 
 
-def _marked(response: SearchResponse, relevant: dict[str, int]) -> str:
+def _marked(response: SearchResult, relevant: dict[str, int]) -> str:
     from search.cli.common import format_response
 
     lines = format_response(response).splitlines()

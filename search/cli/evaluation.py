@@ -1,4 +1,4 @@
-"""`shelf eval`: judged queries through the pipeline, metrics per language, TREC run files."""
+"""`shelf eval`: judged queries through the search service, metrics per language, TREC run files."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def add_eval_arguments(evaluate: argparse.ArgumentParser) -> None:
 
 def _recall_ks(value: str) -> list[int]:
     ks = number_list(value, int) or []
-    from search.pipeline.service import MAX_K
+    from search.pipeline.request import MAX_K
 
     if not ks or not all(1 <= k <= MAX_K for k in ks):
         raise argparse.ArgumentTypeError(

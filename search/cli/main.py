@@ -13,20 +13,19 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from search import __version__
-from search.cli.common import add_command, emit, format_response
+from search.cli.common import add_command
 from search.cli.embed import add_embed_arguments, add_ingest_embed_argument, cmd_embed
 from search.cli.ingest import EXIT_REJECTS, cmd_ingest_and_embed
 from search.cli.models import cmd_make_test_model
+from search.cli.search import add_search_arguments, cmd_search
 from search.cli.serve import cmd_serve
 from search.cli.worker import cmd_worker
-from search.errors import InvalidQuery, RecallUnavailable, ShelfError
+from search.errors import ShelfError
 from search.settings import Settings, get_settings, settings_error
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from search.pipeline.service import SearchPipeline
-    from search.synonyms.model import SynonymSet
 
 log = logging.getLogger("shelf")
 
@@ -36,119 +35,6 @@ def _create_app(settings: Settings) -> FastAPI:
     from search.api.app import create_app
 
     return create_app(settings)
-
-
-def _pipeline(
-    settings: Settings, rerank: bool, synonyms: SynonymSet | None = None
-) -> SearchPipeline:
-    """The search pipeline of ``shelf search``, applying ``synonyms``. ``RecallUnavailable`` when
-    the embedded index does not exist: searching a folder with none would make an empty one and
-    find nothing."""
-    from search.pipeline.service import make_pipeline
-
-    _check_index(settings)
-    return make_pipeline(
-        settings, rerank=rerank, synonyms=None if synonyms is None else lambda: synonyms
-    )
-
-
-def _check_index(settings: Settings) -> None:
-    if settings.recall_backend == "embedded" and not settings.index_dir.exists():
-        raise RecallUnavailable(
-            f"no index at {settings.index_dir}: run `shelf ingest FILE` first, or set "
-            "SHELF_DATA_DIR to the folder that holds the index"
-        )
-
-
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    """Search the index and print the ranked products, with the synonym and merchandising rules
-    of the event store applied as the server applies them (``search.pipeline.stored_rules``).
-
-    Without ``--facets/--sort/--page/--price``: the first ``--k`` products (all reranked, the
-    rerank window at least ``--k``); with them, one page of the match set with its total and
-    facets, ``--k`` items a page. Both go through ``search.results.result_set.search_page``, as
-    ``GET /search`` does."""
-    import dataclasses
-
-    from search.pipeline.service import MAX_K
-    from search.pipeline.stored_rules import read_stored_rules
-    from search.recall import SearchFilters
-    from search.recall.facets import parse_price_bucket
-    from search.results.result_set import search_page
-
-    filters = SearchFilters(
-        locale=args.product_locale or args.locale,
-        category=args.category,
-        brand=args.brand,
-        min_price=args.min_price,
-        max_price=args.max_price,
-        in_stock=True if args.in_stock else None,
-    )
-    paged = args.facets is not None or bool(args.sort) or args.page is not None or bool(args.price)
-    if args.price:
-        if args.min_price is not None or args.max_price is not None:
-            raise InvalidQuery("--price (a facet bucket) and --min-price/--max-price: give one")
-        low, high = parse_price_bucket(args.price)
-        filters = dataclasses.replace(filters, min_price=low, price_below=high)
-    if not paged and not 1 <= args.k <= MAX_K:
-        raise InvalidQuery(f"--k must be between 1 and {MAX_K} (got {args.k})")
-    _check_index(settings)  # before the store: a folder with no index is left as it is
-    stored = read_stored_rules(settings)
-    if stored.problem:
-        print(f"shelf search: warning: {stored.problem}", file=sys.stderr)
-    recall_k = args.recall_k
-    if not paged:  # the first k products are the reranked head, as before pages existed
-        recall_k = max(args.recall_k or settings.recall_k, args.k)
-    pipeline = _pipeline(settings, rerank=not args.no_rerank, synonyms=stored.synonyms)
-    try:
-        result = search_page(
-            pipeline,
-            args.query,
-            page=1 if args.page is None else args.page,
-            size=args.k,
-            sort=args.sort or "relevance",
-            facets=args.facets or (),
-            filters=filters,
-            query_language=args.lang or args.locale,
-            recall_mode=args.recall,
-            recall_k=recall_k,
-            max_result_window=settings.api_max_result_window,
-            price_edges=settings.facet_price_edges,
-            max_facet_values=settings.facet_max_values,
-            rules=stored.rules,
-        )
-    finally:
-        pipeline.close()
-    response = dataclasses.replace(result.response, items=result.items)
-    rules = {"rules": list(result.rules)}
-    met = f"\n  rules: {', '.join(result.rules)}" if result.rules else ""
-    if not paged:
-        emit(args, {**response.as_dict(), **rules}, format_response(response) + met)
-        return 0
-    data = {
-        **response.as_dict(),
-        "total": result.total,
-        "total_exact": result.total_exact,
-        "page": result.page,
-        "size": result.size,
-        "sort": result.sort,
-        "has_more": result.has_more,
-        "facets": {
-            name: [dataclasses.asdict(value) for value in values]
-            for name, values in result.facets.items()
-        },
-        **rules,
-    }
-    bound = "" if result.total_exact else "at least "
-    lines = [
-        f"{bound}{result.total} results; page {result.page} ({result.sort})",
-        format_response(response) + met,
-    ]
-    for name, values in result.facets.items():
-        shown = ", ".join(f"{v.value} ({v.count})" for v in values) or "-"
-        lines.append(f"  {name}: {shown}")
-    emit(args, data, "\n".join(lines))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,44 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_search,
         "Search the product index, with the event store's synonym and merchandising rules.",
     )
-    search.add_argument("query", help="what the shopper typed, in any language")
-    search.add_argument(
-        "--locale",
-        help="legacy: the query's language AND the only products eligible (de-DE or de); "
-        "prefer --lang and --product-locale",
-    )
-    search.add_argument("--lang", help="the query's language: how BM25 analyses it, nothing more")
-    search.add_argument(
-        "--product-locale",
-        help="only products in this locale's language (de-DE or de; en-GB finds en-US products)",
-    )
-    search.add_argument(
-        "--recall",
-        choices=["bm25", "dense", "hybrid"],
-        help="recall legs (default: SHELF_RECALL_MODE, hybrid)",
-    )
-    search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
-    search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
-    search.add_argument(
-        "--no-rerank",
-        action="store_true",
-        help="recall order only (BM25, or the fused legs), no reranking",
-    )
-    search.add_argument("--category", help="category or any ancestor, e.g. 'Books'")
-    search.add_argument("--brand", help="exact brand (case, spaces and punctuation forgiven)")
-    search.add_argument("--min-price", type=float)
-    search.add_argument("--max-price", type=float)
-    search.add_argument("--in-stock", action="store_true", help="only products in stock")
-    search.add_argument(
-        "--facets",
-        help="count the match set per value of these (comma-separated): category, brand, "
-        "price, in_stock; prints the total too",
-    )
-    search.add_argument(
-        "--sort", help="relevance (default), price_asc, price_desc or newest (not reranked)"
-    )
-    search.add_argument("--page", type=int, help="1-based page of --k results (past the head)")
-    search.add_argument("--price", help="a price facet value: LOW-HIGH (LOW <= price < HIGH)")
+    add_search_arguments(search)
 
     worker = command("worker", cmd_worker, "Run a Celery rerank worker (SHELF_RERANK_MODE=celery).")
     worker.add_argument(

@@ -1,9 +1,11 @@
-"""Send judged queries through the search pipeline and score what comes back.
+"""Send judged queries through the search service, as ``GET /search`` and ``shelf search``
+serve them, and score what comes back.
 
-Each configuration (rerank on or off, recall K) ranks *all* K recalled candidates for every
-query: the top k of that list is the final ranking the shopper sees, and the whole list is the
-recall stage's candidate set in the final order, so recall@K of the recall stage is read off
-the same list. A configuration can also name a stored TREC run file instead of the pipeline.
+Each configuration (rerank on or off, recall K) asks for the first page of K results in
+relevance order, with the event store's synonym and merchandising rules applied as ``shelf
+search`` applies them: the top k of that list is the final ranking the shopper sees, and the
+whole list is the recall stage's candidate set in the final order, so recall@K of the recall
+stage is read off the same list. A configuration can also name a stored TREC run file instead.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from search.errors import CatalogError, EvaluationInputError, InvalidQuery, Shel
 from search.evaluation.judgments import EvalQuery
 from search.evaluation.metrics import RunEvaluation, evaluate_run
 from search.evaluation.trec import Run, read_run
-from search.pipeline.service import MAX_K, RECALL_MODES, SearchItem, SearchPipeline, make_pipeline
-from search.recall import Recall, SearchFilters
+from search.pipeline.request import MAX_K, RECALL_MODES, search_request
+from search.pipeline.service import SearchService, make_service
+from search.pipeline.stored_rules import StoredRules, read_stored_rules
+from search.recall import Recall
 from search.recall.factory import make_recall
+from search.results.items import SearchItem
 from search.settings import Settings
 
 OnQuery = Callable[[], None]
@@ -29,7 +34,8 @@ OnQuery = Callable[[], None]
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """One way of ranking: the pipeline with or without reranking at a recall K, or a run file."""
+    """One way of ranking: the search service with or without reranking at a recall K, or a
+    run file."""
 
     rerank: bool
     recall_k: int
@@ -96,26 +102,30 @@ class RerankIncomplete(ShelfError):
 
 
 def rank_queries(
-    pipeline: SearchPipeline,
+    service: SearchService,
     queries: Sequence[EvalQuery],
     config: EvalConfig,
     on_query: OnQuery | None = None,
 ) -> RankedQueries:
-    """Every query's K candidates in final order, scored by the reranker or else by recall."""
+    """Every query's first page of K results in relevance order (the reranked head, rules
+    applied), scored by the reranker or else by recall."""
     ranked = RankedQueries(config, run={}, languages={})
     for query in queries:
         # The query's locale is its language (how BM25 analyses it); only a stated
         # product_locale restricts the products, as in GET /search.
-        filters = SearchFilters(locale=query.product_locale) if query.product_locale else None
         try:
-            response = pipeline.search(
-                query.text,
-                k=config.recall_k,
-                recall_k=config.recall_k,
-                filters=filters,
-                rerank=config.rerank,
-                query_language=query.locale,
-                recall_mode=config.recall,
+            response = service.search(
+                search_request(
+                    query.text,
+                    sort="relevance",
+                    page=1,
+                    size=config.recall_k,
+                    recall_k=config.recall_k,
+                    product_locale=query.product_locale,
+                    rerank=config.rerank,
+                    lang=query.locale,
+                    recall=config.recall,
+                )  # fmt: skip
             )
         except InvalidQuery as exc:
             # One unsearchable query (no words left after analysis) must not stop the others.
@@ -204,8 +214,10 @@ def evaluate_configs(
     catalog: Path | None,
     settings: Settings,
     on_query: OnQuery | None = None,
+    stored: StoredRules | None = None,
 ) -> tuple[list[tuple[RankedQueries, RunEvaluation]], int]:
-    """Rank and score every configuration over one index; also returns the catalog's rejects."""
+    """Rank and score every configuration over one index, with ``stored`` rules (default: the
+    event store's, ``read_stored_rules``); also returns the catalog's rejects."""
     for config in configs:
         if config.run_file is None and k > config.recall_k:
             raise EvaluationInputError(
@@ -218,8 +230,10 @@ def evaluate_configs(
     if searched:
         embed = any(c.recall != "bm25" for c in searched)
         with catalog_index(catalog, settings, embed=embed) as (recall, rejected):
+            stored = stored or read_stored_rules(settings)
+            rules = stored.rules
             # The score cache lets configurations that share candidates (K=50, K=100) score once.
-            pipeline = make_pipeline(
+            service = make_service(
                 settings.model_copy(
                     update={
                         "rerank_deadline_ms": EVAL_DEADLINE_MS,
@@ -228,15 +242,17 @@ def evaluate_configs(
                 ),
                 rerank=any(c.rerank for c in searched),
                 recall=recall,
+                synonyms=lambda: stored.synonyms,
+                rules=lambda: rules,
             )
             try:
                 for config in searched:
-                    by_config[config] = rank_queries(pipeline, queries, config, on_query)
+                    by_config[config] = rank_queries(service, queries, config, on_query)
             finally:  # the index is closed by catalog_index; stop the model's thread here
-                if pipeline.reranker is not None:
-                    pipeline.reranker.close()
-                if pipeline.embedder is not None:
-                    pipeline.embedder.close()
+                if service.reranker is not None:
+                    service.reranker.close()
+                if service.embedder is not None:
+                    service.embedder.close()
     results = []
     for config in configs:
         ranked = by_config.get(config) or stored_run(queries, config)

@@ -1,4 +1,4 @@
-"""One search pipeline per reranker model that a variant names.
+"""One search service per reranker model that a variant names.
 
 A variant that overrides ``model`` needs that model loaded (local mode) or workers that serve it
 (Celery mode). Models are loaded when an experiment is created or started, never on a search:
@@ -9,13 +9,12 @@ shoppers' searches later. In Celery mode a variant model's tasks go to their own
 
 from __future__ import annotations
 
-import copy
 import re
 import threading
 
 from search.errors import InvalidQuery, ShelfError
 from search.events.definitions import ExperimentSpec
-from search.pipeline.service import SearchPipeline
+from search.pipeline.service import SearchService
 from search.rerank.rerankers import Reranker, make_reranker
 from search.settings import Settings
 
@@ -25,17 +24,19 @@ def model_queue(base_queue: str, model: str) -> str:
     return f"{base_queue}.{re.sub(r'[^A-Za-z0-9_.-]+', '_', model).strip('_')[:100]}"
 
 
-class VariantPipelines:
-    """The base pipeline, and one sharing its recall and cache for each variant model."""
+class VariantServices:
+    """The base service, and one sharing its engines and configuration for each variant
+    model (``SearchService.with_reranker``); the variants' other options (rerank window,
+    rerank off, blend) are the request's (``search.pipeline.request.variant_request``)."""
 
-    def __init__(self, settings: Settings, base: SearchPipeline) -> None:
+    def __init__(self, settings: Settings, base: SearchService) -> None:
         self.settings = settings
         self.base = base
-        self._by_model: dict[str, SearchPipeline] = {}
+        self._by_model: dict[str, SearchService] = {}
         self._lock = threading.Lock()
 
-    def pipeline(self, model: str | None) -> SearchPipeline:
-        """The pipeline that reranks with ``model`` (the base one for None or the default);
+    def service(self, model: str | None) -> SearchService:
+        """The service that reranks with ``model`` (the base one for None or the default);
         ``InvalidQuery`` when the model was never prepared."""
         if model is None or model == self.settings.rerank_model:
             return self.base
@@ -63,14 +64,14 @@ class VariantPipelines:
                     raise InvalidQuery(
                         f"variant {variant.name!r}: its model {model!r} cannot be used: {exc}"
                     ) from None
-                self._by_model[model] = replace_reranker(self.base, reranker)
+                self._by_model[model] = self.base.with_reranker(reranker)
 
     def close(self) -> None:
-        """Stop the variant models (the base pipeline, with the shared index, is closed by its
+        """Stop the variant models (the base service, with the shared index, is closed by its
         owner)."""
-        for pipeline in self._by_model.values():
-            if pipeline.reranker is not None:
-                pipeline.reranker.close()
+        for service in self._by_model.values():
+            if service.reranker is not None:
+                service.reranker.close()
         self._by_model.clear()
 
     def _reranker(self, model: str) -> Reranker:
@@ -85,12 +86,3 @@ class VariantPipelines:
         reranker = make_reranker(settings, self.base.cache)
         reranker.warm_up()
         return reranker
-
-
-def replace_reranker(pipeline: SearchPipeline, reranker: Reranker) -> SearchPipeline:
-    """A pipeline like ``pipeline`` (same recall, cache, match floor, typo and synonym settings:
-    every attribute) reranking with ``reranker``. A copy, not a re-listing of the constructor's
-    arguments: a variant once lost the match floor that way."""
-    variant = copy.copy(pipeline)
-    variant.reranker = reranker
-    return variant

@@ -81,7 +81,7 @@ class RuleSet:
     def matching(self, query: str, languages: Iterable[str], now: dt.datetime) -> list[Rule]:
         """The rules in force at ``now`` whose condition ``query`` meets, by id. A rule of one
         language applies only when ``languages`` (those the query is known to be in:
-        ``search.merchandising.languages.known_languages``) holds it."""
+        ``search.query.languages.known_languages``) holds it."""
         words = query_words(query)
         langs = set(languages)
         found = {rule.id: rule for rule in self._equals.get(words, ())}

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from search.errors import InvalidQuery
 from search.recall.filters import SearchFilters, brand_key
 from search.recall.lexical import LexicalOptions
 
@@ -107,24 +106,6 @@ def price_buckets(edges: Sequence[float]) -> list[tuple[float, float | None]]:
 def bucket_value(lo: float, hi: float | None) -> str:
     """The facet value of a price bucket: ``"25-50"``, ``"500-"`` (open above)."""
     return f"{lo:g}-" if hi is None else f"{lo:g}-{hi:g}"
-
-
-def parse_price_bucket(value: str) -> tuple[float, float | None]:
-    """``"25-50"`` -> ``(25.0, 50.0)`` (25 <= price < 50); ``"500-"`` -> ``(500.0, None)``.
-    ``InvalidQuery`` names the parameter and the form when ``value`` is not one."""
-    lo_text, sep, hi_text = value.strip().partition("-")
-    try:
-        lo = float(lo_text)
-        hi = float(hi_text) if hi_text.strip() else None
-    except ValueError:
-        lo, hi, sep = -1.0, None, ""
-    finite = lo == lo and lo != float("inf") and (hi is None or hi == hi and hi != float("inf"))
-    if not sep or not finite or lo < 0 or (hi is not None and hi <= lo):
-        raise InvalidQuery(
-            f"price must be a price facet value LOW-HIGH (LOW <= price < HIGH, e.g. 25-50) or "
-            f"LOW- (e.g. 500-), as the price facet lists them (got {value!r})"
-        )
-    return lo, hi
 
 
 def ordered(values: Iterable[FacetValue], max_values: int) -> list[FacetValue]:

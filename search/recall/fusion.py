@@ -29,7 +29,7 @@ class FusionWeights:
     bm25: float = 1.0
     dense: float = 1.0
     bm25_floor: float = 0.0
-    dense_alone_min: float = 0.0  # see SearchPipeline: the dense leg alone must be this close
+    dense_alone_min: float = 0.0  # see SearchService: the dense leg alone must be this close
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,17 @@ class FusedHit:
     bm25_rank: int | None
     dense_rank: int | None
     fused_score: float
+
+
+def rrf_score(weights: FusionWeights, bm25_rank: int | None, dense_rank: int | None) -> float:
+    """The weighted RRF score of one product from its 1-based rank in each leg (None: that leg
+    did not find it): ``w_bm25 / (k + bm25_rank) + w_dense / (k + dense_rank)``."""
+    score = 0.0
+    if bm25_rank is not None:
+        score += weights.bm25 / (weights.k + bm25_rank)
+    if dense_rank is not None:
+        score += weights.dense / (weights.k + dense_rank)
+    return score
 
 
 def rrf(
@@ -66,11 +77,7 @@ def rrf(
     fused = []
     for entry in found.values():
         lexical, lexical_rank, semantic, semantic_rank = entry
-        score = 0.0
-        if lexical_rank is not None:
-            score += weights.bm25 / (weights.k + lexical_rank)
-        if semantic_rank is not None:
-            score += weights.dense / (weights.k + semantic_rank)
+        score = rrf_score(weights, lexical_rank, semantic_rank)
         base = lexical or semantic
         hit = RecallHit(
             base.product,
@@ -80,3 +87,20 @@ def rrf(
         fused.append(FusedHit(hit, lexical_rank, semantic_rank, score))
     fused.sort(key=lambda f: (-f.fused_score, f.hit.product.id))
     return fused[:limit]
+
+
+def fuse_legs(
+    bm25: list[RecallHit],
+    dense: list[RecallHit],
+    weights: FusionWeights,
+    *,
+    match_floor: float,
+    limit: int,
+) -> list[FusedHit]:
+    """The candidates of both legs by ``rrf``: the dense leg's hits below ``match_floor``
+    (cosine) are not in the match set, and none of them is when nothing matched a word and even
+    the closest is below ``weights.dense_alone_min``."""
+    dense = [hit for hit in dense if (hit.dense_score or 0.0) >= match_floor]
+    if not bm25 and dense and (dense[0].dense_score or 0.0) < weights.dense_alone_min:
+        dense = []  # nothing matched a word, and nothing is even close in meaning
+    return rrf(bm25, dense, weights, limit=limit)

@@ -4,7 +4,7 @@ Two modes with one contract: the model in this process (the embedded default) an
 on a pool of GPU workers. Both score through ``workers/rerank/model.py`` and both write what they
 score
 to the score cache, even when it arrives after the caller stopped waiting. The cache lookup
-itself happens above the seam, in the pipeline: a reranker only ever sees cache misses.
+itself happens above the seam, in the search service: a reranker only ever sees cache misses.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Rules applied to a result set's pages (``search.results.result_set.search_page``), after
-reranking.
+"""Rules applied to a result set's pages (the service's rules and page stages,
+``search.results.result_set``), after reranking.
 
 - Hidden products are excluded from the match set itself (``MatchQuery.excluded``), so they
   leave every page, the total and the facet counts, under every sort.
@@ -19,13 +19,12 @@ reranking.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 
-from catalog.product import Product
 from search.merchandising.apply import Merchandising, effective_pins
-from search.pipeline.service import SearchItem
 from search.recall import Recall, brand_key
+from search.rerank.rerankers import sigmoid
+from search.results.items import SearchItem, make_item
 
 
 def boost_head(head: list[SearchItem], merch: Merchandising, recall: Recall) -> list[SearchItem]:
@@ -58,7 +57,7 @@ def boosted(item: SearchItem, factor: float) -> float:
     negative score (a cosine) is divided instead, so a factor above 1 always lifts."""
     score = item.final_score or 0.0
     if item.rerank_score is not None and score == item.rerank_score:
-        score = 1.0 / (1.0 + math.exp(-score))
+        score = sigmoid(score)
     return score * factor if score >= 0 else score / factor
 
 
@@ -104,20 +103,14 @@ def pinned_item(recall: Recall, pid: str, in_head: dict[str, SearchItem]) -> Sea
     if pid in in_head:
         return in_head[pid]
     product = recall.products([pid]).get(pid)
-    return None if product is None else pinned_from(product)
+    # A pinned product that the head did not hold: no recall or rerank score.
+    return None if product is None else make_item(product, 0, pinned=True)
 
 
-def pinned_from(product: Product) -> SearchItem:
-    """A pinned product that the head did not hold, as an item (no recall or rerank score)."""
-    return SearchItem(
-        product_id=product.id,
-        title=product.title,
-        locale=product.locale,
-        price=product.price,
-        currency=product.currency,
-        in_stock=product.in_stock,
-        position=0,
-        bm25_score=0.0,
-        rerank_score=None,
-        pinned=True,
-    )
+def ruled_head(
+    ranked: list[SearchItem], merch: Merchandising, pinned: Sequence[str], recall: Recall
+) -> list[SearchItem]:
+    """The rules stage on the ranked head: hidden and ``pinned`` products out (the pins are
+    placed by ``merge_page``), the rest boosted and buried (``boost_head``)."""
+    out = {*merch.hidden, *pinned}
+    return boost_head([item for item in ranked if item.product_id not in out], merch, recall)

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from catalog.product import Product
-from search.pipeline.service import final_scores
 from search.recall import RecallHit
+from search.results.head import final_scores
 
 
 def _hits(*bm25: float) -> list[RecallHit]:

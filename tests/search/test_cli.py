@@ -55,7 +55,8 @@ def test_search_json_has_every_field_a_client_needs(
 ) -> None:
     result = _json_out(capsys, ["search", "降噪耳机", "--locale", "zh-CN", "--k", "3", "--json"])
     assert isinstance(result, dict)
-    assert set(result["timings_ms"]) == {"dense", "recall", "rerank", "result_set", "total"}
+    stages = {"understand", "dense", "recall", "fuse", "match_set", "rank", "rerank", "rules"}
+    assert set(result["timings_ms"]) == stages | {"page", "total"}
     first = result["items"][0]
     assert {"product_id", "title", "locale", "bm25_score", "rerank_score", "position"} <= set(first)
     assert [item["position"] for item in result["items"]] == list(
@@ -197,6 +198,20 @@ def test_unloadable_model_is_a_failure_not_bad_input(
     get_settings.cache_clear()  # ``ingested`` already read the settings
     assert main(["search", "coffee"]) == 1
     assert "without config.json" in capsys.readouterr().err
+
+
+def test_an_offline_first_search_says_to_set_the_model_or_pass_no_rerank(
+    ingested: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `make demo` leaves on a machine without the model: a hub id it cannot fetch.
+    monkeypatch.setenv("SHELF_RERANK_MODEL", "shelf-test/not-downloaded-reranker")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    get_settings.cache_clear()
+    assert main(["search", "coffee"]) == 1
+    err = capsys.readouterr().err
+    assert "SHELF_RERANK_MODEL=shelf-test/not-downloaded-reranker could not be loaded" in err
+    assert "a local directory holding the model" in err and "--no-rerank" in err, err
+    assert main(["search", "coffee", "--no-rerank"]) == 0  # the advice works
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import search.pipeline.service as pipeline_module
+import search.pipeline.understand as understand_module
 from catalog.language import LanguageGuess, guess_languages
-from search.pipeline.service import SearchPipeline
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
 from search.recall.embedded.backend import EmbeddedRecall
 from tests.conftest import make_product
 
@@ -49,23 +50,25 @@ MIXED = [
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SearchPipeline:
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> SearchService:
     recall = EmbeddedRecall(tmp_path_factory.mktemp("language-guess") / "index")
     recall.index([
         make_product(id=pid, locale=locale, title=title, description=title, bullets=[],
                      brand="Acme", category="Home")
         for _query, _language, (pid, locale, title) in MIXED
     ])  # fmt: skip
-    return SearchPipeline(recall, None)
+    return SearchService(recall, None)
 
 
 @pytest.mark.parametrize(("query", "language", "product"), MIXED, ids=[m[0][:30] for m in MIXED])
 def test_a_sentence_naming_a_foreign_product_is_analysed_as_its_own_language_too(
-    pipeline: SearchPipeline, query: str, language: str, product: tuple[str, str, str]
+    pipeline: SearchService, query: str, language: str, product: tuple[str, str, str]
 ) -> None:
-    analyze_as = pipeline.plan(query).analyze_as
+    analyze_as = pipeline.understand(search_request(query)).analyze_as
     assert analyze_as is not None and language in analyze_as
-    found = [item.product_id for item in pipeline.search(query, k=3, rerank=False).items]
+    found = [
+        item.product_id for item in pipeline.search(search_request(query, k=3, rerank=False)).items
+    ]
     assert product[0] in found
 
 
@@ -93,11 +96,13 @@ def test_only_languages_the_catalog_holds_are_considered(tmp_path: Path) -> None
         make_product(id="en", locale="en-US", title="Smart lighting kit"),
         make_product(id="ru", locale="ru-RU", title="Умная лампа"),
     ])  # fmt: skip
-    pipeline = SearchPipeline(recall, None)
+    pipeline = SearchService(recall, None)
     # German alone would be the guess among all languages; this catalog has only English.
-    plan = pipeline.plan("ready to use TRÅDFRI smart kit for the living room")
+    plan = pipeline.understand(search_request("ready to use TRÅDFRI smart kit for the living room"))
     assert plan.analyze_as == ("en",)
-    assert pipeline.plan("wireless Kopfhörer").analyze_as == ("en",)  # short: every held one
+    assert pipeline.understand(search_request("wireless Kopfhörer")).analyze_as == (
+        "en",
+    )  # short: every held one
     assert guess_languages("Kopfhörer mit langer Akkulaufzeit", ()) is None
 
 
@@ -106,7 +111,10 @@ def test_a_catalog_holding_none_of_the_scripts_languages_leaves_it_to_the_backen
 ) -> None:
     recall = EmbeddedRecall(tmp_path / "index")
     recall.index([make_product(id="ru", locale="ru-RU", title="Умная лампа")])
-    assert SearchPipeline(recall, None).plan("smart lamp for the desk").analyze_as is None
+    assert (
+        SearchService(recall, None).understand(search_request("smart lamp for the desk")).analyze_as
+        is None
+    )
 
 
 def test_the_held_languages_are_counted_live_and_cached_briefly(
@@ -120,10 +128,10 @@ def test_the_held_languages_are_counted_live_and_cached_briefly(
     recall.delete(["de-1", "de-2"])
     assert recall.languages() == {"en": 3}  # deletes count at once, merged or not
 
-    pipeline = SearchPipeline(recall, None)
-    assert pipeline.plan("lamps with a dimmer switch").analyze_as == ("en",)
+    pipeline = SearchService(recall, None)
+    assert pipeline.understand(search_request("lamps with a dimmer switch")).analyze_as == ("en",)
     recall.index([make_product(id="de-3", locale="de-DE", title="Lampe mit Dimmer")])
     # Within the TTL the pipeline still trusts what it was told; past it, it asks again.
-    assert pipeline.plan("wireless lamp").analyze_as == ("en",)
-    monkeypatch.setattr(pipeline_module, "HELD_LANGUAGES_TTL_S", -1.0)
-    assert pipeline.plan("wireless lamp").analyze_as == ("en", "de")
+    assert pipeline.understand(search_request("wireless lamp")).analyze_as == ("en",)
+    monkeypatch.setattr(understand_module, "HELD_LANGUAGES_TTL_S", -1.0)
+    assert pipeline.understand(search_request("wireless lamp")).analyze_as == ("en", "de")

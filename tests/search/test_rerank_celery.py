@@ -15,7 +15,9 @@ from celery.signals import after_task_publish
 
 from catalog.product import Product
 from catalog.samples import sample_queries
-from search.pipeline.service import SearchPipeline
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
 from search.recall import SearchFilters
 from search.recall.embedded.backend import EmbeddedRecall
 from search.rerank.cache import NoScoreCache, RedisScoreCache, score_key
@@ -99,9 +101,12 @@ def _model_id(settings: Settings) -> str:
 
 def _pipeline(
     recall: EmbeddedRecall, settings: Settings, cache: RedisScoreCache, deadline_ms: float = 20_000
-) -> SearchPipeline:
-    return SearchPipeline(
-        recall, CeleryReranker(settings), cache=cache, recall_k=50, deadline_ms=deadline_ms
+) -> SearchService:
+    return SearchService(
+        recall,
+        CeleryReranker(settings),
+        cache=cache,
+        config=SearchConfig(recall_k=50, deadline_ms=deadline_ms),
     )
 
 
@@ -117,15 +122,17 @@ def test_celery_scores_equal_local_scores(
     celery_settings: Settings,
     redis_cache: RedisScoreCache,
 ) -> None:
-    query, filters = _isolated_query("eq"), SearchFilters(locale=QUERY["locale"])
+    query = _isolated_query("eq")
     # Both with a deadline no busy machine misses: a degraded side would be in recall order.
-    local = SearchPipeline(
-        sample_index, LocalReranker(rerank_model, NoScoreCache()), deadline_ms=20_000
+    local = SearchService(
+        sample_index,
+        LocalReranker(rerank_model, NoScoreCache()),
+        config=SearchConfig(deadline_ms=20_000),
     )
     remote = _pipeline(sample_index, celery_settings, redis_cache)
 
-    expected = local.search(query, k=50, filters=filters)
-    got = remote.search(query, k=50, filters=filters)
+    expected = local.search(search_request(query, k=50, product_locale=QUERY["locale"]))
+    got = remote.search(search_request(query, k=50, product_locale=QUERY["locale"]))
 
     assert not expected.degraded and expected.scored == expected.candidates
 
@@ -143,12 +150,12 @@ def test_second_identical_search_is_served_from_cache_without_a_task(
     redis_cache: RedisScoreCache,
     tasks_sent: list[int],
 ) -> None:
-    query, filters = _isolated_query("cache"), SearchFilters(locale=QUERY["locale"])
+    query = _isolated_query("cache")
     pipeline = _pipeline(sample_index, celery_settings, redis_cache)
 
-    first = pipeline.search(query, k=10, filters=filters)
+    first = pipeline.search(search_request(query, k=10, product_locale=QUERY["locale"]))
     sent_for_first = len(tasks_sent)
-    second = pipeline.search(query, k=10, filters=filters)
+    second = pipeline.search(search_request(query, k=10, product_locale=QUERY["locale"]))
 
     assert sent_for_first > 0 and first.cached == 0
     assert len(tasks_sent) == sent_for_first  # nothing sent the second time
@@ -170,12 +177,16 @@ def test_changed_product_text_is_not_served_a_stale_score(
     recall.index([p for p in sample_products if p.locale == QUERY["locale"]])
     pipeline = _pipeline(recall, celery_settings, redis_cache)
     query = _isolated_query("stale")
-    before = {i.product_id: i.rerank_score for i in pipeline.search(query, k=50).items}
+    before = {
+        i.product_id: i.rerank_score for i in pipeline.search(search_request(query, k=50)).items
+    }
     target = next(p for p in sample_products if p.id == next(iter(before)))
 
     recall.index([target.model_copy(update={"description": target.description + " Neu: 2 Liter."})])
     tasks_sent.clear()
-    after = {i.product_id: i.rerank_score for i in pipeline.search(query, k=50).items}
+    after = {
+        i.product_id: i.rerank_score for i in pipeline.search(search_request(query, k=50)).items
+    }
     recall.close()
 
     assert tasks_sent == [1]  # exactly the changed product went to a worker
@@ -194,11 +205,11 @@ def test_short_deadline_degrades_to_recall_order_and_late_scores_reach_the_cache
     query, filters = _isolated_query("late"), SearchFilters(locale=QUERY["locale"])
     # Warm the cache for the top 5 only, so the hurried search has some scores and misses others.
     _pipeline(sample_index, celery_settings, redis_cache).search(
-        query, k=5, recall_k=5, filters=filters
+        search_request(query, k=5, recall_k=5, product_locale=QUERY["locale"])
     )
     hurried = _pipeline(sample_index, celery_settings, redis_cache, deadline_ms=1)
 
-    response = hurried.search(query, k=50, filters=filters)
+    response = hurried.search(search_request(query, k=50, product_locale=QUERY["locale"]))
 
     assert response.degraded and response.scored == response.cached == 5
     assert response.candidates > 5
@@ -238,7 +249,7 @@ def test_no_worker_answers_in_recall_order_within_the_deadline(
     pipeline = _pipeline(sample_index, nobody, redis_cache, deadline_ms=deadline_ms)
     started = time.monotonic()
 
-    response = pipeline.search(_isolated_query("none"), k=50, filters=SearchFilters(locale="de"))
+    response = pipeline.search(search_request(_isolated_query("none"), k=50, product_locale="de"))
 
     took = time.monotonic() - started
     assert deadline_ms / 1000 <= took <= deadline_ms / 1000 + 0.5, f"{took:.2f}s"
@@ -304,10 +315,12 @@ def test_broker_down_answers_in_recall_order_within_the_deadline(
 ) -> None:
     down = celery_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     cache = RedisScoreCache.from_url(down.redis_url, prefix="x:", ttl_s=60, timeout_s=0.2)
-    pipeline = SearchPipeline(sample_index, CeleryReranker(down), cache=cache, deadline_ms=500)
+    pipeline = SearchService(
+        sample_index, CeleryReranker(down), cache=cache, config=SearchConfig(deadline_ms=500)
+    )
     started = time.monotonic()
 
-    response = pipeline.search(QUERY["text"], k=10, filters=SearchFilters(locale="de"))
+    response = pipeline.search(search_request(QUERY["text"], k=10, product_locale="de"))
 
     assert time.monotonic() - started < 5.0
     assert response.items and response.degraded and response.scored == 0

@@ -24,8 +24,9 @@ import redis
 from celery.signals import after_task_publish
 
 from catalog.samples import sample_queries
-from search.pipeline.service import SearchPipeline
-from search.recall import SearchFilters
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
 from search.recall.embedded.backend import EmbeddedRecall
 from search.rerank.cache import RedisScoreCache
 from search.rerank.rerankers import Candidate, CeleryReranker
@@ -117,8 +118,9 @@ def test_sigstopped_redis_keeps_a_search_within_its_deadline(
     )
     cache = RedisScoreCache.from_url(own_redis.url, prefix="s:", ttl_s=60, timeout_s=0.25)
     reranker = CeleryReranker(settings)
-    pipeline = SearchPipeline(sample_index, reranker, cache=cache, deadline_ms=deadline_ms)
-    filters = SearchFilters(locale=QUERY["locale"])
+    pipeline = SearchService(
+        sample_index, reranker, cache=cache, config=SearchConfig(deadline_ms=deadline_ms)
+    )
     cache.get_many(["warm"])  # connections made before any hang
     reranker.score("warm", [Candidate("w", "w")], deadline=time.monotonic() + 0.05)
 
@@ -131,7 +133,11 @@ def test_sigstopped_redis_keeps_a_search_within_its_deadline(
         timer.start()
     started = time.monotonic()
     try:
-        response = pipeline.search(f"{QUERY['text']} {uuid.uuid4().hex}", k=50, filters=filters)
+        response = pipeline.search(
+            search_request(
+                f"{QUERY['text']} {uuid.uuid4().hex}", k=50, product_locale=QUERY["locale"]
+            )
+        )
         took = time.monotonic() - started
     finally:
         undo()

@@ -12,13 +12,13 @@ import pytest
 from catalog.product import Product
 from catalog.samples import SAMPLE_QUERIES
 from search.errors import InvalidQuery, LimitExceeded
-from search.pipeline.service import SearchPipeline
-from search.recall import SearchFilters
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchResult, SearchService
 from search.recall.embedded.backend import EmbeddedRecall
-from search.recall.facets import FACETS, FacetValue, parse_price_bucket
+from search.recall.facets import FACETS, FacetValue
 from search.rerank.cache import MemoryScoreCache
 from search.rerank.rerankers import LocalReranker
-from search.results.result_set import ResultPage, search_page
 from tests.conftest import make_product
 from workers.embedding.model import UseEmbedder
 from workers.rerank.model import RerankModel
@@ -27,10 +27,14 @@ LANGUAGES = ("en", "de", "fr", "es", "ja", "zh", "ru", "ar", "ko", "it", "pt", "
 
 
 @pytest.fixture(scope="module")
-def hybrid(hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchPipeline:
+def hybrid(hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder) -> SearchService:
     # No reranker: the facet walk checks the match set, which reranking never changes.
-    return SearchPipeline(
-        hybrid_sample_index, None, cache=MemoryScoreCache(1000), embedder=embedder, match_floor=0.2
+    return SearchService(
+        hybrid_sample_index,
+        None,
+        cache=MemoryScoreCache(1000),
+        embedder=embedder,
+        config=SearchConfig(match_floor=0.2),
     )
 
 
@@ -48,21 +52,22 @@ def _walk_queries() -> list[tuple[str, str]]:
 
 def _filters_for(facet: str, value: FacetValue) -> dict[str, object]:
     if facet == "price":
-        low, high = parse_price_bucket(value.value)
-        return {"min_price": low, "price_below": high}
+        return {"price": value.value}  # the facet value, as a shopper's click sends it
     if facet == "in_stock":
         return {"in_stock": value.value == "true"}
     return {facet: value.value}
 
 
 def _walk(
-    pipeline: SearchPipeline, query: str, filters: SearchFilters, size: int
+    pipeline: SearchService, query: str, filters: dict[str, object], size: int
 ) -> tuple[int, list[str]]:
     """The match set's total (from page 1) and every product id, page after page."""
     ids: list[str] = []
     page, total = 1, -1
     while True:
-        result = search_page(pipeline, query, page=page, size=size, filters=filters, rerank=False)
+        result = pipeline.search(
+            search_request(query, page=page, size=size, rerank=False, **filters)
+        )
         total = result.total if page == 1 else total
         assert result.total == total  # every page agrees on the total
         ids += [item.product_id for item in result.items]
@@ -73,39 +78,34 @@ def _walk(
 
 @pytest.mark.slow
 def test_every_facet_value_applied_as_a_filter_finds_exactly_its_count(
-    hybrid: SearchPipeline,
+    hybrid: SearchService,
 ) -> None:
     walked = 0
     for _language, query in _walk_queries():
-        first = search_page(hybrid, query, size=10, facets=FACETS, rerank=False)
+        first = hybrid.search(search_request(query, size=10, facets=FACETS, rerank=False))
         assert set(first.facets) == set(FACETS)
-        assert len(set(_walk(hybrid, query, SearchFilters(), 25)[1])) == first.total
+        assert len(set(_walk(hybrid, query, {}, 25)[1])) == first.total
         for facet, values in first.facets.items():
             for value in values:
-                filters = SearchFilters(**_filters_for(facet, value))  # type: ignore[arg-type]
-                total, ids = _walk(hybrid, query, filters, 10)
+                total, ids = _walk(hybrid, query, _filters_for(facet, value), 10)
                 assert total == value.count, (query, facet, value)
                 assert len(ids) == len(set(ids)) == value.count, (query, facet, value)
                 walked += 1
     assert walked >= 200
 
 
-def test_choosing_a_brand_keeps_the_other_brands_counts(hybrid: SearchPipeline) -> None:
-    every = search_page(hybrid, "kopfhörer", facets=["brand", "price"], rerank=False)
+def test_choosing_a_brand_keeps_the_other_brands_counts(hybrid: SearchService) -> None:
+    every = hybrid.search(search_request("kopfhörer", facets=["brand", "price"], rerank=False))
     chosen = every.facets["brand"][0]
-    narrowed = search_page(
-        hybrid,
-        "kopfhörer",
-        facets=["brand", "price"],
-        filters=SearchFilters(brand=chosen.value),
-        rerank=False,
+    narrowed = hybrid.search(
+        search_request("kopfhörer", facets=["brand", "price"], brand=chosen.value, rerank=False)
     )
     assert narrowed.facets["brand"] == every.facets["brand"]  # disjunctive: brand ignores brand
     assert sum(v.count for v in narrowed.facets["price"]) == narrowed.total == chosen.count
 
 
-def test_category_counts_every_breadcrumb_level(hybrid: SearchPipeline) -> None:
-    result = search_page(hybrid, "kopfhörer", facets=["category"], rerank=False)
+def test_category_counts_every_breadcrumb_level(hybrid: SearchService) -> None:
+    result = hybrid.search(search_request("kopfhörer", facets=["category"], rerank=False))
     levels = {v.level for v in result.facets["category"]}
     assert {1, 2} <= levels
     for value in result.facets["category"]:
@@ -113,20 +113,20 @@ def test_category_counts_every_breadcrumb_level(hybrid: SearchPipeline) -> None:
 
 
 def test_the_match_set_holds_dense_neighbours_the_lexical_leg_misses(
-    hybrid: SearchPipeline,
+    hybrid: SearchService,
 ) -> None:
-    lexical = search_page(hybrid, "kopfhörer", recall_mode="bm25", rerank=False)
-    crossed = search_page(hybrid, "kopfhörer", recall_mode="hybrid", rerank=False)
+    lexical = hybrid.search(search_request("kopfhörer", recall="bm25", rerank=False))
+    crossed = hybrid.search(search_request("kopfhörer", recall="hybrid", rerank=False))
     assert crossed.total > lexical.total
     assert {item.locale for item in _items(hybrid, "kopfhörer")} - {"de-DE"}
 
 
-def _items(pipeline: SearchPipeline, query: str) -> list:  # type: ignore[type-arg]
-    return search_page(pipeline, query, size=50, rerank=False).items
+def _items(pipeline: SearchService, query: str) -> list:  # type: ignore[type-arg]
+    return pipeline.search(search_request(query, size=50, rerank=False)).items
 
 
-def test_gibberish_has_an_empty_match_set(hybrid: SearchPipeline) -> None:
-    result = search_page(hybrid, "qxzv wkpfj", facets=FACETS, rerank=False)
+def test_gibberish_has_an_empty_match_set(hybrid: SearchService) -> None:
+    result = hybrid.search(search_request("qxzv wkpfj", facets=FACETS, rerank=False))
     assert (result.total, result.items, result.has_more) == (0, [], False)
     assert all(values == [] for values in result.facets.values())
 
@@ -141,10 +141,10 @@ def test_gibberish_has_an_empty_match_set(hybrid: SearchPipeline) -> None:
     ],
 )
 def test_bad_result_set_input_names_the_parameter_and_allowed_values(
-    hybrid: SearchPipeline, call: dict[str, object], error: type[Exception], names: list[str]
+    hybrid: SearchService, call: dict[str, object], error: type[Exception], names: list[str]
 ) -> None:
     with pytest.raises(error) as raised:
-        search_page(hybrid, "coffee", rerank=False, **call)  # type: ignore[arg-type]
+        hybrid.search(search_request("coffee", rerank=False, **call))  # type: ignore[arg-type]
     for name in names:
         assert name in str(raised.value)
 
@@ -177,17 +177,17 @@ def cups_file(tmp_path_factory: pytest.TempPathFactory) -> list[Product]:
     return _cups(2000)
 
 
-def _pages(pipeline: SearchPipeline, *, size: int = 50, **call: object) -> list[ResultPage]:
+def _pages(pipeline: SearchService, *, size: int = 50, **call: object) -> list[SearchResult]:
     pages, page = [], 1
     while True:
-        result = search_page(pipeline, "red cup", page=page, size=size, **call)  # type: ignore[arg-type]
+        result = pipeline.search(search_request("red cup", page=page, size=size, **call))  # type: ignore[arg-type]
         pages.append(result)
         if not result.has_more:
             return pages
         page += 1
 
 
-def _ids(pages: list[ResultPage]) -> list[str]:
+def _ids(pages: list[SearchResult]) -> list[str]:
     return [item.product_id for result in pages for item in result.items]
 
 
@@ -198,14 +198,19 @@ def test_two_thousand_products_page_once_each_stably_across_cache_and_reingest(
     recall = EmbeddedRecall(tmp_path / "index")
     recall.index(cups_file)
 
-    def pipeline_with(cache: MemoryScoreCache) -> SearchPipeline:
-        return SearchPipeline(recall, LocalReranker(rerank_model, cache), cache=cache, recall_k=50)
+    def pipeline_with(cache: MemoryScoreCache) -> SearchService:
+        return SearchService(
+            recall,
+            LocalReranker(rerank_model, cache),
+            cache=cache,
+            config=SearchConfig(recall_k=50),
+        )
 
     try:
         pipeline = pipeline_with(MemoryScoreCache(10_000))
         cold = _pages(pipeline)  # the head reranked by the model, then cached
         assert cold[0].total == 2000 and cold[0].total_exact and len(cold) == 40
-        assert cold[0].response.reranked and cold[0].response.cached == 0
+        assert cold[0].reranked and cold[0].cached == 0
         ids = _ids(cold)
         assert len(ids) == len(set(ids)) == 2000
         positions = [item.position for result in cold for item in result.items]
@@ -214,11 +219,13 @@ def test_two_thousand_products_page_once_each_stably_across_cache_and_reingest(
         rest = ids[50:]
         assert rest == sorted(rest)
 
-        warm_first = search_page(pipeline, "red cup", page=1, size=50)
-        assert warm_first.response.cached == 50
+        warm_first = pipeline.search(search_request("red cup", page=1, size=50))
+        assert warm_first.cached == 50
         assert [i.product_id for i in warm_first.items] == ids[:50]
-        cold_third = search_page(pipeline_with(MemoryScoreCache(10)), "red cup", page=3, size=50)
-        assert cold_third.response.cached == 0
+        cold_third = pipeline_with(MemoryScoreCache(10)).search(
+            search_request("red cup", page=3, size=50)
+        )
+        assert cold_third.cached == 0
         assert [i.product_id for i in cold_third.items] == ids[100:150]
 
         recall.begin_full()  # a re-ingest of the same file, written in another order
@@ -232,7 +239,7 @@ def test_two_thousand_products_page_once_each_stably_across_cache_and_reingest(
 def test_price_asc_orders_the_whole_match_set_ties_by_id_across_pages(tmp_path: Path) -> None:
     recall = EmbeddedRecall(tmp_path / "index")
     recall.index(_cups(300))
-    pipeline = SearchPipeline(recall, None, recall_k=20)
+    pipeline = SearchService(recall, None, config=SearchConfig(recall_k=20))
     try:
         pages = _pages(pipeline, size=40, sort="price_asc")
         items = [item for result in pages for item in result.items]
@@ -261,7 +268,7 @@ def test_ties_in_bm25_are_broken_by_product_id_after_each_ingest(tmp_path: Path)
         recall = EmbeddedRecall(tmp_path / f"index-{attempt}")
         products = _cups(400)
         recall.index(products[attempt * 100 :] + products[: attempt * 100])
-        pipeline = SearchPipeline(recall, None, recall_k=50)
+        pipeline = SearchService(recall, None, config=SearchConfig(recall_k=50))
         orders.append(_ids(_pages(pipeline, size=100, rerank=False)))
         pipeline.close()
     assert orders[0] == orders[1] == orders[2] == sorted(orders[0])
@@ -284,22 +291,21 @@ class _EveryMember:
 def test_pages_past_the_head_equal_those_ranked_over_every_member(
     hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder
 ) -> None:
-    def pipeline(recall: object) -> SearchPipeline:
-        return SearchPipeline(
+    def pipeline(recall: object) -> SearchService:
+        return SearchService(
             recall,  # type: ignore[arg-type]
             None,
             cache=MemoryScoreCache(1000),
             embedder=embedder,
-            recall_k=10,
-            match_floor=0.2,
+            config=SearchConfig(recall_k=10, match_floor=0.2),
         )
 
     quick, reference = pipeline(hybrid_sample_index), pipeline(_EveryMember(hybrid_sample_index))
     compared = 0
     for _language, query in _walk_queries()[::3]:
         for page in (2, 3, 5):
-            got = search_page(quick, query, page=page, size=12, rerank=False)
-            want = search_page(reference, query, page=page, size=12, rerank=False)
+            got = quick.search(search_request(query, page=page, size=12, rerank=False))
+            want = reference.search(search_request(query, page=page, size=12, rerank=False))
             assert [(i.product_id, i.position, i.bm25_rank, i.dense_rank) for i in got.items] == [
                 (i.product_id, i.position, i.bm25_rank, i.dense_rank) for i in want.items
             ], (query, page)

@@ -107,7 +107,7 @@ class SearchAdmission:
         if not _wants_rerank(scope):
             return None
         components = getattr(scope["app"].state, "components", None)
-        reranker = getattr(getattr(components, "pipeline", None), "reranker", None)
+        reranker = getattr(getattr(components, "service", None), "reranker", None)
         if reranker is None:
             return None
         wait_s = reranker.wait_estimate_s()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search.errors import LimitExceeded
+from search.pipeline.request import check_query_length
 from search.settings import Settings
 
 
@@ -55,18 +55,10 @@ class BodySizeLimitMiddleware:
 
 
 def check_query_text(q: str, settings: Settings, field: str = "q") -> None:
-    """Refuse queries over the character or byte limit (422). Control characters and a query
-    string that is not UTF-8 are refused before any route runs (``search.api.middleware.hygiene``,
-    the
+    """Refuse queries over the character or byte limit (422), naming ``field``
+    (``search.pipeline.request.check_query_length``). Control characters and a query string
+    that is not UTF-8 are refused before any route runs (``search.api.middleware.hygiene``, the
     ``FreeText`` type)."""
-    if len(q) > settings.api_max_query_chars:
-        raise LimitExceeded(
-            f"{field} is {len(q)} characters; the limit is {settings.api_max_query_chars} "
-            "(SHELF_API_MAX_QUERY_CHARS)"
-        )
-    size = len(q.encode("utf-8", errors="surrogatepass"))
-    if size > settings.api_max_query_bytes:
-        raise LimitExceeded(
-            f"{field} is {size} bytes in UTF-8; the limit is {settings.api_max_query_bytes} "
-            "(SHELF_API_MAX_QUERY_BYTES)"
-        )
+    check_query_length(
+        q, field, max_chars=settings.api_max_query_chars, max_bytes=settings.api_max_query_bytes
+    )

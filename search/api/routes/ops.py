@@ -56,7 +56,7 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
     }
     ready = all(c.ok for c in checks.values() if c.required)
     pending = None
-    if components.pipeline.embedder is not None and checks["vectors"].ok:
+    if components.service.embedder is not None and checks["vectors"].ok:
         pending = components.recall.vector_status().without_vector
     body = ReadyOut(ready=ready, checks=checks, vectors_pending=pending)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
@@ -65,7 +65,7 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
 def _vectors_probe(components: Components) -> str:
     """The dense leg's coverage: how many products still lack a vector (not required: BM25
     still finds them)."""
-    embedder = components.pipeline.embedder
+    embedder = components.service.embedder
     if embedder is None:
         return "not used (SHELF_EMBED_MODEL=none or SHELF_RECALL_MODE=bm25)"
     status = components.recall.vector_status()

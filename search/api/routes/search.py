@@ -1,4 +1,5 @@
-"""``GET /search``: BM25 recall, reranking, pagination; impressions recorded off the path."""
+"""``GET /search``: parse the request, assign the experiment variant, search, record the
+impression off the path, answer."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from search.api.components import Components, components_of
-from search.api.middleware.admission import shed_if_behind as _shed_if_behind
-from search.api.middleware.limits import check_query_text
+from search.api.middleware.admission import shed_if_behind
 from search.api.models import (
     ERROR_RESPONSES,
     CorrectionOut,
@@ -17,14 +17,16 @@ from search.api.models import (
     SearchOut,
     SynonymOut,
 )
-from search.errors import InvalidQuery, LimitExceeded
 from search.events.log import Impression
 from search.experiments.assignment import assign
 from search.metrics import SEARCH_STAGE_LATENCY
+from search.pipeline.request import (
+    SearchParams,
+    http_policy,
+    parse_search_request,
+    variant_request,
+)
 from search.query.input_text import FreeText
-from search.recall import SearchFilters
-from search.recall.facets import parse_price_bucket
-from search.results.result_set import check_window, parse_facets, parse_sort, search_page
 from search.settings import Settings, get_settings
 
 router = APIRouter(tags=["search"])
@@ -102,57 +104,24 @@ def search(
     ] = None,
 ) -> SearchOut:
     """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
-    _shed_if_behind(request, settings)
-    check_query_text(q, settings)
+    shed_if_behind(request, settings)
+    asked = parse_search_request(
+        SearchParams(
+            q, k=k, page=page, size=size, sort=sort, facets=facets, lang=lang, locale=locale,
+            product_locale=product_locale, recall=recall, category=category, brand=brand,
+            min_price=min_price, max_price=max_price, in_stock=in_stock, price=price,
+            rerank=rerank,
+        ),
+        http_policy(settings),
+    )  # fmt: skip
     assignment = assign(components.experiments.running(), user_id, session_id)
     overrides = assignment.overrides
-    pipeline = components.variants.pipeline(overrides.model)  # prepared before it ran
-    paged = page is not None or size is not None
-    page = 1 if page is None else page
-    size = 10 if size is None else size
-    recall_k = overrides.recall_k or settings.recall_k
-    if k is not None:  # without page/size, k is the page size
-        _check_range("k", k, settings.api_max_k, "SHELF_API_MAX_K")
-    if not paged:
-        size = 10 if k is None else k
-    else:
-        _check_range("size", size, settings.api_max_page_size, "SHELF_API_MAX_PAGE_SIZE")
-    check_window(page, size, settings.api_max_result_window)
-    sort = parse_sort(sort)
-    asked_facets = parse_facets(facets)
-    bucket = parse_price_bucket(price) if price is not None else None
-    if locale is not None and product_locale is not None:
-        raise InvalidQuery(
-            "locale and product_locale both restrict the products: give product_locale (and "
-            "lang for the query's language) only"
-        )
-    filters = SearchFilters(
-        locale=product_locale or locale,
-        category=category,
-        brand=brand,
-        in_stock=in_stock,
-        **_price_filters(bucket, min_price, max_price),
+    asked = variant_request(
+        asked, recall_k=overrides.recall_k, rerank=overrides.rerank, blend=overrides.blend
     )
-    result = search_page(
-        pipeline,
-        q,
-        page=page,
-        size=size,
-        sort=sort,
-        facets=asked_facets,
-        recall_k=recall_k,
-        filters=filters,
-        rerank=rerank and overrides.rerank is not False,
-        blend=overrides.blend or 0.0,
-        query_language=lang or locale,
-        recall_mode=recall,
-        max_result_window=settings.api_max_result_window,
-        price_edges=settings.facet_price_edges,
-        max_facet_values=settings.facet_max_values,
-        rules=components.rules.current() if components.rules is not None else None,
-    )
-    response = result.response
-    for stage, ms in response.timings_ms.items():
+    service = components.variants.service(overrides.model)  # prepared before it ran
+    result = service.search(asked)
+    for stage, ms in result.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
 
     shown = result.items
@@ -161,16 +130,16 @@ def search(
         components.impressions.offer(
             Impression(
                 request_id=request_id,
-                query=response.query,
-                locale=response.language,
+                query=result.query,
+                locale=result.language,
                 experiment_id=assignment.experiment_id,
                 variant=assignment.variant,
                 product_ids=tuple(item.product_id for item in shown),
-                first_position=shown[0].position if shown else (page - 1) * size + 1,
+                first_position=shown[0].position if shown else (asked.page - 1) * asked.size + 1,
                 user_id=user_id,
                 session_id=session_id,
-                page=page,
-                sort=sort,
+                page=asked.page,
+                sort=asked.sort,
                 result_count=result.total,
             )
         )
@@ -178,21 +147,21 @@ def search(
         request_id=request_id,
         experiment=assignment.experiment_id,
         variant=assignment.variant,
-        query=response.query,
-        language=response.language,
-        language_detected=response.language_detected,
-        product_locale=response.product_locale,
-        recall=response.recall_mode,
-        vectors_pending=response.vectors_pending,
-        notice=response.notice,
-        corrections=[CorrectionOut(term=c.term, to=list(c.to)) for c in response.corrections],
-        synonyms=[SynonymOut(term=u.term, also=list(u.also)) for u in response.synonyms],
-        did_you_mean=response.did_you_mean,
+        query=result.query,
+        language=result.language,
+        language_detected=result.language_detected,
+        product_locale=result.product_locale,
+        recall=result.recall_mode,
+        vectors_pending=result.vectors_pending,
+        notice=result.notice,
+        corrections=[CorrectionOut(term=c.term, to=list(c.to)) for c in result.corrections],
+        synonyms=[SynonymOut(term=u.term, also=list(u.also)) for u in result.synonyms],
+        did_you_mean=result.did_you_mean,
         items=[SearchItemOut.model_validate(item, from_attributes=True) for item in shown],
         total=result.total,
         total_exact=result.total_exact,
-        page=page,
-        size=size,
+        page=result.page,
+        size=result.size,
         sort=result.sort,
         has_more=result.has_more,
         facets={
@@ -200,28 +169,11 @@ def search(
             for name, values in result.facets.items()
         },  # fmt: skip
         rules=list(result.rules),
-        candidates=response.candidates,
-        reranked=response.reranked,
-        degraded=response.degraded,
-        scored=response.scored,
-        cached=response.cached,
-        model=response.model,
-        timings_ms=response.timings_ms,
+        candidates=result.candidates,
+        reranked=result.reranked,
+        degraded=result.degraded,
+        scored=result.scored,
+        cached=result.cached,
+        model=result.model,
+        timings_ms=result.timings_ms,
     )
-
-
-def _check_range(name: str, value: int, limit: int, setting: str) -> None:
-    if not 1 <= value <= limit:
-        raise LimitExceeded(f"{name} must be between 1 and {limit} ({setting}); got {value}")
-
-
-def _price_filters(
-    bucket: tuple[float, float | None] | None, min_price: float | None, max_price: float | None
-) -> dict[str, float | None]:
-    """min_price/max_price, or a price facet value as LOW <= price (< HIGH); not both."""
-    if bucket is None:
-        return {"min_price": min_price, "max_price": max_price}
-    if min_price is not None or max_price is not None:
-        raise InvalidQuery("price (a facet bucket) and min_price/max_price both bound the price: "
-                           "give one of them")  # fmt: skip
-    return {"min_price": bucket[0], "price_below": bucket[1]}

@@ -11,12 +11,12 @@ import pytest
 
 from search.merchandising.apply import RuleSet
 from search.merchandising.model import Rule
-from search.pipeline.service import SearchPipeline
-from search.recall import SearchFilters
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchResult, SearchService
 from search.recall.embedded.backend import EmbeddedRecall
 from search.rerank.cache import NoScoreCache
 from search.rerank.rerankers import LocalReranker
-from search.results.result_set import ResultPage, search_page
 from tests.conftest import make_product
 from workers.rerank.model import RerankModel
 
@@ -45,13 +45,15 @@ def mugs(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedRecall:
 
 
 @pytest.fixture(scope="module")
-def plain(mugs: EmbeddedRecall) -> SearchPipeline:
-    return SearchPipeline(mugs, None)
+def plain(mugs: EmbeddedRecall) -> SearchService:
+    return SearchService(mugs, None)
 
 
 @pytest.fixture(scope="module")
-def reranked(mugs: EmbeddedRecall, rerank_model: RerankModel) -> SearchPipeline:
-    return SearchPipeline(mugs, LocalReranker(rerank_model, NoScoreCache()), deadline_ms=20_000)
+def reranked(mugs: EmbeddedRecall, rerank_model: RerankModel) -> SearchService:
+    return SearchService(
+        mugs, LocalReranker(rerank_model, NoScoreCache()), config=SearchConfig(deadline_ms=20_000)
+    )
 
 
 def rule(rule_id: str = "r1", *, phrase: str = "mug", match: str = "contains",
@@ -64,21 +66,23 @@ def rule(rule_id: str = "r1", *, phrase: str = "mug", match: str = "contains",
 
 
 def pages(
-    pipeline: SearchPipeline, rules: RuleSet | None, n: int = 5, **kw: Any
-) -> list[ResultPage]:
+    pipeline: SearchService, rules: RuleSet | None, n: int = 5, **kw: Any
+) -> list[SearchResult]:
     kw.setdefault("rerank", False)
     return [
-        search_page(pipeline, "ceramic mug", page=p, size=5, rules=rules, now=NOW, **kw)
+        pipeline.with_config(rules=lambda: rules).search(
+            search_request("ceramic mug", page=p, size=5, **kw), now=NOW
+        )
         for p in range(1, n + 1)
     ]
 
 
-def ids(results: list[ResultPage]) -> list[str]:
+def ids(results: list[SearchResult]) -> list[str]:
     return [item.product_id for result in results for item in result.items]
 
 
 def test_pins_hold_their_positions_across_pages_with_nothing_lost_or_repeated(
-    plain: SearchPipeline,
+    plain: SearchService,
 ) -> None:
     before = ids(pages(plain, None))
     hidden, deep = before[0], before[12]
@@ -103,17 +107,17 @@ def test_pins_hold_their_positions_across_pages_with_nothing_lost_or_repeated(
 
 
 def test_a_pin_past_the_end_closes_up_and_a_pin_outside_the_filters_is_not_shown(
-    plain: SearchPipeline,
+    plain: SearchService,
 ) -> None:
     rules = RuleSet([rule(pins=[{"product_id": "lamp-1", "position": 100}])])
     after = ids(pages(plain, rules))
     assert after[-1] == "lamp-1" and len(after) == 21
-    only_acme = pages(plain, rules, filters=SearchFilters(brand="Acme"))
+    only_acme = pages(plain, rules, brand="Acme")
     assert "lamp-1" not in ids(only_acme) and only_acme[0].total == 7
 
 
 def test_hides_apply_under_every_sort_and_pins_only_under_relevance(
-    plain: SearchPipeline,
+    plain: SearchService,
 ) -> None:
     rules = RuleSet([rule(pins=[{"product_id": "lamp-1", "position": 1}], hide=["mug-00"])])
     cheap = pages(plain, rules, sort="price_asc")
@@ -122,7 +126,7 @@ def test_hides_apply_under_every_sort_and_pins_only_under_relevance(
 
 
 def test_boost_and_bury_reorder_the_reranked_head_and_no_rerank_undoes_a_pin(
-    reranked: SearchPipeline,
+    reranked: SearchService,
 ) -> None:
     rules = RuleSet([
         rule(boosts=[{"field": "brand", "value": "calder", "factor": 100}],
@@ -130,7 +134,7 @@ def test_boost_and_bury_reorder_the_reranked_head_and_no_rerank_undoes_a_pin(
         rule("r2", boosts=[{"field": "category", "value": "Kitchen > Cups", "factor": 0.01}]),
     ])  # fmt: skip
     results = pages(reranked, rules, rerank=True)
-    assert results[0].response.reranked
+    assert results[0].reranked
     order = ids(results)
     assert order[0] == "lamp-1" and results[0].items[0].pinned  # the model never moves a pin
     assert set(order[1:4]) == {"mug-02", "mug-08", "mug-14"}  # Calder mugs (x100)
@@ -153,10 +157,12 @@ def test_boost_and_bury_reorder_the_reranked_head_and_no_rerank_undoes_a_pin(
     ],
 )
 def test_a_rule_applies_only_inside_its_time_window_judged_at_search_time(
-    plain: SearchPipeline, window: dict[str, Any], applies: bool
+    plain: SearchService, window: dict[str, Any], applies: bool
 ) -> None:
     rules = RuleSet([rule(hide=["mug-00"], **window)])
-    result = search_page(plain, "ceramic mug", rules=rules, now=NOW, rerank=False)
+    result = plain.with_config(rules=lambda: rules).search(
+        search_request("ceramic mug", rerank=False), now=NOW
+    )
     assert ("mug-00" not in [i.product_id for i in result.items]) is applies
     assert result.rules == (("r1",) if applies else ())
 
@@ -177,10 +183,12 @@ def test_a_rule_applies_only_inside_its_time_window_judged_at_search_time(
     ],
 )
 def test_conditions_match_normalised_words_in_their_language(
-    plain: SearchPipeline, query: str, match: str, phrase: str, language: str | None,
+    plain: SearchService, query: str, match: str, phrase: str, language: str | None,
     lang: str | None, applies: bool,
 ) -> None:  # fmt: skip
     rules = RuleSet([rule(phrase=phrase, match=match, cond={"language": language},
                           hide=["mug-00"])])  # fmt: skip
-    result = search_page(plain, query, rules=rules, now=NOW, rerank=False, query_language=lang)
+    result = plain.with_config(rules=lambda: rules).search(
+        search_request(query, rerank=False, lang=lang), now=NOW
+    )
     assert (result.rules == ("r1",)) is applies

@@ -10,12 +10,11 @@ import datetime as dt
 import pytest
 
 from search.merchandising.apply import RuleSet
-from search.merchandising.languages import known_languages
 from search.merchandising.model import Rule
-from search.pipeline.service import SearchPipeline
-from search.recall import SearchFilters
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
+from search.query.languages import known_languages
 from search.recall.embedded.backend import EmbeddedRecall
-from search.results.result_set import search_page
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 SURE_EN = "wireless earbuds with noise cancelling for running"
@@ -24,8 +23,8 @@ PLAUSIBLE = "true wireless earbuds kopfhörer"  # German and English plausible
 
 
 @pytest.fixture(scope="module")
-def plain(sample_index: EmbeddedRecall) -> SearchPipeline:
-    return SearchPipeline(sample_index, None)
+def plain(sample_index: EmbeddedRecall) -> SearchService:
+    return SearchService(sample_index, None)
 
 
 def rule(language: str | None, phrase: str) -> Rule:
@@ -52,14 +51,14 @@ def rule(language: str | None, phrase: str) -> Rule:
     ],
 )
 def test_a_rule_of_one_language_applies_only_when_the_query_language_is_known(
-    plain: SearchPipeline, kind: str, query: str, lang: str | None,
+    plain: SearchService, kind: str, query: str, lang: str | None,
     product_locale: str | None, rule_language: str | None, phrase: str, applies: bool,
 ) -> None:  # fmt: skip
-    filters = SearchFilters(locale=product_locale)
-    result = search_page(plain, query, rules=RuleSet([rule(rule_language, phrase)]), now=NOW,
-                         rerank=False, query_language=lang, filters=filters)  # fmt: skip
+    ruled = plain.with_config(rules=lambda: RuleSet([rule(rule_language, phrase)]))
+    asked = search_request(query, rerank=False, lang=lang, product_locale=product_locale)
+    result = ruled.search(asked, now=NOW)
     assert (result.rules == ("r1",)) is applies, kind
-    assert result.response.language_detected is kind.startswith("detected sure")  # as meant
+    assert result.language_detected is kind.startswith("detected sure")  # as meant
 
 
 @pytest.mark.parametrize(

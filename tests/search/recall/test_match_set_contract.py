@@ -71,18 +71,21 @@ def test_brand_spellings_of_one_key_are_one_value(shop: Recall) -> None:
 
 
 def test_pages_and_sorts_walk_the_match_set_once_on_every_backend(recall: Recall) -> None:  # noqa: F811
-    from search.pipeline.service import SearchPipeline
-    from search.results.result_set import search_page
+    from search.pipeline.config import SearchConfig
+    from search.pipeline.request import search_request
+    from search.pipeline.service import SearchService
 
     recall.index(
         [make_product(id=f"m{i:02d}", title=f"Red mug {i}", price=float(i % 6)) for i in range(31)]
         + [make_product(id="other", title="Blue scarf")]
     )
-    pipeline = SearchPipeline(recall, None, recall_k=10)
+    pipeline = SearchService(recall, None, config=SearchConfig(recall_k=10))
     for sort in ("relevance", "price_asc"):
         seen, page = [], 1
         while True:
-            result = search_page(pipeline, "red mug", page=page, size=7, sort=sort, rerank=False)
+            result = pipeline.search(
+                search_request("red mug", page=page, size=7, sort=sort, rerank=False)
+            )
             assert (result.total, result.total_exact) == (31, True)
             seen += result.items
             if not result.has_more:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from search.pipeline.service import SearchPipeline
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
 from search.recall.embedded.backend import EmbeddedRecall
-from search.results.result_set import search_page
 from search.synonyms.model import SynonymSet, parse_synonym_line
 from tests.conftest import make_product
 
@@ -47,8 +48,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRecall]:
 
 
 def _ids(shop: EmbeddedRecall, query: str, lang: str | None = None, rules: SynonymSet = RULES):
-    pipeline = SearchPipeline(shop, None, synonyms=lambda: rules)
-    response = pipeline.search(query, k=20, rerank=False, query_language=lang)
+    pipeline = SearchService(shop, None, config=SearchConfig(synonyms=lambda: rules))
+    response = pipeline.search(search_request(query, k=20, rerank=False, lang=lang))
     return [item.product_id for item in response.items], response
 
 
@@ -82,7 +83,7 @@ def test_synonym_rules_recall_as_the_rule_says(
 
 def test_without_rules_nothing_more_is_found(shop: EmbeddedRecall) -> None:
     assert _ids(shop, "trainers", "en", rules=SynonymSet.of([]))[0] == ["trainer"]
-    assert SearchPipeline(shop, None).search("trainers", rerank=False).synonyms == []
+    assert SearchService(shop, None).search(search_request("trainers", rerank=False)).synonyms == []
 
 
 @pytest.mark.parametrize(("query", "typed"), [("sneakers", "sneaker"), ("trainers", "trainer")])
@@ -96,10 +97,10 @@ def test_the_response_and_the_match_set_show_the_synonyms(shop: EmbeddedRecall) 
     ids, response = _ids(shop, "tv", "en")
     assert [(s.term, s.also) for s in response.synonyms] == [("tv", ("television",))]
     assert response.as_dict()["synonyms"] == [{"term": "tv", "also": ("television",)}]
-    pipeline = SearchPipeline(shop, None, synonyms=lambda: RULES)
-    page = search_page(pipeline, "tv", size=1, query_language="en", rerank=False)
+    pipeline = SearchService(shop, None, config=SearchConfig(synonyms=lambda: RULES))
+    page = pipeline.search(search_request("tv", size=1, lang="en", rerank=False))
     assert page.total == len(ids) == 2 and page.has_more
-    second = search_page(pipeline, "tv", page=2, size=1, query_language="en", rerank=False)
+    second = pipeline.search(search_request("tv", page=2, size=1, lang="en", rerank=False))
     assert [item.product_id for item in second.items] == [ids[1]]
 
 
@@ -110,7 +111,9 @@ def test_the_snapshot_is_read_once_per_search(shop: EmbeddedRecall) -> None:
         calls.append(1)
         return RULES
 
-    SearchPipeline(shop, None, synonyms=snapshot).search("tv", rerank=False, query_language="en")
+    SearchService(shop, None, config=SearchConfig(synonyms=snapshot)).search(
+        search_request("tv", rerank=False, lang="en")
+    )
     assert len(calls) == 1
 
 

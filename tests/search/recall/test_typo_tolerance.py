@@ -15,7 +15,9 @@ from catalog.readers import read_jsonl
 from catalog.samples import DATA_DIR, SAMPLE_JUDGMENTS, sample_queries
 from search.evaluation.judgments import read_judgments, read_queries
 from search.evaluation.run import EvalConfig, rank_queries, score
-from search.pipeline.service import SearchPipeline
+from search.pipeline.config import SearchConfig
+from search.pipeline.request import search_request
+from search.pipeline.service import SearchService
 from search.recall import SearchFilters, searchable_terms
 from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.lexical import (
@@ -25,7 +27,6 @@ from search.recall.lexical import (
     typo_words,
     word_terms,
 )
-from search.results.result_set import search_page
 from tests.conftest import make_product
 
 TYPO_QUERIES = DATA_DIR / "sample_queries_typo.jsonl"
@@ -157,18 +158,18 @@ def test_nothing_found_offers_did_you_mean_from_catalog_words(
 def test_pipeline_and_result_set_report_corrections_and_count_what_they_recall(
     sample_index: EmbeddedRecall,
 ) -> None:
-    pipeline = SearchPipeline(sample_index, None)
-    response = pipeline.search("headphnoes", k=10, rerank=False)
+    pipeline = SearchService(sample_index, None)
+    response = pipeline.search(search_request("headphnoes", k=10, rerank=False))
     assert [(c.term, c.to) for c in response.corrections] == [("headphnoes", ("headphones",))]
     assert response.as_dict()["corrections"] == [
         {"term": "headphnoes", "to": ("headphones",), "terms": ("headphon",)}
     ]
-    page = search_page(pipeline, "headphnoes", size=5, facets=["brand"], rerank=False)
-    recalled = pipeline.search("headphnoes", k=1000, rerank=False).items
+    page = pipeline.search(search_request("headphnoes", size=5, facets=["brand"], rerank=False))
+    recalled = pipeline.search(search_request("headphnoes", k=1000, rerank=False)).items
     assert page.total == len(recalled) > 0  # every product the corrections recall
     assert sum(v.count for v in page.facets["brand"]) == page.total
-    off = SearchPipeline(sample_index, None, typo_tolerance=False)
-    assert search_page(off, "headphnoes", size=5, rerank=False).total == 0
+    off = SearchService(sample_index, None, config=SearchConfig(typo_tolerance=False))
+    assert off.search(search_request("headphnoes", size=5, rerank=False)).total == 0
 
 
 def _fully_known(recall: EmbeddedRecall, text: str, locale: str) -> bool:
@@ -202,7 +203,7 @@ def test_queries_the_index_knows_rank_exactly_as_without_typo_tolerance(
 
 
 def _recall_at_50(recall: EmbeddedRecall, path: Path, typos: bool, ids: set[str]) -> float:
-    pipeline = SearchPipeline(recall, None, typo_tolerance=typos)
+    pipeline = SearchService(recall, None, config=SearchConfig(typo_tolerance=typos))
     queries = [q for q in read_queries(path) if q.query_id in ids]
     ranked = rank_queries(pipeline, queries, EvalConfig(rerank=False, recall_k=50))
     qrels = {qid: grades for qid, grades in read_judgments(SAMPLE_JUDGMENTS).items() if qid in ids}
