@@ -16,7 +16,7 @@ from search.cli.main import main
 from search.recall.embedded.backend import EmbeddedRecall
 from search.settings import get_settings
 
-CASES = Path(__file__).parents[1] / "catalog" / "data" / "cases"
+CASES = Path(__file__).parents[2] / "catalog" / "data" / "cases"
 SEMICOLON = CASES / "14-semicolon-csv"
 CP1252 = CASES / "16-non-utf8-csv"
 DUPLICATES = CASES / "19-duplicate-ids"

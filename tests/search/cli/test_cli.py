@@ -244,8 +244,8 @@ def test_console_script_builds_a_model_ingests_and_searches(tmp_path: Path) -> N
     assert out["reranked"] and out["items"][0]["locale"] == "ru-RU"
 
 
-CASES = Path(__file__).parents[1] / "catalog" / "data" / "cases"
-MAPPINGS = Path(__file__).parents[2] / "catalog" / "mappings"
+CASES = Path(__file__).parents[2] / "catalog" / "data" / "cases"
+MAPPINGS = Path(__file__).parents[3] / "catalog" / "mappings"
 
 
 def _found(capsys: pytest.CaptureFixture[str], query: str, *options: str) -> list[str]:

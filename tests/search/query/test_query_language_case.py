@@ -12,7 +12,7 @@ import pytest
 
 from search.cli.main import main
 
-CATALOG = Path(__file__).parent / "data" / "query_language_case.jsonl"  # shared/cases/10
+CATALOG = Path(__file__).parents[1] / "data" / "query_language_case.jsonl"  # shared/cases/10
 
 
 @pytest.fixture
