@@ -24,8 +24,12 @@ DECODED_PRODUCTS = 8192
 @lru_cache(maxsize=DECODED_PRODUCTS)
 def stored_product(source: bytes) -> Product:
     """The product a document's stored ``source`` holds, decoded once per distinct source: a
-    changed product has another source, so it is never served stale (products are frozen)."""
-    return Product.model_validate_json(source)
+    changed product has another source, so it is never served stale (products are frozen).
+    Its content hash is computed here, once, so its rerank text is memoised from the first
+    search on (``catalog.text.rerank_text``)."""
+    product = Product.model_validate_json(source)
+    _ = product.content_hash
+    return product
 
 
 def schema() -> tantivy.Schema:
