@@ -82,3 +82,14 @@ def test_the_cached_content_hash_follows_every_change_made_by_copying() -> None:
         assert content_hash(changed) == compute_content_hash(changed) != before
     assert content_hash(product.model_copy()) == before
     assert "content_hash" not in product.model_dump()
+
+
+def test_a_changed_product_text_is_not_served_its_memoised_rerank_text() -> None:
+    product = make_product()
+    _ = product.content_hash  # memoised from here on
+    assert rerank_text(product) is rerank_text(product)
+    changed = product.model_copy(update={"title": "Insulated steel bottle"})
+    _ = changed.content_hash
+    assert rerank_text(changed).startswith("Insulated steel bottle\n")
+    assert rerank_text(product).startswith("Stainless steel water bottle\n")
+    assert rerank_text(product, max_chars=10) == "Stainless"

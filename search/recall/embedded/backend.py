@@ -23,7 +23,7 @@ from search.recall import (
 )
 from search.recall.embedded import facets as facets_embedded
 from search.recall.embedded.dense import DenseIndex
-from search.recall.embedded.documents import product_document, schema, stored_product
+from search.recall.embedded.documents import ids_query, product_document, schema, stored_product
 from search.recall.embedded.facets import match_query
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
@@ -147,7 +147,7 @@ class EmbeddedRecall:
             return {}
         self._index.reload()
         searcher = self._index.searcher()
-        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         hashes = {}
         for _score, address in result.hits:
@@ -266,7 +266,7 @@ class EmbeddedRecall:
             return facets_embedded.entries(searcher, query)
         neighbours = None
         if match.neighbours:
-            ids = tantivy.Query.term_set_query(self._schema, "id", list(match.neighbours))
+            ids = ids_query(self._schema, match.neighbours)
             neighbours = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, query), (tantivy.Occur.Must, ids)]
             )
@@ -347,7 +347,7 @@ class EmbeddedRecall:
         if not product_ids:
             return {}
         searcher = self._index.searcher()
-        query = tantivy.Query.term_set_query(self._schema, "id", list(product_ids))
+        query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         found = {}
         for _score, address in result.hits:

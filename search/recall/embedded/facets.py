@@ -19,6 +19,7 @@ import numpy as np
 import tantivy
 
 from search.recall import SearchFilters
+from search.recall.embedded.documents import ids_query
 from search.recall.facets import (
     AGG_SIZE,
     SORT_FIELDS,
@@ -53,7 +54,7 @@ def match_query(
         lexical = text_query(match.text, match.filters, match.analyze_as, match.lexical)
         either.append((tantivy.Occur.Should, lexical))
     if match.neighbours:
-        ids = tantivy.Query.term_set_query(schema, "id", list(match.neighbours))
+        ids = ids_query(schema, match.neighbours)
         either.append((tantivy.Occur.Should, tantivy.Query.const_score_query(ids, 0.0)))
     if not either:
         return tantivy.Query.empty_query()
@@ -63,7 +64,7 @@ def match_query(
         for f in filter_queries(match.filters)
     ]
     if match.excluded:
-        ids = tantivy.Query.term_set_query(schema, "id", list(match.excluded))
+        ids = ids_query(schema, match.excluded)
         clauses.append((tantivy.Occur.MustNot, ids))
     return tantivy.Query.boolean_query(clauses)
 

@@ -184,3 +184,12 @@ def test_a_vector_key_never_collides_with_a_score_key() -> None:
     from search.rerank.cache import query_vector_key
 
     assert query_vector_key("m", "q") != score_key("m", "q", "", "")
+
+
+def test_a_memoised_score_key_is_the_digest_of_its_inputs() -> None:
+    from search.rerank.cache import _score_key
+
+    pair = ("m@default", "wasserflasche", "p-1", "Water bottle, 750 ml")
+    assert score_key(*pair) == score_key(*pair) == _score_key(*pair)
+    changed = (*pair[:3], "Water bottle, 1 l (new text)")
+    assert score_key(*changed) == _score_key(*changed) != score_key(*pair)
