@@ -24,12 +24,12 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
     """Build the suggestions once (as a server's background rebuild does) and complete
     ``args.prefix``; bad input raises (exit 2)."""
     from search.events.log import make_event_log
-    from search.query.normalize import MAX_QUERY_CHARS
     from search.suggest.service import make_suggestions
 
-    if len(args.prefix) > MAX_QUERY_CHARS:
+    if len(args.prefix) > settings.api_max_query_chars:
         raise LimitExceeded(
-            f"PREFIX is {len(args.prefix)} characters; the limit is {MAX_QUERY_CHARS}"
+            f"PREFIX is {len(args.prefix)} characters; the limit is "
+            f"{settings.api_max_query_chars} (SHELF_API_MAX_QUERY_CHARS)"
         )
     if not 1 <= args.limit <= settings.suggest_max_limit:
         raise LimitExceeded(

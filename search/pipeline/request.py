@@ -18,7 +18,7 @@ from catalog.locales import canonical_locale, language_of
 from search.errors import InvalidQuery, LimitExceeded
 from search.pipeline.config import RecallMode
 from search.query.normalize import normalize_query
-from search.recall import SearchFilters
+from search.recall import SearchFilters, brand_key
 from search.recall.facets import FACETS
 from search.settings import Settings
 
@@ -153,7 +153,7 @@ def parse_search_request(
         params.q, policy.name("q"), max_chars=policy.max_query_chars,
         max_bytes=policy.max_query_bytes,
     )  # fmt: skip
-    text = normalize_query(params.q)
+    text = query_text(params.q)
     if params.locale is not None and params.product_locale is not None:
         raise InvalidQuery(
             "locale and product_locale both restrict the products: give product_locale (and "
@@ -212,6 +212,15 @@ def variant_request(
         rerank=request.rerank and rerank is not False,
         blend=request.blend if blend is None else blend,
     )
+
+
+def query_text(raw: str) -> str:
+    """``raw`` normalised (``search.query.normalize.normalize_query``); ``InvalidQuery`` when no
+    word is left."""
+    text = normalize_query(raw)
+    if not text:
+        raise InvalidQuery("query is empty: type some words to search for")
+    return text
 
 
 def check_query_length(text: str, name: str, *, max_chars: int, max_bytes: int) -> None:
@@ -299,8 +308,23 @@ def _filters(params: SearchParams, policy: RequestPolicy) -> SearchFilters:
                 f"{policy.name('max_price')} both bound the price: give one of them"
             )
         low, below = parse_price_bucket(params.price)
+    locale = params.product_locale or params.locale
+    if locale is not None:
+        try:  # a bare language is a BCP-47 tag too
+            locale = canonical_locale(locale)
+        except ValueError as exc:
+            raise InvalidQuery(str(exc)) from None
+    if params.brand is not None and not brand_key(params.brand):
+        raise InvalidQuery("brand must name a brand (got an empty value)")
+    for name, value in (("min_price", low), ("max_price", high), ("price_below", below)):
+        if value is not None and not value >= 0:
+            raise InvalidQuery(f"{name} must be a non-negative number (got {value})")
+    if low is not None and high is not None and low > high:
+        raise InvalidQuery(f"min_price {low} is above max_price {high}")
+    if low is not None and below is not None and low >= below:
+        raise InvalidQuery(f"the price range starts at {low}, not below its end")
     return SearchFilters(
-        locale=params.product_locale or params.locale,
+        locale=locale,
         category=params.category,
         brand=params.brand,
         min_price=low,

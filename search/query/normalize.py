@@ -5,24 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from search.errors import InvalidQuery
-
-MAX_QUERY_CHARS = 500
 _SPACE = re.compile(r"\s+")
 
 
 def normalize_query(query: str) -> str:
-    """NFC, control characters dropped, whitespace collapsed; rejects empty and huge queries."""
-    if len(query) > MAX_QUERY_CHARS * 4:
-        raise InvalidQuery(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+    """NFC, control characters dropped, whitespace collapsed (may be empty: the request parser,
+    ``search.pipeline.request``, checks length and emptiness)."""
     text = unicodedata.normalize("NFC", query)
     text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
-    text = _SPACE.sub(" ", text).strip()
-    if not text:
-        raise InvalidQuery("query is empty: type some words to search for")
-    if len(text) > MAX_QUERY_CHARS:
-        raise InvalidQuery(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
-    return text
+    return _SPACE.sub(" ", text).strip()
 
 
 def query_key(query: str) -> str:
@@ -30,7 +21,4 @@ def query_key(query: str) -> str:
     dropped, whitespace collapsed) case-folded with ``str.casefold`` (Unicode full case folding,
     so "Straße", "STRASSE" and "strasse" meet), then NFC again. Never raises: stored queries were
     checked when searched."""
-    text = unicodedata.normalize("NFC", query)
-    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
-    text = _SPACE.sub(" ", text).strip()
-    return unicodedata.normalize("NFC", text.casefold())
+    return unicodedata.normalize("NFC", normalize_query(query).casefold())

@@ -11,7 +11,6 @@ from functools import lru_cache
 from catalog.locales import canonical_locale, language_of
 from catalog.product import category_levels
 from catalog.word_delimiter import DELIMITER, char_kind
-from search.errors import InvalidQuery
 
 __all__ = ["SearchFilters", "brand_key"]
 
@@ -35,32 +34,14 @@ class SearchFilters:
     price_below: float | None = None  # exclusive upper bound: a price facet bucket [lo, hi)
 
     def __post_init__(self) -> None:
+        # Canonical spellings only: the request parser (search.pipeline.request) checked the values.
         if self.locale is not None:
-            object.__setattr__(self, "locale", _locale_or_language(self.locale))
+            object.__setattr__(self, "locale", canonical_locale(self.locale))
         if self.category is not None:
             # Spelled as Product.category_path spells it, so every backend matches it exactly.
             object.__setattr__(self, "category", " > ".join(category_levels(self.category)))
         if self.brand is not None:
-            key = brand_key(self.brand)
-            if not key:
-                raise InvalidQuery("brand must name a brand (got an empty value)")
-            object.__setattr__(self, "brand", key)
-        for name in ("min_price", "max_price", "price_below"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise InvalidQuery(f"{name} must be a non-negative number (got {value})")
-        if (
-            self.min_price is not None
-            and self.max_price is not None
-            and self.min_price > self.max_price
-        ):
-            raise InvalidQuery(f"min_price {self.min_price} is above max_price {self.max_price}")
-        if (
-            self.min_price is not None
-            and self.price_below is not None
-            and self.min_price >= self.price_below
-        ):
-            raise InvalidQuery(f"the price range starts at {self.min_price}, not below its end")
+            object.__setattr__(self, "brand", brand_key(self.brand))
 
     @property
     def language(self) -> str | None:
@@ -76,10 +57,3 @@ def brand_key(brand: str) -> str:
     and "cocacola"; "Acme" and "Acme Co" are not, nor "Nestlé" and "Nestle"."""
     folded = unicodedata.normalize("NFKC", brand).casefold()
     return "".join(ch for ch in folded if char_kind(ch) != DELIMITER)
-
-
-def _locale_or_language(value: str) -> str:
-    try:
-        return canonical_locale(value)  # a bare language is a BCP-47 tag too
-    except ValueError as exc:
-        raise InvalidQuery(str(exc)) from None

@@ -38,7 +38,7 @@ from search.api.models import (
     TeiRerankRequest,
 )
 from search.errors import InvalidQuery, LimitExceeded
-from search.query.normalize import normalize_query
+from search.pipeline.request import query_text
 from search.rerank.rerankers import score_texts, sigmoid
 from search.settings import Settings, get_settings
 
@@ -65,7 +65,7 @@ def _scores(
     return score_texts(
         components.reranker,
         components.cache,
-        normalize_query(query),
+        query_text(query),
         texts,
         deadline_ms=settings.api_rerank_deadline_ms,
     )
