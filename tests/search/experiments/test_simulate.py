@@ -41,9 +41,15 @@ QUERIES = [(q["text"], q["locale"]) for q in sample_queries()]
 
 
 def _settings(api_settings: Settings, events_url: str) -> Settings:
-    """The API tests' settings with the events in ``events_url``, in tables of their own."""
+    """The API tests' settings with the events in ``events_url``, in tables of their own, and
+    BM25 recall alone: these tests are about the experiment's statistics over thousands of
+    searches, and the dense leg would only make each of them slower."""
     return api_settings.model_copy(
-        update={"events_url": events_url, "events_table_prefix": f"sim{uuid.uuid4().hex[:8]}_"}
+        update={
+            "events_url": events_url,
+            "events_table_prefix": f"sim{uuid.uuid4().hex[:8]}_",
+            "recall_mode": "bm25",
+        }
     )
 
 
