@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     from catalog.samples import SAMPLE_CATALOG
 
     parser = argparse.ArgumentParser(
-        prog="shelf", description="Multilingual product search: BM25 recall + cross-encoder rerank."
+        prog="shelf",
+        description="Multilingual product search: hybrid recall (BM25 and dense, fused by RRF), "
+        "cross-encoder rerank.",
     )
     parser.add_argument("--version", action="version", version=f"shelf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
