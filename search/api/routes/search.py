@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.middleware.admission import shed_if_behind
 from search.api.models import (
     ERROR_RESPONSES,
@@ -27,7 +27,7 @@ from search.pipeline.request import (
     variant_request,
 )
 from search.query.input_text import FreeText
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 router = APIRouter(tags=["search"])
 
@@ -36,7 +36,7 @@ router = APIRouter(tags=["search"])
 def search(
     request: Request,
     components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
     q: Annotated[FreeText, Query(description="The shopper's query, any language.")],
     locale: Annotated[
         str | None,
