@@ -279,11 +279,12 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
     )
     impression_linger_ms: int = Field(
-        20,
+        200,
         ge=0,
         le=10_000,
         description="How long the impression writer waits for more after the first of a batch "
-        "(bigger batches, fewer writes; events for searches not yet written wait up to this).",
+        "(bigger batches, fewer writes; the routes that read impressions flush the queue "
+        "first, so nothing waits for this).",
     )
     experiments_refresh_s: float = Field(
         5.0,

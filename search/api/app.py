@@ -171,12 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    # Routes read settings through this dependency; tests swap it with dependency_overrides.
-    # Async, as components_of: a sync dependency costs a trip through the thread pool.
-    async def app_settings() -> Settings:
-        return settings
-
-    app.dependency_overrides[get_settings] = app_settings
+    # Routes read these through ``settings_of``; tests swap it with dependency_overrides.
+    app.state.settings = settings
     install_error_handlers(app)
     routers = (
         routes_search,

@@ -21,6 +21,7 @@ from search.pipeline.service import SearchService
 from search.recall import Recall
 from search.rerank.cache import ScoreCache
 from search.rerank.rerankers import Reranker
+from search.settings import Settings
 from search.suggest.service import Suggestions
 from search.synonyms.model import SynonymSet
 from search.synonyms.store import SynonymStore
@@ -56,6 +57,14 @@ class Components:
         """The default model's reranker (``build_components`` makes sure there is one)."""
         assert self.service.reranker is not None
         return self.service.reranker
+
+
+async def settings_of(request: Request) -> Settings:
+    """Dependency: the settings ``create_app`` was given (tests swap them with
+    ``app.dependency_overrides[settings_of]``). Not ``get_settings`` overridden app-wide: any
+    override makes FastAPI rebuild every route's dependencies on every request."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def components_of(request: Request) -> Components:

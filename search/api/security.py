@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
+from search.api.components import settings_of
 from search.errors import NotConfigured, Unauthorized
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 
 def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -28,7 +29,7 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
 
 
 def require_api_key(
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:

@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 from search.analytics.queries import QueryList
 from search.analytics.reports import SqlStore, daily, one_query, query_list
 from search.analytics.window import Window, check_limit, make_window
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.models import ERROR_RESPONSES
 from search.api.security import require_api_key
 from search.query.input_text import FreeText
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 router = APIRouter(tags=["analytics"])
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -107,7 +107,7 @@ def _window(locale: LocaleParam = None, start: FromParam = None, to: ToParam = N
 
 
 Store = Annotated[Components, Depends(components_of)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 AskedWindow = Annotated[Window, Depends(_window)]
 
 

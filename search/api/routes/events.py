@@ -20,14 +20,14 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import TypeAdapter, ValidationError
 
 from catalog.product import describe_validation_error
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.models import ERROR_RESPONSES, EventIn, EventsOut, RejectedEvent
 from search.api.security import require_api_key
 from search.errors import InvalidQuery, LimitExceeded
 from search.events.log import Event
 from search.metrics import EVENTS_STORED
 from search.query.input_text import first_control_character
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 router = APIRouter(tags=["events"])
 
@@ -51,7 +51,7 @@ _BODY_SCHEMA = {"anyOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEM
 def post_events(
     body: Annotated[Any, Body()],
     components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
 ) -> EventsOut:
     """Store one event or a batch. Each must match the schema and name the ``request_id`` of a
     search this server answered; those that do not are rejected one by one (listed in

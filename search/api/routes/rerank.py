@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.middleware.limits import check_query_text
 from search.api.models import (
     ERROR_RESPONSES,
@@ -40,7 +40,7 @@ from search.api.models import (
 from search.errors import InvalidQuery, LimitExceeded
 from search.pipeline.request import query_text
 from search.rerank.rerankers import score_texts, sigmoid
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 router = APIRouter(tags=["rerank"])
 
@@ -165,7 +165,7 @@ def rerank_tei(body: TeiRerankRequest, components: Components, settings: Setting
 def rerank(
     body: CohereRerankRequest | TeiRerankRequest,
     components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
 ) -> CohereRerankResponse | list[TeiRank]:
     """Rank texts against a query with the search model (Cohere-style or TEI-style body)."""
     if isinstance(body, TeiRerankRequest):
@@ -179,7 +179,7 @@ def _add_cohere_route(version: str, clients: str) -> None:
     def rerank_cohere_versioned(
         body: CohereRerankRequest,
         components: Annotated[Components, Depends(components_of)],
-        settings: Annotated[Settings, Depends(get_settings)],
+        settings: Annotated[Settings, Depends(settings_of)],
     ) -> CohereRerankResponse:
         return rerank_cohere(body, components, settings, version=version)
 

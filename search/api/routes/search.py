@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.middleware.admission import shed_if_behind
 from search.api.models import (
     ERROR_RESPONSES,
@@ -27,7 +27,7 @@ from search.pipeline.request import (
     variant_request,
 )
 from search.query.input_text import FreeText
-from search.settings import Settings, get_settings
+from search.settings import Settings
 
 router = APIRouter(tags=["search"])
 
@@ -36,7 +36,7 @@ router = APIRouter(tags=["search"])
 def search(
     request: Request,
     components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
     q: Annotated[FreeText, Query(description="The shopper's query, any language.")],
     locale: Annotated[
         str | None,
@@ -102,7 +102,7 @@ def search(
         str | None,
         Query(description="A price facet value: LOW-HIGH (LOW <= price < HIGH) or LOW-."),
     ] = None,
-) -> SearchOut:
+) -> Response:
     """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
     shed_if_behind(request, settings)
     asked = parse_search_request(
@@ -143,7 +143,10 @@ def search(
                 result_count=result.total,
             )
         )
-    return SearchOut(
+    # Serialised here, in the worker thread: returned as a model, FastAPI would validate it
+    # against response_model again and dump it in a second trip through the thread pool.
+    # response_model stays on the route for the OpenAPI schema.
+    out = SearchOut(
         request_id=request_id,
         experiment=assignment.experiment_id,
         variant=assignment.variant,
@@ -177,3 +180,4 @@ def search(
         model=result.model,
         timings_ms=result.timings_ms,
     )
+    return Response(out.model_dump_json(), media_type="application/json")

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from catalog.locales import canonical_locale, language_of
-from search.api.components import Components, components_of
+from search.api.components import Components, components_of, settings_of
 from search.api.middleware.limits import check_query_text
 from search.api.models import ERROR_RESPONSES
 from search.errors import InvalidQuery, LimitExceeded
 from search.query.input_text import FreeText
-from search.settings import Settings, get_settings
+from search.settings import Settings
 from search.suggest.service import SuggestSnapshot
 
 router = APIRouter(tags=["suggest"])
@@ -48,7 +48,7 @@ class SuggestOut(BaseModel):
 @router.get("/suggest", response_model=SuggestOut, responses=ERROR_RESPONSES)
 async def suggest(
     components: Annotated[Components, Depends(components_of)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
     q: Annotated[
         FreeText,
         Query(

@@ -53,7 +53,24 @@ class LexicalQueries:
     ) -> tuple[tantivy.Query, tuple[Correction, ...]]:
         """The query's terms (``_text_query``), or, when ``lexical`` adds some, those OR the
         corrections of the words the index does not hold (``TYPO_WEIGHT``) OR each synonym
-        phrase, all its words required (``SYNONYM_WEIGHT``); and the corrections made."""
+        phrase, all its words required (``SYNONYM_WEIGHT``); and the corrections made.
+        Remembered until the index changes: one search asks for the same query for its BM25
+        leg, its match count, and each facet group and page."""
+        # The part weight is read at build time (a tuned value must not serve a stale query).
+        analysed = None if analyze_as is None else tuple(analyze_as)
+        key = ("query", COMPOUND_PART_WEIGHT, query, filters, analysed, lexical)
+        return self.vocabulary.remembered(
+            searcher, key, lambda: self._query(searcher, query, filters, analyze_as, lexical)
+        )
+
+    def _query(
+        self,
+        searcher: tantivy.Searcher,
+        query: str,
+        filters: SearchFilters,
+        analyze_as: Sequence[str] | None,
+        lexical: LexicalOptions | None,
+    ) -> tuple[tantivy.Query, tuple[Correction, ...]]:
         languages, terms = searchable_terms(query, filters, analyze_as)
         corrections: tuple[Correction, ...] = ()
         if lexical is not None and lexical.typos:

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search.api.app import Components
-from search.settings import Settings, get_settings
+from search.api.components import settings_of
+from search.settings import Settings
 from tests.search.api.conftest import auth
 
 
@@ -151,14 +152,13 @@ def test_without_a_configured_key_events_are_refused_saying_to_set_it(
     client: TestClient, api_settings: Settings
 ) -> None:
     app = client.app
-    previous = app.dependency_overrides[get_settings]  # type: ignore[attr-defined]
-    app.dependency_overrides[get_settings] = lambda: api_settings.model_copy(  # type: ignore[attr-defined]
+    app.dependency_overrides[settings_of] = lambda: api_settings.model_copy(  # type: ignore[attr-defined]
         update={"api_key": None}
     )
     try:
         response = client.post("/events", json=_event(_search(client)), headers=auth())
     finally:
-        app.dependency_overrides[get_settings] = previous  # type: ignore[attr-defined]
+        del app.dependency_overrides[settings_of]  # type: ignore[attr-defined]
     assert response.status_code == 503
     assert "SHELF_API_KEY" in response.json()["error"]["message"]
 
