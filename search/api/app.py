@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -158,10 +159,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reserve_threads(settings)  # a thread for every search admission lets in
         components = build_components(settings)
         app.state.components = components
+        # Everything built so far (the models, the index, the tokenisers: about half a million
+        # objects) lives as long as the server. Frozen, the collector stops walking it: a full
+        # collection of that heap paused one search for 0.4 s here, at p99 under load.
+        gc.collect()
+        gc.freeze()
         log.info("shelf api ready", extra={"recall_backend": settings.recall_backend})
         try:
             yield
         finally:
+            gc.unfreeze()
             close_components(components)
 
     app = FastAPI(
