@@ -85,6 +85,7 @@ class TrainingData:
     groups: list[QueryGroup]
     skipped: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    recall_modes: list[str] = field(default_factory=list)
 
     def merged(self, other: TrainingData) -> TrainingData:
         """This data followed by ``other``'s queries."""
@@ -97,6 +98,7 @@ class TrainingData:
             groups,
             {**self.skipped, **other.skipped},
             [*self.sources, *other.sources],
+            sorted({*self.recall_modes, *other.recall_modes}),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -110,6 +112,7 @@ class TrainingData:
             "languages": dict(sorted(Counter(g.language for g in self.groups).items())),
             "skipped_queries": len(self.skipped),
             "sources": self.sources,
+            "recall_modes": self.recall_modes,
         }
 
 
@@ -145,6 +148,7 @@ def collect_training_data(
     groups: list[QueryGroup] = []
     skipped: dict[str, str] = {}
     start = 0
+    modes: set[str] = set()
     judged_queries = [q for q in queries if qrels.get(q.query_id)]
     for query in tqdm(judged_queries, desc="ranker features", unit="query", file=sys.stderr,
                       disable=not progress):  # fmt: skip
@@ -180,6 +184,7 @@ def collect_training_data(
             else language_of(response.language).code
         )
         size = len(trace.product_ids)
+        modes.add(response.recall_mode)
         rows.append(trace.features)
         labels.extend(max(grades.get(pid, 0), 0) for pid in trace.product_ids)
         groups.append(
@@ -206,8 +211,9 @@ def collect_training_data(
         )
     features = np.vstack(rows) if rows else np.zeros((0, len(FEATURES)), dtype=np.float32)
     return TrainingData(
-        features, np.array(labels, dtype=np.int32), groups, skipped, [source] if source else []
-    )
+        features, np.array(labels, dtype=np.int32), groups, skipped,
+        [source] if source else [], sorted(modes),
+    )  # fmt: skip
 
 
 def split_families(
@@ -247,6 +253,7 @@ class TrainedRanker:
     model_text: str
     params: dict[str, Any]
     card: dict[str, Any]
+    recall_modes: list[str] = field(default_factory=lambda: ["hybrid"])
 
     def save(self, out_dir: Path) -> Path:
         """Write ``model.txt`` and ``ranker.json`` into ``out_dir`` (created); returns it."""
@@ -261,6 +268,7 @@ class TrainedRanker:
             "feature_version": FEATURE_VERSION,
             "features": list(FEATURES),
             "params": self.params,
+            "recall_modes": self.recall_modes,
             "card": self.card,
         }
         text = json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
@@ -337,7 +345,9 @@ def train_ranker(
         else None,
         "importance": _importance(booster),
     }
-    return TrainedRanker(booster.model_to_string(), _jsonable(settings), card)
+    return TrainedRanker(
+        booster.model_to_string(), _jsonable(settings), card, data.recall_modes or ["hybrid"]
+    )
 
 
 def cross_validated_rounds(

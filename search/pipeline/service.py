@@ -184,12 +184,14 @@ class SearchService:
         Raises ``InvalidQuery`` for a query with no searchable words or a recall mode without
         its model, ``EmbeddingMismatch`` when the index's vectors come from another model."""
         config = self.config
-        ranker = config.ranker if request.relevance else None
-        learned = request.relevance and (ranker is not None or trace is not None)
         timer = StageTimer()
         with timer("understand"):
             plan = self.understand(request, timer)
             merch = self._merchandising(request, plan, now)
+        ranker = config.ranker
+        if ranker is not None and not (request.relevance and ranker.orders(plan.mode)):
+            ranker = None  # another sort, or a recall mode it was not trained in
+        learned = request.relevance and (ranker is not None or trace is not None)
         window = request.window(config.recall_k)
         with timer("recall"):
             legs = self.recall.search_legs(

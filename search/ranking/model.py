@@ -42,6 +42,9 @@ class LearnedRanker:
         digest = hashlib.sha256(model_text.encode()).hexdigest()[:10]
         self.version = f"f{meta.get('feature_version', FEATURE_VERSION)}-{digest}"
         self.features: tuple[str, ...] = tuple(meta.get("features", ()))
+        # The recall modes its training queries ran in: its features mean what it learned there
+        # only (a model trained on hybrid candidates has never seen a missing cosine everywhere).
+        self.recall_modes: tuple[str, ...] = tuple(meta.get("recall_modes", ("hybrid",)))
 
     @property
     def card(self) -> dict[str, Any]:
@@ -77,6 +80,10 @@ class LearnedRanker:
                 f"{CARD_FILE} lists {len(FEATURES)}: the two files do not belong together"
             )
         return ranker
+
+    def orders(self, recall_mode: str) -> bool:
+        """Whether it orders searches in ``recall_mode`` (the modes it was trained in)."""
+        return recall_mode in self.recall_modes
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """One score per row of ``features`` (shape (n, len(FEATURES))): higher ranks first."""

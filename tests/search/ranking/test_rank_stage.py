@@ -58,6 +58,18 @@ def test_the_ranker_changes_the_order_and_none_gives_the_fused_order(
     assert changed >= 2
 
 
+@pytest.mark.parametrize("recall", ["bm25", "dense"])
+def test_a_recall_mode_the_ranker_was_not_trained_in_keeps_its_own_order(
+    service: SearchService, recall: str
+) -> None:
+    text, lang = QUERIES[1]
+    request = search_request(text, lang=lang, recall=recall, size=20)
+    result = service.search(request)
+    assert result.ranker is None and "ranker" not in result.timings_ms
+    fused = service.with_config(ranker=None).search(request)
+    assert [i.product_id for i in result.items] == [i.product_id for i in fused.items]
+
+
 def test_the_ranker_orders_with_rerank_off_and_sees_past_the_window(
     service: SearchService,
 ) -> None:
