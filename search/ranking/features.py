@@ -33,7 +33,7 @@ from search.recall.lexical import Correction, query_words
 from search.recall.plan import QueryPlan
 
 # Bump when a feature's meaning changes: a model trained on other features is refused.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 FEATURES: tuple[str, ...] = (
     "bm25",  # the lexical leg's BM25 score (0: not found by it)
@@ -51,6 +51,7 @@ FEATURES: tuple[str, ...] = (
     "text_coverage",  # ... in the bullets and description
     "coverage",  # ... anywhere in the product
     "weighted_coverage",  # coverage weighted by each word's rarity among the candidates
+    "coverage_gap",  # the best weighted coverage among the candidates minus this one's
     "title_phrase",  # the whole query (normalised) occurs in the title
     "number_agreement",  # share of the query's numbers in the product (NaN: none asked)
     "unit_agreement",  # share of the query's number+unit pairs in the product (NaN: none)
@@ -328,7 +329,11 @@ def candidate_features(
         document_frequency = bits.sum(axis=0)
         weights = np.log((n + 1.0) / (document_frequency + 0.5))
         weights = np.maximum(weights, 0.0) + 1e-3
-        rows[:, INDEX["weighted_coverage"]] = bits @ weights / weights.sum()
+        weighted = bits @ weights / weights.sum()
+        rows[:, INDEX["weighted_coverage"]] = weighted
+        # Query-level: whether any candidate holds the query's words at all (when none does,
+        # as across languages, the dense leg is what is left to trust).
+        rows[:, INDEX["coverage_gap"]] = weighted.max() - weighted
     rows[:, INDEX["title_phrase"]] = [
         1.0 if query.phrase and query.phrase in p.title_text else 0.0 for p in products
     ]
