@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHELF_DATA_DIR ?= .shelf
 export SHELF_DATA_DIR
 
-.PHONY: install demo test lint services bench clean docs
+.PHONY: install demo test lint services bench clean docs ranker
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install $(SHELF_DATA_DIR)/test-model/config.json
 # tests/test_docs.py fails when they are stale.
 docs: install
 	$(BIN)/python docs/generate_reference.py
+
+# The default learned ranker (search/ranking/default/), trained on half of the sample judged
+# queries; prints nDCG@10 against ranker=none on the held-out half and on every query.
+ranker: install
+	OMP_NUM_THREADS=1 $(BIN)/python -m search.learning.build_default
 
 lint: install
 	$(BIN)/ruff check search workers catalog tests bench
@@ -63,6 +68,7 @@ bench: install services
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.celery_wait
 	$(BIN)/python -m bench.hybrid
+	$(BIN)/python -m bench.ranker
 	$(BIN)/python -m bench.facets
 	$(BIN)/python -m bench.suggest
 	$(BIN)/python -m bench.rerank_throughput --model-dir $(SHELF_DATA_DIR)/bench-model

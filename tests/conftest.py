@@ -36,6 +36,9 @@ def _fresh_settings(
     monkeypatch.setenv("SHELF_DATA_DIR", str(tmp_path / "shelf-data"))
     monkeypatch.setenv("SHELF_EMBED_CACHE", str(embed_cache_path))
     monkeypatch.setenv("SHELF_EMBED_THREADS", "1")
+    # Tests pin the fused (recall) order unless they ask for a learned ranker themselves
+    # (tests/search/ranking/, the one-path test): the shipped default would reorder them.
+    monkeypatch.setenv("SHELF_RANKER", "none")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -177,4 +180,5 @@ def api_settings(api_data_dir: Path, test_model_dir: Path) -> Settings:
         rerank_device="cpu",
         score_cache="memory",
         api_key=API_KEY,  # type: ignore[arg-type]
+        ranker="none",  # the fused order the API tests pin (see _fresh_settings)
     )

@@ -57,6 +57,12 @@ PLANTED = [
         "search.analytics._probe_sibling -> search.suggest",
     ),
     (
+        "the learned ranker's features import the pipeline that calls them",
+        {"search/ranking/_probe_up.py": "import search.pipeline\n"},
+        LAYERS,
+        "search.ranking._probe_up -> search.pipeline",
+    ),
+    (
         "a new package of search has no layer",
         {"search/_probe_new/__init__.py": ""},
         LAYERS,

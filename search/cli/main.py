@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("judgments", help=judgments_help, description=judgments_help)
     )
 
+    from search.cli.ranker import add_ranker_commands
+
+    ranker_help = "The learned ranker: train one on judged queries."
+    add_ranker_commands(commands.add_parser("ranker", help=ranker_help, description=ranker_help))
+
     from search.cli.experiments import add_experiments_commands
 
     experiments_help = "A/B experiments: create, start, stop, report, simulate."

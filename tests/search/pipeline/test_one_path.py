@@ -1,7 +1,8 @@
 """One path: ``shelf eval``, ``shelf search --json`` and ``GET /search`` rank the same products
 in the same order for the same query, settings and index, with a stored merchandising rule (a
 pin and a hide) and the dense match floor applied. A real tantivy index with the bundled
-embedding model's vectors, a real SQLite event store, rerank off on all three."""
+embedding model's vectors, a real SQLite event store, rerank off on all three, the shipped
+learned ranker ordering them."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def shop(
         "SHELF_RECALL_K": str(RECALL_K),
         "SHELF_DENSE_MATCH_MIN_SIMILARITY": "0.3",
         "SHELF_EMBED_IN_BACKGROUND": "false",
+        "SHELF_RANKER": "default",  # the shipped learned ranker orders all three
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -53,6 +55,7 @@ def _cli_ids(capsys: pytest.CaptureFixture[str]) -> list[str]:
     out = _cli(capsys, "search", QUERY["text"], "--lang", QUERY["locale"], "--no-rerank",
                "--k", str(K), "--json")  # fmt: skip
     found = json.loads(out)
+    assert found["ranker"].startswith("default@")  # the learned ranker ordered them
     return [item["product_id"] for item in found["items"]]
 
 
@@ -74,6 +77,7 @@ def _http_ids() -> list[str]:
             params={"q": QUERY["text"], "lang": QUERY["locale"], "rerank": "false", "k": K},
         )
     assert response.status_code == 200, response.text
+    assert response.json()["ranker"].startswith("default@")
     return [item["product_id"] for item in response.json()["items"]]
 
 
