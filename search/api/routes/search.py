@@ -141,6 +141,7 @@ def search(
                 page=asked.page,
                 sort=asked.sort,
                 result_count=result.total,
+                ts=components.clock(),
             )
         )
     # Serialised here, in the worker thread: returned as a model, FastAPI would validate it
