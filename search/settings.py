@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         description="`shelf serve` embeds products that lack a vector in a background thread.",
     )
 
+    ranker: str = Field(
+        "default",
+        description="The learned ranker that orders the candidates: 'default' (shipped with "
+        "Shelf, trained on its sample judgments), 'none' (the fused order) or a directory "
+        "written by `shelf ranker train`.",
+    )
     rerank_mode: Literal["local", "celery"] = Field(
         "local",
         description="'local': the reranking model in the search process; 'celery': rerank tasks "

@@ -34,13 +34,19 @@ def add_eval_arguments(evaluate: argparse.ArgumentParser) -> None:
         choices=["bm25", "dense", "hybrid"],
         help="recall legs (default: SHELF_RECALL_MODE, hybrid; bm25 with SHELF_EMBED_MODEL=none)",
     )
+    evaluate.add_argument(
+        "--ranker",
+        metavar="default|none|DIR",
+        help="the learned ranker that orders the candidates (default: SHELF_RANKER)",
+    )
     evaluate.add_argument("--run-out", type=Path, help="write the ranking in TREC run format")
     evaluate.add_argument(
         "--compare",
         nargs=2,
         metavar=("A", "B"),
         help="two configurations side by side, each "
-        "'recall=bm25|dense|hybrid,rerank=on|off,recall_k=N' or 'run=FILE'",
+        "'recall=bm25|dense|hybrid,rerank=on|off,recall_k=N,ranker=default|none|DIR' or "
+        "'run=FILE'",
     )
 
 
@@ -80,7 +86,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     recall = args.recall or (
         "bm25" if settings.embed_model.lower() == "none" else settings.recall_mode
     )
-    default = EvalConfig(rerank=not args.no_rerank, recall_k=recall_ks[0], recall=recall)
+    default = EvalConfig(
+        rerank=not args.no_rerank, recall_k=recall_ks[0], recall=recall, ranker=args.ranker
+    )
     if args.compare:
         configs = [parse_config(spec, default) for spec in args.compare]
     else:

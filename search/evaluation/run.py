@@ -24,6 +24,7 @@ from search.evaluation.trec import Run, read_run
 from search.pipeline.request import MAX_K, RECALL_MODES, search_request
 from search.pipeline.service import SearchService, make_service
 from search.pipeline.stored_rules import StoredRules, read_stored_rules
+from search.ranking.model import load_ranker
 from search.recall import Recall
 from search.recall.factory import make_recall
 from search.results.items import SearchItem
@@ -34,31 +35,39 @@ OnQuery = Callable[[], None]
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """One way of ranking: the search service with or without reranking at a recall K, or a
-    run file."""
+    """One way of ranking: the search service with or without reranking at a recall K, with
+    a learned ranker (``SHELF_RANKER``'s values; None: the configured one), or a run file."""
 
     rerank: bool
     recall_k: int
     run_file: Path | None = None
     recall: str = "bm25"  # the recall legs: bm25, dense or hybrid
+    ranker: str | None = None  # default, none or a directory; None: SHELF_RANKER's
 
     @property
     def label(self) -> str:
-        """How reports name it: ``bm25 K=50``, ``hybrid+rerank K=100``, ``run old.trec``."""
+        """How reports name it: ``bm25 K=50``, ``hybrid+rerank K=100``, ``run old.trec``,
+        ``hybrid K=50 ranker=none``."""
         if self.run_file is not None:
             return f"run {self.run_file.name}"
-        return f"{self.recall}{'+rerank' if self.rerank else ''} K={self.recall_k}"
+        ranker = f" ranker={self.ranker}" if self.ranker is not None else ""
+        return f"{self.recall}{'+rerank' if self.rerank else ''} K={self.recall_k}{ranker}"
 
     @property
     def tag(self) -> str:
-        """The TREC run tag (one word): ``shelf-bm25-k50``, ``shelf-hybrid-rerank-k100``."""
-        return f"shelf-{self.recall}{'-rerank' if self.rerank else ''}-k{self.recall_k}"
+        """The TREC run tag (one word): ``shelf-bm25-k50``, ``shelf-hybrid-rerank-k100``,
+        ``shelf-hybrid-k50-ranker-none``."""
+        ranker = ""
+        if self.ranker is not None:
+            ranker = "-ranker-" + "".join(c if c.isalnum() else "_" for c in Path(self.ranker).name)
+        return f"shelf-{self.recall}{'-rerank' if self.rerank else ''}-k{self.recall_k}{ranker}"
 
 
 def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
-    """A configuration from ``rerank=on|off``, ``recall=bm25|dense|hybrid``, ``recall_k=N``
-    (comma-joined) or ``run=FILE``."""
+    """A configuration from ``rerank=on|off``, ``recall=bm25|dense|hybrid``, ``recall_k=N``,
+    ``ranker=default|none|DIR`` (comma-joined) or ``run=FILE``."""
     rerank, recall_k, run_file, recall = default.rerank, default.recall_k, None, default.recall
+    ranker = default.ranker
     for part in filter(None, (p.strip() for p in spec.split(","))):
         key, sep, value = part.partition("=")
         key, value = key.strip().replace("-", "_"), value.strip()
@@ -72,13 +81,17 @@ def parse_config(spec: str, default: EvalConfig) -> EvalConfig:
             recall_k = int(value)
         elif key == "run":
             run_file = Path(value)
+        elif key == "ranker":
+            ranker = value
         else:
             raise EvaluationInputError(
                 f"cannot read the configuration {spec!r} at {part!r}: use rerank=on|off, "
-                f"recall={'|'.join(RECALL_MODES)}, recall_k=N (1-{MAX_K}) or run=FILE, e.g. "
-                "'recall=hybrid,rerank=on,recall_k=100'"
+                f"recall={'|'.join(RECALL_MODES)}, recall_k=N (1-{MAX_K}), "
+                "ranker=default|none|DIR or run=FILE, e.g. 'recall=hybrid,rerank=on,recall_k=100'"
             )
-    return EvalConfig(rerank=rerank, recall_k=recall_k, run_file=run_file, recall=recall)
+    return EvalConfig(
+        rerank=rerank, recall_k=recall_k, run_file=run_file, recall=recall, ranker=ranker
+    )
 
 
 @dataclass
@@ -247,7 +260,10 @@ def evaluate_configs(
             )
             try:
                 for config in searched:
-                    by_config[config] = rank_queries(service, queries, config, on_query)
+                    ranked_by = service
+                    if config.ranker is not None:
+                        ranked_by = service.with_config(ranker=load_ranker(config.ranker))
+                    by_config[config] = rank_queries(ranked_by, queries, config, on_query)
             finally:  # the index is closed by catalog_index; stop the model's thread here
                 if service.reranker is not None:
                     service.reranker.close()

@@ -15,6 +15,8 @@ from search.settings import Settings
 
 if TYPE_CHECKING:
     from search.merchandising.apply import RuleSet
+    from search.ranking.features import PriorSource
+    from search.ranking.model import LearnedRanker
     from search.synonyms.model import SynonymSet
 
 RecallMode = Literal["bm25", "dense", "hybrid"]
@@ -26,7 +28,9 @@ class SearchConfig:
     """How the service searches: recall mode, fusion, the rerank window (``recall_k``), the
     rerank text length (characters) and deadline (ms), the dense match floor (cosine) and cap,
     typo tolerance, the price facet's edges and the most values a facet lists; ``synonyms`` and
-    ``rules`` give the rules in force (called once per search: a refreshed snapshot)."""
+    ``rules`` give the rules in force (called once per search: a refreshed snapshot);
+    ``ranker`` orders the candidates in relevance order (None: the fused order) and ``priors``
+    gives its popularity and CTR features (None: missing)."""
 
     recall_mode: RecallMode = "hybrid"
     fusion: FusionWeights = field(default_factory=FusionWeights)
@@ -40,6 +44,8 @@ class SearchConfig:
     max_facet_values: int = 100
     synonyms: Callable[[], SynonymSet] | None = None
     rules: Callable[[], RuleSet | None] | None = None
+    ranker: LearnedRanker | None = None
+    priors: PriorSource | None = None
 
 
 # Each configuration field and the setting (``SHELF_`` + its name in capitals) it comes from.

@@ -3,7 +3,13 @@ stages in order, each timed by the runner itself:
 
 understand (languages, synonyms, typos, the query vector: ``dense``) -> recall (the legs) ->
 fuse (RRF) -> match_set (neighbours, pins, total, facets) -> rank (score cache, model within the
-deadline: ``rerank``) -> rules (hide, pin, boost) -> page.
+deadline: ``rerank``; the learned ranker's features and scores: ``ranker``) -> rules (hide, pin,
+boost) -> page.
+
+With a learned ranker, the rank stage orders the candidates of both legs (up to twice the
+window: a product the dense leg alone found, deep in the fused order, can still come first) and
+keeps the window's best; the match set, its total and facets are the same as without one, and
+the rest of the answer follows in fused order.
 
 ``GET /search``, ``shelf search``, ``shelf eval``, ``shelf demo``, the experiment variants and
 the benchmarks all call ``SearchService.search``, so what is measured is what is served.
@@ -25,6 +31,7 @@ from search.pipeline.config import SearchConfig, search_config
 from search.pipeline.request import SearchRequest
 from search.pipeline.understand import QueryUnderstanding
 from search.query.languages import known_languages, reported_language
+from search.ranking.features import RankTrace, candidate_features
 from search.recall import Recall
 from search.recall.facets import FacetCounts
 from search.recall.fusion import fuse_legs
@@ -32,7 +39,7 @@ from search.recall.lexical import Correction, SynonymUse
 from search.recall.plan import QueryPlan
 from search.rerank.cache import NoScoreCache, ScoreCache
 from search.rerank.rerankers import Reranker
-from search.results.head import HeadScores, rank_head, score_head
+from search.results.head import HeadScores, learned_head, rank_head, score_head
 from search.results.items import SearchItem
 from search.results.pages import ruled_head
 from search.results.result_set import answer_page, match_set
@@ -56,7 +63,8 @@ class SearchResult:
     products the dense leg cannot find yet and the operator's ``notice``, the lexical leg's
     corrections, synonyms and did-you-mean; the answer's ``total`` (``total_exact`` False: a
     lower bound), the page, its size, the sort, whether more follows, the facet counts and the
-    merchandising rules the query met."""
+    merchandising rules the query met; ``ranker``: the learned ranker that ordered the head
+    (``name@version``; None: the fused or cross-encoder order)."""
 
     query: str
     items: list[SearchItem]
@@ -84,6 +92,7 @@ class SearchResult:
     has_more: bool = False
     facets: FacetCounts = field(default_factory=dict)
     rules: tuple[str, ...] = ()
+    ranker: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -162,12 +171,21 @@ class SearchService:
             request.query, filters, mode, analyze_as, detected, vector, status, notice, lexical
         )
 
-    def search(self, request: SearchRequest, *, now: dt.datetime | None = None) -> SearchResult:
+    def search(
+        self,
+        request: SearchRequest,
+        *,
+        now: dt.datetime | None = None,
+        trace: RankTrace | None = None,
+    ) -> SearchResult:
         """The page ``request`` asks for, through every stage in order (merchandising rules
-        matched at ``now``, default the clock). Raises ``InvalidQuery`` for a query with no
-        searchable words or a recall mode without its model, ``EmbeddingMismatch`` when the
-        index's vectors come from another model."""
+        matched at ``now``, default the clock). ``trace`` (relevance order only) receives the
+        learned ranker's candidates and features, computed even without a ranker (training).
+        Raises ``InvalidQuery`` for a query with no searchable words or a recall mode without
+        its model, ``EmbeddingMismatch`` when the index's vectors come from another model."""
         config = self.config
+        ranker = config.ranker if request.relevance else None
+        learned = request.relevance and (ranker is not None or trace is not None)
         timer = StageTimer()
         with timer("understand"):
             plan = self.understand(request, timer)
@@ -179,9 +197,11 @@ class SearchService:
                 filters=plan.filters, analyze_as=plan.analyze_as, lexical=plan.lexical,
             )  # fmt: skip
         with timer("fuse"):
-            fused = fuse_legs(
-                legs.bm25, legs.dense, config.fusion, match_floor=config.match_floor, limit=window
-            )
+            pooled = fuse_legs(
+                legs.bm25, legs.dense, config.fusion, match_floor=config.match_floor,
+                limit=2 * window if learned else window,
+            )  # fmt: skip
+            fused = pooled[:window]
         with timer("match_set"):
             matched = match_set(
                 self.recall, plan, merch, found=bool(fused), relevance=request.relevance,
@@ -197,7 +217,24 @@ class SearchService:
                         text_max_chars=config.rerank_text_max_chars,
                         deadline_ms=config.deadline_ms,
                     )  # fmt: skip
-            ranked = rank_head(fused, scores.scores, window, request.blend, plan.mode)
+            ranked_by = None
+            if learned and pooled:
+                with timer("ranker"):
+                    model_scores = None
+                    if scores.scores is not None:  # the unscored rest: missing, not zero
+                        model_scores = [*scores.scores, *[None] * (len(pooled) - len(fused))]
+                    ids = [f.hit.product.id for f in pooled]
+                    priors = config.priors.priors(plan.text, ids) if config.priors else None
+                    features = candidate_features(
+                        plan, pooled, model_scores, corrections=legs.corrections, priors=priors
+                    )
+                    if trace is not None:
+                        trace.product_ids, trace.features = ids, features
+                    if ranker is not None:
+                        ranked = learned_head(pooled, ranker.score(features), model_scores, window)
+                        ranked_by = ranker.label
+            if ranked_by is None:
+                ranked = rank_head(fused, scores.scores, window, request.blend, plan.mode)
         with timer("rules"):
             head = ruled_head(ranked, merch, [pin[1] for pin in matched.pins], self.recall)
         with timer("page"):
@@ -211,7 +248,7 @@ class SearchService:
         return SearchResult(
             query=plan.text,
             items=page.items,
-            candidates=len(fused),
+            candidates=len(pooled) if ranked_by else len(fused),
             language=reported_language(plan.text, plan.analyze_as),
             language_detected=plan.detected,
             reranked=scores.scored > 0,
@@ -235,6 +272,7 @@ class SearchService:
             has_more=page.has_more,
             facets=matched.facets,
             rules=merch.rules,
+            ranker=ranked_by,
         )
 
     def _merchandising(
@@ -279,8 +317,10 @@ def make_service(
     rules: Callable[[], RuleSet | None] | None = None,
 ) -> SearchService:
     """The service the settings describe: its recall backend (or ``recall``), embedding model
-    (or ``embedder``), score cache and (if asked for) reranker, configured by ``search_config``;
+    (or ``embedder``), score cache, (if asked for) reranker and learned ranker
+    (``SHELF_RANKER``), configured by ``search_config``;
     ``synonyms`` and ``rules`` give the rules to apply."""
+    from search.ranking.model import load_ranker
     from search.recall.factory import make_recall
     from search.rerank.cache import make_score_cache
     from search.rerank.rerankers import make_reranker
@@ -290,7 +330,9 @@ def make_service(
 
         embedder = make_embedder(settings)
     cache = make_score_cache(settings)
-    config = dataclasses.replace(search_config(settings), synonyms=synonyms, rules=rules)
+    config = dataclasses.replace(
+        search_config(settings), synonyms=synonyms, rules=rules, ranker=load_ranker(settings.ranker)
+    )
     return SearchService(
         recall or make_recall(settings),
         make_reranker(settings, cache) if rerank else None,

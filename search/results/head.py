@@ -1,15 +1,20 @@
-"""The rank stage: the reranked head of the answer.
+"""The rank stage: the ranked head of the answer.
 
 The fused candidates (the first ``recall_k``) are scored by the cross-encoder (the score cache
 first, then the model within the deadline) and ordered by their final score; unscored
-candidates follow in recall order. Ties break by recall rank, and recall breaks its own by
-product id, so the same input always gives the same order.
+candidates follow in recall order. With a learned ranker (``learned_head``), its score orders
+the candidates of both legs instead, and the cross-encoder's is one of its features. Ties break
+by recall rank, and recall breaks its own by product id, so the same input always gives the
+same order.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from catalog.text import rerank_text
 from search.recall import RecallHit
@@ -108,6 +113,31 @@ def rank_head(
             rerank_score=None if scores is None else scores[i],
             final_score=final[i],
             dense_score=hits[i].dense_score,
+            bm25_rank=fused[i].bm25_rank,
+            dense_rank=fused[i].dense_rank,
+        )
+        for position, i in enumerate(order, start=1)
+    ]
+
+
+def learned_head(
+    fused: list[FusedHit],
+    learned: Sequence[float] | np.ndarray,
+    scores: list[float | None] | None,
+    k: int,
+) -> list[SearchItem]:
+    """The top ``k`` of ``fused`` by the learned ranker's score (``learned``: its
+    ``final_score``), ties by fused rank (which breaks its own by product id); ``scores`` are
+    the cross-encoder's, reported as ``rerank_score`` (one feature among others)."""
+    order = sorted(range(len(fused)), key=lambda i: (-learned[i], i))[:k]
+    return [
+        make_item(
+            fused[i].hit.product,
+            position,
+            bm25_score=fused[i].hit.bm25_score,
+            rerank_score=None if scores is None else scores[i],
+            final_score=round(float(learned[i]), 6),
+            dense_score=fused[i].hit.dense_score,
             bm25_rank=fused[i].bm25_rank,
             dense_rank=fused[i].dense_rank,
         )
