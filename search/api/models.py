@@ -158,6 +158,11 @@ class SearchOut(BaseModel):
     scored: int
     cached: int
     model: str | None
+    ranker: str | None = Field(
+        None,
+        description="The learned ranker that ordered the head (name@version); null: the fused "
+        "or cross-encoder order.",
+    )
     timings_ms: dict[str, float]
 
 

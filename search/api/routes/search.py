@@ -119,7 +119,7 @@ def search(
     asked = variant_request(
         asked, recall_k=overrides.recall_k, rerank=overrides.rerank, blend=overrides.blend
     )
-    service = components.variants.service(overrides.model)  # prepared before it ran
+    service = components.variants.service(overrides.model, overrides.ranker)  # prepared
     result = service.search(asked)
     for stage, ms in result.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
@@ -179,6 +179,7 @@ def search(
         scored=result.scored,
         cached=result.cached,
         model=result.model,
+        ranker=result.ranker,
         timings_ms=result.timings_ms,
     )
     return Response(out.model_dump_json(), media_type="application/json")
