@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -38,9 +39,12 @@ log = logging.getLogger(__name__)
 __all__ = ["Components", "build_components", "close_components", "components_of", "create_app"]
 
 
-def build_components(settings: Settings) -> Components:
+def build_components(
+    settings: Settings, *, clock: Callable[[], dt.datetime] | None = None
+) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
-    event store, the impression writer, and the synonym rules' snapshot (loaded)."""
+    event store, the impression writer, and the synonym rules' snapshot (loaded); ``clock``
+    stamps impressions (default: the wall clock; a simulation passes its own)."""
     event_log = make_event_log(settings)
     synonym_store = SynonymStore(
         event_log.engine,
@@ -102,6 +106,7 @@ def build_components(settings: Settings) -> Components:
         embedding=embedding,
         suggestions=suggestions,
         rules=rules,
+        **({} if clock is None else {"clock": clock}),
     )
 
 
@@ -122,8 +127,11 @@ def close_components(components: Components) -> None:
     components.service.close()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The Shelf API for ``settings`` (the environment's when None)."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], dt.datetime] | None = None
+) -> FastAPI:
+    """The Shelf API for ``settings`` (the environment's when None); ``clock`` stamps the
+    searches shown (default: the wall clock; ``bench/learning_loop.py`` simulates two weeks)."""
     from search.api.routes import (
         analytics as routes_analytics,
     )
@@ -157,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reserve_threads(settings)  # a thread for every search admission lets in
-        components = build_components(settings)
+        components = build_components(settings, clock=clock)
         app.state.components = components
         # Everything built so far (the models, the index, the tokenisers: about half a million
         # objects) lives as long as the server. Frozen, the collector stops walking it: a full

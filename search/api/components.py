@@ -6,7 +6,9 @@ import it, and neither imports the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -41,6 +43,8 @@ class Components:
     embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
     suggestions: Suggestions | None = None  # rebuilt in the background, off the path
     rules: RuleBook | None = None  # merchandising rules: managed here, applied to searches
+    # When a search was shown (its impression's time): the wall clock, or a simulation's.
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def recall(self) -> Recall:

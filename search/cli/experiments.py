@@ -26,11 +26,12 @@ from search.settings import Settings
 if TYPE_CHECKING:
     from search.cli.simulate import AppFactory
 
-_OVERRIDE_KEYS = {"rerank", "recall_k", "model", "blend"}
+_OVERRIDE_KEYS = {"rerank", "recall_k", "model", "blend", "ranker"}
 
 
 def parse_variant(text: str) -> dict[str, Any]:
-    """``NAME[:key=value,...]`` (keys: weight, rerank, recall_k, model, blend) as a variant."""
+    """``NAME[:key=value,...]`` (keys: weight, rerank, recall_k, model, blend, ranker) as a
+    variant."""
     name, _, options = text.partition(":")
     variant: dict[str, Any] = {"name": name.strip(), "overrides": {}}
     for option in filter(None, (part.strip() for part in options.split(","))):
@@ -39,10 +40,11 @@ def parse_variant(text: str) -> dict[str, Any]:
         if not sep or key not in _OVERRIDE_KEYS | {"weight"}:
             raise argparse.ArgumentTypeError(
                 f"{option!r} in --variant {text!r}: expected key=value with key one of "
-                "weight, rerank, recall_k, model, blend"
+                "weight, rerank, recall_k, model, blend, ranker"
             )
         target = variant if key == "weight" else variant["overrides"]
-        target[key] = _value(value.strip())
+        # A ranker is a name or a path, never a number or a flag.
+        target[key] = value.strip() if key == "ranker" else _value(value.strip())
     return variant
 
 
@@ -175,8 +177,9 @@ def add_experiments_commands(
         "--variant",
         action="append",
         type=parse_variant,
-        help="NAME[:key=value,...], keys weight, rerank, recall_k, model, blend; repeat for "
-        "each variant, control first (e.g. --variant control:rerank=false --variant rerank)",
+        help="NAME[:key=value,...], keys weight, rerank, recall_k, model, blend, ranker "
+        "(default, none or a directory); repeat for each variant, control first (e.g. "
+        "--variant control:ranker=none --variant trained:ranker=models/ranker-v2)",
     )
     create.add_argument("--traffic", type=float, help="share of users in it, 0-1 (default 1)")
     create.add_argument("--control", help="the baseline variant (default: the first)")

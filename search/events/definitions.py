@@ -43,6 +43,13 @@ class SearchOverrides(BaseModel):
         le=1,
         description="Weight of BM25 in the final score: 0 the model's order, 1 BM25's order.",
     )
+    ranker: Identifier | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="Learned ranker: 'default' (shipped), 'none' (the fused order) or a "
+        "directory written by `shelf ranker train`; loaded when the experiment starts.",
+    )
 
 
 class Variant(BaseModel):

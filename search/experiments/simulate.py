@@ -67,7 +67,7 @@ def run_simulation(
     the report with the truth beside it."""
     headers = {"X-API-Key": api_key}
     experiment = Experiment.model_validate(
-        _ok(client.post("/experiments", json=spec, headers=headers))
+        answer_json(client.post("/experiments", json=spec, headers=headers))
     )
     users = list(users)
     kept = [u for u in users if not is_lost(u, u.variant_in(experiment), truth)]
@@ -76,7 +76,7 @@ def run_simulation(
     started = time.perf_counter()
     events: list[dict[str, Any]] = []
     with (
-        _progress(counts["searches"], "searches") as bar,
+        progress_bar(counts["searches"], "searches") as bar,
         ThreadPoolExecutor(threads) as pool,
     ):
         shopped = pool.map(lambda u: _shop(client, experiment, truth, u), kept)
@@ -85,15 +85,19 @@ def run_simulation(
             counts["outside"] += outside
             bar.update(len(user.searches))
     searches_s = time.perf_counter() - started
-    _note(f"{counts['searches']} searches in {searches_s:.1f} s; posting {len(events)} events")
+    note(f"{counts['searches']} searches in {searches_s:.1f} s; posting {len(events)} events")
     stored = {"sent": len(events), "stored": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(events), batch):
-        answer = _ok(client.post("/events", json=events[start : start + batch], headers=headers))
+        answer = answer_json(
+            client.post("/events", json=events[start : start + batch], headers=headers)
+        )
         for key in ("stored", "duplicates"):
             stored[key] += answer[key]
         stored["rejected"] += answer["rejected_count"]
-    _ok(client.patch(f"/experiments/{experiment.id}", json={"status": "stopped"}, headers=headers))
-    report = _ok(client.get(f"/experiments/{experiment.id}/report", headers=headers))
+    answer_json(
+        client.patch(f"/experiments/{experiment.id}", json={"status": "stopped"}, headers=headers)
+    )
+    report = answer_json(client.get(f"/experiments/{experiment.id}/report", headers=headers))
     return {
         "experiment": experiment.id,
         "seconds": round(searches_s, 1),
@@ -115,7 +119,7 @@ def _shop(
     events, outside = [], 0
     for search in user.searches:
         params = {"q": search.query, "locale": search.locale, "user_id": user.user_id}
-        answer = _ok(_search(client, params))
+        answer = answer_json(search_until_served(client, params))
         if answer["experiment"] != experiment.id:
             outside += 1
             continue
@@ -143,7 +147,7 @@ SHED_RETRIES = 8
 SHED_WAIT_CAP_S = 1.0
 
 
-def _search(client: HttpClient, params: dict[str, Any]) -> Any:
+def search_until_served(client: HttpClient, params: dict[str, Any]) -> Any:
     """``GET /search``, sent again (at most ``SHED_RETRIES`` times) while the server sheds it,
     waiting its ``Retry-After`` (capped at ``SHED_WAIT_CAP_S``); the last response."""
     for _ in range(SHED_RETRIES):
@@ -224,7 +228,8 @@ def _yes(flag: bool | None) -> str:
     return "-" if flag is None else ("yes" if flag else "no")
 
 
-def _ok(response: Any) -> Any:
+def answer_json(response: Any) -> Any:
+    """The response's JSON; ``ShelfError`` with the route, status and body when it failed."""
     if response.status_code >= 300:
         raise ShelfError(
             f"{response.request.method} {response.request.url.path} answered "
@@ -233,12 +238,13 @@ def _ok(response: Any) -> Any:
     return response.json()
 
 
-def _progress(total: int, unit: str) -> tqdm[Any]:
+def progress_bar(total: int, unit: str) -> tqdm[Any]:
     """A tqdm bar on stderr when it is a terminal; one line when it starts otherwise."""
-    _note(f"sending {total} {unit}")
+    note(f"sending {total} {unit}")
     return tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())
 
 
-def _note(line: str) -> None:
+def note(line: str) -> None:
+    """A progress line on stderr when it is not a terminal (a tqdm bar shows there otherwise)."""
     if not sys.stderr.isatty():
         print(line, file=sys.stderr, flush=True)

@@ -148,3 +148,27 @@ def test_search_warm_benchmark_prints_each_rate_in_its_result_line() -> None:
         r"pass=false",
         last,
     ), last
+
+
+LOOP_KEYS = (
+    "ndcg_before", "ndcg_after", "ndcg_gain", "ndcg_p", "train_ndcg_before", "train_ndcg_after",
+    "ctr_control", "ctr_trained", "ctr_lift", "ctr_p", "log_searches", "judged_queries",
+    "ab_searches", "seconds",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_learning_loop_benchmark_prints_hardware_and_its_result_line_with_every_key() -> None:
+    """Tiny traffic (a few hundred searches, 24 queries per set): the loop runs end to end
+    through the real API and event store; its numbers mean nothing at this size."""
+    out = _run(
+        "bench.learning_loop", "--log-users", "150", "--ab-users", "40",
+        "--min-impressions", "3", "--queries-per-set", "24",
+    )  # fmt: skip
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), last
+    fields = dict(pair.split("=", 1) for pair in last.removeprefix("RESULT ").split())
+    assert set(LOOP_KEYS) == set(fields), last
+    assert all(re.fullmatch(r"-?[\d.]+(?:e[+-]?\d+)?|nan", value) for value in fields.values())
+    assert int(fields["log_searches"]) > 0 and int(fields["judged_queries"]) >= 10

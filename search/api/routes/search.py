@@ -119,7 +119,7 @@ def search(
     asked = variant_request(
         asked, recall_k=overrides.recall_k, rerank=overrides.rerank, blend=overrides.blend
     )
-    service = components.variants.service(overrides.model)  # prepared before it ran
+    service = components.variants.service(overrides.model, overrides.ranker)  # prepared
     result = service.search(asked)
     for stage, ms in result.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
@@ -141,6 +141,7 @@ def search(
                 page=asked.page,
                 sort=asked.sort,
                 result_count=result.total,
+                ts=components.clock(),
             )
         )
     # Serialised here, in the worker thread: returned as a model, FastAPI would validate it

@@ -214,3 +214,65 @@ def test_an_experiment_started_elsewhere_is_served_after_a_refresh(
     components.experiments.refresh()  # what the background thread does every few seconds
     body = client.get("/search", params={"q": "coffee", "user_id": "anyone"}).json()
     assert body["experiment"] == experiment.id
+
+
+def test_a_variant_ranker_is_loaded_at_start_and_orders_its_searches(
+    client: TestClient, tmp_path: Path, stop_after: list[str]
+) -> None:
+    """The control keeps the server's order (SHELF_RANKER), the variant names a ranker
+    directory (a copy of the shipped default) and its searches are ordered by it."""
+    from search.ranking.model import DEFAULT_DIR
+
+    trained = shutil.copytree(DEFAULT_DIR, tmp_path / "trained-ranker")
+    created = _create(
+        client,
+        [{"name": "fused", "overrides": {"ranker": "none"}},
+         {"name": "learned", "overrides": {"ranker": str(trained)}}],
+        status="running",
+    )  # fmt: skip
+    stop_after.append(created["id"])
+    params = {"q": "wooden chair", "rerank": "false"}
+    learned = client.get("/search", params={**params, "user_id": _user_in(created, "learned")})
+    fused = client.get("/search", params={**params, "user_id": _user_in(created, "fused")})
+    assert learned.json()["variant"] == "learned"
+    assert learned.json()["ranker"].startswith("trained-ranker@")
+    assert fused.json()["variant"] == "fused" and fused.json()["ranker"] is None
+
+
+@pytest.mark.parametrize(
+    ("ranker", "reason"),
+    [("missing", "no ranker there"), ("not-a-ranker", "cannot be read")],
+)
+def test_a_variant_ranker_that_cannot_load_refuses_the_start_naming_it(
+    client: TestClient, tmp_path: Path, ranker: str, reason: str
+) -> None:
+    directory = tmp_path / ranker
+    if ranker == "not-a-ranker":
+        directory.mkdir()
+        (directory / "model.txt").write_text("not a model")
+        (directory / "ranker.json").write_text("{not json")
+    response = client.post(
+        "/experiments",
+        json={
+            "id": f"broken-ranker-{uuid.uuid4().hex[:6]}",
+            "variants": [{"name": "a"}, {"name": "b", "overrides": {"ranker": str(directory)}}],
+            "status": "running",
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert "variant 'b'" in message and "ranker" in message and reason in message, message
+
+
+def test_an_empty_variant_ranker_is_a_422_naming_the_field(client: TestClient) -> None:
+    response = client.post(
+        "/experiments",
+        json={
+            "id": f"empty-ranker-{uuid.uuid4().hex[:6]}",
+            "variants": [{"name": "a"}, {"name": "b", "overrides": {"ranker": ""}}],
+        },
+        headers=auth(),
+    )
+    assert response.status_code == 422
+    assert "ranker" in response.text

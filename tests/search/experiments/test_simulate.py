@@ -22,9 +22,9 @@ from search.events.definitions import Experiment
 from search.events.log import make_event_log
 from search.experiments.simulate import (
     SHED_RETRIES,
-    _search,
     experiment_spec,
     run_simulation,
+    search_until_served,
 )
 from search.experiments.stats import summarise
 from search.experiments.traffic import (
@@ -193,7 +193,7 @@ def test_a_shed_search_is_sent_again_after_retry_after_fake_shedding_server(
     waits: list[float] = []
     monkeypatch.setattr("search.experiments.simulate.time.sleep", waits.append)
     with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://shelf") as client:
-        response = _search(client, {"q": "coffee"})
+        response = search_until_served(client, {"q": "coffee"})
     assert response.status_code == expected
     assert len(sent) == sheds + 1
     assert waits == [1.0] * sheds
@@ -203,5 +203,5 @@ def test_a_search_shed_more_often_than_the_retries_fails_the_run_fake_shedding_s
     """A fake server that always sheds: the simulator gives up with the server's answer."""
     always = httpx.MockTransport(lambda request: httpx.Response(503, headers={"Retry-After": "0"}))
     with httpx.Client(transport=always, base_url="http://shelf") as client:
-        response = _search(client, {"q": "coffee"})
+        response = search_until_served(client, {"q": "coffee"})
     assert response.status_code == 503
