@@ -178,6 +178,7 @@ def search(
         scored=result.scored,
         cached=result.cached,
         model=result.model,
+        stages=result.stages,
         timings_ms=result.timings_ms,
     )
     return Response(out.model_dump_json(), media_type="application/json")
