@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         rerank_queue=f"{prefix}no-worker",
         data_dir=work,
     )
-    model = RerankModel(ModelSpec(str(model_dir), device="cpu"))
+    model = RerankModel(ModelSpec(str(model_dir), device="cpu", allow_random_weights=True))
     queries = list({q["locale"]: q for q in sample_queries()}.values())
     k = args.candidates
 

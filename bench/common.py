@@ -41,7 +41,9 @@ def hardware() -> str:
 
 def sample_server_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment for a `shelf serve` of the sample catalog with the tiny model: the model
-    built and the embedded index written under ``root``; ``extra`` adds SHELF_ settings."""
+    built and the embedded index written under ``root``; ``extra`` adds SHELF_ settings. The
+    tiny model has random weights, so the server is allowed them: these benchmarks measure
+    speed, never relevance."""
     from catalog.ingest import validate
     from catalog.product import Product
     from catalog.readers import read_jsonl
@@ -58,6 +60,7 @@ def sample_server_env(root: Path, **extra: str) -> dict[str, str]:
         SHELF_DATA_DIR=str(root / "data"),
         SHELF_RERANK_MODEL=str(model_dir),
         SHELF_RERANK_DEVICE="cpu",
+        SHELF_ALLOW_RANDOM_WEIGHTS="1",
         SHELF_SCORE_CACHE="memory",
         TOKENIZERS_PARALLELISM="false",
         **extra,

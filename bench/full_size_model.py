@@ -2,7 +2,8 @@
 
 24 layers, hidden 1024, 16 heads, FFN 4096, vocabulary 250,002, 8,194 positions: it costs what
 the real model costs per token. Its tokenizer is the test model's (trained on the sample
-catalog), so token counts are realistic for product text; its scores mean nothing.
+catalog), so token counts are realistic for product text; its scores mean nothing, and it is
+marked so (``workers.random_weights``): loading it needs ``SHELF_ALLOW_RANDOM_WEIGHTS=1``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ BGE_RERANKER_V2_M3 = {
 
 
 def full_size_model(out_dir: Path) -> Path:
-    """Build (once) and return the directory of the full-size random-weight model."""
+    """Build (once) and return the directory of the full-size random-weight model, marked."""
+    from workers.random_weights import mark_random_weights
+
     if (out_dir / "config.json").exists():
+        mark_random_weights(out_dir)  # one built before the mark existed gets it too
         return out_dir
     import torch
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForSequenceClassification
@@ -46,4 +50,5 @@ def full_size_model(out_dir: Path) -> Path:
     model = XLMRobertaForSequenceClassification(config)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
+    mark_random_weights(out_dir)
     return out_dir

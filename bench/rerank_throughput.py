@@ -85,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         f"[1/3] {args.pairs} pairs, plain compute_score vs Shelf's path "
         f"({'fp16' if cuda else 'fp32'})"
     )
-    fp32 = RerankModel(ModelSpec(str(model_dir), device=args.device, batch_size=args.pairs))
+    # A speed benchmark: random weights allowed (their scores are never looked at).
+    fp32 = RerankModel(
+        ModelSpec(
+            str(model_dir), device=args.device, batch_size=args.pairs, allow_random_weights=True
+        )
+    )
     fp32.warm_up()
     plain = fp32._reranker  # the same weights, called the way FlagEmbedding's users call it
     pairs = [(query, t) for t in texts]
@@ -106,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     if not cuda:
         print(f"[2/3] {args.pairs} pairs, Shelf's path fp32 vs int8")
         int8 = RerankModel(
-            ModelSpec(str(model_dir), device="cpu", quantize="int8", batch_size=args.pairs)
+            ModelSpec(
+                str(model_dir),
+                device="cpu",
+                quantize="int8",
+                batch_size=args.pairs,
+                allow_random_weights=True,
+            )  # fmt: skip
         )
         int8.warm_up()
         fp32_rate = _timed("fp32", len(pairs), lambda: fp32.score(query, texts))

@@ -13,10 +13,12 @@ __all__ = [
     "EvaluationInputError",
     "InvalidQuery",
     "LimitExceeded",
+    "ModelMissing",
     "ModelUnavailable",
     "NotConfigured",
     "NotFound",
     "Overloaded",
+    "RandomWeightsRefused",
     "RecallUnavailable",
     "RerankTimeout",
     "ShelfError",
@@ -46,6 +48,18 @@ class ModelUnavailable(ShelfError):
     """The reranking model cannot be loaded."""
 
     status_code = 503
+
+
+class ModelMissing(ModelUnavailable):
+    """The model is not on this machine and could not be fetched (offline, or the download
+    failed): the search, the demo and the server run without it and say so. A model that is
+    present but cannot be loaded is a plain ``ModelUnavailable``, which stops them."""
+
+
+class RandomWeightsRefused(ConfigError):
+    """The model has random weights (``shelf make-test-model``, a benchmark's model): its scores
+    mean nothing, so it ranks only where ``SHELF_ALLOW_RANDOM_WEIGHTS=1`` (tests, speed
+    benchmarks)."""
 
 
 class EvaluationInputError(ShelfError):

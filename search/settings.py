@@ -158,8 +158,15 @@ class Settings(BaseSettings):
     )
     rerank_fallback_model: Path | None = Field(
         None,
-        description="Local model used, with a loud warning, when rerank_model cannot be loaded. "
-        "Meant for the offline demo only.",
+        description="A local directory holding a real reranking model, used (with a warning) "
+        "when rerank_model is not on this machine and cannot be downloaded. Unset: search "
+        "runs without the cross-encoder then, and says so.",
+    )
+    allow_random_weights: bool = Field(
+        False,
+        description="Tests and speed benchmarks only: let a random-weight model (`shelf "
+        "make-test-model`, a benchmark's model) rank. Otherwise loading one is refused, since "
+        "its scores mean nothing.",
     )
     rerank_device: str = Field("auto", description="'auto' (cuda if present), 'cpu', 'cuda:0'...")
     rerank_threads: int | None = Field(

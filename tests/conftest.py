@@ -27,6 +27,16 @@ def embed_cache_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embed-cache") / "embeddings.db"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _random_weights_allowed() -> Iterator[None]:
+    """Tests may rank with the random-weight test model (outside tests Shelf refuses one). Set
+    in the environment for the whole session, before any fixture builds a server's or worker's
+    environment from it, so the CLIs, servers and workers tests start inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHELF_ALLOW_RANDOM_WEIGHTS", "1")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embed_cache_path: Path
@@ -60,7 +70,7 @@ def test_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def rerank_model(test_model_dir: Path) -> RerankModel:
     """The tiny model loaded through Shelf's model path (FlagReranker underneath)."""
-    return RerankModel(ModelSpec(str(test_model_dir), device="cpu"))
+    return RerankModel(ModelSpec(str(test_model_dir), device="cpu", allow_random_weights=True))
 
 
 @pytest.fixture(scope="session")

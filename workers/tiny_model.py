@@ -1,5 +1,7 @@
-"""Build tiny XLM-RoBERTa models with random weights, for tests and the offline demo: a
-cross-encoder (the reranker) and an encoder (the production embedding path).
+"""Build tiny XLM-RoBERTa models with random weights, for tests and speed benchmarks only: a
+cross-encoder (the reranker) and an encoder (the production embedding path). Each is marked
+(``workers.random_weights``): Shelf refuses to rank with one unless
+``SHELF_ALLOW_RANDOM_WEIGHTS=1``.
 
 The cross-encoder has bge-reranker-v2-m3's architecture (XLMRobertaForSequenceClassification, one
 logit) and loads through the same FlagReranker path; the encoder has bge-m3's (XLMRobertaModel)
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from catalog.readers import read_jsonl
+from workers.random_weights import LEGACY_MARKER_FILE, mark_random_weights
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -107,7 +110,8 @@ def build_test_model(
     hidden_size: int = 64,
     layers: int = 2,
 ) -> Path:
-    """Write a random-weight cross-encoder and its trained tokenizer to ``out_dir``."""
+    """Write a random-weight cross-encoder and its trained tokenizer to ``out_dir``, marked as
+    random (``workers.random_weights``)."""
     import torch
     from transformers import XLMRobertaForSequenceClassification
 
@@ -118,7 +122,8 @@ def build_test_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    (out_dir / "SHELF_TEST_MODEL.json").write_text(
+    mark_random_weights(out_dir)
+    (out_dir / LEGACY_MARKER_FILE).write_text(
         json.dumps({"warning": "random weights: scores are meaningless", "seed": seed}) + "\n"
     )
     return out_dir
@@ -157,7 +162,8 @@ def build_test_encoder(
         torch.save(colbert.state_dict(), out_dir / "colbert_linear.pt")
         torch.save(sparse.state_dict(), out_dir / "sparse_linear.pt")
     write_sentence_transformers_config(out_dir, pooling=pooling, prompts=prompts)
-    (out_dir / "SHELF_TEST_MODEL.json").write_text(
+    mark_random_weights(out_dir)
+    (out_dir / LEGACY_MARKER_FILE).write_text(
         json.dumps({"warning": "random weights: vectors are meaningless", "seed": seed}) + "\n"
     )
     return out_dir

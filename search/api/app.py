@@ -44,7 +44,9 @@ def build_components(
 ) -> Components:
     """Open the index, the cache, the reranker (model loaded and warmed in local mode), the
     event store, the impression writer, and the synonym rules' snapshot (loaded); ``clock``
-    stamps impressions (default: the wall clock; a simulation passes its own)."""
+    stamps impressions (default: the wall clock; a simulation passes its own). A reranking model
+    that is not on this machine (offline) is logged once, as a warning with what to do, and
+    searches run without it; one that is present but broken stops the start."""
     event_log = make_event_log(settings)
     synonym_store = SynonymStore(
         event_log.engine,
@@ -57,10 +59,17 @@ def build_components(
         refresh_s=settings.synonyms_refresh_s,
         name="synonyms",
     )
-    service = make_service(settings, synonyms=synonyms.get)
-    if service.reranker is None:  # make_service builds one unless told not to
+    service = make_service(settings, synonyms=synonyms.get, without_missing_model=True)
+    if service.missing_reranker is not None:
+        log.warning(
+            "%s",
+            service.missing_reranker.announcement(),
+            extra={"model": service.missing_reranker.model},
+        )
+    elif service.reranker is None:  # make_service builds one unless told not to
         raise ConfigError("the search service was built without a reranker")
-    service.reranker.warm_up()
+    else:
+        service.reranker.warm_up()
     warm_up_language_detector()  # lazily it cost the first search after /readyz 4.8 s
     embedding = None
     if service.embedder is not None:

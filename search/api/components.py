@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from search.embedding.backfill import BackgroundEmbedder
+from search.errors import ModelUnavailable
 from search.events.impressions import ImpressionWriter
 from search.events.log import EventLog
 from search.events.refreshed import Refreshed
@@ -58,8 +59,11 @@ class Components:
 
     @property
     def reranker(self) -> Reranker:
-        """The default model's reranker (``build_components`` makes sure there is one)."""
-        assert self.service.reranker is not None
+        """The default model's reranker; ``ModelUnavailable`` (503) when its model is not
+        available here (searches then run without it)."""
+        if self.service.reranker is None:
+            missing = self.service.missing_reranker
+            raise ModelUnavailable(missing.reason if missing else "no reranking model loaded")
         return self.service.reranker
 
 

@@ -119,7 +119,11 @@ class SearchOut(BaseModel):
     vectors_pending: int = Field(
         description="Products without a vector yet (the dense leg cannot find them)."
     )
-    notice: str | None = Field(None, description="What the operator should know, if anything.")
+    notice: str | None = Field(
+        None,
+        description="What the operator should know, if anything (e.g. the cross-encoder was "
+        "wanted but is not available here, so the answer is not reranked).",
+    )
     corrections: list[CorrectionOut] = Field(
         default_factory=list,
         description="Misspelled words (absent from the index) and the words they were read as "
@@ -157,11 +161,17 @@ class SearchOut(BaseModel):
     degraded: bool = Field(description="Some candidates went unscored (deadline, overload).")
     scored: int
     cached: int
-    model: str | None
+    model: str | None = Field(description="The cross-encoder that reranked (null: none did).")
     ranker: str | None = Field(
         None,
         description="The learned ranker that ordered the first candidates (name@version; "
         "null: the fused or cross-encoder order, SHELF_RANKER=none).",
+    )
+    stages: list[str] = Field(
+        default_factory=list,
+        description="The stages that made this order, in the order they ran: recall:bm25, "
+        "recall:dense, fuse, rerank:<model id>, ranker:<name@version>, rules, sort:<sort>. A "
+        "stage absent did not run (rerank: off, not available, or nothing scored in time).",
     )
     timings_ms: dict[str, float]
 

@@ -72,6 +72,7 @@ def format_response(response: SearchResult) -> str:
             f"{item.product_id:<12}  {item.title}"
             + (f"  [pinned by {item.rule}]" if item.pinned else "")
         )
+    lines.append(f"  stages: {' > '.join(response.stages)}")
     timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
     lines.append(f"  timings: {timings}")
     return "\n".join(lines)

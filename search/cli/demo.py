@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from search.settings import Settings
@@ -47,14 +48,19 @@ def demo_xling_queries() -> list[tuple[str, str, dict[str, int]]]:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the demo queries against the index and print what they find. Cross-lingual
-    queries run without reranking (offline the reranker is the random test model) and the
-    command fails (exit 1) unless each puts a judged relevant product in its top 5."""
+    """Run the demo queries against the index and print what they find and which stages
+    ranked it. Without the reranking model on this machine (offline) they run without it, as
+    a note at the start says. Cross-lingual queries run without reranking, and the command
+    fails (exit 1) unless each puts a judged relevant product in its top 5."""
     from search.cli.common import format_response
     from search.pipeline.request import search_request
     from search.pipeline.service import make_service
 
-    service = make_service(settings, rerank=True)
+    service = make_service(settings, rerank=True, without_missing_model=True)
+    if service.missing_reranker is not None:
+        # Said once, first: --json keeps stdout for the JSON document.
+        note = f"note: {service.missing_reranker.announcement()}\n"
+        print(note, file=sys.stderr if args.json else sys.stdout)
     same, cross, missed = [], [], []
     try:
         for query, locale in demo_queries():

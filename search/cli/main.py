@@ -161,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     model = command(
-        "make-test-model", cmd_make_test_model, "Build the tiny random-weight test cross-encoder."
+        "make-test-model",
+        cmd_make_test_model,
+        "Build the tiny random-weight test cross-encoder (tests and speed benchmarks only: "
+        "loading it needs SHELF_ALLOW_RANDOM_WEIGHTS=1).",
     )
     model.add_argument("dir", type=Path, help="output directory")
     model.add_argument("--catalog", type=Path, default=SAMPLE_CATALOG, help="tokenizer corpus")

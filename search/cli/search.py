@@ -70,7 +70,9 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     Without ``--facets/--sort/--page/--price``: the first ``--k`` products (all reranked, the
     rerank window at least ``--k``); with them, one page of the match set with its total and
-    facets, ``--k`` items a page."""
+    facets, ``--k`` items a page. When the reranking model is not on this machine (offline,
+    not downloaded), the search runs without it and a note on stderr says how to get it; a
+    model that is present but cannot be loaded is an error."""
     from search.pipeline.request import SearchParams, cli_policy, parse_search_request
     from search.pipeline.service import make_service
     from search.pipeline.stored_rules import read_stored_rules
@@ -96,12 +98,15 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             rerank=request.rerank,
             synonyms=lambda: stored.synonyms,
             rules=lambda: stored.rules,
+            without_missing_model=True,
         )
     except ModelUnavailable as exc:
         raise ModelUnavailable(
             f"the reranker could not be loaded: {exc}; or pass --no-rerank to rank in recall "
             "order without it"
         ) from exc
+    if service.missing_reranker is not None:
+        print(f"shelf search: note: {service.missing_reranker.announcement()}", file=sys.stderr)
     try:
         result = service.search(request)
     finally:

@@ -108,7 +108,7 @@ class VariantServices:
             update={
                 "rerank_model": model,
                 "rerank_model_revision": None,
-                "rerank_fallback_model": None,  # a variant never silently gets the test model
+                "rerank_fallback_model": None,  # a variant runs the model it names, or none
                 "rerank_queue": model_queue(self.settings.rerank_queue, model),
             }
         )

@@ -38,7 +38,7 @@ from search.recall.fusion import fuse_legs
 from search.recall.lexical import Correction, SynonymUse
 from search.recall.plan import QueryPlan
 from search.rerank.cache import NoScoreCache, ScoreCache
-from search.rerank.rerankers import Reranker
+from search.rerank.rerankers import MissingReranker, Reranker
 from search.results.head import HeadScores, learned_head, rank_head, score_head
 from search.results.items import SearchItem
 from search.results.pages import ruled_head
@@ -59,8 +59,10 @@ class SearchResult:
     the candidates reranked, the language BM25 analysed it as (None: every one of its script;
     ``language_detected``: detected from the text), whether and by which model it was reranked
     (``degraded``: some candidates went unscored; ``scored`` of them, ``cached`` from the score
-    cache), each stage's milliseconds, the recall legs, the eligibility filter's locale, the
-    products the dense leg cannot find yet and the operator's ``notice``, the lexical leg's
+    cache), each stage's milliseconds, the ``stages`` that made the order (``recall:bm25``,
+    ``recall:dense``, ``fuse``, ``rerank:<model id>``, ...), the recall legs, the eligibility
+    filter's locale, the products the dense leg cannot find yet and the operator's ``notice``
+    (also: the cross-encoder was wanted but is not available here), the lexical leg's
     corrections, synonyms and did-you-mean; the answer's ``total`` (``total_exact`` False: a
     lower bound), the page, its size, the sort, whether more follows, the facet counts and the
     merchandising rules the query met; ``ranker``: the learned ranker that ordered the head
@@ -77,6 +79,7 @@ class SearchResult:
     scored: int = 0
     cached: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    stages: list[str] = field(default_factory=list)
     recall_mode: str = "bm25"
     product_locale: str | None = None
     vectors_pending: int = 0
@@ -123,7 +126,8 @@ class StageTimer:
 
 class SearchService:
     """The search engines (index, reranker, score cache, embedding model) and the
-    configuration (a frozen ``SearchConfig``) that one search runs through."""
+    configuration (a frozen ``SearchConfig``) that one search runs through. ``missing_reranker``
+    says why there is no reranker when its model is not available here."""
 
     def __init__(
         self,
@@ -133,9 +137,11 @@ class SearchService:
         cache: ScoreCache | None = None,
         embedder: Embedder | None = None,
         config: SearchConfig | None = None,
+        missing_reranker: MissingReranker | None = None,
     ) -> None:
         self.recall = recall
         self.reranker = reranker
+        self.missing_reranker = missing_reranker if reranker is None else None
         self.cache = cache or NoScoreCache()
         self.embedder = embedder
         self.config = config or SearchConfig()
@@ -145,8 +151,9 @@ class SearchService:
         """A service on the same index, cache, embedding model and configuration, reranking
         with ``reranker`` (an experiment variant's model)."""
         return SearchService(
-            self.recall, reranker, cache=self.cache, embedder=self.embedder, config=self.config
-        )
+            self.recall, reranker, cache=self.cache, embedder=self.embedder, config=self.config,
+            missing_reranker=self.missing_reranker,
+        )  # fmt: skip
 
     def with_config(self, **changes: Any) -> SearchService:
         """A service on the same engines with ``changes`` to the configuration."""
@@ -247,6 +254,8 @@ class SearchService:
         degraded = scores.scores is not None and scores.scored < len(fused)
         if degraded:
             DEGRADED_RESPONSES.inc()
+        missing = self.missing_reranker if request.rerank and request.relevance else None
+        notices = [n for n in (plan.notice, missing.notice if missing else None) if n]
         return SearchResult(
             query=plan.text,
             items=page.items,
@@ -259,10 +268,11 @@ class SearchService:
             scored=scores.scored,
             cached=scores.cached,
             timings_ms=timer.finish(),
+            stages=self._stages(request, plan, scores, merch, ranked_by),
             recall_mode=plan.mode,
             product_locale=plan.filters.locale,
             vectors_pending=plan.status.without_vector if plan.status else 0,
-            notice=plan.notice,
+            notice="; ".join(notices) or None,
             corrections=list(legs.corrections),
             synonyms=list(plan.lexical.synonyms) if plan.lexical else [],
             did_you_mean=legs.did_you_mean,
@@ -276,6 +286,32 @@ class SearchService:
             rules=merch.rules,
             ranker=ranked_by,
         )
+
+    def _stages(
+        self,
+        request: SearchRequest,
+        plan: QueryPlan,
+        scores: HeadScores,
+        merch: Merchandising,
+        ranked_by: str | None,
+    ) -> list[str]:
+        """The stages that made this answer's order, in the order they ran: the one place a
+        response's ``stages`` is built."""
+        stages = []
+        if plan.mode != "dense":
+            stages.append("recall:bm25")
+        if plan.mode != "bm25" and plan.vector is not None:
+            stages.append("recall:dense")
+        stages.append("fuse")
+        if scores.scored and self.reranker is not None:
+            stages.append(f"rerank:{self.reranker.model_id}")
+        if ranked_by is not None:  # after the cross-encoder: its score is one of the features
+            stages.append(f"ranker:{ranked_by}")
+        if merch.rules:
+            stages.append("rules")
+        if request.sort != "relevance":
+            stages.append(f"sort:{request.sort}")
+        return stages
 
     def _merchandising(
         self, request: SearchRequest, plan: QueryPlan, now: dt.datetime | None
@@ -317,15 +353,17 @@ def make_service(
     embedder: Embedder | None = None,
     synonyms: Callable[[], SynonymSet] | None = None,
     rules: Callable[[], RuleSet | None] | None = None,
+    without_missing_model: bool = False,
 ) -> SearchService:
     """The service the settings describe: its recall backend (or ``recall``), embedding model
-    (or ``embedder``), score cache, (if asked for) reranker and learned ranker
-    (``SHELF_RANKER``), configured by ``search_config``;
-    ``synonyms`` and ``rules`` give the rules to apply."""
+    (or ``embedder``), score cache, (if asked for) reranker and learned ranker (``SHELF_RANKER``), configured by ``search_config``;
+    ``synonyms`` and ``rules`` give the rules to apply. ``without_missing_model``: when the
+    reranker's model is not on this machine (``ModelMissing``), search without it
+    (``SearchService.missing_reranker`` says why) instead of raising."""
     from search.ranking.model import load_ranker
     from search.recall.factory import make_recall
     from search.rerank.cache import make_score_cache
-    from search.rerank.rerankers import make_reranker
+    from search.rerank.rerankers import available_reranker, make_reranker
 
     if embedder is None and settings.recall_mode != "bm25":
         from workers.embedding.factory import make_embedder
@@ -335,10 +373,17 @@ def make_service(
     config = dataclasses.replace(
         search_config(settings), synonyms=synonyms, rules=rules, ranker=load_ranker(settings.ranker)
     )
+    reranker: Reranker | None = None
+    missing: MissingReranker | None = None
+    if rerank and without_missing_model:
+        reranker, missing = available_reranker(settings, cache)
+    elif rerank:
+        reranker = make_reranker(settings, cache)
     return SearchService(
         recall or make_recall(settings),
-        make_reranker(settings, cache) if rerank else None,
+        reranker,
         cache=cache,
         embedder=embedder,
         config=config,
+        missing_reranker=missing,
     )

@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from search.errors import ConfigError, Overloaded, RerankTimeout
+from search.errors import ConfigError, ModelMissing, Overloaded, RerankTimeout
 from search.metrics import RERANK_TASK_FAILURES, RERANK_TASKS_SENT
 from search.rerank.cache import ScoreCache, score_key
 from search.rerank.task_results import TaskResults
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "CeleryReranker", "LocalReranker", "Reranker", "make_reranker"]
+__all__ = [
+    "Candidate",
+    "CeleryReranker",
+    "LocalReranker",
+    "MissingReranker",
+    "Reranker",
+    "available_reranker",
+    "make_reranker",
+]
 
 _PING_TIMEOUT_S = 0.5  # readiness and queue-depth checks must answer quickly
 
@@ -289,6 +298,41 @@ def make_reranker(settings: Settings, cache: ScoreCache) -> Reranker:
     if settings.rerank_mode == "celery":
         return CeleryReranker(settings)
     raise ConfigError(f"SHELF_RERANK_MODE={settings.rerank_mode} is unknown; use local or celery")
+
+
+@dataclass(frozen=True)
+class MissingReranker:
+    """The configured cross-encoder is not on this machine and could not be fetched: searches
+    run without it. ``reason`` is the loader's error, with what to do."""
+
+    model: str
+    reason: str
+
+    @property
+    def notice(self) -> str:
+        """What each response that wanted reranking says."""
+        return f"not reranked: the cross-encoder {self.model} is not available here"
+
+    def announcement(self) -> str:
+        """What a process says once, at start: that it searches without the model, and how
+        to get it."""
+        return (
+            f"searching without the cross-encoder: {self.reason}. Or run Celery GPU workers "
+            "that hold it (SHELF_RERANK_MODE=celery, `shelf worker`). Until then results are "
+            "ranked without it; each response's `stages` says what ranked it."
+        )
+
+
+def available_reranker(
+    settings: Settings, cache: ScoreCache
+) -> tuple[Reranker | None, MissingReranker | None]:
+    """The Reranker the settings name; or, when its model is not on this machine and cannot be
+    fetched (``ModelMissing``), None and why. A model that is present but cannot be loaded,
+    or has random weights, still raises."""
+    try:
+        return make_reranker(settings, cache), None
+    except ModelMissing as exc:
+        return None, MissingReranker(settings.rerank_model, str(exc))
 
 
 def sigmoid(logit: float) -> float:

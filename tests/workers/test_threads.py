@@ -68,10 +68,12 @@ def test_the_rerank_thread_setting_is_applied_at_load(
     assert spec.threads == 3
     before = torch.get_num_threads()
     try:
-        model = RerankModel(ModelSpec(str(test_model_dir), device="cpu", threads=3))
+        model = RerankModel(
+            ModelSpec(str(test_model_dir), device="cpu", threads=3, allow_random_weights=True)
+        )
         assert model.threads == 3 and torch.get_num_threads() == 3
         model.close()
-        unset = RerankModel(ModelSpec(str(test_model_dir), device="cpu"))
+        unset = RerankModel(ModelSpec(str(test_model_dir), device="cpu", allow_random_weights=True))
         assert unset.threads == default_threads() and torch.get_num_threads() == default_threads()
         unset.close()
     finally:
@@ -85,7 +87,8 @@ def test_a_fresh_process_fixes_torch_intra_and_inter_op_threads(test_model_dir: 
 
     code = (
         "import torch; from workers.rerank.model import ModelSpec, RerankModel; "
-        f"m = RerankModel(ModelSpec({str(test_model_dir)!r}, device='cpu', threads=1)); "
+        f"m = RerankModel(ModelSpec({str(test_model_dir)!r}, device='cpu', threads=1, "
+        "allow_random_weights=True)); "
         "m.score('q', ['p']); print(torch.get_num_threads(), torch.get_num_interop_threads())"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}

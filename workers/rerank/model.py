@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from search.errors import ConfigError, ModelUnavailable
+from search.errors import ConfigError, ModelMissing, ModelUnavailable, RandomWeightsRefused
 from search.settings import Settings
 from workers.batching import DynamicBatcher
+from workers.random_weights import has_random_weights
 from workers.threads import default_threads, set_torch_threads
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class ModelSpec:
     quantize: str = "none"  # "int8": dynamic quantisation of the linear layers (CPU only)
     max_queued_pairs: int = 16384  # a memory ceiling; the queue is limited in time first
     threads: int | None = None  # torch CPU threads; None: half the cores given (workers/threads)
+    allow_random_weights: bool = False  # tests and speed benchmarks only
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelSpec:
@@ -55,6 +57,7 @@ class ModelSpec:
             quantize=settings.rerank_quantize,
             max_queued_pairs=settings.rerank_max_queued_pairs,
             threads=settings.rerank_threads,
+            allow_random_weights=settings.allow_random_weights,
         )
 
 
@@ -88,8 +91,9 @@ def resolve_model_dir(
     """A local directory holding the model: ``name`` itself, the hub cache, or a fresh download.
 
     Fails fast, with what to do, when the model is neither local nor cached and the hub cannot be
-    reached (hub clients otherwise retry for about a minute). ``setting`` is the variable the
-    errors name (``SHELF_EMBED_MODEL`` for the embedding model).
+    reached (hub clients otherwise retry for about a minute): ``ModelMissing`` when it is not
+    here and cannot be fetched, ``ModelUnavailable`` when the setting cannot name a model.
+    ``setting`` is the variable the errors name (``SHELF_EMBED_MODEL`` for the embedding model).
     """
     local = Path(name).expanduser()
     if local.is_dir():
@@ -112,7 +116,7 @@ def resolve_model_dir(
     except (LocalEntryNotFoundError, OSError, ValueError):
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
-        raise ModelUnavailable(
+        raise ModelMissing(
             f"{setting}={name} could not be loaded: it is not in the local Hugging Face "
             "cache and the hub cannot be reached (offline?). Download it where there is network "
             f"(`huggingface-cli download {name} --local-dir DIR`) and set {setting}=DIR, "
@@ -121,10 +125,26 @@ def resolve_model_dir(
     try:
         return Path(snapshot_download(name, revision=revision))
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise ModelUnavailable(
+        raise ModelMissing(
             f"{setting}={name} could not be downloaded ({exc}); set {setting} to a "
             "local directory holding the model"
         ) from exc
+
+
+def refuse_random_weights(model_dir: Path, spec: ModelSpec) -> None:
+    """``RandomWeightsRefused`` for a model Shelf built with random weights, unless the spec
+    allows them (``SHELF_ALLOW_RANDOM_WEIGHTS=1``: tests and speed benchmarks). Every reranker
+    load, in-process or in a Celery worker, passes here: no random model ranks a shopper's
+    results."""
+    if spec.allow_random_weights or not has_random_weights(model_dir):
+        return
+    raise RandomWeightsRefused(
+        f"the reranking model {spec.name} has random weights (built by `shelf make-test-model` "
+        "or a benchmark): its scores mean nothing, so Shelf will not rank with it. Set "
+        "SHELF_RERANK_MODEL to a real model (BAAI/bge-reranker-v2-m3 or a local directory "
+        "holding it), or leave it unset to search without the cross-encoder; tests and speed "
+        "benchmarks set SHELF_ALLOW_RANDOM_WEIGHTS=1"
+    )
 
 
 def default_token_budget(device: str) -> int:
@@ -155,6 +175,7 @@ class RerankModel:
 
         self.spec = spec
         self.model_dir = resolve_model_dir(spec.name, spec.revision)
+        refuse_random_weights(self.model_dir, spec)
         self.device = resolve_device(spec.device)
         if spec.quantize == "int8" and not self.device.startswith("cpu"):
             raise ConfigError(
@@ -173,9 +194,12 @@ class RerankModel:
                 max_length=spec.max_length,
                 batch_size=spec.batch_size,
             )
-        except (OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # present but broken: transformers raises all kinds for that
             raise ModelUnavailable(
-                f"the reranking model in {self.model_dir} could not be loaded: {exc}"
+                f"the reranking model in {self.model_dir} could not be loaded "
+                f"({type(exc).__name__}: {exc}): it is there but incomplete or corrupt; "
+                "download it again, or set SHELF_RERANK_MODEL to a directory holding the "
+                "whole model (config.json, weights, tokenizer)"
             ) from exc
         self._reranker = reranker
         self.tokenizer = reranker.tokenizer
@@ -295,23 +319,18 @@ def _prepare(model: Any, device: str, quantize: str) -> Any:
 
 
 def load_model(settings: Settings) -> RerankModel:
-    """Load ``SHELF_RERANK_MODEL``; fall back to ``SHELF_RERANK_FALLBACK_MODEL`` only if set.
+    """Load ``SHELF_RERANK_MODEL``; when it is missing here (``ModelMissing``: not downloaded,
+    offline) and ``SHELF_RERANK_FALLBACK_MODEL`` is set, load that one instead, with a warning.
 
-    The fallback exists for the offline demo: it is announced loudly, since a test model's scores
-    are meaningless.
+    A model that is present but broken is never replaced: its error is raised. The fallback goes
+    through the same checks, so a random-weight fallback is refused like any other.
     """
     spec = ModelSpec.from_settings(settings)
     try:
         return RerankModel(spec)
-    except ModelUnavailable as exc:
+    except ModelMissing as exc:
         fallback = settings.rerank_fallback_model
         if fallback is None:
             raise
-        log.warning(
-            "%s\n"
-            "!!! FALLING BACK to the local test model at %s: it has RANDOM WEIGHTS, so its rerank "
-            "scores are MEANINGLESS. Use it to try the pipeline, never to judge relevance. !!!",
-            exc,
-            fallback,
-        )
+        log.warning("%s; reranking with SHELF_RERANK_FALLBACK_MODEL=%s instead", exc, fallback)
         return RerankModel(replace(spec, name=str(fallback), revision=None))

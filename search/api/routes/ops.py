@@ -43,11 +43,15 @@ def _events_probe(components: Components) -> str:
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONResponse:
     """Each dependency checked: index, model or workers, Redis, event store. 503 unless every
-    required one is ok."""
+    required one is ok (a reranking model not available here is not required: searches run
+    without it)."""
     cache = components.cache
+    missing = components.service.missing_reranker
     checks = {
         "index": _check(True, lambda: f"{components.recall.count()} products"),
-        "model": _check(True, components.reranker.ready),
+        "model": Check(ok=False, detail=missing.notice, required=False)
+        if missing is not None
+        else _check(True, components.reranker.ready),
         "redis": _check(True, lambda: _redis_probe(cache))
         if isinstance(cache, RedisScoreCache)
         else Check(ok=True, detail="not used (in-process score cache)", required=False),

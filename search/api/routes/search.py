@@ -180,6 +180,7 @@ def search(
         cached=result.cached,
         model=result.model,
         ranker=result.ranker,
+        stages=result.stages,
         timings_ms=result.timings_ms,
     )
     return Response(out.model_dump_json(), media_type="application/json")

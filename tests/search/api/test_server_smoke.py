@@ -141,3 +141,48 @@ def test_a_pin_added_from_the_cli_is_served_within_the_refresh_interval_and_expi
     server: str, env: dict[str, str]
 ) -> None:
     check_cli_pin_is_served_and_expires(server, env)
+
+
+@pytest.mark.slow
+def test_the_real_server_names_the_stages_that_ranked_each_answer(server: str) -> None:
+    answer = httpx.get(f"{server}/search", params={"q": "coffee", "k": 3}).json()
+    assert answer["stages"] == ["recall:bm25", "recall:dense", "fuse", f"rerank:{answer['model']}"]
+    assert answer["notice"] is None
+    plain = httpx.get(f"{server}/search", params={"q": "coffee", "rerank": "false"}).json()
+    assert plain["stages"] == ["recall:bm25", "recall:dense", "fuse"] and plain["notice"] is None
+
+
+@pytest.fixture(scope="module")
+def offline_server(
+    api_data_dir: Path, test_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """`shelf serve` where the configured cross-encoder cannot be had: a hub id, offline."""
+    out = tmp_path_factory.mktemp("offline-server")
+    env = server_env(
+        api_data_dir,
+        test_model_dir,
+        HF_HUB_OFFLINE="1",
+        SHELF_EVENTS_URL=f"sqlite:///{out / 'events.db'}",
+    )
+    env["SHELF_RERANK_MODEL"] = "shelf-test/not-downloaded-reranker"
+    server = Server(env, out / "server.log", ready_timeout_s=60)
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_an_offline_server_serves_searches_without_the_cross_encoder_and_says_so_once(
+    offline_server: Server,
+) -> None:
+    base = offline_server.base
+    answer = httpx.get(f"{base}/search", params={"q": "coffee", "k": 3}).json()
+    assert answer["items"] and answer["model"] is None and not answer["reranked"]
+    assert answer["stages"] == ["recall:bm25", "recall:dense", "fuse"]
+    assert "not reranked" in answer["notice"]
+    ready = httpx.get(f"{base}/readyz").json()
+    assert ready["ready"] and not ready["checks"]["model"]["required"]
+    rerank = httpx.post(f"{base}/rerank", json={"query": "coffee", "texts": ["a", "b"]})
+    assert rerank.status_code == 503 and "huggingface-cli download" in rerank.text
+    log = offline_server.log_tail(chars=10**9)
+    assert log.count("searching without the cross-encoder") == 1, log[-3000:]
+    assert "huggingface-cli download shelf-test/not-downloaded-reranker" in log

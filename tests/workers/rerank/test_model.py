@@ -11,7 +11,7 @@ import pytest
 from FlagEmbedding import FlagReranker
 
 from catalog.samples import SAMPLE_CATALOG
-from search.errors import ConfigError, ModelUnavailable, Overloaded
+from search.errors import ConfigError, ModelMissing, ModelUnavailable, Overloaded
 from search.rerank.cache import MemoryScoreCache, score_key
 from search.rerank.rerankers import Candidate, LocalReranker
 from search.settings import DEFAULT_RERANK_MODEL, Settings
@@ -46,7 +46,7 @@ def test_offline_hub_model_error_says_how_to_use_a_local_copy(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ModelUnavailable) as info:
+    with pytest.raises(ModelMissing) as info:  # not here: search runs without it
         RerankModel(ModelSpec(DEFAULT_RERANK_MODEL, device="cpu"))
     message = str(info.value)
     assert "SHELF_RERANK_MODEL=BAAI/bge-reranker-v2-m3 could not be loaded" in message
@@ -60,7 +60,7 @@ def test_unreachable_hub_fails_fast_instead_of_retrying(
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ModelUnavailable, match="hub cannot be reached"):
+    with pytest.raises(ModelMissing, match="hub cannot be reached"):
         RerankModel(ModelSpec("some-org/some-reranker", device="cpu"))
 
 
@@ -84,21 +84,34 @@ def test_cuda_requested_without_a_gpu_is_refused() -> None:
     assert resolve_device("auto") == "cpu"
 
 
-def test_fallback_model_is_used_only_when_set_and_loudly(
+def test_fallback_model_is_used_only_when_the_model_is_missing(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     test_model_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # The test model stands in for a real local copy (tests allow its random weights).
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(ModelUnavailable):
+    with pytest.raises(ModelMissing):
         load_model(Settings(rerank_device="cpu"))
 
     with caplog.at_level(logging.WARNING, logger="workers.rerank.model"):
         model = load_model(Settings(rerank_device="cpu", rerank_fallback_model=test_model_dir))
+    model.close()
     assert model.model_dir == test_model_dir
-    assert "MEANINGLESS" in caplog.text and "could not be loaded" in caplog.text
+    assert "could not be loaded" in caplog.text
+    assert "reranking with SHELF_RERANK_FALLBACK_MODEL" in caplog.text
+
+    # A model that is here but broken is a mistake to fix, never replaced by the fallback.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    settings = Settings(
+        rerank_device="cpu", rerank_model=str(broken), rerank_fallback_model=test_model_dir
+    )
+    with pytest.raises(ModelUnavailable, match="without config.json") as info:
+        load_model(settings)
+    assert not isinstance(info.value, ModelMissing)
 
 
 def test_test_model_build_is_reproducible(tmp_path: Path, test_model_dir: Path) -> None:
@@ -123,7 +136,9 @@ def test_int8_quantises_every_linear_layer_and_keeps_the_ranking(
 ) -> None:
     import torch
 
-    int8 = RerankModel(ModelSpec(str(test_model_dir), device="cpu", quantize="int8"))
+    int8 = RerankModel(
+        ModelSpec(str(test_model_dir), device="cpu", quantize="int8", allow_random_weights=True)
+    )
     linear = [m for m in int8.model.modules() if type(m) is torch.nn.Linear]
     quantised = [m for m in int8.model.modules() if "quantized" in type(m).__module__]
     assert not linear and quantised
@@ -143,7 +158,11 @@ def test_int8_on_a_gpu_is_refused_with_what_to_do(
 ) -> None:
     monkeypatch.setattr("workers.rerank.model.resolve_device", lambda device: "cuda:0")
     with pytest.raises(ConfigError, match="SHELF_RERANK_QUANTIZE=int8 is for the CPU"):
-        RerankModel(ModelSpec(str(test_model_dir), device="cuda:0", quantize="int8"))
+        RerankModel(
+            ModelSpec(
+                str(test_model_dir), device="cuda:0", quantize="int8", allow_random_weights=True
+            )
+        )
 
 
 def test_local_reranker_past_its_deadline_scores_nothing(
