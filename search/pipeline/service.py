@@ -356,8 +356,9 @@ def make_service(
     without_missing_model: bool = False,
 ) -> SearchService:
     """The service the settings describe: its recall backend (or ``recall``), embedding model
-    (or ``embedder``), score cache, (if asked for) reranker and learned ranker (``SHELF_RANKER``), configured by ``search_config``;
-    ``synonyms`` and ``rules`` give the rules to apply. ``without_missing_model``: when the
+    (or ``embedder``), score cache, (if asked for) reranker and learned ranker
+    (``SHELF_RANKER``), configured by ``search_config``; ``synonyms`` and ``rules`` give the
+    rules to apply. ``without_missing_model``: when the
     reranker's model is not on this machine (``ModelMissing``), search without it
     (``SearchService.missing_reranker`` says why) instead of raising."""
     from search.ranking.model import load_ranker
