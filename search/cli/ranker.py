@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from search.cli.common import add_command, emit
+from search.cli.ranker_events import add_from_events_arguments, train_from_events_command
 from search.errors import EvaluationInputError
 from search.settings import Settings
 
@@ -31,8 +32,7 @@ def add_ranker_commands(ranker: argparse.ArgumentParser) -> None:
     )
     judged.add_argument("--queries", type=Path, help="queries: TSV (qid<TAB>text) or JSONL")
     judged.add_argument("--judgments", type=Path, help="TREC qrels or JSONL (grades 0-3 or ESCI)")
-    # The shop's own clicks as judgments (--from-events, --since, --until) join this group.
-    add_event_arguments(train.add_argument_group("judgments from the search log"))
+    add_from_events_arguments(train)  # or the shop's own clicks as judgments
     train.add_argument("--out", type=Path, required=True, help="the ranker directory to write")
     train.add_argument(
         "--holdout",
@@ -53,19 +53,22 @@ def add_ranker_commands(ranker: argparse.ArgumentParser) -> None:
     )
 
 
-def add_event_arguments(group: argparse._ArgumentGroup) -> None:
-    """The options that train on the search log's click judgments (none yet)."""
-
-
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    """Collect features through the search path, train, save and print the model card."""
+    """Collect features through the search path (judged queries, or with ``--from-events`` the
+    event log's click judgments), train, save and print the model card."""
     from search.evaluation.judgments import read_judgments, read_queries
     from search.evaluation.run import EVAL_DEADLINE_MS, catalog_index
     from search.learning.train import collect_training_data, train_ranker
     from search.pipeline.service import make_service
 
+    if args.from_events:
+        card = train_from_events_command(args, settings)
+        emit(args, {"out": str(args.out), **card}, format_card(card, args.out))
+        return 0
     if args.queries is None or args.judgments is None:
-        raise EvaluationInputError("give --queries and --judgments (the files shelf eval reads)")
+        raise EvaluationInputError(
+            "give --queries and --judgments (the files shelf eval reads), or --from-events"
+        )
     queries = read_queries(args.queries)
     qrels = read_judgments(args.judgments)
     recall = args.recall or (

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from search.cli.ranker_events import add_from_events_arguments, train_from_events_command
+from search.cli.main import build_parser
+from search.cli.ranker_events import train_from_events_command
 from search.errors import EvaluationInputError, InvalidQuery
 from search.events.log import Event, Impression, SqliteEventLog
 from search.experiments.traffic import position_biased_traffic
@@ -75,11 +76,8 @@ def test_enough_traffic_gives_each_judged_query_and_its_graded_products(
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_from_events_arguments(parser)
-    parser.add_argument("--queries", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("unused"))
-    return parser.parse_args(list(argv))
+    """``shelf ranker train ARGV --out unused`` as the real ``shelf`` parser reads it."""
+    return build_parser().parse_args(["ranker", "train", *argv, "--out", "unused"])
 
 
 @pytest.mark.parametrize(
@@ -97,3 +95,19 @@ def test_from_events_options_that_do_not_go_together_are_refused(
     settings = Settings(data_dir=tmp_path, events_url=f"sqlite:///{tmp_path / 'events.db'}")
     with pytest.raises((InvalidQuery, EvaluationInputError), match=message):
         train_from_events_command(_args(*argv), settings)
+
+
+def test_shelf_ranker_train_from_events_reaches_the_click_judgments_and_says_what_is_missing(
+    tmp_path: Path, event_log: SqliteEventLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from search.cli.main import main
+
+    _log_traffic(event_log, n_queries=4, searches_per_query=40)
+    event_log.close()
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SHELF_EVENTS_URL", url)
+        code = main(["ranker", "train", "--from-events", "--since", "2026-11-02",
+                     "--out", str(tmp_path / "ranker")])  # fmt: skip
+    assert code != 0 and not (tmp_path / "ranker").exists()
+    assert "4 queries" in capsys.readouterr().err
