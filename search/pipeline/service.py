@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from search.merchandising.apply import RuleSet
     from search.synonyms.model import SynonymSet
     from workers.embedding.model import Embedder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -380,6 +383,15 @@ def make_service(
         reranker, missing = available_reranker(settings, cache)
     elif rerank:
         reranker = make_reranker(settings, cache)
+    if reranker is not None and config.ranker is not None and not config.ranker.uses_cross_encoder:
+        log.warning(
+            "SHELF_RANKER=%s was trained without the cross-encoder's score and gives it no "
+            "weight: the cross-encoder (%s) runs but does not change the order. Train a ranker "
+            "that uses it (`shelf ranker train --rerank`), or set SHELF_RANKER=none to order "
+            "by the cross-encoder as before.",
+            settings.ranker,
+            reranker.model_id,
+        )
     return SearchService(
         recall or make_recall(settings),
         reranker,

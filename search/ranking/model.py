@@ -81,6 +81,13 @@ class LearnedRanker:
             )
         return ranker
 
+    @property
+    def uses_cross_encoder(self) -> bool:
+        """Whether any of its trees splits on the cross-encoder's score: False for a ranker
+        trained without it (the default), which gives that score no weight."""
+        importance = self.booster.feature_importance(importance_type="split")
+        return bool(importance[FEATURES.index("cross_encoder")] > 0)
+
     def orders(self, recall_mode: str) -> bool:
         """Whether it orders searches in ``recall_mode`` (the modes it was trained in)."""
         return recall_mode in self.recall_modes

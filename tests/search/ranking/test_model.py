@@ -67,3 +67,29 @@ def test_a_ranker_trained_on_other_features_is_refused(
 def test_a_directory_without_a_ranker_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="shelf ranker train"):
         load_ranker(str(tmp_path))
+
+
+@pytest.mark.parametrize(("ranker", "warned"), [("default", True), ("none", False)])
+def test_a_ranker_trained_without_the_cross_encoder_says_at_start_that_it_ignores_it(
+    ranker: str,
+    warned: bool,
+    test_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from search.pipeline.service import make_service
+    from search.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path, rerank_model=str(test_model_dir), ranker=ranker,
+        recall_mode="bm25", embed_model="none",
+    )  # fmt: skip
+    service = make_service(settings)
+    try:
+        said = [r.getMessage() for r in caplog.records if "gives it no weight" in r.getMessage()]
+        assert bool(said) is warned, said
+        if warned:
+            assert not service.config.ranker.uses_cross_encoder  # type: ignore[union-attr]
+            assert "SHELF_RANKER=none" in said[0] and "--rerank" in said[0]
+    finally:
+        service.close()
