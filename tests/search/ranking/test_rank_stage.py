@@ -110,3 +110,31 @@ def test_the_cross_encoder_score_is_a_feature_not_an_override(
     assert [i.product_id for i in items if i.rerank_score is not None] != [
         i.product_id for i in by_model
     ]
+
+
+def test_every_demo_query_puts_a_judged_relevant_product_first_without_the_cross_encoder(
+    hybrid_sample_index: EmbeddedRecall, embedder: UseEmbedder
+) -> None:
+    """What `make demo` and the README's first search show offline: the default ranker, no
+    cross-encoder, Shelf's default configuration, each demo query asked as the demo asks it."""
+    from catalog.samples import sample_judgments, sample_queries, xling_judgments, xling_queries
+    from search.cli.demo import demo_queries, demo_xling_queries
+
+    query_ids = {(q["text"], q["locale"]): q["query_id"] for q in sample_queries()}
+    query_ids |= {(q["text"], q["locale"]): q["query_id"] for q in xling_queries()}
+    grades = {
+        (j["query_id"], j["product_id"]): int(j["grade"])
+        for j in [*sample_judgments(), *xling_judgments()]
+    }
+    service = SearchService(
+        hybrid_sample_index, None, embedder=embedder,
+        config=SearchConfig(ranker=load_ranker("default")),
+    )  # fmt: skip
+    asked = [*demo_queries(), *[(text, locale) for text, locale, _ in demo_xling_queries()]]
+    firsts = {}
+    for text, locale in asked:
+        result = service.search(search_request(text, lang=locale, size=5, rerank=False))
+        assert result.ranker is not None and result.model is None
+        first = result.items[0].product_id
+        firsts[text] = (first, grades.get((query_ids[text, locale], first), 0))
+    assert len(firsts) == 11 and all(grade >= 2 for _, grade in firsts.values()), firsts
