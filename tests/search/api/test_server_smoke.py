@@ -145,11 +145,18 @@ def test_a_pin_added_from_the_cli_is_served_within_the_refresh_interval_and_expi
 
 @pytest.mark.slow
 def test_the_real_server_names_the_stages_that_ranked_each_answer(server: str) -> None:
+    # The server runs Shelf's default learned ranker (its environment is built before any
+    # test's own): it orders after the cross-encoder, whose score is one of its features.
     answer = httpx.get(f"{server}/search", params={"q": "coffee", "k": 3}).json()
-    assert answer["stages"] == ["recall:bm25", "recall:dense", "fuse", f"rerank:{answer['model']}"]
+    assert answer["ranker"].startswith("default@")
+    assert answer["stages"] == [
+        "recall:bm25", "recall:dense", "fuse", f"rerank:{answer['model']}",
+        f"ranker:{answer['ranker']}",
+    ]  # fmt: skip
     assert answer["notice"] is None
     plain = httpx.get(f"{server}/search", params={"q": "coffee", "rerank": "false"}).json()
-    assert plain["stages"] == ["recall:bm25", "recall:dense", "fuse"] and plain["notice"] is None
+    assert plain["stages"] == ["recall:bm25", "recall:dense", "fuse", f"ranker:{answer['ranker']}"]
+    assert plain["notice"] is None
 
 
 @pytest.fixture(scope="module")
