@@ -47,13 +47,13 @@ def test_rerank_throughput_benchmark_prints_hardware_and_its_result_line(
 
 @pytest.mark.slow
 def test_cache_hit_benchmark_prints_its_result_line(redis_url: str) -> None:
-    out = _run("bench.cache_hit", f"--redis-url={redis_url}", "--iterations=20")
+    out = _run("bench.cache_hit", f"--redis-url={redis_url}", "--iterations=20", "--candidates=10")
     assert re.fullmatch(r"RESULT p50_ms=[\d.]+ p99_ms=[\d.]+", out.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
 def test_events_benchmark_stores_every_event_it_sent_and_prints_its_result_line() -> None:
-    out = _run("bench.events", "--seconds=1", "--clients=2", "--batch=50", "--searches=20")
+    out = _run("bench.events", "--seconds=0.5", "--clients=2", "--batch=50", "--searches=10")
     assert out.startswith("CPU: ")
     last = out.strip().splitlines()[-1]
     found = re.fullmatch(r"RESULT events_per_s=\d+ sent=(\d+) stored=(\d+)", last)
@@ -82,7 +82,7 @@ def test_hybrid_benchmark_prints_hardware_and_its_result_line_with_every_key() -
 
 @pytest.mark.slow
 def test_ingest_benchmark_prints_bm25_and_embedding_rates_in_its_result_line() -> None:
-    out = _run("bench.ingest", "--small=500", "--large=1000", "--embed=32")
+    out = _run("bench.ingest", "--small=200", "--large=400", "--embed=16")
     assert out.startswith("CPU: ")
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(
@@ -138,7 +138,7 @@ def test_suggest_benchmark_prints_hardware_and_its_result_line() -> None:
 
 @pytest.mark.slow
 def test_search_warm_benchmark_prints_each_rate_in_its_result_line() -> None:
-    out = _run("bench.search_warm", "--rates", "4", "8", "--duration=1", "--queries=12",
+    out = _run("bench.search_warm", "--rates", "4", "8", "--duration=0.5", "--queries=8",
                "--pause=0", "--recall=bm25")  # fmt: skip
     assert out.startswith("CPU: ")
     last = out.strip().splitlines()[-1]

@@ -217,17 +217,3 @@ def test_a_record_without_locale_gets_the_detected_languages_locale(tmp_path: Pa
     assert hit.product.locale == "de-DE"
     assert [(r.line_no, r.reason.split(":")[0]) for r in report.rejects] == [(2, "locale")]
     assert "could not be detected" in report.rejects[0].reason
-
-
-@pytest.mark.slow
-def test_the_ingest_benchmark_runs_and_ends_with_its_result_line() -> None:
-    import subprocess
-    import sys
-
-    bench = Path(__file__).resolve().parents[2] / "bench" / "ingest.py"
-    done = subprocess.run(
-        [sys.executable, str(bench), "--small", "200", "--large", "400"],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("RESULT products_per_s=") and "peak_mb_200k=" in last

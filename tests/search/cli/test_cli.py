@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +20,39 @@ from search.settings import get_settings
 SHELF = Path(sys.executable).with_name("shelf")
 
 
+@pytest.fixture(scope="module")
+def ingested_once(
+    tmp_path_factory: pytest.TempPathFactory, test_model_dir: Path, embed_cache_path: Path
+) -> Path:
+    """A data dir with the sample catalog ingested by ``shelf ingest``, once per module."""
+    data_dir = tmp_path_factory.mktemp("cli-ingested") / "shelf-data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHELF_DATA_DIR", str(data_dir))
+        patch.setenv("SHELF_EMBED_CACHE", str(embed_cache_path))
+        patch.setenv("SHELF_EMBED_THREADS", "1")
+        patch.setenv("SHELF_RERANK_MODEL", str(test_model_dir))
+        get_settings.cache_clear()
+        try:
+            assert main(["ingest", str(SAMPLE_CATALOG), "--json"]) == 0
+        finally:
+            get_settings.cache_clear()
+    return data_dir
+
+
 @pytest.fixture
-def ingested(monkeypatch: pytest.MonkeyPatch, test_model_dir: Path) -> None:
-    """The sample catalog ingested into this test's data dir, the test model configured."""
+def ingested(
+    ingested_once: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    test_model_dir: Path,
+) -> None:
+    """The sample catalog ingested into this test's data dir (a copy of the module's
+    ingest: what a test writes stays its own), the test model configured."""
+    data_dir = tmp_path / "shelf-data"
+    shutil.copytree(ingested_once, data_dir)
+    monkeypatch.setenv("SHELF_DATA_DIR", str(data_dir))
     monkeypatch.setenv("SHELF_RERANK_MODEL", str(test_model_dir))
-    assert main(["ingest", str(SAMPLE_CATALOG), "--json"]) == 0
+    get_settings.cache_clear()
 
 
 def _json_out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
