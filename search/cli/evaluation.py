@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from search.cli.parsers import number_list
+from search.cli.parsers import add_recall_option, number_list
 from search.settings import Settings
 
 
@@ -29,11 +29,7 @@ def add_eval_arguments(evaluate: argparse.ArgumentParser) -> None:
         "--recall-k", type=_recall_ks, help="recall sizes to evaluate, e.g. 50,100 (SHELF_RECALL_K)"
     )
     evaluate.add_argument("--no-rerank", action="store_true", help="recall order only")
-    evaluate.add_argument(
-        "--recall",
-        choices=["bm25", "dense", "hybrid"],
-        help="recall legs (default: SHELF_RECALL_MODE, hybrid; bm25 with SHELF_EMBED_MODEL=none)",
-    )
+    add_recall_option(evaluate)
     evaluate.add_argument(
         "--ranker",
         metavar="default|none|DIR",

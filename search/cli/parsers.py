@@ -1,5 +1,5 @@
 """The argument parsers several ``shelf`` commands share, one of each: a time, a list of numbers
-joined by commas, and a definition read from a JSON file.
+joined by commas, a definition read from a JSON file, and the ``--recall`` option.
 
 argparse ``type=`` parsers raise ``argparse.ArgumentTypeError`` (argparse names the option and
 exits 2); the others raise ``InvalidQuery``, which ``shelf`` reports the same way.
@@ -50,3 +50,12 @@ def read_json_file(path: Path, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidQuery(f"{path}: not a readable JSON {what} ({exc})") from None
+
+
+def add_recall_option(parser: argparse.ArgumentParser) -> None:
+    """``--recall bm25|dense|hybrid``: the recall legs, as ``GET /search``'s ``recall``."""
+    parser.add_argument(
+        "--recall",
+        choices=["bm25", "dense", "hybrid"],
+        help="recall legs (default: SHELF_RECALL_MODE, hybrid; bm25 with SHELF_EMBED_MODEL=none)",
+    )

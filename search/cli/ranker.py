@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from search.cli.common import add_command, emit
+from search.cli.parsers import add_recall_option
 from search.cli.ranker_events import add_from_events_arguments, train_from_events_command
 from search.errors import EvaluationInputError
 from search.settings import Settings
@@ -41,11 +42,7 @@ def add_ranker_commands(ranker: argparse.ArgumentParser) -> None:
         help="share of the queries (per language) held out for the model card (0.25)",
     )
     train.add_argument("--seed", type=int, default=0, help="seed of the held-out split (0)")
-    train.add_argument(
-        "--recall",
-        choices=["bm25", "dense", "hybrid"],
-        help="recall legs (default: SHELF_RECALL_MODE, hybrid; bm25 with SHELF_EMBED_MODEL=none)",
-    )
+    add_recall_option(train)
     train.add_argument(
         "--rerank",
         action="store_true",

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from search.cli.common import emit, format_response
+from search.cli.parsers import add_recall_option
 from search.errors import ModelUnavailable, RecallUnavailable
 from search.settings import Settings
 
@@ -25,11 +26,7 @@ def add_search_arguments(search: argparse.ArgumentParser) -> None:
         "--product-locale",
         help="only products in this locale's language (de-DE or de; en-GB finds en-US products)",
     )
-    search.add_argument(
-        "--recall",
-        choices=["bm25", "dense", "hybrid"],
-        help="recall legs (default: SHELF_RECALL_MODE, hybrid)",
-    )
+    add_recall_option(search)
     search.add_argument("--k", type=int, default=10, help="results to return (default 10)")
     search.add_argument("--recall-k", type=int, help="candidates to recall (SHELF_RECALL_K)")
     search.add_argument(
