@@ -26,13 +26,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from search.merchandising.apply import NOTHING, Merchandising
 from search.metrics import DEGRADED_RESPONSES
 from search.pipeline.config import SearchConfig, search_config
 from search.pipeline.request import SearchRequest
 from search.pipeline.understand import QueryUnderstanding
 from search.query.languages import known_languages, reported_language
-from search.ranking.features import RankTrace, candidate_features
+from search.ranking.features import RankTrace, candidate_features, feature_key
 from search.recall import Recall
 from search.recall.facets import FacetCounts
 from search.recall.fusion import fuse_legs
@@ -237,13 +239,28 @@ class SearchService:
                         model_scores = [*scores.scores, *[None] * (len(pooled) - len(fused))]
                     ids = [f.hit.product.id for f in pooled]
                     priors = config.priors.priors(plan.text, ids) if config.priors else None
-                    features = candidate_features(
-                        plan, pooled, model_scores, corrections=legs.corrections, priors=priors
-                    )
+
+                    def features() -> np.ndarray:
+                        return candidate_features(
+                            plan, pooled, model_scores, corrections=legs.corrections,
+                            priors=priors,
+                        )  # fmt: skip
+
+                    traced = None
                     if trace is not None:
-                        trace.product_ids, trace.features = ids, features
+                        traced = features()
+                        trace.product_ids, trace.features = ids, traced
                     if ranker is not None:
-                        ranked = learned_head(pooled, ranker.score(features), model_scores, window)
+                        if traced is not None or priors:  # priors change; no memo
+                            learned_scores = ranker.score(
+                                traced if traced is not None else features()
+                            )
+                        else:  # a repeated candidate set: the scores it got last time
+                            key = feature_key(
+                                plan, pooled, model_scores, corrections=legs.corrections
+                            )
+                            learned_scores = ranker.score_once(key, features)
+                        ranked = learned_head(pooled, learned_scores, model_scores, window)
                         ranked_by = ranker.label
             if ranked_by is None:
                 ranked = rank_head(fused, scores.scores, window, request.blend, plan.mode)

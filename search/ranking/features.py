@@ -370,3 +370,40 @@ def candidate_features(
                 rows[i, INDEX["popularity_prior"]] = prior.popularity
                 rows[i, INDEX["ctr_prior"]] = prior.ctr
     return rows
+
+
+FeatureKey = tuple[object, ...]
+
+
+def feature_key(
+    plan: QueryPlan,
+    candidates: Sequence[FusedHit],
+    model_scores: Sequence[float | None] | None = None,
+    *,
+    corrections: Sequence[Correction] = (),
+) -> FeatureKey:
+    """Everything ``candidate_features`` reads (without priors), as one hashable value: equal
+    keys give equal feature rows, so a ranker's scores for them can be kept
+    (``LearnedRanker.score_once``). Each product counts by id and content hash, so a changed
+    product (price, stock, text) is a new key."""
+    return (
+        plan.text,
+        plan.analyze_as,
+        plan.detected,
+        plan.filters,
+        plan.lexical.synonyms if plan.lexical else (),
+        tuple(corrections),
+        tuple(
+            (
+                c.hit.product.id,
+                c.hit.product.content_hash,
+                c.hit.bm25_score,
+                c.hit.dense_score,
+                c.bm25_rank,
+                c.dense_rank,
+                c.fused_score,
+            )
+            for c in candidates
+        ),  # fmt: skip
+        None if model_scores is None else tuple(model_scores),
+    )

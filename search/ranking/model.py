@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from search.errors import ConfigError
-from search.ranking.features import FEATURE_VERSION, FEATURES
+from search.ranking.features import FEATURE_VERSION, FEATURES, FeatureKey
 
 FORMAT = 1
 MODEL_FILE = "model.txt"
 CARD_FILE = "ranker.json"
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 THREADS = 1  # one search scores on one core; parallel searches use the others
+RECENT_SCORES = 4096  # candidate sets whose scores a ranker keeps (about 100 floats each)
 
 
 class LearnedRanker:
@@ -45,6 +49,10 @@ class LearnedRanker:
         # The recall modes its training queries ran in: its features mean what it learned there
         # only (a model trained on hybrid candidates has never seen a missing cosine everywhere).
         self.recall_modes: tuple[str, ...] = tuple(meta.get("recall_modes", ("hybrid",)))
+        # The scores of the candidate sets searched last (a repeated query's are equal): the
+        # rank stage's warm cost, as the score cache is the cross-encoder's.
+        self._recent: OrderedDict[FeatureKey, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def card(self) -> dict[str, Any]:
@@ -91,6 +99,22 @@ class LearnedRanker:
     def orders(self, recall_mode: str) -> bool:
         """Whether it orders searches in ``recall_mode`` (the modes it was trained in)."""
         return recall_mode in self.recall_modes
+
+    def score_once(self, key: FeatureKey, features: Callable[[], np.ndarray]) -> np.ndarray:
+        """The scores of the feature rows ``key`` stands for (``feature_key``): remembered for
+        the last ``RECENT_SCORES`` keys, else ``score(features())``."""
+        with self._recent_lock:
+            found = self._recent.get(key)
+            if found is not None:
+                self._recent.move_to_end(key)
+                return found
+        scores = self.score(features())
+        scores.setflags(write=False)
+        with self._recent_lock:
+            self._recent[key] = scores
+            if len(self._recent) > RECENT_SCORES:
+                self._recent.popitem(last=False)
+        return scores
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """One score per row of ``features`` (shape (n, len(FEATURES))): higher ranks first."""

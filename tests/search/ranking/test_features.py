@@ -13,8 +13,8 @@ from catalog.product import Product
 from search.pipeline.config import SearchConfig
 from search.pipeline.request import search_request
 from search.pipeline.service import SearchService
-from search.ranking.features import FEATURES, INDEX, RankTrace, candidate_features
-from search.ranking.model import load_ranker
+from search.ranking.features import FEATURES, INDEX, RankTrace, candidate_features, feature_key
+from search.ranking.model import DEFAULT_DIR, LearnedRanker, load_ranker
 from search.recall import RecallHit, SearchFilters
 from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.fusion import FusedHit
@@ -131,3 +131,41 @@ def test_training_and_serving_compute_the_same_rows(service: SearchService) -> N
     # Both legs' candidates, past the window the fused order alone would keep.
     assert len(trace.product_ids) > 0
     assert not np.isnan(trace.features[:, INDEX["cosine"]]).all()
+
+
+def test_a_repeated_search_reuses_its_scores_and_they_equal_a_fresh_rankers(
+    service: SearchService,
+) -> None:
+    ranker = LearnedRanker.load(DEFAULT_DIR, name="default")  # its own memo, empty
+    remembering = service.with_config(ranker=ranker)
+    queries = [("wireless headphones", "en"), ("kaffeemaschine", "de"), ("降噪耳机", "zh")]
+    first = [remembering.search(search_request(q, lang=lang, rerank=False)) for q, lang in queries]
+    assert len(ranker._recent) == len(queries)  # one remembered candidate set per search
+    again = [remembering.search(search_request(q, lang=lang, rerank=False)) for q, lang in queries]
+    assert len(ranker._recent) == len(queries)  # the same sets: nothing new
+    fresh = service.with_config(ranker=LearnedRanker.load(DEFAULT_DIR, name="default"))
+    for (q, lang), one, two in zip(queries, first, again, strict=True):
+        three = fresh.search(search_request(q, lang=lang, rerank=False))
+        rows = [[(i.product_id, i.final_score) for i in r.items] for r in (one, two, three)]
+        assert rows[0] == rows[1] == rows[2]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"in_stock": False},
+        {"price": 1.0},
+        {"title": "Water bottle, insulated"},
+    ],
+)
+def test_any_change_to_a_candidate_is_a_new_key(change: dict[str, object]) -> None:
+    product = make_product(id="p1", title="Water bottle")
+    plan = _plan("water bottle")
+    key = feature_key(plan, [_hit(product, 1.0, 0.3, 1)])
+    assert key == feature_key(
+        plan, [_hit(make_product(id="p1", title="Water bottle"), 1.0, 0.3, 1)]
+    )
+    assert key != feature_key(plan, [_hit(product.model_copy(update=change), 1.0, 0.3, 1)])
+    assert key != feature_key(plan, [_hit(product, 1.5, 0.3, 1)])  # another BM25 score
+    assert key != feature_key(_plan("water bottles"), [_hit(product, 1.0, 0.3, 1)])
+    assert key != feature_key(plan, [_hit(product, 1.0, 0.3, 1)], [2.0])  # a model score
