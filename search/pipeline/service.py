@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -240,26 +241,24 @@ class SearchService:
                     ids = [f.hit.product.id for f in pooled]
                     priors = config.priors.priors(plan.text, ids) if config.priors else None
 
+                    @functools.cache  # computed at most once, and only when needed
                     def features() -> np.ndarray:
                         return candidate_features(
                             plan, pooled, model_scores, corrections=legs.corrections,
                             priors=priors,
                         )  # fmt: skip
 
-                    traced = None
                     if trace is not None:
-                        traced = features()
-                        trace.product_ids, trace.features = ids, traced
+                        trace.product_ids, trace.features = ids, features()
                     if ranker is not None:
-                        if traced is not None or priors:  # priors change; no memo
-                            learned_scores = ranker.score(
-                                traced if traced is not None else features()
-                            )
-                        else:  # a repeated candidate set: the scores it got last time
+                        # A repeated candidate set reuses its scores; not while training
+                        # (the trace wants the rows) nor with priors (they change over time).
+                        key = None
+                        if trace is None and not priors:
                             key = feature_key(
                                 plan, pooled, model_scores, corrections=legs.corrections
                             )
-                            learned_scores = ranker.score_once(key, features)
+                        learned_scores = ranker.score_once(key, features)
                         ranked = learned_head(pooled, learned_scores, model_scores, window)
                         ranked_by = ranker.label
             if ranked_by is None:

@@ -100,9 +100,12 @@ class LearnedRanker:
         """Whether it orders searches in ``recall_mode`` (the modes it was trained in)."""
         return recall_mode in self.recall_modes
 
-    def score_once(self, key: FeatureKey, features: Callable[[], np.ndarray]) -> np.ndarray:
+    def score_once(self, key: FeatureKey | None, features: Callable[[], np.ndarray]) -> np.ndarray:
         """The scores of the feature rows ``key`` stands for (``feature_key``): remembered for
-        the last ``RECENT_SCORES`` keys, else ``score(features())``."""
+        the last ``RECENT_SCORES`` keys, else ``score(features())``; ``key`` None: computed
+        and not remembered."""
+        if key is None:
+            return self.score(features())
         with self._recent_lock:
             found = self._recent.get(key)
             if found is not None:
