@@ -19,6 +19,9 @@ from workers.embedding.model import UseEmbedder
 from workers.rerank.model import ModelSpec, RerankModel
 from workers.tiny_model import build_test_model, catalog_texts
 
+# Fixtures of the real stores, shared by every test module.
+pytest_plugins = ["tests.stores"]
+
 
 @pytest.fixture(scope="session")
 def embed_cache_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
