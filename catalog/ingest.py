@@ -77,7 +77,7 @@ class IngestTarget(Protocol):
 
 
 DEFAULT_CHUNK_SIZE = 2_000
-CHUNK_BYTES = 64_000_000  # a chunk ends early once its records took this much of the file
+CHUNK_BYTES = 16_000_000  # a chunk ends early once its records took this much of the file
 
 __all__ = [
     "ChunkResult",

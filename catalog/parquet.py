@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PARQUET_BATCH_ROWS = 256
-ROWS_OUT_BYTES = 16_000_000  # rows turned into Python objects at once (a larger row goes alone)
+ROWS_OUT_BYTES = 4_000_000  # rows turned into Python objects at once (a larger row goes alone)
 
 
 def read_parquet(path: Path, limits: RecordLimits = DEFAULT_LIMITS) -> Iterator[SourceRecord]:
