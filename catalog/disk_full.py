@@ -54,10 +54,12 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(Path.cwd()).free
 
 
-def is_disk_full(exc: BaseException, index_dir: Path | None = None) -> bool:
+def is_disk_full(
+    exc: BaseException, index_dir: Path | None = None, low_free_bytes: int = LOW_FREE_BYTES
+) -> bool:
     """Whether ``exc`` (or an exception it was raised from) means the disk is full.
 
-    An engine's bare I/O failure counts when ``index_dir``'s disk has under ``LOW_FREE_BYTES``.
+    An engine's bare I/O failure counts when ``index_dir``'s disk has under ``low_free_bytes``.
     """
     for error in _chain(exc):
         if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
@@ -65,8 +67,10 @@ def is_disk_full(exc: BaseException, index_dir: Path | None = None) -> bool:
         text = str(error).lower()
         if any(words in text for words in _DISK_FULL_WORDS):
             return True
+        if "os error" in text:  # the engine named another OS error: not a full disk
+            continue
         if index_dir is not None and any(words in text for words in _BARE_IO_FAILURE):
-            return free_bytes(index_dir) < LOW_FREE_BYTES
+            return free_bytes(index_dir) < low_free_bytes
     return False
 
 
