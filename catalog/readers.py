@@ -124,6 +124,9 @@ def _jsonl_records(
                 line_no, text, None, f"not valid JSON: {exc.msg} at column {exc.colno}", length
             )
             continue
+        except (ValueError, RecursionError) as exc:  # e.g. an integer of over 4,300 digits
+            yield SourceRecord(line_no, text, None, f"not valid JSON: {exc}", length)
+            continue
         if not isinstance(data, dict):
             yield SourceRecord(line_no, text, None, "not a JSON object", length)
             continue

@@ -13,6 +13,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,6 +50,7 @@ JSONL_CASES = [
     ("many_items", json.dumps({**GOOD, "bullets": ["b"] * 31}), "SHELF_INGEST_MAX_ITEMS"),
     ("long_string", json.dumps({**GOOD, "description": "d" * 501}), "MAX_FIELD_CHARS"),
     ("long_key", json.dumps({**GOOD, "k" * 501: 1}), "SHELF_INGEST_MAX_FIELD_CHARS"),
+    ("long_integer", '{"id": "i", "price": ' + "9" * 5_000 + "}", "integer string conversion"),
 ]
 
 
@@ -187,3 +190,60 @@ def test_width_names_where_in_the_record() -> None:
         "field 'bullets[1]' has 501 characters, over the limit of 500 "
         "(SHELF_INGEST_MAX_FIELD_CHARS)"
     )
+
+
+def _parquet_rows(bad: pa.Table, path: Path, **options: object) -> Path:
+    good = pa.Table.from_pylist([{**GOOD, "bullets": ["b"]}], schema=bad.schema)
+    with pq.ParquetWriter(path, bad.schema, **options) as writer:  # type: ignore[arg-type]
+        for table in (good, bad, good):
+            writer.write_table(table)
+    return path
+
+
+def _bad_table(title: str | pa.Array, bullets: list[str] | pa.Array, rows: int = 2) -> pa.Table:
+    titles = title if isinstance(title, pa.Array) else pa.array([title] * rows)
+    lists = bullets if isinstance(bullets, pa.Array) else pa.array([bullets] * rows)
+    columns = {"id": ["b"] * rows, "locale": ["en-US"] * rows, "title": titles,
+               "price": [5] * rows, "currency": ["EUR"] * rows, "bullets": lists}  # fmt: skip
+    return pa.table(columns)
+
+
+def _one_value(value: str, rows: int = 2) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), [value]).cast(
+        pa.string()
+    )
+
+
+# (kind, the bad rows, writer options, the setting their reason must name)
+PARQUET_CASES = [
+    ("row_over_record_bytes", _bad_table(_one_value("t" * 30_000), ["b"]), {},
+     "SHELF_INGEST_MAX_RECORD_BYTES"),
+    ("list_over_record_bytes", _bad_table("Lamp", ["x" * 10_000] * 3), {},
+     "SHELF_INGEST_MAX_RECORD_BYTES"),
+    ("row_group_over_record_bytes", _bad_table("t" * 30_000, ["b"], rows=1),
+     {"use_dictionary": False}, "SHELF_INGEST_MAX_RECORD_BYTES"),
+    ("too_many_items", _bad_table("Lamp", ["b"] * 31), {}, "SHELF_INGEST_MAX_ITEMS"),
+    ("long_string", _bad_table("t" * 501, ["b"]), {}, "SHELF_INGEST_MAX_FIELD_CHARS"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "bad", "options", "setting"), PARQUET_CASES, ids=[c[0] for c in PARQUET_CASES]
+)
+def test_an_oversized_parquet_row_is_rejected_alone_at_its_row(
+    tmp_path: Path, kind: str, bad: pa.Table, options: dict[str, object], setting: str
+) -> None:
+    path = _parquet_rows(bad, tmp_path / "c.parquet", **options)
+    records = list(read_records(path, limits=LIMITS))
+    last = bad.num_rows + 2
+    assert [r.line_no for r in records] == list(range(1, last + 1))
+    assert [r.line_no for r in records if r.data is not None] == [1, last]
+    for record in records[1:-1]:
+        assert record.error is not None and setting in record.error, record.error
+        assert len(json.dumps(record.raw)) < 2_000 or kind in ("too_many_items", "long_string")
+
+
+def test_a_parquet_file_with_too_many_columns_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    pq.write_table(pa.table({f"c{n}": [1] for n in range(21)}), tmp_path / "c.parquet")
+    with pytest.raises(CatalogError, match="21 columns, over the limit of 20 .*MAX_KEYS"):
+        list(read_records(tmp_path / "c.parquet", limits=LIMITS))
