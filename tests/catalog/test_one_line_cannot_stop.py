@@ -178,3 +178,34 @@ def test_case_29_ingests_its_ten_good_lines_and_rejects_the_two_bad_ones(
         assert sorted(h.product.id for h in hits) == [f"p{n}" for n in range(10)]
     finally:
         recall.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "line", "reason"),
+    [
+        ("SHELF_INGEST_MAX_DEPTH", "2", {"bullets": [["a"]]}, "nest at least 3 deep"),
+        ("SHELF_INGEST_MAX_ITEMS", "2", {"bullets": ["a", "b", "c"]}, "has 3 items"),
+        ("SHELF_INGEST_MAX_FIELD_CHARS", "30", {"description": "d" * 31}, "has 31 characters"),
+        ("SHELF_INGEST_MAX_KEYS", "5", {"brand": "Acme"}, "the record has 6 keys"),
+        ("SHELF_INGEST_MAX_LINE_BYTES", "100", {"brand": "b" * 50}, "bytes, over the limit"),
+    ],
+)
+def test_shelf_ingest_takes_its_limits_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    setting: str,
+    value: str,
+    line: dict[str, object],
+    reason: str,
+) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(_good(0)) + "\n" + json.dumps({**_good(1), **line}) + "\n")
+    monkeypatch.setenv(setting, value)
+    get_settings.cache_clear()
+
+    assert main(["ingest", str(path), "--embed", "later", "--json"]) == EXIT_REJECTS
+    report = json.loads(capsys.readouterr().out)
+    [reject] = report["rejects"]
+    assert reject["line"] == 2 and reason in reject["reason"] and setting in reject["reason"]
+    assert report["indexed"] == 1
