@@ -20,9 +20,11 @@ import pytest
 from catalog.disk_full import DiskFull, is_disk_full
 from catalog.ingest import ingest_file
 from catalog.product import Product
+from search.cli.main import main
 from search.errors import RecallUnavailable
 from search.recall import IndexFailure
 from search.recall.embedded.backend import EmbeddedRecall
+from search.settings import get_settings
 
 
 def _enospc() -> BaseException:
@@ -167,3 +169,26 @@ def test_a_real_full_disk_under_tantivy_says_no_space_left_and_what_was_committe
     committed = int(message.split("the first ")[1].split(" records")[0].replace(",", ""))
     assert committed > 0 and committed % 50 == 0
     assert f"(lines 1-{committed:,})" in message
+
+
+def test_shelf_ingest_on_a_full_disk_exits_1_saying_no_space_left(
+    tmp_path: Path,
+    tiny_disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "c.jsonl"
+    words = " ".join(f"word{n}" for n in range(300))
+    rows = [
+        {"id": f"p{n}", "locale": "en-US", "title": f"Lamp {n}", "description": words,
+         "price": 5, "currency": "EUR"}
+        for n in range(3_000)
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    monkeypatch.setenv("SHELF_DATA_DIR", str(tiny_disk))
+    get_settings.cache_clear()
+
+    assert main(["ingest", str(path), "--embed", "later"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"shelf ingest: error: no space left on device while ingesting {path}")
+    assert "run the same command again" in error and "Traceback" not in error
