@@ -22,8 +22,8 @@ from search.errors import ConfigError, Conflict, NotFound
 from search.events.aggregates import Slice, UnitTally, stream_unit_tallies
 from search.events.batch_insert import ROWS_PER_INSERT, InsertOutcome, insert_rows
 from search.events.definitions import Experiment
-from search.events.schema import create_when_connected
 from search.events.tables import Tables, add_missing_columns, make_tables
+from search.lazy_tables import create_when_connected
 from search.query.normalize import query_key
 from search.settings import Settings
 
@@ -138,7 +138,7 @@ class _SqlEventLog:
         self.connect_timeout_s = connect_timeout_s
         self.engine = self._engine(url)
         self.tables = make_tables(table_prefix)
-        # Nothing connects here: a server starts with its store down (``search.events.schema``).
+        # Nothing connects here: a server starts with its store down (``search.lazy_tables``).
         tables = self.tables
         create_when_connected(
             self.engine, tables.metadata, lambda c: add_missing_columns(c, tables)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from search.errors import Conflict, NotFound
-from search.events.schema import create_when_connected
+from search.lazy_tables import create_when_connected
 from search.merchandising.model import Rule, RuleSpec
 
 Check = Callable[[Sequence[RuleSpec], Sequence[RuleSpec]], None]  # (incoming, after) -> raise

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from catalog.locales import canonical_locale, language_of
 from search.errors import Conflict, LimitExceeded, NotFound
-from search.events.schema import create_when_connected
+from search.lazy_tables import create_when_connected
 from search.synonyms.model import SynonymRule, SynonymSet, parse_synonym_line
 
 #: The name of the set holding the rules of every language (``language`` None).
