@@ -29,9 +29,10 @@ from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
 from search.pipeline.service import make_service
+from search.pipeline.stored_rules import synonyms_copy
 from search.settings import Settings, get_settings
 from search.suggest.service import make_suggestions
-from search.synonyms.model import SynonymSet, synonyms_as_json, synonyms_from_json
+from search.synonyms.model import SynonymSet
 from search.synonyms.store import SynonymStore
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def build_components(
         SynonymSet(),
         refresh_s=settings.synonyms_refresh_s,
         name="synonyms",
-        copy=last_good.copy("synonyms", synonyms_as_json, synonyms_from_json),
+        copy=synonyms_copy(last_good),
     )
     service = make_service(settings, synonyms=synonyms.get, without_missing_model=True)
     if service.missing_reranker is not None:

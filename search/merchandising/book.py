@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
 from search.errors import InvalidQuery
-from search.events.refreshed import Freshness, LastGood, Refreshed
+from search.events.refreshed import Freshness, LastGood, LocalCopy, Refreshed
 from search.merchandising.apply import RuleSet
 from search.merchandising.checks import check_change
 from search.merchandising.model import Rule, RuleSpec
@@ -46,7 +46,7 @@ class RuleBook:
         self.max_rules = max_rules
         self._known: Stored | None = None
         self._lock = threading.Lock()
-        copy = None if last_good is None else last_good.copy("rules", _rules_json, _rules_of_json)
+        copy = None if last_good is None else rules_copy(last_good)
         self.snapshot: Refreshed[RuleSet] = Refreshed(
             self._reload, RuleSet(), refresh_s=refresh_s, name="rules", copy=copy
         )
@@ -132,13 +132,16 @@ class RuleBook:
         return check
 
 
+def rules_copy(last_good: LastGood) -> LocalCopy[RuleSet]:
+    """Where the served rules' last good copy is kept (JSON: the store's version, the rules)."""
+    return last_good.copy("rules", _rules_json, _rules_of_json)
+
+
 def _rules_json(rules: RuleSet) -> dict[str, Any]:
-    """The served rules as JSON-able data (their local copy)."""
     return {"version": rules.version, "rules": [r.model_dump(mode="json") for r in rules.rules]}
 
 
 def _rules_of_json(data: dict[str, Any]) -> RuleSet:
-    """The rules ``_rules_json`` wrote."""
     return RuleSet([Rule.model_validate(r) for r in data["rules"]], int(data["version"]))
 
 
