@@ -165,6 +165,7 @@ class Refreshed(Generic[T]):
         self._source: Literal["store", "local copy", "none"] = "none"
         self._problem: str | None = None
         self._copied: tuple[object, bytes] | None = None  # the value last written, its bytes
+        self._copy_problem: str | None = None  # why the copy could not be written, last time
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -257,5 +258,8 @@ class Refreshed(Generic[T]):
                     pass
             write_atomically(copy.path, data)
             self._copied = (value, data)
+            self._copy_problem = None
         except Exception as exc:
-            log.warning("could not keep a local copy of %s: %s", self.name, exc)
+            if str(exc) != self._copy_problem:  # once per cause, not at every reload
+                log.warning("could not keep a local copy of %s: %s", self.name, exc)
+            self._copy_problem = str(exc)

@@ -137,12 +137,16 @@ def test_a_damaged_or_foreign_copy_is_not_served_and_does_not_stop_the_start(
     assert restarted.freshness().source == "none" and restarted.freshness().stale
 
 
-def test_a_copy_that_cannot_be_written_does_not_fail_the_reload(tmp_path: Path) -> None:
+def test_a_copy_that_cannot_be_written_does_not_fail_the_reload(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
     snapshot = _snapshot(Store(["a"]), blocked)
-    assert snapshot.refresh()
+    assert all(snapshot.refresh() for _ in range(3))
     assert snapshot.get() == ["a"] and not snapshot.freshness().stale
+    said = [r for r in caplog.records if "could not keep a local copy" in r.getMessage()]
+    assert len(said) == 1  # once per cause, not at every reload
 
 
 def test_a_partial_reload_serves_its_fallback_and_says_it_is_stale(tmp_path: Path) -> None:
