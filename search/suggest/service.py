@@ -219,13 +219,14 @@ class SnapshotLoader:
         return [] if loaded is None else loaded[0]
 
     def _save(self, popular: list[PopularQuery]) -> None:
+        """Write the copy; one that cannot be written is logged, and tried again only once the
+        popular queries change (not at every rebuild)."""
+        self._saved = popular
         if self.copy is not None:
             try:
                 write_atomically(self.copy.path, self.copy.dump(popular))
             except OSError as exc:
                 log.warning("could not keep a local copy of popular queries: %s", exc)
-                return
-        self._saved = popular
 
 
 def make_suggestions(

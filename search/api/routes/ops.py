@@ -80,16 +80,19 @@ def dependency_checks(components: Components) -> dict[str, Check]:
         else Check(ok=True, detail="not used (in-process score cache)", required=False),
         "event_store": _check(False, lambda: _events_probe(components)),
     }
-    if not checks["redis"].ok:
-        checks["redis"].detail += ": searches run without the score cache (every pair scored)"
-    if not checks["event_store"].ok:
-        checks[
-            "event_store"
-        ].detail += ": searches apply the last good synonyms, rules and experiments"
     for name, check in checks.items():
+        if not check.ok:
+            check.detail += _WITHOUT[name]
         if name != "redis" or isinstance(cache, RedisScoreCache):
             DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
     return checks
+
+
+# What searches do while an optional dependency is down (said after its check's failure).
+_WITHOUT = {
+    "redis": ": searches run without the score cache (every pair scored)",
+    "event_store": ": searches apply the last good synonyms, rules and experiments",
+}
 
 
 def snapshot_checks(components: Components) -> dict[str, Check]:
