@@ -334,6 +334,19 @@ class Settings(BaseSettings):
     events_table_prefix: str = Field(
         "shelf_", pattern=r"^[a-z][a-z0-9_]*$", description="Prefix of the event store's tables."
     )
+    events_connect_timeout_s: int = Field(
+        2,
+        ge=1,
+        le=60,
+        description="Seconds a connection to a PostgreSQL event store may take before the call "
+        "fails (a store that is down never holds a search: searches read local snapshots).",
+    )
+    last_good_dir: Path | None = Field(
+        None,
+        description="Where a server keeps the last good copy of what it reads from the event "
+        "store (synonyms, merchandising rules, running experiments, popular queries), so a "
+        "restart while the store is down serves them; unset: <data_dir>/last-good.",
+    )
     impression_queue_size: int = Field(
         10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
     )
@@ -508,6 +521,11 @@ class Settings(BaseSettings):
     def embed_cache_path(self) -> Path:
         """The embedding cache's file: ``embed_cache``, else ``embeddings.db`` in data_dir."""
         return self.embed_cache or self.data_dir / "embeddings.db"
+
+    @property
+    def last_good_path(self) -> Path:
+        """The folder of the last good copies: ``last_good_dir``, else ``last-good`` in data_dir."""
+        return self.last_good_dir or self.data_dir / "last-good"
 
     @property
     def events_database_url(self) -> str:
