@@ -17,7 +17,9 @@ import sqlalchemy as sa
 
 from catalog.locales import LANGUAGES
 from search.events.refreshed import Refreshed
+from search.events.tables import Tables
 from search.settings import Settings
+from search.suggest.blocklist import Blocklist, BlockStore
 from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
 from search.suggest.popular import PopularQuery, popular_queries
@@ -50,12 +52,17 @@ class SuggestSnapshot:
 
 
 def build_snapshot(
-    popular: Iterable[PopularQuery], words: CatalogWords, *, max_limit: int
+    popular: Iterable[PopularQuery],
+    words: CatalogWords,
+    *,
+    max_limit: int,
+    blocked: Blocklist | None = None,
 ) -> SuggestSnapshot:
     """Merge the popular queries and the catalog's words (``count_catalog_words``) by key per
     language and index each language, and all of them together (see ``search.suggest.index``).
     A key both sources hold keeps the query's spelling, its users and the catalog's product
-    count. A query that is a stop word, or starts or ends with one, is left out."""
+    count. A query that is a stop word, or starts or ends with one, is left out, and so is any
+    completion ``blocked`` blocks (``search.suggest.blocklist``)."""
     started = time.perf_counter()
     users: dict[str | None, dict[str, tuple[int, str]]] = {}
     for row in popular:
@@ -78,6 +85,7 @@ def build_snapshot(
                 products.get(key, 0),
             )
             for key in set(queries) | set(products)
+            if not (blocked and blocked.blocks(key))
         ]
         latin = language is not None and LANGUAGES[language].script == "latin"
         indexes[language] = PrefixIndex(completions, typo_tolerant=latin, max_limit=max_limit)
@@ -107,8 +115,15 @@ class Suggestions:
     """The snapshot a server answers from, rebuilt by ``load`` every ``refresh_s`` seconds in a
     daemon thread (a failed rebuild keeps the last snapshot, logged)."""
 
-    def __init__(self, load: Callable[[], SuggestSnapshot], *, refresh_s: float) -> None:
+    def __init__(
+        self,
+        load: Callable[[], SuggestSnapshot],
+        *,
+        refresh_s: float,
+        blocks: BlockStore | None = None,
+    ) -> None:
         self._snapshot = Refreshed(load, SuggestSnapshot(), refresh_s=refresh_s, name="suggest")
+        self.blocks = blocks  # the operator's blocklist, applied at each rebuild
 
     def get(self) -> SuggestSnapshot:
         """The last complete snapshot (no store access)."""
@@ -138,15 +153,23 @@ class SnapshotLoader:
 
     The catalog is re-read (and its words counted; the records are not kept) only when the
     index's ``meta.json`` changed (tantivy rewrites it at every commit); the popular queries are
-    re-aggregated at every call (one SQL query)."""
+    re-aggregated, and the blocklist read, at every call (one SQL query each)."""
 
-    def __init__(self, settings: Settings, engine: sa.Engine, searches: sa.Table) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        tables: Tables,
+        blocks: BlockStore | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
-        self.searches = searches
+        self.tables = tables
+        self.blocks = blocks
         self._catalog_stamp: tuple[int, int] | None = None
         self._words = CatalogWords({}, {})
         self._popular: list[PopularQuery] | None = None
+        self._blocked = Blocklist()
         self._last: SuggestSnapshot | None = None
 
     def __call__(self) -> SuggestSnapshot:
@@ -164,20 +187,25 @@ class SnapshotLoader:
                 self._catalog_stamp, catalog_changed = stamp, True
         min_users = settings.analytics_min_users
         popular = sorted(
-            popular_queries(self.engine, self.searches, min_users=min_users),
+            popular_queries(self.engine, self.tables, min_users=min_users),
             key=lambda q: (q.language or "", q.query),
         )
-        if self._last is not None and not catalog_changed and popular == self._popular:
+        blocked = self.blocks.blocklist() if self.blocks is not None else Blocklist()
+        unchanged = popular == self._popular and blocked == self._blocked
+        if self._last is not None and not catalog_changed and unchanged:
             return self._last
-        self._popular = popular
-        self._last = build_snapshot(popular, self._words, max_limit=settings.suggest_max_limit)
+        self._popular, self._blocked = popular, blocked
+        self._last = build_snapshot(
+            popular, self._words, max_limit=settings.suggest_max_limit, blocked=blocked
+        )
         return self._last
 
 
-def make_suggestions(settings: Settings, engine: sa.Engine, searches: sa.Table) -> Suggestions:
-    """The server's suggestions: popular queries from ``searches`` (``SHELF_ANALYTICS_MIN_USERS``
-    distinct users) and the embedded index's products (``SHELF_DATA_DIR``/index; with
-    Elasticsearch, popular queries only). Not started."""
-    return Suggestions(
-        SnapshotLoader(settings, engine, searches), refresh_s=settings.suggest_refresh_s
-    )
+def make_suggestions(settings: Settings, engine: sa.Engine, tables: Tables) -> Suggestions:
+    """The server's suggestions: popular queries from the event log's ``tables``
+    (``SHELF_ANALYTICS_MIN_USERS`` witnesses, ``search.events.evidence``) and the embedded
+    index's products (``SHELF_DATA_DIR``/index; with Elasticsearch, popular queries only), less
+    the operator's blocklist (in the same database). Not started."""
+    blocks = BlockStore(engine, table_prefix=settings.events_table_prefix)
+    loader = SnapshotLoader(settings, engine, tables, blocks)
+    return Suggestions(loader, refresh_s=settings.suggest_refresh_s, blocks=blocks)

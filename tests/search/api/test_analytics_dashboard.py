@@ -61,7 +61,7 @@ def test_the_analytics_page_draws_the_daily_chart_and_the_query_tables(
     assert not page.locator("#notice").is_visible(), page.locator("#notice").inner_text()
     expect(page.locator("#top-table tbody th").first).to_have_text("coffee")
     expect(page.locator("#zero-table tbody th")).to_have_text(["teapot"])
-    expect(page.locator("#threshold")).to_contain_text("at least 5 distinct users")
+    expect(page.locator("#threshold")).to_contain_text("at least 5 distinct networks")
     assert PRIVATE not in page.locator("main").inner_text()
     page.locator("#daily-chart").wait_for(state="visible")
     chart = page.locator("#daily-chart").evaluate(CHART_STATE)

@@ -17,11 +17,18 @@ def components_of(client: TestClient) -> Components:
 
 
 def searched(components: Components, query: str, users: int) -> None:
-    """``users`` distinct users searched ``query`` (in English) and were shown a product."""
+    """``users`` distinct users, each from a network of its own, searched ``query`` (in
+    English) and were shown a product."""
     components.event_log.record_impressions(
         [
             Impression(
-                uuid.uuid4().hex, query, "en", "control", ("en-us-0001",), user_id=f"{query}-{n}"
+                uuid.uuid4().hex,
+                query,
+                "en",
+                "control",
+                ("en-us-0001",),
+                user_id=f"{query}-{n}",
+                client_network=f"10.1.{n}.0/24",
             )
             for n in range(users)
         ]  # fmt: skip
