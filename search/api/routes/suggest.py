@@ -71,7 +71,8 @@ async def suggest(
     limit: Annotated[int, Query(description="Most completions returned (default 10).")] = 10,
 ) -> SuggestOut:
     """Completions from popular queries that had results and from the catalog's words, ranked by
-    distinct users, then by products, ties by text; typo-tolerant for Latin prefixes of 4+."""
+    witnesses (distinct client networks, or shoppers of joined events; never user ids), then by
+    products, ties by text; typo-tolerant for Latin prefixes of 4+. Blocked phrases never."""
     check_query_text(q, settings)
     if not 1 <= limit <= settings.suggest_max_limit:
         raise LimitExceeded(
@@ -128,7 +129,7 @@ def _blocks(components: Components) -> tuple[Suggestions, BlockStore]:
     return built, built.blocks
 
 
-@router.get("/suggest/blocks", response_model=BlocksOut, responses=_BLOCK_RESPONSES)
+@router.get("/suggest/blocks", response_model=BlocksOut, responses=ERROR_RESPONSES)
 def list_blocks(
     components: Annotated[Components, Depends(components_of)], _actor: KeyActor
 ) -> BlocksOut:
@@ -136,9 +137,7 @@ def list_blocks(
     return BlocksOut(blocked=_blocks(components)[1].entries())
 
 
-@router.post(
-    "/suggest/blocks", response_model=BlockOut, status_code=201, responses=_BLOCK_RESPONSES
-)
+@router.post("/suggest/blocks", response_model=BlockOut, status_code=201, responses=ERROR_RESPONSES)
 def block_phrase(
     body: BlockIn,
     response: Response,
