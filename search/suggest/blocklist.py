@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from search.errors import InvalidQuery, NotFound
+from search.query.input_text import describe_control_character, first_control_character
 from search.suggest.text import completion_key, is_latin
 
 MAX_PHRASE_CHARS = 200
@@ -96,12 +97,13 @@ class BlockedPhrase(BaseModel):
 
 def checked_phrase(phrase: str) -> str:
     """``phrase`` stripped; ``InvalidQuery`` when it is empty once keyed, longer than
-    ``MAX_PHRASE_CHARS``, or holds a control character."""
+    ``MAX_PHRASE_CHARS``, or holds a control character (tab and newline are spaces)."""
     phrase = phrase.strip()
     if len(phrase) > MAX_PHRASE_CHARS:
         raise InvalidQuery(f"phrase: {len(phrase)} characters; at most {MAX_PHRASE_CHARS}")
-    if not phrase.isprintable():
-        raise InvalidQuery("phrase: holds a control character")
+    bad = first_control_character(phrase, "free")
+    if bad is not None:
+        raise InvalidQuery(f"phrase: {describe_control_character(bad, 'free')}")
     if not block_key(phrase):
         raise InvalidQuery("phrase: empty; give the words to block, e.g. 'cheap pills'")
     return phrase
