@@ -357,7 +357,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None,
         description="Key the write and admin endpoints require (POST /events, /experiments, "
-        "/synonyms, /rules, /analytics); unset: they answer 503.",
+        "/synonyms, /rules, /suggest/blocks, /analytics); unset: they answer 503. Audits record "
+        "a change made with it as key: and the first 8 hex digits of its SHA-256.",
     )
     api_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
