@@ -5,11 +5,13 @@ client invents cannot put a phrase there (issue 27, "inputs that cannot be forge
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from search.api.app import Components
+from search.api.app import Components, create_app
+from search.settings import Settings
 from tests.search.api.conftest import auth, from_network
 
 
@@ -81,3 +83,31 @@ def test_clicks_the_storefront_sends_count_their_shoppers(store_client: TestClie
         assert store_client.post("/events", json=click, headers=auth()).status_code == 200
         fifth = n == 4
         assert reaches_every_shopper(store_client, clicked) == {"suggest": fifth, "top": fifth}
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(api_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    TestClient
+]:  # fmt: skip
+    """The app behind a load balancer at 10.9.0.1 (``SHELF_TRUSTED_PROXIES``), its own store."""
+    events = tmp_path_factory.mktemp("proxied-events") / "events.db"
+    settings = api_settings.model_copy(
+        update={"events_url": f"sqlite:///{events}", "trusted_proxies": ["10.9.0.1/32"]}
+    )
+    with TestClient(create_app(settings), client=("10.9.0.1", 50000)) as test_client:
+        yield test_client
+
+
+# (the peer, whether it is the trusted proxy)
+PEERS = [("10.9.0.1", True), ("10.9.0.2", False)]
+
+
+@pytest.mark.parametrize(("peer", "trusted"), PEERS)
+def test_five_forwarded_networks_count_only_through_the_trusted_proxy(
+    behind_proxy: TestClient, peer: str, trusted: bool
+) -> None:
+    forwarded, via = phrase(), TestClient(behind_proxy.app, client=(peer, 50000))
+    for n in range(5):
+        via.headers["X-Forwarded-For"] = f"198.51.{n}.7"
+        search(via, forwarded, "the-same-id")
+    assert reaches_every_shopper(behind_proxy, forwarded) == {"suggest": trusted, "top": trusted}
