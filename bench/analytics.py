@@ -40,8 +40,10 @@ def _fill(log: Any, searches: int, queries: int, users: int, seed: int) -> None:
         zero = rng.random() < 0.05
         ts = START + dt.timedelta(seconds=rng.randrange(30 * 86400))
         shown = () if zero else tuple(f"p{i}" for i in range(10))
+        user = rng.randrange(users)
+        network = f"10.{user >> 8 & 255}.{user & 255}.0/24"  # one per user: what k counts
         batch.append(Impression(request_id, f"query {text}", rng.choice(["en", "de"]), "none",
-                                shown, user_id=f"u{rng.randrange(users)}", ts=ts,
+                                shown, user_id=f"u{user}", ts=ts, client_network=network,
                                 result_count=0 if zero else 40))  # fmt: skip
         if not zero and rng.random() < 1 / 3:
             position = min(10, 1 + int(rng.expovariate(0.5)))

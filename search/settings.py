@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -397,7 +398,16 @@ class Settings(BaseSettings):
         5,
         ge=1,
         description="k-anonymity: a query shows in analytics and suggestions only when at least "
-        "this many distinct users (user id, else session id) sent it in the window asked about.",
+        "this many witnesses sent it in the window asked about: distinct client networks (/24, "
+        "/48), or distinct shoppers of events joined to its searches, whichever is more; never "
+        "the user ids a search carries, which any client can invent.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the proxies in front of the API (JSON list, e.g. "
+        '["10.1.0.5", "10.2.0.0/16"]): from these peers only, X-Forwarded-For names the '
+        "client whose network popularity counts. Empty (default): the peer address is the "
+        "client, and X-Forwarded-For is ignored.",
     )
     analytics_max_rows: int = Field(
         1000, ge=1, le=100_000, description="Most queries one analytics request may ask for."
@@ -406,7 +416,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None,
         description="Key the write and admin endpoints require (POST /events, /experiments, "
-        "/synonyms, /rules, /analytics); unset: they answer 503.",
+        "/synonyms, /rules, /suggest/blocks, /analytics); unset: they answer 503. Audits record "
+        "a change made with it as key: and the first 8 hex digits of its SHA-256.",
     )
     api_max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
@@ -496,6 +507,20 @@ class Settings(BaseSettings):
                 "SHELF_FACET_PRICE_EDGES must be increasing positive prices, e.g. [10, 50, 100]"
             )
         return edges
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        checked = []
+        for proxy in proxies:
+            try:
+                checked.append(str(ipaddress.ip_network(proxy.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"SHELF_TRUSTED_PROXIES: {proxy!r} is not an IP address or network; list "
+                    'the proxies themselves, e.g. ["10.1.0.5", "10.2.0.0/16"]'
+                ) from None
+        return checked
 
     # lexical
     typo_tolerance: bool = Field(

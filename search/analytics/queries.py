@@ -11,10 +11,13 @@ What counts:
 - CTR and conversion are per search with results: the share of them with at least one click, or
   at least one purchase. The mean first-click position averages, over clicked searches, the
   1-based position of the first click (the rank of the first click, as in MRR's reciprocal).
-- k-anonymity: a query is shown only when at least ``min_users`` distinct users sent it in the
-  window, counting the randomisation unit (the user id, else the session id; a search with
-  neither counts as nobody). Queries can hold emails, names, order numbers: a rare query stays
-  out of every report. Counts per day hold no query text and need no threshold.
+- k-anonymity: a query is shown only when at least ``min_users`` witnesses sent it in the
+  window: distinct client networks, or distinct shoppers of events joined to its searches,
+  whichever is more (``search.events.evidence``; ``witnesses`` in each row). Never the user ids
+  a public search carries, which anyone can invent. Queries can hold emails, names, order
+  numbers: a rare query stays out of every report. ``users`` still reports distinct units (the
+  user id, else the session id) as sent. Counts per day hold no query text and need no
+  threshold.
 
 SQLAlchemy Core only: SQLite and PostgreSQL run the same statements; rows are streamed
 (``yield_per``, a server-side cursor on PostgreSQL).
@@ -29,6 +32,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from search.analytics.window import Window
+from search.events.evidence import clicking_shopper, witness_count
 from search.events.tables import Tables
 
 QueryList = Literal["top", "zero", "no-clicks"]
@@ -42,6 +46,7 @@ class QueryStats:
     key: str
     searches: int
     users: int
+    witnesses: int
     zero_result_searches: int
     clicked_searches: int
     clicks: int
@@ -89,9 +94,10 @@ def _window_filter(searches: sa.Table, window: Window) -> list[sa.ColumnElement[
 def _per_search(
     tables: Tables, window: Window, key: sa.ColumnElement[Any], *extra: sa.ColumnElement[bool]
 ) -> sa.Subquery:
-    """One row per search of the window: its key, unit, result count, clicks, first click
-    position and purchases. The window's searches are found first (by ``ts``), then each one's
-    events by the index on ``events.request_id``."""
+    """One row per search of the window: its key, unit, client network, result count, clicks,
+    first click position, purchases and a shopper of its events (``clicking_shopper``; one is
+    enough: a search's events name one shopper). The window's searches are found first (by
+    ``ts``), then each one's events by the index on ``events.request_id``."""
     searches, events = tables.searches, tables.events
     is_click = events.c.type == "click"
     first_click = sa.case((is_click & (events.c.position >= 1), events.c.position))
@@ -99,6 +105,8 @@ def _per_search(
         sa.select(
             key.label("key"),
             searches.c.unit_id,
+            searches.c.client_network,
+            sa.func.min(clicking_shopper(events)).label("shopper"),
             searches.c.result_count,
             sa.func.sum(sa.case((is_click, 1), else_=0)).label("clicks"),
             sa.func.min(first_click).label("first_click"),
@@ -106,19 +114,26 @@ def _per_search(
         )
         .select_from(searches.outerjoin(events, events.c.request_id == searches.c.request_id))
         .where(*_window_filter(searches, window), *extra)
-        .group_by(searches.c.request_id, key, searches.c.unit_id, searches.c.result_count)
+        .group_by(
+            searches.c.request_id,
+            key,
+            searches.c.unit_id,
+            searches.c.client_network,
+            searches.c.result_count,
+        )
         .subquery("per_search")
     )
 
 
 def _stats_select(per_search: sa.Subquery) -> sa.Select:
-    """Per key: searches, users, zero-result searches, clicked searches, clicks, converted
-    searches and the mean first click position."""
+    """Per key: searches, users, witnesses, zero-result searches, clicked searches, clicks,
+    converted searches and the mean first click position."""
     row = per_search.c
     return sa.select(
         row.key,
         sa.func.count().label("searches"),
         sa.func.count(sa.distinct(row.unit_id)).label("users"),
+        _witnesses(per_search).label("witnesses"),
         sa.func.sum(sa.case((row.result_count == 0, 1), else_=0)).label("zero"),
         sa.func.sum(sa.case((row.clicks > 0, 1), else_=0)).label("clicked"),
         sa.func.sum(row.clicks).label("clicks"),
@@ -127,16 +142,21 @@ def _stats_select(per_search: sa.Subquery) -> sa.Select:
     ).group_by(row.key)
 
 
+def _witnesses(per_search: sa.Subquery) -> sa.ColumnElement[Any]:
+    """What the k-anonymity threshold counts (``search.events.evidence``)."""
+    return witness_count(per_search.c.client_network, per_search.c.shopper)
+
+
 def query_stats_query(
     tables: Tables, window: Window, which: QueryList, min_users: int, limit: int
 ) -> sa.Select:
-    """The ``limit`` queries sent by at least ``min_users`` users, of a list: ``top`` (most
+    """The ``limit`` queries sent by at least ``min_users`` witnesses, of a list: ``top`` (most
     searched), ``zero`` (most zero-result searches), ``no-clicks`` (searches with results but
     not one click, most such searches first). Ties by query text."""
     per_search = _per_search(tables, window, tables.searches.c.query_key)
     row = per_search.c
     zero = sa.func.sum(sa.case((row.result_count == 0, 1), else_=0))
-    having: list[sa.ColumnElement[bool]] = [sa.func.count(sa.distinct(row.unit_id)) >= min_users]
+    having: list[sa.ColumnElement[bool]] = [_witnesses(per_search) >= min_users]
     order: sa.ColumnElement[Any]
     if which == "top":
         order = sa.func.count().desc()
@@ -151,11 +171,10 @@ def query_stats_query(
 
 
 def one_query_stats_query(tables: Tables, window: Window, key: str, min_users: int) -> sa.Select:
-    """One query's row (by its ``query_key``), if at least ``min_users`` users sent it."""
+    """One query's row (by its ``query_key``), if at least ``min_users`` witnesses sent it."""
     column = tables.searches.c.query_key
     per_search = _per_search(tables, window, column, column == key)
-    users = sa.func.count(sa.distinct(per_search.c.unit_id))
-    return _stats_select(per_search).having(users >= min_users)
+    return _stats_select(per_search).having(_witnesses(per_search) >= min_users)
 
 
 def daily_query(tables: Tables, window: Window) -> sa.Select:
@@ -174,6 +193,7 @@ def stream_stats(engine: sa.Engine, query: sa.Select) -> Iterator[QueryStats]:
                 key=row.key,
                 searches=int(row.searches),
                 users=int(row.users),
+                witnesses=int(row.witnesses),
                 zero_result_searches=int(row.zero),
                 clicked_searches=int(row.clicked),
                 clicks=int(row.clicks),

@@ -38,14 +38,15 @@ def query_list(
 
 def one_query(store: SqlStore, window: Window, text: str, *, min_users: int) -> dict[str, Any]:
     """One query's row (``text`` normalised as ``query_key`` does) with the window; ``NotFound``
-    when fewer than ``min_users`` users sent it, the same answer as when nobody did."""
+    when fewer than ``min_users`` witnesses sent it, the same answer as when nobody did."""
     key = query_key(text)
     query = one_query_stats_query(store.tables, window, key, min_users)
     found = list(stream_stats(store.engine, query))
     if not found:
         raise NotFound(
             f"no numbers for query {key!r}: fewer than {min_users} users sent it in this window "
-            "(SHELF_ANALYTICS_MIN_USERS), or none did"
+            "(SHELF_ANALYTICS_MIN_USERS: distinct client networks, or shoppers of its events), "
+            "or none did"
         )
     return {**window.describe(), "min_users": min_users, **found[0].as_dict()}
 

@@ -19,6 +19,7 @@ from search.api.middleware.admission import SearchAdmission, reserve_threads
 from search.api.middleware.hygiene import InputHygieneMiddleware
 from search.api.middleware.limits import BodySizeLimitMiddleware
 from search.api.middleware.logging import RequestContextMiddleware
+from search.api.middleware.proxies import install_proxy_headers
 from search.embedding.backfill import BackgroundEmbedder
 from search.embedding.cache import EmbeddingCache
 from search.errors import ConfigError
@@ -93,7 +94,7 @@ def build_components(
         linger_s=settings.impression_linger_ms / 1000,
     )
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
-    suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches, last_good)
+    suggestions = make_suggestions(settings, event_log.engine, event_log.tables, last_good)
     suggestions.start()
     rules = RuleBook(
         event_log.engine,
@@ -226,4 +227,5 @@ def create_app(
     app.add_middleware(InputHygieneMiddleware)  # control characters in the path and query
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    install_proxy_headers(app, settings)  # outermost: every layer sees the forwarded client
     return app

@@ -3,10 +3,16 @@
 The key comes from ``SHELF_API_KEY`` and is compared in constant time (``hmac.compare_digest``).
 Clients send it as ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``. When the server has no
 key configured, protected endpoints answer 503 saying to set one: they are never left open.
+
+A request that carries a key acts as the key's identity, ``key:`` and the first 8 hex digits of
+the key's SHA-256 (never the key): audits record it as who made a change, since no header a
+client sets can say who it is. With scoped keys (one per storefront, a later issue) each key
+gets its own identity the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated
 
@@ -28,12 +34,19 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
     return None
 
 
+def key_identity(key: str) -> str:
+    """Who a key is in audits and logs: ``key:`` and the first 8 hex digits of the SHA-256 of
+    ``key`` (UTF-8), e.g. ``key:1f2e3d4c``; the key itself cannot be read back from it."""
+    return "key:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
 def require_api_key(
     settings: Annotated[Settings, Depends(settings_of)],
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
-    """Dependency of protected routes: 401 unless the request carries ``SHELF_API_KEY``."""
+) -> str:
+    """Dependency of protected routes: 401 unless the request carries ``SHELF_API_KEY``; the
+    key's identity (``key_identity``) otherwise."""
     if settings.api_key is None or not settings.api_key.get_secret_value():
         raise NotConfigured(
             "this endpoint needs an API key and the server has none: set SHELF_API_KEY"
@@ -44,3 +57,4 @@ def require_api_key(
         raise Unauthorized(
             "missing or wrong API key: send it as 'X-API-Key: KEY' or 'Authorization: Bearer KEY'"
         )
+    return key_identity(key)

@@ -54,7 +54,8 @@ def _list(which: QueryList) -> Handler:
                 store, window, which, min_users=settings.analytics_min_users, limit=limit
             )
         human = _rows_text(body["queries"], "query") if body["queries"] else (
-            f"no queries sent by at least {body['min_users']} users (SHELF_ANALYTICS_MIN_USERS)"
+            f"no queries sent by at least {body['min_users']} users (SHELF_ANALYTICS_MIN_USERS: "
+            "distinct client networks, or shoppers of their events)"
         )  # fmt: skip
         emit(args, body, human)
         return 0

@@ -19,6 +19,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "port": args.port,
         "log_config": None,  # keep the JSON handler configured above
         "access_log": False,  # the API logs each request itself, with its request id
+        # The app reads X-Forwarded-For from SHELF_TRUSTED_PROXIES only
+        # (search/api/middleware/proxies.py); uvicorn's own would trust 127.0.0.1 by default.
+        "proxy_headers": False,
         # The limits that matter under load (search/api/middleware/admission.py does the per-search
         # part).
         "limit_concurrency": args.limit_concurrency or settings.serve_limit_concurrency,

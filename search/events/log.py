@@ -56,6 +56,7 @@ class Impression:
     page: int = 1  # the page shown (1: the search's first answer, which the report counts)
     sort: str = "relevance"
     result_count: int | None = None  # the match set's size (0: a zero-result search; None: unknown)
+    client_network: str | None = None  # the client's /24 or /48 (search.events.evidence)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class _SqlEventLog:
                     "product_ids": list(imp.product_ids),
                     "query_key": query_key(imp.query),
                     "result_count": -1 if imp.result_count is None else imp.result_count,
+                    "client_network": imp.client_network,
                     "ts": ts,
                     "day": ts.astimezone(dt.UTC).date().isoformat(),
                 }

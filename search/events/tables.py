@@ -5,7 +5,8 @@
   variant, the query, and the product ids in the order shown (none for a search that matched
   nothing, whose ``result_count`` is 0). ``unit_id`` is the randomisation
   unit (user, else session) and ``day`` the UTC date, both written once so reports group by
-  plain columns on either engine.
+  plain columns on either engine. ``client_network`` is the /24 or /48 the search came from
+  (``search.events.evidence``): what popularity counts, since any client can invent user ids.
 - ``events``: clicks, add-to-carts and purchases, each unique by the client's ``event_id`` and
   joined to its search by ``request_id``.
 """
@@ -19,10 +20,10 @@ import sqlalchemy as sa
 
 
 def added_search_columns() -> list[sa.Column]:
-    """Columns added to ``searches`` after stores were first created: each with a server
-    default, so ``add_missing_columns`` can add it to an existing table and old rows read as
-    they were (a first page, in relevance order); ``info["backfill"]``, an SQL expression over
-    the row, fills the old rows instead when the default would not do."""
+    """Columns added to ``searches`` after stores were first created: each nullable or with a
+    server default, so ``add_missing_columns`` can add it to an existing table and old rows read
+    as they were (a first page, in relevance order; no client network); ``info["backfill"]``, an
+    SQL expression over the row, fills the old rows instead when the default would not do."""
     return [
         sa.Column("page", sa.Integer, nullable=False, server_default=sa.text("1")),
         sa.Column("sort", sa.String(16), nullable=False, server_default="relevance"),
@@ -38,36 +39,56 @@ def added_search_columns() -> list[sa.Column]:
             info={"backfill": "lower(query)"},
         ),
         sa.Column("result_count", sa.Integer, nullable=False, server_default=sa.text("-1")),
+        # The client's network (``search.events.evidence``: /24 or /48, never the address);
+        # NULL on rows stored before, and where the peer was not an IP address.
+        sa.Column("client_network", sa.String(43), nullable=True),
     ]
 
 
 def add_missing_columns(bind: sa.Engine | sa.Connection, tables: Tables) -> list[str]:
-    """Add to an existing ``searches`` table the columns it lacks (``ALTER TABLE ... ADD
-    COLUMN`` with the server default, on SQLite and PostgreSQL alike) and the indexes it lacks;
-    return the columns' names. On a connection, it runs in the connection's transaction (the
-    caller commits); on an engine, in a transaction of its own.
+    """Add to an existing ``searches`` table the columns it lacks (``add_columns``) and the
+    indexes it lacks; return the columns' names. On a connection, it runs in the connection's
+    transaction (the caller commits); on an engine, in a transaction of its own.
     ``create_all`` makes missing tables but never changes an existing one."""
-    have = {col["name"] for col in sa.inspect(bind).get_columns(tables.searches.name)}
+    added = add_columns(bind, tables.searches, added_search_columns())
+    for index in tables.searches.indexes:  # indexes added since, likewise
+        index.create(bind, checkfirst=True)
+    return added
+
+
+def add_columns(
+    bind: sa.Engine | sa.Connection, table: sa.Table, columns: list[sa.Column]
+) -> list[str]:
+    """Add to the existing ``table`` those of ``columns`` it lacks (``ALTER TABLE ... ADD
+    COLUMN``, on SQLite and PostgreSQL alike): a nullable column without a default reads NULL on
+    old rows, any other takes its server default (``info["backfill"]``: an SQL expression over
+    the row fills old rows instead). Return the names added. On a connection, in its
+    transaction; on an engine, in a transaction of its own."""
+    have = {col["name"] for col in sa.inspect(bind).get_columns(table.name)}
     added = []
     with bind.begin() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind) as conn:
-        for column in added_search_columns():
+        for column in columns:
             if column.name in have:
                 continue
             kind = column.type.compile(dialect=bind.dialect)
-            default = column.server_default.arg  # type: ignore[union-attr]
-            default_sql = default.text if isinstance(default, sa.TextClause) else f"'{default}'"
-            conn.execute(sa.text(
-                f'ALTER TABLE {tables.searches.name} ADD COLUMN "{column.name}" {kind} '
-                f"NOT NULL DEFAULT {default_sql}"
-            ))  # fmt: skip
+            if column.server_default is None:
+                if not column.nullable:
+                    raise ValueError(f"{table.name}.{column.name}: nullable or a server default")
+                conn.execute(sa.text(
+                    f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+                ))  # fmt: skip
+            else:
+                default = column.server_default.arg  # type: ignore[attr-defined]
+                default_sql = default.text if isinstance(default, sa.TextClause) else f"'{default}'"
+                conn.execute(sa.text(
+                    f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind} '
+                    f"NOT NULL DEFAULT {default_sql}"
+                ))  # fmt: skip
             if "backfill" in column.info:  # one statement, in the database: nothing is loaded
                 conn.execute(sa.text(
-                    f'UPDATE {tables.searches.name} SET "{column.name}" = '
-                    f"{column.info['backfill']}"
+                    f'UPDATE {table.name} SET "{column.name}" = {column.info["backfill"]}'
                 ))  # fmt: skip
             added.append(column.name)
-    for index in tables.searches.indexes:  # indexes added since, likewise
-        index.create(bind, checkfirst=True)
     return added
 
 

@@ -67,17 +67,20 @@ class RuleBook:
         """One stored rule (``NotFound``)."""
         return self.store.rule(rule_id)
 
-    def create(self, spec: RuleSpec, actor: str) -> Rule:
-        """Store a new rule after its checks (409 id taken or pins collide, 422 otherwise)."""
-        return self._served(self.store.create(spec, actor, self._check(), self._known))[0]
+    def create(self, spec: RuleSpec, actor: str, *, note: str | None = None) -> Rule:
+        """Store a new rule after its checks (409 id taken or pins collide, 422 otherwise);
+        ``actor`` is who (audited), ``note`` free text kept beside it."""
+        change = self.store.create(spec, actor, self._check(), self._known, note=note)
+        return self._served(change)[0]
 
-    def update(self, spec: RuleSpec, actor: str) -> Rule:
+    def update(self, spec: RuleSpec, actor: str, *, note: str | None = None) -> Rule:
         """Replace a rule after its checks."""
-        return self._served(self.store.update(spec, actor, self._check(), self._known))[0]
+        change = self.store.update(spec, actor, self._check(), self._known, note=note)
+        return self._served(change)[0]
 
-    def delete(self, rule_id: str, actor: str) -> Rule:
+    def delete(self, rule_id: str, actor: str, *, note: str | None = None) -> Rule:
         """Delete a rule; returns it as it was."""
-        return self._served(self.store.delete(rule_id, actor, self._known))[0]
+        return self._served(self.store.delete(rule_id, actor, self._known, note=note))[0]
 
     def import_rules(
         self,
@@ -86,11 +89,12 @@ class RuleBook:
         *,
         replace: bool = False,
         where: dict[str, str] | None = None,
+        note: str | None = None,
     ) -> list[Rule]:
         """Create or replace every rule of ``specs`` (``replace``: and delete the others) in one
         transaction, or nothing. ``where`` names each rule's place (``line 4``) in errors."""
         change = self.store.import_rules(
-            specs, actor, self._check(where), self._known, replace=replace
+            specs, actor, self._check(where), self._known, replace=replace, note=note
         )
         return self._served(change)
 

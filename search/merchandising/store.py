@@ -2,8 +2,9 @@
 engine), with an audit trail.
 
 Tables (named with ``SHELF_EVENTS_TABLE_PREFIX``): ``<prefix>rules`` (one row per rule, the rule
-as JSON) and ``<prefix>rule_audit`` (one row per change: the rule id, the action, who, when, the
-rule before and after as JSON, null where it did not exist). Every change, an import of
+as JSON) and ``<prefix>rule_audit`` (one row per change: the rule id, the action, who (the API
+key's identity, or the CLI's OS user), an optional free-text note, when, the rule before and
+after as JSON, null where it did not exist). Every change, an import of
 thousands of rules included, is one transaction: its checks run on the set as it would be after
 the change, before anything is written, and a failing check writes nothing.
 """
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from search.errors import Conflict, NotFound
+from search.events.tables import add_columns
 from search.lazy_tables import create_when_connected
 from search.merchandising.model import Rule, RuleSpec
 
@@ -31,7 +33,8 @@ class AuditEntry(BaseModel):
     seq: int
     rule_id: str
     action: str  # create, update, delete, import
-    actor: str
+    actor: str  # who: the API key's identity (key:1f2e3d4c) or cli:<OS user>
+    note: str | None = None  # free text the client added (X-Shelf-Actor); never the actor
     at: dt.datetime
     before: dict[str, Any] | None
     after: dict[str, Any] | None
@@ -66,8 +69,15 @@ def make_rule_tables(prefix: str) -> RuleTables:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("before", sa.JSON),
         sa.Column("after", sa.JSON),
+        *added_audit_columns(),
     )
     return RuleTables(metadata, rules, audit)
+
+
+def added_audit_columns() -> list[sa.Column]:
+    """Columns added to ``<prefix>rule_audit`` after stores were first created (nullable: old
+    rows read as they were)."""
+    return [sa.Column("note", sa.String(128), nullable=True)]
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,11 @@ class RuleStore:
     def __init__(self, engine: sa.Engine, *, table_prefix: str = "shelf_") -> None:
         self.engine = engine
         self.tables = make_rule_tables(table_prefix)
-        create_when_connected(engine, self.tables.metadata)  # not now: the store may be down
+        create_when_connected(  # not now: the store may be down
+            engine,
+            self.tables.metadata,
+            lambda conn: add_columns(conn, self.tables.audit, added_audit_columns()),
+        )
 
     def version(self, conn: sa.Connection | None = None) -> int:
         """The number of the last change (0: none yet)."""
@@ -131,20 +145,36 @@ class RuleStore:
         return Rule.model_validate(row[0])
 
     def create(
-        self, spec: RuleSpec, actor: str, check: Check, known: Stored | None = None
+        self,
+        spec: RuleSpec,
+        actor: str,
+        check: Check,
+        known: Stored | None = None,
+        *,
+        note: str | None = None,
     ) -> Change:
         """Store a new rule; ``Conflict`` when its id is taken."""
-        return self._change([spec], [], actor, "create", check, known, must_exist=False)
+        return self._change([spec], [], (actor, note), "create", check, known, must_exist=False)
 
     def update(
-        self, spec: RuleSpec, actor: str, check: Check, known: Stored | None = None
+        self,
+        spec: RuleSpec,
+        actor: str,
+        check: Check,
+        known: Stored | None = None,
+        *,
+        note: str | None = None,
     ) -> Change:
         """Replace a rule (same id); ``NotFound`` when absent."""
-        return self._change([spec], [], actor, "update", check, known, must_exist=True)
+        return self._change([spec], [], (actor, note), "update", check, known, must_exist=True)
 
-    def delete(self, rule_id: str, actor: str, known: Stored | None = None) -> Change:
+    def delete(
+        self, rule_id: str, actor: str, known: Stored | None = None, *, note: str | None = None
+    ) -> Change:
         """Delete a rule (``Change.rules`` holds it as it was); ``NotFound`` when absent."""
-        return self._change([], [rule_id], actor, "delete", lambda incoming, after: None, known)
+        return self._change(
+            [], [rule_id], (actor, note), "delete", lambda incoming, after: None, known
+        )
 
     def import_rules(
         self,
@@ -154,10 +184,11 @@ class RuleStore:
         known: Stored | None = None,
         *,
         replace: bool = False,
+        note: str | None = None,
     ) -> Change:
         """Create or replace every rule of ``specs`` (with ``replace``, also delete the rules
         it does not hold), in one transaction: all of it or, when ``check`` raises, nothing."""
-        return self._change(specs, None if replace else [], actor, "import", check, known)
+        return self._change(specs, None if replace else [], (actor, note), "import", check, known)
 
     def audit(self, rule_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest ``limit`` changes (of ``rule_id`` only, when given), newest first. A
@@ -192,7 +223,7 @@ class RuleStore:
         self,
         puts: Sequence[RuleSpec],
         deletes: list[str] | None,
-        actor: str,
+        actor: tuple[str, str | None],
         action: str,
         check: Check,
         known: Stored | None,
@@ -265,7 +296,7 @@ def _row(rule: Rule, dumped: dict[str, Any]) -> dict[str, Any]:
 def _audit(
     rule_id: str,
     action: str,
-    actor: str,
+    actor: tuple[str, str | None],
     at: dt.datetime,
     before: Rule | None,
     after: dict[str, Any] | None,
@@ -273,7 +304,8 @@ def _audit(
     return {
         "rule_id": rule_id,
         "action": action,
-        "actor": actor,
+        "actor": actor[0],
+        "note": actor[1],
         "at": at,
         "before": None if before is None else before.model_dump(mode="json"),
         "after": after,

@@ -1,6 +1,6 @@
 """One language's completions and the prefix lookup over them.
 
-The completions are ranked once, at build: by distinct users (popular queries), then by products
+The completions are ranked once, at build: by witnesses (popular queries), then by products
 (catalog frequency), ties by key. Their keys go into a MARISA trie (``marisa-trie``: a static,
 compact trie in C++), whose key ids map to ranks:
 
@@ -36,8 +36,9 @@ HOT_PREFIX_MATCHES = 256
 
 @dataclass(frozen=True)
 class Completion:
-    """A completion as built: its key, the text shown, distinct users who searched it with
-    results (0: not a popular query) and products whose catalog words hold it (0: none)."""
+    """A completion as built: its key, the text shown, witnesses who searched it with results
+    (``users``: client networks or clicking shoppers; 0: not a popular query) and products
+    whose catalog words hold it (0: none)."""
 
     key: str
     text: str

@@ -26,7 +26,9 @@ from search.events.refreshed import (
     describe_failure,
     write_atomically,
 )
+from search.events.tables import Tables
 from search.settings import Settings
+from search.suggest.blocklist import Blocklist, BlockStore
 from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
 from search.suggest.popular import PopularQuery, popular_queries
@@ -59,12 +61,17 @@ class SuggestSnapshot:
 
 
 def build_snapshot(
-    popular: Iterable[PopularQuery], words: CatalogWords, *, max_limit: int
+    popular: Iterable[PopularQuery],
+    words: CatalogWords,
+    *,
+    max_limit: int,
+    blocked: Blocklist | None = None,
 ) -> SuggestSnapshot:
     """Merge the popular queries and the catalog's words (``count_catalog_words``) by key per
     language and index each language, and all of them together (see ``search.suggest.index``).
     A key both sources hold keeps the query's spelling, its users and the catalog's product
-    count. A query that is a stop word, or starts or ends with one, is left out."""
+    count. A query that is a stop word, or starts or ends with one, is left out, and so is any
+    completion ``blocked`` blocks (``search.suggest.blocklist``)."""
     started = time.perf_counter()
     users: dict[str | None, dict[str, tuple[int, str]]] = {}
     for row in popular:
@@ -87,6 +94,7 @@ def build_snapshot(
                 products.get(key, 0),
             )
             for key in set(queries) | set(products)
+            if not (blocked and blocked.blocks(key))
         ]
         latin = language is not None and LANGUAGES[language].script == "latin"
         indexes[language] = PrefixIndex(completions, typo_tolerant=latin, max_limit=max_limit)
@@ -116,8 +124,15 @@ class Suggestions:
     """The snapshot a server answers from, rebuilt by ``load`` every ``refresh_s`` seconds in a
     daemon thread (a failed rebuild keeps the last snapshot, logged)."""
 
-    def __init__(self, load: Callable[[], SuggestSnapshot], *, refresh_s: float) -> None:
+    def __init__(
+        self,
+        load: Callable[[], SuggestSnapshot],
+        *,
+        refresh_s: float,
+        blocks: BlockStore | None = None,
+    ) -> None:
         self._snapshot = Refreshed(load, SuggestSnapshot(), refresh_s=refresh_s, name="suggestions")
+        self.blocks = blocks  # the operator's blocklist, applied at each rebuild
 
     def get(self) -> SuggestSnapshot:
         """The last complete snapshot (no store access)."""
@@ -152,23 +167,26 @@ class SnapshotLoader:
 
     The catalog is re-read (and its words counted; the records are not kept) only when the
     index's ``meta.json`` changed (tantivy rewrites it at every commit); the popular queries are
-    re-aggregated at every call (one SQL query)."""
+    re-aggregated, and the blocklist read, at every call (one SQL query each). The local copy
+    holds both, so a restart while the store is down still leaves blocked phrases out."""
 
     def __init__(
         self,
         settings: Settings,
         engine: sa.Engine,
-        searches: sa.Table,
-        copy: LocalCopy[list[PopularQuery]] | None = None,
+        tables: Tables,
+        blocks: BlockStore | None = None,
+        copy: LocalCopy[Popularity] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.searches = searches
-        self.copy = copy  # the popular queries last read, for a restart while the store is down
+        self.tables = tables
+        self.blocks = blocks
+        self.copy = copy  # what was last read, for a restart while the store is down
         self._catalog_stamp: tuple[int, int] | None = None
         self._words = CatalogWords({}, {})
-        self._popular: list[PopularQuery] | None = None
-        self._saved: list[PopularQuery] | None = None
+        self._read: Popularity | None = None
+        self._saved: Popularity | None = None
         self._last: SuggestSnapshot | None = None
 
     def __call__(self) -> SuggestSnapshot:
@@ -189,36 +207,44 @@ class SnapshotLoader:
         problem = None
         try:
             popular = sorted(
-                popular_queries(self.engine, self.searches, min_users=settings.analytics_min_users),
+                popular_queries(self.engine, self.tables, min_users=settings.analytics_min_users),
                 key=lambda q: (q.language or "", q.query),
             )
+            blocked = self.blocks.blocklist() if self.blocks is not None else Blocklist()
+            read = Popularity(popular, blocked)
         except Exception as exc:  # the store is down: the catalog's words still complete
             problem = (
                 f"the event store could not be read ({describe_failure(exc)}): popular "
-                "queries as last read"
+                "queries and the blocklist as last read"
             )
-            popular = self._popular if self._popular is not None else self._copied()
-        if problem is None and popular != self._saved:
-            self._save(popular)
-        if self._last is None or catalog_changed or popular != self._popular:
-            self._popular = popular
-            self._last = build_snapshot(popular, self._words, max_limit=settings.suggest_max_limit)
+            read = self._read if self._read is not None else self._copied()
+        if problem is None and read != self._saved:
+            self._save(read)
+        if self._last is None or catalog_changed or read != self._read:
+            self._read = read
+            self._last = build_snapshot(
+                read.popular,
+                self._words,
+                max_limit=settings.suggest_max_limit,
+                blocked=read.blocked,
+            )
         if problem is not None:
             raise Fallback(self._last, problem)
         return self._last
 
-    def _copied(self) -> list[PopularQuery]:
-        """The popular queries of the local copy; none when there is none or it is unreadable."""
+    def _copied(self) -> Popularity:
+        """The popular queries and blocklist of the local copy; none when there is none or it
+        is unreadable."""
         if self.copy is None:
-            return []
+            return Popularity([], Blocklist())
         try:
             loaded = self.copy.load()
         except Exception as exc:  # a damaged copy: the catalog's words still complete
             log.warning("could not read the local copy of popular queries: %s", exc)
-            return []
-        return [] if loaded is None else loaded[0]
+            return Popularity([], Blocklist())
+        return Popularity([], Blocklist()) if loaded is None else loaded[0]
 
-    def _save(self, popular: list[PopularQuery]) -> None:
+    def _save(self, popular: Popularity) -> None:
         """Write the copy; one that cannot be written is logged, and tried again only once the
         popular queries change (not at every rebuild)."""
         self._saved = popular
@@ -229,25 +255,42 @@ class SnapshotLoader:
                 log.warning("could not keep a local copy of popular queries: %s", exc)
 
 
+@dataclass(frozen=True)
+class Popularity:
+    """What the event store gives suggestions: the popular queries, and the operator's
+    blocklist."""
+
+    popular: list[PopularQuery]
+    blocked: Blocklist
+
+
 def make_suggestions(
     settings: Settings,
     engine: sa.Engine,
-    searches: sa.Table,
+    tables: Tables,
     last_good: LastGood | None = None,
 ) -> Suggestions:
-    """The server's suggestions: popular queries from ``searches`` (``SHELF_ANALYTICS_MIN_USERS``
-    distinct users; their last good copy kept in ``last_good``) and the embedded index's
-    products (``SHELF_DATA_DIR``/index; with Elasticsearch, popular queries only). Not
-    started."""
+    """The server's suggestions: popular queries from the event log's ``tables``
+    (``SHELF_ANALYTICS_MIN_USERS`` witnesses, ``search.events.evidence``) and the embedded
+    index's products (``SHELF_DATA_DIR``/index; with Elasticsearch, popular queries only), less
+    the operator's blocklist (in the same database); both kept in ``last_good`` for a restart
+    while the store is down. Not started."""
+    blocks = BlockStore(engine, table_prefix=settings.events_table_prefix)
     copy = None if last_good is None else last_good.copy("popular", _popular_json, _popular_of)
-    return Suggestions(
-        SnapshotLoader(settings, engine, searches, copy), refresh_s=settings.suggest_refresh_s
-    )
+    loader = SnapshotLoader(settings, engine, tables, blocks, copy)
+    return Suggestions(loader, refresh_s=settings.suggest_refresh_s, blocks=blocks)
 
 
-def _popular_json(popular: list[PopularQuery]) -> list[list[object]]:
-    return [[q.language, q.query, q.users] for q in popular]
+def _popular_json(read: Popularity) -> dict[str, object]:
+    blocked = sorted(" ".join(words) for words in read.blocked.words)
+    return {
+        "popular": [[q.language, q.query, q.users] for q in read.popular],
+        "blocked": blocked + sorted(read.blocked.unspaced),
+    }
 
 
-def _popular_of(rows: list[list[Any]]) -> list[PopularQuery]:
-    return [PopularQuery(language, query, int(users)) for language, query, users in rows]
+def _popular_of(copy: dict[str, Any]) -> Popularity:
+    popular = [
+        PopularQuery(language, query, int(users)) for language, query, users in copy["popular"]
+    ]
+    return Popularity(popular, Blocklist.of(copy["blocked"]))

@@ -2,7 +2,8 @@
 and ``/dashboard/analytics``, the page that draws them.
 
 Every data route needs the API key (queries are shoppers' text). A query shows only when at
-least ``SHELF_ANALYTICS_MIN_USERS`` distinct users sent it (``search.analytics.queries``).
+least ``SHELF_ANALYTICS_MIN_USERS`` witnesses sent it: distinct client networks, or shoppers of
+events joined to its searches (``search.events.evidence``), never invented user ids.
 Searches answered but not yet written are flushed first, so an answer includes them.
 """
 
@@ -34,7 +35,11 @@ class Counts(BaseModel):
     """Searches (first pages) and what followed them."""
 
     searches: int
-    users: int = Field(description="Distinct users (user id, else session id)")
+    users: int = Field(description="Distinct users (user id, else session id), as sent")
+    witnesses: int = Field(
+        description="Distinct client networks (/24, /48), or distinct shoppers of events joined "
+        "to these searches, whichever is more: what SHELF_ANALYTICS_MIN_USERS counts"
+    )
     searches_with_results: int
     zero_result_searches: int
     clicked_searches: int

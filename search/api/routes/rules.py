@@ -1,7 +1,9 @@
 """``/rules``: merchandising rules (pin, hide, boost, bury for queries), and their audit trail.
 
-Every route needs the API key. A change is recorded with who made it: the ``X-Shelf-Actor``
-header (a person's name or a tool's), or ``api`` when absent; the CLI records the OS user. This
+Every route needs the API key. A change is recorded with who made it: the identity of the key
+the request carried (``key:`` and 8 hex digits of its SHA-256, ``search.api.security``), never
+a header a client sets; the ``X-Shelf-Actor`` header (a person's name or a tool's), when sent, is
+kept as the change's free-text ``note``. The CLI records the OS user. This
 process serves a change at once; other servers within ``SHELF_RULES_REFRESH_S`` seconds.
 """
 
@@ -23,7 +25,7 @@ from search.query.input_text import Identifier, first_control_character
 
 router = APIRouter(
     tags=["rules"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=[Depends(require_api_key)],  # cached: the routes' KeyActor is the same call
     responses={
         **ERROR_RESPONSES,
         404: ERROR_RESPONSES[422] | {"description": "No such rule"},
@@ -33,13 +35,14 @@ router = APIRouter(
 
 # Out of the schema like the key's headers: a header cannot carry control characters to test.
 ActorHeader = Annotated[str | None, Header(alias="X-Shelf-Actor", include_in_schema=False)]
+KeyActor = Annotated[str, Depends(require_api_key)]  # who the audit records
 
 
-def actor_of(header: str | None) -> str:
-    """Who the audit records: the ``X-Shelf-Actor`` header (1-128 printable characters), else
-    ``api``; 422 naming the header otherwise."""
+def note_of(header: str | None) -> str | None:
+    """The audit's free-text note: the ``X-Shelf-Actor`` header (1-128 printable characters),
+    else None; 422 naming the header otherwise. Never who made the change."""
     if header is None:
-        return "api"
+        return None
     name = header.strip()
     if not 1 <= len(name) <= 128 or first_control_character(name) is not None:
         raise InvalidQuery("X-Shelf-Actor: 1 to 128 characters, no control character")
@@ -84,19 +87,21 @@ def list_rules(components: Annotated[Components, Depends(components_of)]) -> Rul
 def create_rule(
     body: RuleSpec,
     components: Annotated[Components, Depends(components_of)],
-    actor: ActorHeader = None,
+    actor: KeyActor,
+    note: ActorHeader = None,
 ) -> Rule:
     """Store a new rule. 422: unknown product ids (named), bad positions, factor or window;
     409: the id is taken, or it pins another product at a position where an enabled rule that
     can match the same queries does."""
-    return _book(components).create(body, actor_of(actor))
+    return _book(components).create(body, actor, note=note_of(note))
 
 
 @router.post("/rules/import", response_model=RulesOut)
 def import_rules(
     body: RulesImport,
     components: Annotated[Components, Depends(components_of)],
-    actor: ActorHeader = None,
+    actor: KeyActor,
+    note: ActorHeader = None,
 ) -> RulesOut:
     """Create or replace many rules in one transaction; every bad entry is named by its index
     (``rules[3]``) and nothing is changed."""
@@ -104,7 +109,7 @@ def import_rules(
         [(f"rules[{i}]", entry) for i, entry in enumerate(body.rules)], "rules"
     )
     book = _book(components)
-    book.import_rules(specs, actor_of(actor), replace=body.replace, where=where)
+    book.import_rules(specs, actor, replace=body.replace, where=where, note=note_of(note))
     return RulesOut(rules=book.rules())
 
 
@@ -130,22 +135,24 @@ def update_rule(
     rule_id: Identifier,
     body: RuleSpec,
     components: Annotated[Components, Depends(components_of)],
-    actor: ActorHeader = None,
+    actor: KeyActor,
+    note: ActorHeader = None,
 ) -> Rule:
     """Replace a rule (the same checks as creating it)."""
     if body.id != rule_id:
         raise InvalidQuery(f"id: the body names rule {body.id!r} but the path {rule_id!r}")
-    return _book(components).update(body, actor_of(actor))
+    return _book(components).update(body, actor, note=note_of(note))
 
 
 @router.delete("/rules/{rule_id}", response_model=Rule)
 def delete_rule(
     rule_id: Identifier,
     components: Annotated[Components, Depends(components_of)],
-    actor: ActorHeader = None,
+    actor: KeyActor,
+    note: ActorHeader = None,
 ) -> Rule:
     """Delete a rule; answers it as it was."""
-    return _book(components).delete(rule_id, actor_of(actor))
+    return _book(components).delete(rule_id, actor, note=note_of(note))
 
 
 @router.get("/rules/{rule_id}/audit", response_model=AuditOut)

@@ -18,6 +18,7 @@ from search.api.models import (
     StaleOut,
     SynonymOut,
 )
+from search.events.evidence import client_network
 from search.events.log import Impression
 from search.experiments.assignment import assign
 from search.metrics import SEARCH_STAGE_LATENCY
@@ -143,6 +144,7 @@ def search(
                 sort=asked.sort,
                 result_count=result.total,
                 ts=components.clock(),
+                client_network=client_network(request.client.host if request.client else None),
             )
         )
     # Serialised here, in the worker thread: returned as a model, FastAPI would validate it

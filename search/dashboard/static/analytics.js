@@ -151,7 +151,7 @@
       $("forget-key").hidden = false;
       $("analytics").hidden = false;
       $("threshold").textContent =
-        `Queries sent by at least ${top.min_users} distinct users (SHELF_ANALYTICS_MIN_USERS); ` +
+        `Queries sent by at least ${top.min_users} distinct networks or clicking shoppers (SHELF_ANALYTICS_MIN_USERS); ` +
         `locale ${top.locale || "all"}, from ${top.from || "the start"} to ${top.to || "now"}.`;
       drawDaily(days.days);
       fillQueries("top-table", top.queries);

@@ -130,7 +130,8 @@
 
   function auditRow(entry) {
     const tr = document.createElement("tr");
-    tr.append(el("td", entry.at), el("td", entry.actor), el("td", entry.action), el("td", entry.rule_id),
+    const who = entry.note ? `${entry.actor} (${entry.note})` : entry.actor;  // the key, then the name typed
+    tr.append(el("td", entry.at), el("td", who), el("td", entry.action), el("td", entry.rule_id),
       jsonCell(entry.before), jsonCell(entry.after));
     return tr;
   }

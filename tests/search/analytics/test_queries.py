@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import zlib
 from typing import Any
 
 import pytest
@@ -32,8 +33,9 @@ def searched(
     page: int = 1,
     user_prefix: str = "u",
 ) -> None:
-    """``users`` searches for ``query``, one per user; the first ``len(clicks)`` of them get a
-    click at that position, the first ``purchases`` a purchase too."""
+    """``users`` searches for ``query``, one per user, each user on a network of its own; the
+    first ``len(clicks)`` of them get a click at that position, the first ``purchases`` a
+    purchase too."""
     impressions, events = [], []
     for user in range(users):
         request_id = f"r{next(_ids)}"
@@ -46,6 +48,7 @@ def searched(
                 "none",
                 shown,
                 user_id=f"{user_prefix}{user}",
+                client_network=network_of(f"{user_prefix}{user}"),
                 ts=ts,
                 page=page,
                 result_count=results,
@@ -57,6 +60,12 @@ def searched(
             events.append(Event(f"e{next(_ids)}", "purchase", request_id, "p0", 1, ts=ts))
     log.record_impressions(impressions)
     log.record_events(events)
+
+
+def network_of(user: str) -> str:
+    """The /24 a test user searches from: one per user, the same at every search."""
+    digest = zlib.crc32(user.encode())
+    return f"10.{digest >> 8 & 255}.{digest & 255}.0/24"
 
 
 def shown(log: SqliteEventLog, which: Any, **window: Any) -> list[str]:

@@ -1,17 +1,20 @@
-"""What analytics need stored with each search, on SQLite and PostgreSQL: the query key and the
-result count, added to stores made before them; and the A/B report left as it was."""
+"""What analytics need stored with each search, on SQLite and PostgreSQL: the query key, the
+result count and the client network, added to stores made before them; and the A/B report left
+as it was."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
 from search.analytics.reports import one_query
 from search.analytics.window import make_window
-from search.events.log import Impression, SqliteEventLog
+from search.errors import NotFound
+from search.events.log import Event, Impression, SqliteEventLog
 from search.query.normalize import normalize_query, query_key
 
 TS = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
@@ -24,7 +27,7 @@ def test_a_store_made_before_the_columns_gets_them_and_old_rows_still_count(
     with event_log.engine.begin() as conn:
         for index in ("ts", "query_key"):
             conn.execute(sa.text(f"DROP INDEX {table}_{index}"))
-        for column in ("query_key", "result_count"):
+        for column in ("query_key", "result_count", "client_network"):
             conn.execute(sa.text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
         for user in range(5):  # rows as the old code wrote them
             conn.execute(
@@ -47,11 +50,21 @@ def test_a_store_made_before_the_columns_gets_them_and_old_rows_still_count(
     try:
         inspector = sa.inspect(reopened.engine)
         columns = {c["name"] for c in inspector.get_columns(table)}
-        assert {"query_key", "result_count"} <= columns
+        assert {"query_key", "result_count", "client_network"} <= columns
         indexes = {index["name"] for index in inspector.get_indexes(table)}
         assert {f"{table}_ts", f"{table}_query_key"} <= indexes
+        # Old rows have no network: their user ids, which anyone could invent, are no witness...
+        with pytest.raises(NotFound, match="fewer than 5"):
+            one_query(reopened, make_window(), "Old Query", min_users=5)
+        # ... and the events the storefront sent for them are.
+        reopened.record_events(
+            [
+                Event(f"e{user}", "click", f"old{user}", "p1", 1, user_id=f"o{user}", ts=TS)
+                for user in range(5)
+            ]  # fmt: skip
+        )
         row = one_query(reopened, make_window(), "Old Query", min_users=5)
-        assert (row["searches"], row["zero_result_searches"]) == (5, 0)
+        assert (row["searches"], row["zero_result_searches"], row["witnesses"]) == (5, 0, 5)
     finally:
         reopened.close()
 

@@ -35,6 +35,8 @@ def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
         built: Components = test_client.app.state.components  # type: ignore[attr-defined]
         built.event_log.drop_tables()  # type: ignore[attr-defined]
         built.synonym_store.drop_tables()
+        if built.suggestions is not None and built.suggestions.blocks is not None:
+            built.suggestions.blocks.drop_table()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,6 +52,13 @@ def components(client: TestClient) -> Components:
     """The components the app built (event log, pipeline, ...)."""
     built: Components = client.app.state.components  # type: ignore[attr-defined]
     return built
+
+
+def from_network(client: TestClient, network: int) -> TestClient:
+    """A client of the same running app whose peer address is ``10.0.<network>.1``: searches
+    from a network of their own (what popularity counts; ``search.events.evidence``)."""
+    assert 0 <= network < 256
+    return TestClient(client.app, client=(f"10.0.{network}.1", 50000))
 
 
 def auth() -> dict[str, str]:

@@ -8,11 +8,13 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.search.api.conftest import auth
+from tests.search.api.conftest import auth, from_network
 
 
 def _search(client: TestClient, q: str, user: str, **params: object) -> dict:  # type: ignore[type-arg]
-    answer = client.get("/search", params={"q": q, "user_id": user, "lang": "en", **params})
+    """A search by ``user`` (``RUN-N``), from a network of its own (the N-th)."""
+    shopper = from_network(client, int(user.rsplit("-", 1)[1]))
+    answer = shopper.get("/search", params={"q": q, "user_id": user, "lang": "en", **params})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
 

@@ -32,11 +32,13 @@ PRIVATE = "call me on 0123 456789"  # four users: never shown
 
 @pytest.fixture(scope="module")
 def analytics_seeded(live_server: str) -> str:  # noqa: F811
-    """Searches by six users (one of them matching nothing, one clicked) and a query four
-    users sent; returns the server's address."""
+    """Searches by six users from six networks (one of them matching nothing, one clicked) and
+    a query four users sent; returns the server's address."""
     with httpx.Client(base_url=live_server, timeout=30) as http:
         for user in range(6):
             params = {"q": "coffee", "lang": "en", "user_id": f"a-{user}"}
+            # Each user from a network of their own (the live server trusts loopback as a proxy).
+            http.headers["X-Forwarded-For"] = f"198.51.{user}.7"
             answer = http.get("/search", params=params).json()
             if user < 2:
                 click = {"event_id": uuid.uuid4().hex, "type": "click",
@@ -61,7 +63,7 @@ def test_the_analytics_page_draws_the_daily_chart_and_the_query_tables(
     assert not page.locator("#notice").is_visible(), page.locator("#notice").inner_text()
     expect(page.locator("#top-table tbody th").first).to_have_text("coffee")
     expect(page.locator("#zero-table tbody th")).to_have_text(["teapot"])
-    expect(page.locator("#threshold")).to_contain_text("at least 5 distinct users")
+    expect(page.locator("#threshold")).to_contain_text("at least 5 distinct networks")
     assert PRIVATE not in page.locator("main").inner_text()
     page.locator("#daily-chart").wait_for(state="visible")
     chart = page.locator("#daily-chart").evaluate(CHART_STATE)

@@ -181,6 +181,7 @@ class Requests:
             ("post", "/experiments/plan"): [{"metric": "ctr", "mde": 0.1, "baseline": 0.1}],
             ("post", "/rules"): [rule],
             ("put", "/rules/{rule_id}"): [rule],
+            ("post", "/suggest/blocks"): [{"phrase": "cc block"}],
         }
         return bodies[(method, path)]
 

@@ -56,9 +56,12 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def live_server(api_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on uvicorn on a loopback port (its own event store), served from a thread."""
+    """The app on uvicorn on a loopback port (its own event store), served from a thread. The
+    test plays a proxy: from loopback, X-Forwarded-For names the shopper's address."""
     events = tmp_path_factory.mktemp("dashboard-events") / "events.db"
-    settings = api_settings.model_copy(update={"events_url": f"sqlite:///{events}"})
+    settings = api_settings.model_copy(
+        update={"events_url": f"sqlite:///{events}", "trusted_proxies": ["127.0.0.1/32"]}
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

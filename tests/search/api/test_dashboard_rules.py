@@ -15,6 +15,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from search.api.security import key_identity
 from tests.search.api.conftest import API_KEY, auth
 from tests.search.api.test_dashboard import Watched, _chromium
 
@@ -93,6 +94,8 @@ def test_the_rules_page_creates_edits_refuses_and_deletes_rules_with_an_audit(
     assert [audit.nth(i).locator("td").nth(2).inner_text() for i in range(3)] == [
         "delete", "update", "create"
     ]  # fmt: skip
-    assert audit.nth(2).locator("td").nth(1).inner_text() == "ana <b>m</b>"  # text, never HTML
+    # Who is the key; the name typed is a note beside it, as text, never HTML.
+    who = f"{key_identity(API_KEY)} (ana <b>m</b>)"
+    assert audit.nth(2).locator("td").nth(1).inner_text() == who
     assert watched.errors == [] or all("422" in e for e in watched.errors), watched.errors
     assert watched.foreign_requests(live) == []

@@ -13,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from search.api.app import Components
+from search.api.security import key_identity
+from tests.conftest import API_KEY
 from tests.search.api.conftest import auth
 
 PHONE, CASE, EARBUDS = "en-us-0001", "en-us-0002", "en-us-0005"
@@ -73,8 +75,9 @@ def test_a_rule_is_created_read_changed_deleted_and_audited(rules: TestClient) -
     assert rules.delete("/rules/sale", headers=auth()).status_code == 200
     assert rules.get("/rules/sale", headers=auth()).status_code == 404
     trail = rules.get("/rules/sale/audit", headers=auth()).json()["entries"]
-    assert [(e["action"], e["actor"]) for e in trail] == [
-        ("delete", "api"), ("update", "api"), ("create", "ana")
+    key = key_identity(API_KEY)
+    assert [(e["action"], e["actor"], e["note"]) for e in trail] == [
+        ("delete", key, None), ("update", key, None), ("create", key, "ana")
     ]  # fmt: skip
     assert trail[2]["before"] is None and trail[2]["after"]["actions"]["hide"] == [CASE]
     assert trail[1]["before"]["actions"]["hide"] == [CASE]

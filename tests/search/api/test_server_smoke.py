@@ -13,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from bench.common import Server
 from search.cli.demo import demo_queries
+from search.events.log import SqliteEventLog
 from tests.search.api.conftest import API_KEY, auth, server_env
 from tests.search.api.rules_served import RULES_REFRESH_S, check_cli_pin_is_served_and_expires
 
@@ -196,3 +198,30 @@ def test_an_offline_server_serves_searches_without_the_cross_encoder_and_says_so
     log = offline_server.log_tail(chars=10**9)
     assert log.count("searching without the cross-encoder") == 1, log[-3000:]
     assert "huggingface-cli download shelf-test/not-downloaded-reranker" in log
+
+
+@pytest.mark.slow
+def test_the_real_server_stores_the_peer_network_not_a_forwarded_one(
+    server: str, env: dict[str, str]
+) -> None:
+    """``shelf serve`` trusts no proxy unless told (uvicorn's default would trust loopback): a
+    client naming another address in X-Forwarded-For is counted from its own network."""
+    forged = {"X-Forwarded-For": "198.51.100.7"}
+    answer = httpx.get(f"{server}/search", params={"q": "coffee", "lang": "en"}, headers=forged)
+    request_id = answer.json()["request_id"]
+    store = SqliteEventLog(env["SHELF_EVENTS_URL"])
+    try:
+        searches = store.tables.searches
+        query = sa.select(searches.c.client_network).where(searches.c.request_id == request_id)
+        deadline = time.monotonic() + 30
+        while (row := _first(store, query)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the impression is written off the request path
+        assert row == ("127.0.0.0/24",)
+    finally:
+        store.close()
+
+
+def _first(store: SqliteEventLog, query: sa.Select) -> tuple[str | None] | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else (row[0],)

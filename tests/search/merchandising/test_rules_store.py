@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from search.errors import Conflict, InvalidQuery
 from search.events.log import SqliteEventLog
@@ -103,3 +104,22 @@ def test_collisions_inside_one_import_are_a_conflict_naming_both_lines(book: Rul
                                        "rule 'other' pins 'en-us-0005'"):  # fmt: skip
         book.import_rules(specs, "cli:test", where=where)
     assert book.rules() == []
+
+
+def test_an_audit_made_before_notes_gets_the_column_and_its_entries_stay_readable(
+    book: RuleBook, sample_index: EmbeddedRecall
+) -> None:
+    specs, where = parse_rules("\n".join(lines(1)))
+    book.import_rules(specs, "alice", where=where)  # as the header once made actors: free text
+    audit = book.store.tables.audit
+    with book.store.engine.begin() as conn:
+        conn.execute(sa.text(f'ALTER TABLE {audit.name} DROP COLUMN "note"'))
+    prefix = audit.name.removesuffix("rule_audit")
+    reopened = RuleBook(book.store.engine, sample_index, table_prefix=prefix, max_rules=LIMIT,
+                        refresh_s=60)  # fmt: skip
+    columns = {c["name"] for c in sa.inspect(book.store.engine).get_columns(audit.name)}
+    assert "note" in columns
+    reopened.delete("q0", "key:12345678", note="ana")
+    assert [(e.action, e.actor, e.note) for e in reopened.audit()] == [
+        ("delete", "key:12345678", "ana"), ("import", "alice", None)
+    ]  # fmt: skip

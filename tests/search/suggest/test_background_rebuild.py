@@ -16,9 +16,18 @@ from tests.conftest import make_product
 
 
 def five_users_searched(log: SqliteEventLog, query: str) -> None:
+    """Five shoppers from five networks searched ``query``."""
     log.record_impressions(
         [
-            Impression(uuid.uuid4().hex, query, "en", "control", ("p-1",), user_id=f"u{n}")
+            Impression(
+                uuid.uuid4().hex,
+                query,
+                "en",
+                "control",
+                ("p-1",),
+                user_id=f"u{n}",
+                client_network=f"10.0.{n}.0/24",
+            )
             for n in range(5)
         ]  # fmt: skip
     )
@@ -29,7 +38,7 @@ def test_a_rebuild_happens_only_when_a_source_changed(tmp_path: Path) -> None:
     recall = EmbeddedRecall(settings.index_dir)
     recall.index([make_product(id="p-1", brand="Brookline")])
     log = SqliteEventLog(f"sqlite:///{tmp_path / 'events.db'}")
-    load = SnapshotLoader(settings, log.engine, log.tables.searches)
+    load = SnapshotLoader(settings, log.engine, log.tables)
     first = load()
     assert [s.text for s in first.suggest("broo", "en", 5)] == ["Brookline"]
     assert load() is first  # nothing changed: the same snapshot, not rebuilt
@@ -50,9 +59,7 @@ def test_a_failing_store_keeps_the_last_snapshot(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     log = SqliteEventLog(f"sqlite:///{tmp_path / 'events.db'}")
     five_users_searched(log, "garden hose")
-    suggestions = Suggestions(
-        SnapshotLoader(settings, log.engine, log.tables.searches), refresh_s=3600
-    )
+    suggestions = Suggestions(SnapshotLoader(settings, log.engine, log.tables), refresh_s=3600)
     suggestions.start()
     assert [s.text for s in suggestions.get().suggest("gard", "en", 5)] == ["garden hose"]
     with log.engine.begin() as conn:

@@ -1,5 +1,6 @@
 """Suggestions with the event store down (a real PostgreSQL, stopped): a restart completes from
-the catalog and the popular queries of the local copy, and says they may be stale."""
+the catalog and the popular queries of the local copy, less the blocklist it copied, and says
+they may be stale."""
 
 from __future__ import annotations
 
@@ -27,17 +28,22 @@ def test_a_restart_with_the_store_down_suggests_the_last_popular_queries_and_the
     log = PostgresEventLog(private_postgres.url, table_prefix=prefix)
     log.record_impressions(
         [
-            Impression(uuid.uuid4().hex, "brook trout", "en", "control", ("p-1",), user_id=f"u{n}")
+            Impression(
+                uuid.uuid4().hex, query, "en", "control", ("p-1",), client_network=f"10.0.{n}.0/24"
+            )
             for n in range(5)
-        ]  # fmt: skip
+            for query in ("brook trout", "brook spam")
+        ]
     )
     last_good = LastGood.of(tmp_path / "last-good", private_postgres.url, prefix)
-    before = make_suggestions(settings, log.engine, log.tables.searches, last_good)
-    assert before.refresh()  # read from the store: its popular queries copied
+    before = make_suggestions(settings, log.engine, log.tables, last_good)
+    assert before.blocks is not None
+    before.blocks.block("spam", "test")
+    assert before.refresh()  # read from the store: its popular queries and blocklist copied
     private_postgres.stop()
     try:
         restarted = PostgresEventLog(private_postgres.url, table_prefix=prefix)
-        after = make_suggestions(settings, restarted.engine, restarted.tables.searches, last_good)
+        after = make_suggestions(settings, restarted.engine, restarted.tables, last_good)
         after.start()
         after.close()
         found = [s.text for s in after.get().suggest("broo", "en", 5)]
@@ -48,6 +54,7 @@ def test_a_restart_with_the_store_down_suggests_the_last_popular_queries_and_the
             private_postgres.start()
     assert found == ["brook trout", "Brookline"]
     assert freshness.stale and freshness.problem is not None
-    assert "popular queries as last read" in freshness.problem
+    assert "popular queries and the blocklist as last read" in freshness.problem
+    before.blocks.drop_table()
     log.drop_tables()
     log.close()
