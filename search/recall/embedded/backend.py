@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import functools
+import logging
+import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import tantivy
 
 from catalog.locales import LANGUAGES
 from catalog.product import Product
-from search.errors import RecallUnavailable
+from search.errors import EngineFailure, IndexCorrupt, RecallUnavailable, is_engine_panic
 from search.recall import (
     IndexFailure,
     PendingText,
@@ -25,6 +30,13 @@ from search.recall.embedded import facets as facets_embedded
 from search.recall.embedded.dense import DenseIndex
 from search.recall.embedded.documents import ids_query, product_document, schema, stored_product
 from search.recall.embedded.facets import match_query
+from search.recall.embedded.integrity import (
+    MARKER,
+    VECTORS,
+    check_index,
+    marker_text,
+    read_marker,
+)
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
 from search.recall.embedded.vectors import DB_NAME, VectorStore, product_row
@@ -39,65 +51,159 @@ from search.recall.lexical import (
 # 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
 # 5: German compounds split (catalog.decompound), Han folded to Simplified, kana variants folded.
 SCHEMA_VERSION = 5
-_MARKER = "shelf-index.json"
 
 WRITER_HEAP_BYTES = 64_000_000
+# Bytes whose checksums are verified at open (SHELF_INDEX_VERIFY_MAX_MB's default).
+VERIFY_BYTES = 1 << 30
+
+log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _engine_call(
+    method: Callable[Concatenate[EmbeddedRecall, _P], _T],
+) -> Callable[Concatenate[EmbeddedRecall, _P], _T]:
+    """A method that reads the index: a damaged index found while reading fails every later
+    call too (and ``/readyz``), and a tantivy panic becomes ``EngineFailure``."""
+
+    @functools.wraps(method)
+    def call(self: EmbeddedRecall, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except IndexCorrupt as exc:
+            self._fault = exc
+            raise
+        except BaseException as exc:
+            if not is_engine_panic(exc):
+                raise
+            log.error("tantivy panicked", exc_info=exc, extra={"index": str(self.path)})
+            raise EngineFailure(
+                f"the index engine failed ({exc}); run `shelf check` to verify the index at "
+                f"{self.path}"
+            ) from None
+
+    return call
 
 
 class EmbeddedRecall:
     """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
-    store (``vectors.db``, see ``search.recall.embedded.vectors``) the dense leg searches."""
+    store (``vectors.db``, see ``search.recall.embedded.vectors``) the dense leg searches.
 
-    def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
+    At open its files are checked (``integrity.check_index``: checksums of at most
+    ``verify_bytes``, ``None`` for all): a damaged index still opens, but every search raises
+    the ``IndexCorrupt`` that names the file. ``read_only`` (default: when ``path`` is not
+    writable) opens it without writing anything under ``path``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        embed_text_max_chars: int = 400,
+        *,
+        verify_bytes: int | None = VERIFY_BYTES,
+        read_only: bool | None = None,
+    ) -> None:
         self.path = path
         self.embed_text_max_chars = embed_text_max_chars
+        self.read_only = path.exists() and not os.access(path, os.W_OK)
+        if read_only is not None:
+            self.read_only = read_only
         self._schema = schema()
-        self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
-        self._vectors = VectorStore(path / DB_NAME)
-        self._backfill_vector_store()
-        self._dense = DenseIndex(self._vectors)
+        self._fault: RecallUnavailable | None = None
+        self._shadow: Path | None = None
+        self._index: tantivy.Index | None = None
+        self._vectors: VectorStore | None = None
         self._lexical = LexicalQueries(self._schema)
+        found = check_index(path, verify_bytes=verify_bytes) if path.exists() else None
+        if found is not None and not found.ok:
+            for problem in found.problems:
+                log.error("index damaged: %s", problem, extra={"file": problem.file})
+            self._fault = found.problems[0]
+        try:
+            self._index = self._open(path)
+            self._vectors = VectorStore(path / DB_NAME, read_only=self.read_only)
+        except RecallUnavailable as exc:
+            if isinstance(exc.__cause__, ValueError) and "schema version" in str(exc):
+                raise
+            self._fault = self._fault or exc
+            log.error("index unavailable: %s", exc)
+            self._index = None
+        if self._index is not None and self._fault is None and not self.read_only:
+            self._backfill_vector_store()
+        self._dense = DenseIndex(self._vectors) if self._vectors is not None else None
+
+    def _engine(self, *, vectors_only: bool = False) -> tantivy.Index:
+        """The open index, unless a damage was found (``vectors_only``: a damaged
+        ``vectors.db``'s rows do not stop what rewrites them, such as ``shelf embed --rebuild``)."""
+        fault = self._fault
+        if fault is not None and not (
+            vectors_only and isinstance(fault, IndexCorrupt) and fault.file == VECTORS
+        ):
+            raise fault
+        assert self._index is not None  # without an index there is a fault
+        return self._index
+
+    def _store(self, *, vectors_only: bool = True) -> VectorStore:
+        self._engine(vectors_only=vectors_only)
+        assert self._vectors is not None
+        return self._vectors
+
+    def _dense_index(self) -> DenseIndex:
+        self._engine()
+        assert self._dense is not None
+        return self._dense
 
     def _backfill_vector_store(self) -> None:
         """An index built before the dense leg existed (or whose store was lost before its
         first write): give its products their rows. The live store is never empty while tantivy
         holds products, so this runs once."""
-        self._index.reload()
-        searcher = self._index.searcher()
-        if not searcher.num_docs or self._vectors.has_products():
+        self._engine().reload()
+        searcher = self._engine().searcher()
+        if not searcher.num_docs or self._store(vectors_only=False).has_products():
             return
         result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
         rows = []
         for _score, address in result.hits:
             product = Product.model_validate_json(searcher.doc(address)["source"][0])
             rows.append(product_row(product, self.embed_text_max_chars))
-        self._vectors.upsert(rows)
+        self._store(vectors_only=False).upsert(rows)
 
     def _open(self, path: Path) -> tantivy.Index:
-        marker = path / _MARKER
+        """tantivy's index, its schema version checked; read-only, through a directory of links
+        outside ``path`` (tantivy writes its lock files where the index is)."""
         try:
+            version = read_marker(path) if path.exists() else None
+        except IndexCorrupt:
+            version = SCHEMA_VERSION  # reported by the check at open
+        if version is not None and version != SCHEMA_VERSION:
+            raise RecallUnavailable(
+                f"the index at {path} has schema version {version}, this Shelf needs "
+                f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
+            ) from ValueError(version)
+        try:
+            if self.read_only:
+                self._shadow = _linked_copy(path)
+                return tantivy.Index.open(str(self._shadow))
             path.mkdir(parents=True, exist_ok=True)
-            if marker.exists():
-                version = json.loads(marker.read_text()).get("schema_version")
-                if version != SCHEMA_VERSION:
-                    raise RecallUnavailable(
-                        f"the index at {path} has schema version {version}, this Shelf needs "
-                        f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
-                    )
-            index = tantivy.Index(self._schema, path=str(path), reuse=True)
-            if not marker.exists():
-                marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+            return tantivy.Index(self._schema, path=str(path), reuse=True)
         except (OSError, ValueError) as exc:
             raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
-        return index
 
     def _get_writer(self) -> tantivy.IndexWriter:
+        if self.read_only:
+            raise RecallUnavailable(
+                f"the index at {self.path} is read-only here: write from where it is writable"
+            )
         if self._writer is None:
+            marker = self.path / MARKER
+            if not marker.exists():
+                marker.write_text(marker_text(SCHEMA_VERSION))
             try:
-                self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+                self._writer = self._engine().writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
             except ValueError as exc:
                 raise RecallUnavailable(
                     f"cannot write to the index at {self.path} (is another `shelf ingest` "
@@ -105,6 +211,7 @@ class EmbeddedRecall:
                 ) from exc
         return self._writer
 
+    @_engine_call
     def index(self, products: Sequence[Product]) -> list[IndexFailure]:
         """Upsert products by id and commit, so searches see all of them or none.
 
@@ -121,13 +228,14 @@ class EmbeddedRecall:
             if not self._full:
                 writer.commit()
             # After tantivy's commit: a product row never names a product tantivy lacks.
-            self._vectors.upsert(
+            self._store(vectors_only=False).upsert(
                 [product_row(p, self.embed_text_max_chars) for p in products], staged=self._full
             )
         if not self._full:
-            self._index.reload()
+            self._engine().reload()
         return []
 
+    @_engine_call
     def delete(self, product_ids: Iterable[str]) -> int:
         """Delete products by id and commit."""
         with self._lock:
@@ -137,16 +245,17 @@ class EmbeddedRecall:
                 writer.delete_documents_by_term("id", product_id)
             if not self._full:
                 writer.commit()
-            self._vectors.delete(ids, staged=self._full)
-        self._index.reload()
+            self._store(vectors_only=False).delete(ids, staged=self._full)
+        self._engine().reload()
         return len(ids)
 
+    @_engine_call
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the committed index holds."""
         if not product_ids:
             return {}
-        self._index.reload()
-        searcher = self._index.searcher()
+        self._engine().reload()
+        searcher = self._engine().searcher()
         query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         hashes = {}
@@ -163,7 +272,7 @@ class EmbeddedRecall:
             # deletes some loads lost their new documents (pinned in
             # tests/search/recall/embedded/test_index.py).
             self._get_writer().delete_documents_by_query(tantivy.Query.all_query())
-            self._vectors.begin_full()
+            self._store(vectors_only=False).begin_full()
             self._full = True
 
     def commit_full(self) -> None:
@@ -171,28 +280,31 @@ class EmbeddedRecall:
         vectors of texts that did not change are kept)."""
         with self._lock:
             self._get_writer().commit()
-            self._vectors.commit_full()
+            self._store(vectors_only=False).commit_full()
             self._full = False
-        self._index.reload()
+        self._engine().reload()
 
     def abort_full(self) -> None:
         """Roll the writer back to the last commit: the old catalog, untouched."""
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
-            self._vectors.abort_full()
+            if self._vectors is not None:
+                self._vectors.abort_full()
             self._full = False
 
+    @_engine_call
     def count(self) -> int:
         """Number of live products."""
-        self._index.reload()
-        return int(self._index.searcher().num_docs)
+        self._engine().reload()
+        return int(self._engine().searcher().num_docs)
 
+    @_engine_call
     def languages(self) -> dict[str, int]:
         """Live products per language: one counting term query per language Shelf analyses
         (posting lists of the ``language`` field, deletes honoured)."""
-        self._index.reload()
-        searcher = self._index.searcher()
+        self._engine().reload()
+        searcher = self._engine().searcher()
         held: dict[str, int] = {}
         for code in LANGUAGES:
             query = tantivy.Query.term_query(self._schema, "language", code)
@@ -200,6 +312,7 @@ class EmbeddedRecall:
                 held[code] = found
         return held
 
+    @_engine_call
     def search(
         self,
         query: str,
@@ -220,7 +333,7 @@ class EmbeddedRecall:
         analyze_as: Sequence[str] | None,
         lexical: LexicalOptions | None,
     ) -> tuple[list[RecallHit], tuple[Correction, ...]]:
-        searcher = self._index.searcher()
+        searcher = self._engine().searcher()
         text_query, corrections = self._lexical.query(searcher, query, filters, analyze_as, lexical)
         clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
@@ -244,24 +357,29 @@ class EmbeddedRecall:
         analyze_as: Sequence[str] | None,
         lexical: LexicalOptions | None = None,
     ) -> tantivy.Query:
-        return self._lexical.query(self._index.searcher(), query, filters, analyze_as, lexical)[0]
+        return self._lexical.query(self._engine().searcher(), query, filters, analyze_as, lexical)[
+            0
+        ]
 
     def _match_query(self, match: MatchQuery) -> tantivy.Query:
         return match_query(self._schema, match, self._lexical_query, self._filter_queries)
 
+    @_engine_call
     def dense_neighbours(
         self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
     ) -> tuple[list[tuple[str, float]], bool]:
         """Every product whose cosine reaches ``floor`` (exact), at most ``cap``."""
-        return self._dense.neighbours(vector, floor, filters, cap)
+        return self._dense_index().neighbours(vector, floor, filters, cap)
 
+    @_engine_call
     def match_count(self, match: MatchQuery) -> tuple[int, bool]:
         """The match set's size, counted by tantivy (always exact here)."""
-        return facets_embedded.count(self._index.searcher(), self._match_query(match)), True
+        return facets_embedded.count(self._engine().searcher(), self._match_query(match)), True
 
+    @_engine_call
     def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
         """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
-        searcher, query = self._index.searcher(), self._match_query(match)
+        searcher, query = self._engine().searcher(), self._match_query(match)
         if depth is None:
             return facets_embedded.entries(searcher, query)
         neighbours = None
@@ -272,12 +390,14 @@ class EmbeddedRecall:
             )
         return facets_embedded.ranked_top(searcher, query, neighbours, depth)
 
+    @_engine_call
     def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
         """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
         return facets_embedded.sorted_window(
-            self._index.searcher(), self._match_query(match), sort, start, end
+            self._engine().searcher(), self._match_query(match), sort, start, end
         )
 
+    @_engine_call
     def facet_counts(
         self,
         match: MatchQuery,
@@ -288,7 +408,7 @@ class EmbeddedRecall:
     ) -> FacetCounts:
         """Disjunctive counts by tantivy aggregations over fast fields."""
         return facets_embedded.facet_counts(
-            self._index.searcher(),
+            self._engine().searcher(),
             match,
             facets,
             self._match_query,
@@ -296,10 +416,12 @@ class EmbeddedRecall:
             max_values=max_values,
         )
 
+    @_engine_call
     def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         """The stored products of the given ids, in one query."""
         return self._products(product_ids)
 
+    @_engine_call
     def search_legs(
         self,
         query: str | None,
@@ -321,11 +443,11 @@ class EmbeddedRecall:
             bm25, corrections = self._bm25(query, limit, filters, analyze_as, lexical)
             if not bm25 and lexical is not None and lexical.typos:
                 suggestion = self._lexical.did_you_mean(
-                    self._index.searcher(), query, filters, analyze_as
+                    self._engine().searcher(), query, filters, analyze_as
                 )
         if vector is None:
             return RecallLegs(bm25, [], corrections, suggestion)
-        found = self._dense.search(vector, limit, filters)
+        found = self._dense_index().search(vector, limit, filters)
         products = self._products([product_id for product_id, _score in found])
         dense = [
             RecallHit(products[product_id], bm25_score=0.0, dense_score=score)
@@ -339,14 +461,14 @@ class EmbeddedRecall:
         lags behind a commit another process made: vectors can name products it has not seen)."""
         found = self._fetch_products(product_ids)
         if len(found) < len(set(product_ids)):
-            self._index.reload()
+            self._engine().reload()
             found = self._fetch_products(product_ids)
         return found
 
     def _fetch_products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         if not product_ids:
             return {}
-        searcher = self._index.searcher()
+        searcher = self._engine().searcher()
         query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         found = {}
@@ -355,21 +477,26 @@ class EmbeddedRecall:
             found[product.id] = product
         return found
 
+    @_engine_call
     def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
         """Live products, by id, whose embedding text has no vector from ``model_id``."""
-        return self._vectors.pending(model_id, limit)
+        return self._store().pending(model_id, limit)
 
+    @_engine_call
     def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
         """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
-        return self._vectors.put(model_id, vectors)
+        return self._store().put(model_id, vectors)
 
+    @_engine_call
     def vector_status(self) -> VectorStatus:
         """The vectors' model and how many live products have a vector."""
-        return self._vectors.status()
+        return self._store().status()
 
     def drop_vectors(self) -> None:
-        """Forget every vector and the model record."""
-        self._vectors.drop()
+        """Forget every vector and the model record (and a damage found in their rows)."""
+        self._store().drop()
+        if isinstance(self._fault, IndexCorrupt) and self._fault.file == VECTORS:
+            self._fault = None
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []
@@ -410,7 +537,10 @@ class EmbeddedRecall:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
-            self._vectors.close()
+            if self._vectors is not None:
+                self._vectors.close()
+            if self._shadow is not None:
+                shutil.rmtree(self._shadow, ignore_errors=True)
 
 
 def _through_tie(
@@ -423,3 +553,13 @@ def _through_tie(
         if len(hits) < fetch or hits[-1][0] < tie:
             return [(score, address) for score, address in hits if score >= tie]
         fetch *= 2
+
+
+def _linked_copy(path: Path) -> Path:
+    """A new temporary directory of symbolic links to the index's files: tantivy opens the
+    index through it and writes its lock files there, not into the read-only ``path``."""
+    shadow = Path(tempfile.mkdtemp(prefix="shelf-index-ro-"))
+    for entry in path.iterdir():
+        if entry.is_file() and not entry.name.startswith(".tantivy-"):
+            (shadow / entry.name).symlink_to(entry.resolve())
+    return shadow
