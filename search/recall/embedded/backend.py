@@ -78,6 +78,7 @@ def _engine_call(
             if not is_engine_panic(exc):
                 raise
             log.error("tantivy panicked", exc_info=exc, extra={"index": str(self.path)})
+            self._check_after_panic()
             raise EngineFailure(
                 f"the index engine failed ({exc}); run `shelf check` to verify the index at "
                 f"{self.path}"
@@ -115,6 +116,7 @@ class EmbeddedRecall:
         self._full = False  # between begin_full and commit_full/abort_full
         self._fault: RecallUnavailable | None = None
         self._shadow: Path | None = None
+        self._checked_after_panic = False
         self._index: tantivy.Index | None = None
         self._vectors: VectorStore | None = None
         self._lexical = LexicalQueries(self._schema)
@@ -146,6 +148,16 @@ class EmbeddedRecall:
             raise fault
         assert self._index is not None  # without an index there is a fault
         return self._index
+
+    def _check_after_panic(self) -> None:
+        """After tantivy's first panic, every checksum is verified (once: panics must not cost a
+        full pass each): a damaged file found fails every later search and ``/readyz``."""
+        if self._checked_after_panic:
+            return
+        self._checked_after_panic = True
+        found = check_index(self.path, verify_bytes=None)
+        if not found.ok:
+            self._fault = found.problems[0]
 
     def _store(self, *, vectors_only: bool = True) -> VectorStore:
         self._engine(vectors_only=vectors_only)
