@@ -1,7 +1,7 @@
 """Checks of the embedded index's files: what ``EmbeddedRecall`` runs at open and ``shelf check``
 runs in full.
 
-What is checked, file by file (``docs/concepts/layout.md``, "Index integrity"):
+What is checked, file by file (``docs/concepts/index-integrity.md``):
 
 - tantivy's segment files (``.term .idx .pos .fast .fieldnorm .store`` and ``.del``): tantivy
   ends each with a footer, ``body | JSON {"version": ..., "crc": CRC32(body)} | u32 LE length of
