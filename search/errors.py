@@ -14,6 +14,7 @@ __all__ = [
     "EvaluationInputError",
     "IndexCorrupt",
     "InvalidQuery",
+    "InvalidVector",
     "is_engine_panic",
     "LimitExceeded",
     "ModelMissing",
@@ -58,6 +59,13 @@ class IndexCorrupt(RecallUnavailable):
         self.file = file
         self.problem = problem
         self.fix = fix
+
+
+class InvalidVector(ShelfError, ValueError):
+    """A vector to store is empty, zero, or holds a NaN or an infinity: refused before it is
+    written, so no vector in the index can change answers silently."""
+
+    status_code = 422
 
 
 class EngineFailure(ShelfError):

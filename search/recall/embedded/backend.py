@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +37,7 @@ from search.recall.embedded.integrity import (
     check_index,
     marker_text,
     read_marker,
+    vectors_fix,
 )
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
@@ -74,6 +76,12 @@ def _engine_call(
         except IndexCorrupt as exc:
             self._fault = exc
             raise
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # locked, busy: not damage
+                raise
+            fix = vectors_fix(self.path, rows=False)
+            self._fault = IndexCorrupt(VECTORS, f"SQLite: {exc}", fix)
+            raise self._fault from exc
         except BaseException as exc:
             if not is_engine_panic(exc):
                 raise

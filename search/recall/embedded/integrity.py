@@ -162,9 +162,15 @@ def check_index(index_dir: Path, *, verify_bytes: int | None = None) -> Report:
     """Check every file of the index at ``index_dir`` (never writing to it): the checksums of
     at most ``verify_bytes`` bytes of tantivy's files and of ``vectors.db`` (``None``: all of
     them; the structure always). Problems are reported, not raised."""
-    report = Report(index_dir)
-    budget = [verify_bytes]
-    _check_tantivy(index_dir, report, budget)
+    for _attempt in range(3):
+        meta = _read_or_none(index_dir / "meta.json")
+        report = Report(index_dir)
+        budget = [verify_bytes]
+        _check_tantivy(index_dir, report, budget)
+        # A commit or merge of another process since meta.json was read can remove the files it
+        # listed: check the new list rather than report them missing.
+        if report.ok or _read_or_none(index_dir / "meta.json") == meta:
+            break
     try:
         report.checked.append(MARKER)
         read_marker(index_dir)
@@ -172,6 +178,13 @@ def check_index(index_dir: Path, *, verify_bytes: int | None = None) -> Report:
         report.problems.append(exc)
     _check_vectors(index_dir, report, budget)
     return report
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _spend(budget: list[int | None], size: int) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import embed_text, text_hash
-from search.errors import EmbeddingMismatch, RecallUnavailable
+from search.errors import EmbeddingMismatch, InvalidVector, RecallUnavailable
 from search.recall import PendingText, StoredVector, VectorStatus, brand_key
 from search.recall.embedded.integrity import connect_read_only
 
@@ -270,7 +270,7 @@ class VectorStore:
         record ``model_id`` and the dimension with the first. Returns how many were stored.
 
         ``EmbeddingMismatch`` when vectors of another model are stored, or on a dimension other
-        than the recorded one; ``ValueError`` for a zero or non-finite vector.
+        than the recorded one; ``InvalidVector`` (a ``ValueError``) for a zero or non-finite one.
         """
         if not vectors:
             return 0
@@ -342,7 +342,7 @@ def _vector_blob(vector: StoredVector) -> bytes:
     array = np.asarray(vector.vector, dtype=np.float32)
     norm = float(np.linalg.norm(array))
     if array.ndim != 1 or not np.isfinite(norm) or norm == 0.0:
-        raise ValueError(
+        raise InvalidVector(
             f"vector of {vector.product_id} must be a finite, non-zero list of numbers"
         )
     return (array / norm).astype(VECTOR_DTYPE).tobytes()

@@ -18,18 +18,19 @@ import numpy as np
 import pytest
 
 from search.cli.main import main
-from search.errors import IndexCorrupt, RecallUnavailable
-from search.recall import SearchFilters
+from search.errors import IndexCorrupt, InvalidVector, RecallUnavailable
+from search.recall import SearchFilters, StoredVector
 from search.recall.embedded.backend import EmbeddedRecall
 from search.recall.embedded.integrity import check_index
 from search.recall.embedded.vectors import VECTOR_DTYPE
 from search.recall.facets import FACETS, MatchQuery
 from search.settings import get_settings
+from tests.conftest import make_product
 
 QUERIES = ("water bottle", "Trinkflasche", "chaussures de course", "phone case", "zzqx")
 EDGES = [10.0, 50.0, 100.0]
-KINDS = ("term", "idx", "pos", "fast", "fieldnorm", "store", "meta.json", ".managed.json",
-         "shelf-index.json", "vectors.db")  # fmt: skip
+KINDS = ("term", "idx", "pos", "fast", "fieldnorm", "store", "del", "meta.json",
+         ".managed.json", "shelf-index.json", "vectors.db")  # fmt: skip
 
 
 def _file_of(index_dir: Path, kind: str) -> Path:
@@ -94,9 +95,16 @@ def answers(recall: EmbeddedRecall, vectors: list[list[float]]) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def intact(api_data_dir: Path) -> tuple[Path, list[list[float]], list[Any]]:
-    """The real index (sample catalog, real vectors), its query vectors and its answers."""
-    index_dir = api_data_dir / "index"
+def intact(
+    api_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[list[float]], list[Any]]:
+    """A copy of the real index (sample catalog, real vectors) with one product deleted (so it
+    has a ``.del`` file), its query vectors and its answers."""
+    index_dir = tmp_path_factory.mktemp("intact") / "index"
+    shutil.copytree(api_data_dir / "index", index_dir)
+    recall = EmbeddedRecall(index_dir)
+    recall.delete(["en-us-0001"])
+    recall.close()
     vectors = _query_vectors(index_dir)
     recall = EmbeddedRecall(index_dir, read_only=True)
     try:
@@ -140,7 +148,8 @@ def test_a_damaged_index_file_fails_clearly_or_answers_as_the_intact_copy(
 
 
 @pytest.mark.parametrize(
-    ("kind", "how"), [("term", "garble"), ("fast", "garble"), ("vectors.db", "nan-fill")]
+    ("kind", "how"),
+    [("term", "garble"), ("fast", "garble"), ("del", "truncate"), ("vectors.db", "nan-fill")],
 )
 def test_a_damaged_file_is_named_by_shelf_check_with_its_fix(
     intact: tuple[Path, list[list[float]], list[Any]],
@@ -182,3 +191,20 @@ def test_shelf_search_fails_with_the_damaged_files_name(
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("shelf search: error: the index file ")
     assert _file_of(copy, "term").name in error and "shelf ingest --full" in error
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [[float("nan"), 1.0], [float("inf"), 0.0], [1.0, float("-inf")], [0.0, 0.0], []],
+    ids=["nan", "inf", "minus-inf", "zero", "empty"],
+)
+def test_a_non_finite_or_empty_vector_is_refused_before_it_is_written(
+    tmp_path: Path, vector: list[float]
+) -> None:
+    recall = EmbeddedRecall(tmp_path / "index")
+    recall.index([make_product(id="p-1")])
+    (pending,) = recall.pending_vectors("m", limit=10)
+    with pytest.raises(InvalidVector, match="p-1 must be a non-empty list of finite numbers"):
+        recall.put_vectors("m", [StoredVector("p-1", pending.text_hash, vector)])
+    assert recall.vector_status().with_vector == 0
+    recall.close()
