@@ -181,7 +181,9 @@ class UnexpectedErrorMiddleware:
             if started or not (isinstance(exc, Exception) or is_engine_panic(exc)):
                 raise
             request_id = scope.get("state", {}).get("request_id")
-            log.error("request failed", exc_info=exc, extra={"error_type": type(exc).__name__})
+            kind = type(exc).__name__
+            log.error("request failed", exc_info=exc,
+                      extra={"error_type": kind, "request_id": request_id})  # fmt: skip
             response = error_response(500, "InternalError", INTERNAL_ERROR, request_id=request_id)
             await response(scope, receive, send)
 
