@@ -499,7 +499,10 @@ class EmbeddedRecall:
 
     @_engine_call
     def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
-        """Live products, by id, whose embedding text has no vector from ``model_id``."""
+        """Live products, by id, whose embedding text has no vector from ``model_id`` (none
+        in a read-only index: their vectors could not be stored)."""
+        if self.read_only:
+            return []
         return self._store().pending(model_id, limit)
 
     @_engine_call
