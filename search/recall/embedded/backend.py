@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import shutil
-import sqlite3
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
 
 import tantivy
 
 from catalog.locales import LANGUAGES
 from catalog.product import Product
-from search.errors import EngineFailure, IndexCorrupt, RecallUnavailable, is_engine_panic
+from search.errors import RecallUnavailable
 from search.recall import (
     IndexFailure,
     PendingText,
@@ -31,14 +27,14 @@ from search.recall.embedded import facets as facets_embedded
 from search.recall.embedded.dense import DenseIndex
 from search.recall.embedded.documents import ids_query, product_document, schema, stored_product
 from search.recall.embedded.facets import match_query
-from search.recall.embedded.integrity import (
-    MARKER,
-    VECTORS,
-    check_index,
-    marker_text,
-    read_marker,
-    vectors_fix,
+from search.recall.embedded.health import (
+    VERIFY_BYTES,
+    IndexHealth,
+    IndexUnopened,
+    engine_call,
+    open_tantivy,
 )
+from search.recall.embedded.integrity import MARKER, marker_text
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
 from search.recall.embedded.vectors import DB_NAME, VectorStore, product_row
@@ -55,44 +51,8 @@ from search.recall.lexical import (
 SCHEMA_VERSION = 5
 
 WRITER_HEAP_BYTES = 64_000_000
-# Bytes whose checksums are verified at open (SHELF_INDEX_VERIFY_MAX_MB's default).
-VERIFY_BYTES = 1 << 30
 
 log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _engine_call(
-    method: Callable[Concatenate[EmbeddedRecall, _P], _T],
-) -> Callable[Concatenate[EmbeddedRecall, _P], _T]:
-    """A method that reads the index: a damaged index found while reading fails every later
-    call too (and ``/readyz``), and a tantivy panic becomes ``EngineFailure``."""
-
-    @functools.wraps(method)
-    def call(self: EmbeddedRecall, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return method(self, *args, **kwargs)
-        except IndexCorrupt as exc:
-            self._fault = exc
-            raise
-        except sqlite3.DatabaseError as exc:
-            if type(exc) is not sqlite3.DatabaseError:  # locked, busy: not damage
-                raise
-            fix = vectors_fix(self.path, rows=False)
-            self._fault = IndexCorrupt(VECTORS, f"SQLite: {exc}", fix)
-            raise self._fault from exc
-        except BaseException as exc:
-            if not is_engine_panic(exc):
-                raise
-            log.error("tantivy panicked", exc_info=exc, extra={"index": str(self.path)})
-            self._check_after_panic()
-            raise EngineFailure(
-                f"the index engine failed ({exc}); run `shelf check` to verify the index at "
-                f"{self.path}"
-            ) from None
-
-    return call
 
 
 class EmbeddedRecall:
@@ -122,50 +82,32 @@ class EmbeddedRecall:
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
-        self._fault: RecallUnavailable | None = None
-        self._shadow: Path | None = None
-        self._checked_after_panic = False
+        self.health = IndexHealth(path)
+        self._links: Path | None = None
         self._index: tantivy.Index | None = None
         self._vectors: VectorStore | None = None
         self._lexical = LexicalQueries(self._schema)
-        found = check_index(path, verify_bytes=verify_bytes) if path.exists() else None
-        if found is not None and not found.ok:
-            for problem in found.problems:
-                log.error("index damaged: %s", problem, extra={"file": problem.file})
-            self._fault = found.problems[0]
+        self.health.check_at_open(verify_bytes)
         try:
-            self._index = self._open(path)
+            self._index, self._links = open_tantivy(
+                path, self._schema, SCHEMA_VERSION, read_only=self.read_only
+            )
             self._vectors = VectorStore(path / DB_NAME, read_only=self.read_only)
         except RecallUnavailable as exc:
-            if isinstance(exc.__cause__, ValueError) and "schema version" in str(exc):
-                raise
-            self._fault = self._fault or exc
+            if not isinstance(exc, IndexUnopened) and self._index is None:
+                raise  # a schema version this Shelf cannot read: nothing to serve
+            self.health.fault = self.health.fault or exc
             log.error("index unavailable: %s", exc)
             self._index = None
-        if self._index is not None and self._fault is None and not self.read_only:
+        if self._index is not None and self.health.fault is None and not self.read_only:
             self._backfill_vector_store()
         self._dense = DenseIndex(self._vectors) if self._vectors is not None else None
 
     def _engine(self, *, vectors_only: bool = False) -> tantivy.Index:
-        """The open index, unless a damage was found (``vectors_only``: a damaged
-        ``vectors.db``'s rows do not stop what rewrites them, such as ``shelf embed --rebuild``)."""
-        fault = self._fault
-        if fault is not None and not (
-            vectors_only and isinstance(fault, IndexCorrupt) and fault.file == VECTORS
-        ):
-            raise fault
+        """The open index, unless damage was found (``IndexHealth.require``)."""
+        self.health.require(vectors_only=vectors_only)
         assert self._index is not None  # without an index there is a fault
         return self._index
-
-    def _check_after_panic(self) -> None:
-        """After tantivy's first panic, every checksum is verified (once: panics must not cost a
-        full pass each): a damaged file found fails every later search and ``/readyz``."""
-        if self._checked_after_panic:
-            return
-        self._checked_after_panic = True
-        found = check_index(self.path, verify_bytes=None)
-        if not found.ok:
-            self._fault = found.problems[0]
 
     def _store(self, *, vectors_only: bool = True) -> VectorStore:
         self._engine(vectors_only=vectors_only)
@@ -192,27 +134,6 @@ class EmbeddedRecall:
             rows.append(product_row(product, self.embed_text_max_chars))
         self._store(vectors_only=False).upsert(rows)
 
-    def _open(self, path: Path) -> tantivy.Index:
-        """tantivy's index, its schema version checked; read-only, through a directory of links
-        outside ``path`` (tantivy writes its lock files where the index is)."""
-        try:
-            version = read_marker(path) if path.exists() else None
-        except IndexCorrupt:
-            version = SCHEMA_VERSION  # reported by the check at open
-        if version is not None and version != SCHEMA_VERSION:
-            raise RecallUnavailable(
-                f"the index at {path} has schema version {version}, this Shelf needs "
-                f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
-            ) from ValueError(version)
-        try:
-            if self.read_only:
-                self._shadow = _linked_copy(path)
-                return tantivy.Index.open(str(self._shadow))
-            path.mkdir(parents=True, exist_ok=True)
-            return tantivy.Index(self._schema, path=str(path), reuse=True)
-        except (OSError, ValueError) as exc:
-            raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
-
     def _get_writer(self) -> tantivy.IndexWriter:
         if self.read_only:
             raise RecallUnavailable(
@@ -231,7 +152,7 @@ class EmbeddedRecall:
                 ) from exc
         return self._writer
 
-    @_engine_call
+    @engine_call
     def index(self, products: Sequence[Product]) -> list[IndexFailure]:
         """Upsert products by id and commit, so searches see all of them or none.
 
@@ -255,7 +176,7 @@ class EmbeddedRecall:
             self._engine().reload()
         return []
 
-    @_engine_call
+    @engine_call
     def delete(self, product_ids: Iterable[str]) -> int:
         """Delete products by id and commit."""
         with self._lock:
@@ -269,7 +190,7 @@ class EmbeddedRecall:
         self._engine().reload()
         return len(ids)
 
-    @_engine_call
+    @engine_call
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the committed index holds."""
         if not product_ids:
@@ -313,13 +234,13 @@ class EmbeddedRecall:
                 self._vectors.abort_full()
             self._full = False
 
-    @_engine_call
+    @engine_call
     def count(self) -> int:
         """Number of live products."""
         self._engine().reload()
         return int(self._engine().searcher().num_docs)
 
-    @_engine_call
+    @engine_call
     def languages(self) -> dict[str, int]:
         """Live products per language: one counting term query per language Shelf analyses
         (posting lists of the ``language`` field, deletes honoured)."""
@@ -332,7 +253,7 @@ class EmbeddedRecall:
                 held[code] = found
         return held
 
-    @_engine_call
+    @engine_call
     def search(
         self,
         query: str,
@@ -384,19 +305,19 @@ class EmbeddedRecall:
     def _match_query(self, match: MatchQuery) -> tantivy.Query:
         return match_query(self._schema, match, self._lexical_query, self._filter_queries)
 
-    @_engine_call
+    @engine_call
     def dense_neighbours(
         self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
     ) -> tuple[list[tuple[str, float]], bool]:
         """Every product whose cosine reaches ``floor`` (exact), at most ``cap``."""
         return self._dense_index().neighbours(vector, floor, filters, cap)
 
-    @_engine_call
+    @engine_call
     def match_count(self, match: MatchQuery) -> tuple[int, bool]:
         """The match set's size, counted by tantivy (always exact here)."""
         return facets_embedded.count(self._engine().searcher(), self._match_query(match)), True
 
-    @_engine_call
+    @engine_call
     def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
         """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
         searcher, query = self._engine().searcher(), self._match_query(match)
@@ -410,14 +331,14 @@ class EmbeddedRecall:
             )
         return facets_embedded.ranked_top(searcher, query, neighbours, depth)
 
-    @_engine_call
+    @engine_call
     def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
         """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
         return facets_embedded.sorted_window(
             self._engine().searcher(), self._match_query(match), sort, start, end
         )
 
-    @_engine_call
+    @engine_call
     def facet_counts(
         self,
         match: MatchQuery,
@@ -436,12 +357,12 @@ class EmbeddedRecall:
             max_values=max_values,
         )
 
-    @_engine_call
+    @engine_call
     def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         """The stored products of the given ids, in one query."""
         return self._products(product_ids)
 
-    @_engine_call
+    @engine_call
     def search_legs(
         self,
         query: str | None,
@@ -497,7 +418,7 @@ class EmbeddedRecall:
             found[product.id] = product
         return found
 
-    @_engine_call
+    @engine_call
     def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
         """Live products, by id, whose embedding text has no vector from ``model_id`` (none
         in a read-only index: their vectors could not be stored)."""
@@ -505,12 +426,12 @@ class EmbeddedRecall:
             return []
         return self._store().pending(model_id, limit)
 
-    @_engine_call
+    @engine_call
     def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
         """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
         return self._store().put(model_id, vectors)
 
-    @_engine_call
+    @engine_call
     def vector_status(self) -> VectorStatus:
         """The vectors' model and how many live products have a vector."""
         return self._store().status()
@@ -518,8 +439,8 @@ class EmbeddedRecall:
     def drop_vectors(self) -> None:
         """Forget every vector and the model record (and a damage found in their rows)."""
         self._store().drop()
-        if isinstance(self._fault, IndexCorrupt) and self._fault.file == VECTORS:
-            self._fault = None
+        if self.health.vectors_damaged():
+            self.health.fault = None
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []
@@ -562,8 +483,8 @@ class EmbeddedRecall:
                 self._writer = None
             if self._vectors is not None:
                 self._vectors.close()
-            if self._shadow is not None:
-                shutil.rmtree(self._shadow, ignore_errors=True)
+            if self._links is not None:
+                shutil.rmtree(self._links, ignore_errors=True)
 
 
 def _through_tie(
@@ -576,13 +497,3 @@ def _through_tie(
         if len(hits) < fetch or hits[-1][0] < tie:
             return [(score, address) for score, address in hits if score >= tie]
         fetch *= 2
-
-
-def _linked_copy(path: Path) -> Path:
-    """A new temporary directory of symbolic links to the index's files: tantivy opens the
-    index through it and writes its lock files there, not into the read-only ``path``."""
-    shadow = Path(tempfile.mkdtemp(prefix="shelf-index-ro-"))
-    for entry in path.iterdir():
-        if entry.is_file() and not entry.name.startswith(".tantivy-"):
-            (shadow / entry.name).symlink_to(entry.resolve())
-    return shadow
