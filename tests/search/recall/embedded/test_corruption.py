@@ -208,3 +208,17 @@ def test_a_non_finite_or_empty_vector_is_refused_before_it_is_written(
         recall.put_vectors("m", [StoredVector("p-1", pending.text_hash, vector)])
     assert recall.vector_status().with_vector == 0
     recall.close()
+
+
+@pytest.mark.parametrize(
+    ("how", "found_at_open"), [("truncate", True), ("garble", False)], ids=["truncate", "garble"]
+)
+def test_without_a_checksum_budget_the_structure_is_still_checked_and_the_rest_left_to_check(
+    intact: tuple[Path, list[list[float]], list[Any]], tmp_path: Path, how: str, found_at_open: bool
+) -> None:
+    copy = _damaged_copy(intact[0], tmp_path, "store", how)
+    cheap = check_index(copy, verify_bytes=0)
+    assert (not cheap.ok) == found_at_open
+    assert cheap.unverified_bytes > 0
+    full = check_index(copy, verify_bytes=None)
+    assert [p.file for p in full.problems] == [_file_of(copy, "store").name]
