@@ -10,7 +10,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search.api.components import Components, components_of
 from search.api.models import Check, HealthOut, ReadyOut
-from search.metrics import IMPRESSION_QUEUE_DEPTH, RERANK_QUEUE_DEPTH
+from search.metrics import (
+    DEPENDENCY_UP,
+    IMPRESSION_QUEUE_DEPTH,
+    RERANK_QUEUE_DEPTH,
+    SNAPSHOT_AGE,
+    SNAPSHOT_STALE,
+)
 from search.rerank.cache import RedisScoreCache
 
 router = APIRouter(tags=["operations"])
@@ -42,21 +48,19 @@ def _events_probe(components: Components) -> str:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONResponse:
-    """Each dependency checked: index, model or workers, Redis, event store. 503 unless every
-    required one is ok (a reranking model not available here is not required: searches run
-    without it)."""
-    cache = components.cache
+    """Each dependency checked: index, model or workers, Redis, event store, and the snapshots
+    read from the event store. 503 unless every required one is ok. Search needs only the
+    index: a reranking model not available here, a Redis score cache or an event store that is
+    down, and stale snapshots are reported (``ok: false``) but not required."""
     missing = components.service.missing_reranker
     checks = {
         "index": _check(True, lambda: f"{components.recall.count()} products"),
         "model": Check(ok=False, detail=missing.notice, required=False)
         if missing is not None
         else _check(True, components.reranker.ready),
-        "redis": _check(True, lambda: _redis_probe(cache))
-        if isinstance(cache, RedisScoreCache)
-        else Check(ok=True, detail="not used (in-process score cache)", required=False),
-        "event_store": _check(True, lambda: _events_probe(components)),
+        **dependency_checks(components),
         "vectors": _check(False, lambda: _vectors_probe(components)),
+        **snapshot_checks(components),
     }
     ready = all(c.ok for c in checks.values() if c.required)
     pending = None
@@ -64,6 +68,47 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
         pending = components.recall.vector_status().without_vector
     body = ReadyOut(ready=ready, checks=checks, vectors_pending=pending)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def dependency_checks(components: Components) -> dict[str, Check]:
+    """The optional dependencies, checked now: the Redis score cache (when used) and the event
+    store; each one's ``shelf_dependency_up`` gauge set to what its check found."""
+    cache = components.cache
+    checks = {
+        "redis": _check(False, lambda: _redis_probe(cache))
+        if isinstance(cache, RedisScoreCache)
+        else Check(ok=True, detail="not used (in-process score cache)", required=False),
+        "event_store": _check(False, lambda: _events_probe(components)),
+    }
+    for name, check in checks.items():
+        if not check.ok:
+            check.detail += _WITHOUT[name]
+        if name != "redis" or isinstance(cache, RedisScoreCache):
+            DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
+    return checks
+
+
+# What searches do while an optional dependency is down (said after its check's failure).
+_WITHOUT = {
+    "redis": ": searches run without the score cache (every pair scored)",
+    "event_store": ": searches apply the last good synonyms, rules and experiments",
+}
+
+
+def snapshot_checks(components: Components) -> dict[str, Check]:
+    """One check per snapshot read from the event store (not required): ok while current;
+    its gauges (``shelf_snapshot_stale``, ``shelf_snapshot_age_seconds``) set."""
+    checks = {}
+    for part in components.freshness():
+        SNAPSHOT_STALE.labels(part.name).set(1 if part.stale else 0)
+        if part.age_s is not None:
+            SNAPSHOT_AGE.labels(part.name).set(part.age_s)
+        age = "never read" if part.age_s is None else f"read {part.age_s:.0f} s ago"
+        detail = f"{age} (from the {part.source})" if part.source != "none" else age
+        if part.stale:
+            detail = f"may be stale, {detail}: {part.problem}"
+        checks[part.name] = Check(ok=not part.stale, detail=detail[:300], required=False)
+    return checks
 
 
 def _vectors_probe(components: Components) -> str:
@@ -99,4 +144,6 @@ def metrics(components: Annotated[Components, Depends(components_of)]) -> Respon
     if depth >= 0:
         RERANK_QUEUE_DEPTH.set(depth)
     IMPRESSION_QUEUE_DEPTH.set(components.impressions.queued())
+    dependency_checks(components)  # shelf_dependency_up, as of this scrape
+    snapshot_checks(components)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
