@@ -10,8 +10,12 @@ __all__ = [
     "Conflict",
     "ConfigError",
     "EmbeddingMismatch",
+    "EngineFailure",
     "EvaluationInputError",
+    "IndexCorrupt",
     "InvalidQuery",
+    "InvalidVector",
+    "is_engine_panic",
     "LimitExceeded",
     "ModelMissing",
     "ModelUnavailable",
@@ -42,6 +46,32 @@ class RecallUnavailable(ShelfError):
     """The product index cannot be opened or searched."""
 
     status_code = 503
+
+
+class IndexCorrupt(RecallUnavailable):
+    """A file of the embedded index failed its check (a checksum, a truncated or unreadable
+    file, a non-finite vector): searches refuse to answer from it. ``file`` names it (relative to
+    the index directory) and ``fix`` says what to do (re-ingest, ``shelf embed --rebuild``,
+    restore)."""
+
+    def __init__(self, file: str, problem: str, fix: str) -> None:
+        super().__init__(f"the index file {file} is damaged ({problem}): {fix}")
+        self.file = file
+        self.problem = problem
+        self.fix = fix
+
+
+class InvalidVector(ShelfError, ValueError):
+    """A vector to store is empty, zero, or holds a NaN or an infinity: refused before it is
+    written, so no vector in the index can change answers silently."""
+
+    status_code = 422
+
+
+class EngineFailure(ShelfError):
+    """The search engine failed inside (a tantivy panic): answered as a 500, never as results."""
+
+    status_code = 500
 
 
 class ModelUnavailable(ShelfError):
@@ -125,3 +155,10 @@ class EmbeddingMismatch(ShelfError):
     """The index's vectors were built by another embedding model than the one configured."""
 
     status_code = 409
+
+
+def is_engine_panic(exc: BaseException) -> bool:
+    """A Rust panic surfaced by pyo3 (tantivy's): a ``BaseException`` that is not an
+    ``Exception``, so ``except Exception`` handlers let it through."""
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         "<alias>-<timestamp>-<id> behind it.",
     )
     recall_k: int = Field(50, ge=1, le=1000, description="Candidates recalled per query.")
+    index_verify_max_mb: int = Field(
+        1024,
+        ge=0,
+        description="At open, the embedded index's checksums (tantivy's segment CRC32s, "
+        "vectors.db's pages and rows) are verified for this many MB (about 1 s per GB); the "
+        "files past it get structure checks only, and `shelf check` verifies everything.",
+    )
 
     recall_mode: Literal["bm25", "dense", "hybrid"] = Field(
         "hybrid",

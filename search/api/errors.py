@@ -19,9 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search.errors import ShelfError
+from search.errors import ShelfError, is_engine_panic
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,8 @@ def _located(error: Any) -> tuple[list[str], dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error to ``{"error": {...}}`` with its status: the one place that does it."""
 
+    app.add_middleware(UnexpectedErrorMiddleware)  # innermost: just outside the handlers
+
     @app.exception_handler(ShelfError)
     async def shelf_error(request: Request, exc: ShelfError) -> JSONResponse:
         if exc.status_code >= 500:
@@ -146,9 +148,44 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette logs and re-raises after answering: the caller still gets the JSON shape.
-        return error_response(
-            500, "InternalError", "Shelf failed to answer: report it with the X-Request-ID"
-        )
+        return error_response(500, "InternalError", INTERNAL_ERROR)
+
+
+INTERNAL_ERROR = "Shelf failed to answer: report it with the X-Request-ID"
+
+
+class UnexpectedErrorMiddleware:
+    """What no handler took (a tantivy panic, a ``BaseException`` that ``except Exception`` lets
+    through; any other unexpected error) is answered with the JSON 500 and the request id,
+    logged with its traceback, and not raised further: uvicorn closes the connection of a
+    request whose exception escapes the app, even after the answer was sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; answer what escapes it, when nothing was sent yet."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except BaseException as exc:
+            if started or not (isinstance(exc, Exception) or is_engine_panic(exc)):
+                raise
+            request_id = scope.get("state", {}).get("request_id")
+            kind = type(exc).__name__
+            log.error("request failed", exc_info=exc,
+                      extra={"error_type": kind, "request_id": request_id})  # fmt: skip
+            response = error_response(500, "InternalError", INTERNAL_ERROR, request_id=request_id)
+            await response(scope, receive, send)
 
 
 # The store could not be reached or answered in time (503, retry), as opposed to refusing what

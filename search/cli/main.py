@@ -220,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser("analytics", help=analytics_help, description=analytics_help)
     )
 
+    from search.cli.check import CHECK_HELP, cmd_check
+
+    command("check", cmd_check, CHECK_HELP)
+
     from search.cli.demo import cmd_demo
 
     demo = command("demo", cmd_demo, "Run sample queries in eight languages, and cross-lingual.")

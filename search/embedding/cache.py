@@ -9,11 +9,15 @@ relevance, so losing it costs only time.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from array import array
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 500  # SQLite's bound-parameter limit is far above; keeps statements small
 
@@ -25,7 +29,12 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        where = str(path)
+        if not os.access(path.parent, os.W_OK):  # a read-only data dir is still searchable
+            log.warning("the embedding cache's directory is read-only: caching in memory",
+                        extra={"path": where})  # fmt: skip
+            where = ":memory:"
+        self._db = sqlite3.connect(where, timeout=30, check_same_thread=False)
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from catalog.analysis import query_languages, query_terms
 from catalog.product import Product
-from search.errors import InvalidQuery
+from search.errors import InvalidQuery, InvalidVector
 from search.recall.filters import SearchFilters as SearchFilters
 from search.recall.filters import brand_key as brand_key
 
@@ -114,6 +116,17 @@ class StoredVector:
     product_id: str
     text_hash: str  # the hash of the text it was computed from (stale ones are not stored)
     vector: Sequence[float]  # L2-normalised, the model's dimension
+
+    def __post_init__(self) -> None:
+        """``InvalidVector`` unless the vector is a non-empty list of finite numbers, not all
+        zero (checked here, once, for every backend)."""
+        array = np.asarray(self.vector, dtype=np.float64)
+        if array.ndim != 1 or not array.size or not np.isfinite(array).all() or not array.any():
+            raise InvalidVector(
+                f"the vector of {self.product_id} must be a non-empty list of finite numbers, "
+                "not all zero (the embedding model returned NaN, infinity or zeros): nothing "
+                "of this batch was stored"
+            )
 
 
 @dataclass(frozen=True)

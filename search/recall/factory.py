@@ -18,7 +18,9 @@ def make_recall(settings: Settings) -> Recall:
         from search.recall.embedded.backend import EmbeddedRecall
 
         return EmbeddedRecall(
-            settings.index_dir, embed_text_max_chars=settings.embed_text_max_chars
+            settings.index_dir,
+            embed_text_max_chars=settings.embed_text_max_chars,
+            verify_bytes=settings.index_verify_max_mb << 20,
         )
     if settings.recall_backend == "elasticsearch":
         from search.recall.elastic.backend import ElasticsearchRecall

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import os
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,6 +27,14 @@ from search.recall.embedded import facets as facets_embedded
 from search.recall.embedded.dense import DenseIndex
 from search.recall.embedded.documents import ids_query, product_document, schema, stored_product
 from search.recall.embedded.facets import match_query
+from search.recall.embedded.health import (
+    VERIFY_BYTES,
+    IndexHealth,
+    IndexUnopened,
+    engine_call,
+    open_tantivy,
+)
+from search.recall.embedded.integrity import MARKER, marker_text
 from search.recall.embedded.lexical import STOP_WORD_WEIGHT as STOP_WORD_WEIGHT
 from search.recall.embedded.lexical import LexicalQueries
 from search.recall.embedded.vectors import DB_NAME, VectorStore, product_row
@@ -39,65 +49,102 @@ from search.recall.lexical import (
 # 4: fast fields for the match set (category_path, brand_name, in_stock, created/updated).
 # 5: German compounds split (catalog.decompound), Han folded to Simplified, kana variants folded.
 SCHEMA_VERSION = 5
-_MARKER = "shelf-index.json"
 
 WRITER_HEAP_BYTES = 64_000_000
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedRecall:
     """The embedded-default Recall: a tantivy index in a directory, and beside it the vector
-    store (``vectors.db``, see ``search.recall.embedded.vectors``) the dense leg searches."""
+    store (``vectors.db``, see ``search.recall.embedded.vectors``) the dense leg searches.
 
-    def __init__(self, path: Path, embed_text_max_chars: int = 400) -> None:
+    At open its files are checked (``integrity.check_index``: checksums of at most
+    ``verify_bytes``, ``None`` for all): a damaged index still opens, but every search raises
+    the ``IndexCorrupt`` that names the file. ``read_only`` (default: when ``path`` is not
+    writable) opens it without writing anything under ``path``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        embed_text_max_chars: int = 400,
+        *,
+        verify_bytes: int | None = VERIFY_BYTES,
+        read_only: bool | None = None,
+    ) -> None:
         self.path = path
         self.embed_text_max_chars = embed_text_max_chars
+        self.read_only = path.exists() and not os.access(path, os.W_OK)
+        if read_only is not None:
+            self.read_only = read_only
         self._schema = schema()
-        self._index = self._open(path)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._full = False  # between begin_full and commit_full/abort_full
-        self._vectors = VectorStore(path / DB_NAME)
-        self._backfill_vector_store()
-        self._dense = DenseIndex(self._vectors)
+        self.health = IndexHealth(path)
+        self._links: Path | None = None
+        self._index: tantivy.Index | None = None
+        self._vectors: VectorStore | None = None
         self._lexical = LexicalQueries(self._schema)
+        self.health.check_at_open(verify_bytes)
+        try:
+            self._index, self._links = open_tantivy(
+                path, self._schema, SCHEMA_VERSION, read_only=self.read_only
+            )
+            self._vectors = VectorStore(path / DB_NAME, read_only=self.read_only)
+        except RecallUnavailable as exc:
+            if not isinstance(exc, IndexUnopened) and self._index is None:
+                raise  # a schema version this Shelf cannot read: nothing to serve
+            self.health.fault = self.health.fault or exc
+            log.error("index unavailable: %s", exc)
+            self._index = None
+        if self._index is not None and self.health.fault is None and not self.read_only:
+            self._backfill_vector_store()
+        self._dense = DenseIndex(self._vectors) if self._vectors is not None else None
+
+    def _engine(self, *, vectors_only: bool = False) -> tantivy.Index:
+        """The open index, unless damage was found (``IndexHealth.require``)."""
+        self.health.require(vectors_only=vectors_only)
+        assert self._index is not None  # without an index there is a fault
+        return self._index
+
+    def _store(self, *, vectors_only: bool = True) -> VectorStore:
+        self._engine(vectors_only=vectors_only)
+        assert self._vectors is not None
+        return self._vectors
+
+    def _dense_index(self) -> DenseIndex:
+        self._engine()
+        assert self._dense is not None
+        return self._dense
 
     def _backfill_vector_store(self) -> None:
         """An index built before the dense leg existed (or whose store was lost before its
         first write): give its products their rows. The live store is never empty while tantivy
         holds products, so this runs once."""
-        self._index.reload()
-        searcher = self._index.searcher()
-        if not searcher.num_docs or self._vectors.has_products():
+        self._engine().reload()
+        searcher = self._engine().searcher()
+        if not searcher.num_docs or self._store(vectors_only=False).has_products():
             return
         result = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False)
         rows = []
         for _score, address in result.hits:
             product = Product.model_validate_json(searcher.doc(address)["source"][0])
             rows.append(product_row(product, self.embed_text_max_chars))
-        self._vectors.upsert(rows)
-
-    def _open(self, path: Path) -> tantivy.Index:
-        marker = path / _MARKER
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            if marker.exists():
-                version = json.loads(marker.read_text()).get("schema_version")
-                if version != SCHEMA_VERSION:
-                    raise RecallUnavailable(
-                        f"the index at {path} has schema version {version}, this Shelf needs "
-                        f"{SCHEMA_VERSION}: delete the directory and run `shelf ingest` again"
-                    )
-            index = tantivy.Index(self._schema, path=str(path), reuse=True)
-            if not marker.exists():
-                marker.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
-        except (OSError, ValueError) as exc:
-            raise RecallUnavailable(f"cannot open the product index at {path}: {exc}") from exc
-        return index
+        self._store(vectors_only=False).upsert(rows)
 
     def _get_writer(self) -> tantivy.IndexWriter:
+        if self.read_only:
+            raise RecallUnavailable(
+                f"the index at {self.path} is read-only here: write from where it is writable"
+            )
         if self._writer is None:
+            marker = self.path / MARKER
+            if not marker.exists():
+                marker.write_text(marker_text(SCHEMA_VERSION))
             try:
-                self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+                self._writer = self._engine().writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
             except ValueError as exc:
                 raise RecallUnavailable(
                     f"cannot write to the index at {self.path} (is another `shelf ingest` "
@@ -105,6 +152,7 @@ class EmbeddedRecall:
                 ) from exc
         return self._writer
 
+    @engine_call
     def index(self, products: Sequence[Product]) -> list[IndexFailure]:
         """Upsert products by id and commit, so searches see all of them or none.
 
@@ -121,13 +169,14 @@ class EmbeddedRecall:
             if not self._full:
                 writer.commit()
             # After tantivy's commit: a product row never names a product tantivy lacks.
-            self._vectors.upsert(
+            self._store(vectors_only=False).upsert(
                 [product_row(p, self.embed_text_max_chars) for p in products], staged=self._full
             )
         if not self._full:
-            self._index.reload()
+            self._engine().reload()
         return []
 
+    @engine_call
     def delete(self, product_ids: Iterable[str]) -> int:
         """Delete products by id and commit."""
         with self._lock:
@@ -137,16 +186,17 @@ class EmbeddedRecall:
                 writer.delete_documents_by_term("id", product_id)
             if not self._full:
                 writer.commit()
-            self._vectors.delete(ids, staged=self._full)
-        self._index.reload()
+            self._store(vectors_only=False).delete(ids, staged=self._full)
+        self._engine().reload()
         return len(ids)
 
+    @engine_call
     def content_hashes(self, product_ids: Sequence[str]) -> dict[str, str]:
         """Stored content hashes of the ids the committed index holds."""
         if not product_ids:
             return {}
-        self._index.reload()
-        searcher = self._index.searcher()
+        self._engine().reload()
+        searcher = self._engine().searcher()
         query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         hashes = {}
@@ -163,7 +213,7 @@ class EmbeddedRecall:
             # deletes some loads lost their new documents (pinned in
             # tests/search/recall/embedded/test_index.py).
             self._get_writer().delete_documents_by_query(tantivy.Query.all_query())
-            self._vectors.begin_full()
+            self._store(vectors_only=False).begin_full()
             self._full = True
 
     def commit_full(self) -> None:
@@ -171,28 +221,31 @@ class EmbeddedRecall:
         vectors of texts that did not change are kept)."""
         with self._lock:
             self._get_writer().commit()
-            self._vectors.commit_full()
+            self._store(vectors_only=False).commit_full()
             self._full = False
-        self._index.reload()
+        self._engine().reload()
 
     def abort_full(self) -> None:
         """Roll the writer back to the last commit: the old catalog, untouched."""
         with self._lock:
             if self._writer is not None:
                 self._writer.rollback()
-            self._vectors.abort_full()
+            if self._vectors is not None:
+                self._vectors.abort_full()
             self._full = False
 
+    @engine_call
     def count(self) -> int:
         """Number of live products."""
-        self._index.reload()
-        return int(self._index.searcher().num_docs)
+        self._engine().reload()
+        return int(self._engine().searcher().num_docs)
 
+    @engine_call
     def languages(self) -> dict[str, int]:
         """Live products per language: one counting term query per language Shelf analyses
         (posting lists of the ``language`` field, deletes honoured)."""
-        self._index.reload()
-        searcher = self._index.searcher()
+        self._engine().reload()
+        searcher = self._engine().searcher()
         held: dict[str, int] = {}
         for code in LANGUAGES:
             query = tantivy.Query.term_query(self._schema, "language", code)
@@ -200,6 +253,7 @@ class EmbeddedRecall:
                 held[code] = found
         return held
 
+    @engine_call
     def search(
         self,
         query: str,
@@ -220,7 +274,7 @@ class EmbeddedRecall:
         analyze_as: Sequence[str] | None,
         lexical: LexicalOptions | None,
     ) -> tuple[list[RecallHit], tuple[Correction, ...]]:
-        searcher = self._index.searcher()
+        searcher = self._engine().searcher()
         text_query, corrections = self._lexical.query(searcher, query, filters, analyze_as, lexical)
         clauses = [(tantivy.Occur.Must, text_query)]
         clauses += [
@@ -244,24 +298,29 @@ class EmbeddedRecall:
         analyze_as: Sequence[str] | None,
         lexical: LexicalOptions | None = None,
     ) -> tantivy.Query:
-        return self._lexical.query(self._index.searcher(), query, filters, analyze_as, lexical)[0]
+        return self._lexical.query(self._engine().searcher(), query, filters, analyze_as, lexical)[
+            0
+        ]
 
     def _match_query(self, match: MatchQuery) -> tantivy.Query:
         return match_query(self._schema, match, self._lexical_query, self._filter_queries)
 
+    @engine_call
     def dense_neighbours(
         self, vector: Sequence[float], floor: float, filters: SearchFilters | None, cap: int
     ) -> tuple[list[tuple[str, float]], bool]:
         """Every product whose cosine reaches ``floor`` (exact), at most ``cap``."""
-        return self._dense.neighbours(vector, floor, filters, cap)
+        return self._dense_index().neighbours(vector, floor, filters, cap)
 
+    @engine_call
     def match_count(self, match: MatchQuery) -> tuple[int, bool]:
         """The match set's size, counted by tantivy (always exact here)."""
-        return facets_embedded.count(self._index.searcher(), self._match_query(match)), True
+        return facets_embedded.count(self._engine().searcher(), self._match_query(match)), True
 
+    @engine_call
     def match_entries(self, match: MatchQuery, *, depth: int | None = None) -> list[MatchEntry]:
         """Every member, or with ``depth`` the lexical top and the neighbours, ranked."""
-        searcher, query = self._index.searcher(), self._match_query(match)
+        searcher, query = self._engine().searcher(), self._match_query(match)
         if depth is None:
             return facets_embedded.entries(searcher, query)
         neighbours = None
@@ -272,12 +331,14 @@ class EmbeddedRecall:
             )
         return facets_embedded.ranked_top(searcher, query, neighbours, depth)
 
+    @engine_call
     def match_window(self, match: MatchQuery, sort: str, start: int, end: int) -> list[MatchEntry]:
         """Positions ``start`` to ``end`` of the match set in ``sort`` order, ties by id."""
         return facets_embedded.sorted_window(
-            self._index.searcher(), self._match_query(match), sort, start, end
+            self._engine().searcher(), self._match_query(match), sort, start, end
         )
 
+    @engine_call
     def facet_counts(
         self,
         match: MatchQuery,
@@ -288,7 +349,7 @@ class EmbeddedRecall:
     ) -> FacetCounts:
         """Disjunctive counts by tantivy aggregations over fast fields."""
         return facets_embedded.facet_counts(
-            self._index.searcher(),
+            self._engine().searcher(),
             match,
             facets,
             self._match_query,
@@ -296,10 +357,12 @@ class EmbeddedRecall:
             max_values=max_values,
         )
 
+    @engine_call
     def products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         """The stored products of the given ids, in one query."""
         return self._products(product_ids)
 
+    @engine_call
     def search_legs(
         self,
         query: str | None,
@@ -321,11 +384,11 @@ class EmbeddedRecall:
             bm25, corrections = self._bm25(query, limit, filters, analyze_as, lexical)
             if not bm25 and lexical is not None and lexical.typos:
                 suggestion = self._lexical.did_you_mean(
-                    self._index.searcher(), query, filters, analyze_as
+                    self._engine().searcher(), query, filters, analyze_as
                 )
         if vector is None:
             return RecallLegs(bm25, [], corrections, suggestion)
-        found = self._dense.search(vector, limit, filters)
+        found = self._dense_index().search(vector, limit, filters)
         products = self._products([product_id for product_id, _score in found])
         dense = [
             RecallHit(products[product_id], bm25_score=0.0, dense_score=score)
@@ -339,14 +402,14 @@ class EmbeddedRecall:
         lags behind a commit another process made: vectors can name products it has not seen)."""
         found = self._fetch_products(product_ids)
         if len(found) < len(set(product_ids)):
-            self._index.reload()
+            self._engine().reload()
             found = self._fetch_products(product_ids)
         return found
 
     def _fetch_products(self, product_ids: Sequence[str]) -> dict[str, Product]:
         if not product_ids:
             return {}
-        searcher = self._index.searcher()
+        searcher = self._engine().searcher()
         query = ids_query(self._schema, product_ids)
         result = searcher.search(query, limit=len(product_ids), count=False)
         found = {}
@@ -355,21 +418,29 @@ class EmbeddedRecall:
             found[product.id] = product
         return found
 
+    @engine_call
     def pending_vectors(self, model_id: str, *, limit: int) -> list[PendingText]:
-        """Live products, by id, whose embedding text has no vector from ``model_id``."""
-        return self._vectors.pending(model_id, limit)
+        """Live products, by id, whose embedding text has no vector from ``model_id`` (none
+        in a read-only index: their vectors could not be stored)."""
+        if self.read_only:
+            return []
+        return self._store().pending(model_id, limit)
 
+    @engine_call
     def put_vectors(self, model_id: str, vectors: Sequence[StoredVector]) -> int:
         """Store vectors whose text is still the product's (see ``VectorStore.put``)."""
-        return self._vectors.put(model_id, vectors)
+        return self._store().put(model_id, vectors)
 
+    @engine_call
     def vector_status(self) -> VectorStatus:
         """The vectors' model and how many live products have a vector."""
-        return self._vectors.status()
+        return self._store().status()
 
     def drop_vectors(self) -> None:
-        """Forget every vector and the model record."""
-        self._vectors.drop()
+        """Forget every vector and the model record (and a damage found in their rows)."""
+        self._store().drop()
+        if self.health.vectors_damaged():
+            self.health.fault = None
 
     def _filter_queries(self, filters: SearchFilters) -> list[tantivy.Query]:
         schema, queries = self._schema, []
@@ -410,7 +481,10 @@ class EmbeddedRecall:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
-            self._vectors.close()
+            if self._vectors is not None:
+                self._vectors.close()
+            if self._links is not None:
+                shutil.rmtree(self._links, ignore_errors=True)
 
 
 def _through_tie(

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 import faiss
 import numpy as np
 
-from search.errors import EmbeddingMismatch
+from search.errors import EmbeddingMismatch, IndexCorrupt
 from search.recall import SearchFilters
+from search.recall.embedded.integrity import VECTORS, vectors_fix
 from search.recall.embedded.vectors import VECTOR_DTYPE, StoreState, VectorStore, rebuild_hint
 
 # Rebuild rather than carry more dead slots than this, or than live ones.
@@ -215,6 +216,13 @@ class DenseIndex:
         start, count = len(self._slot_ids), len(rows)
         self._grow(start + count)
         vectors = np.frombuffer(b"".join(row[-1] for row in rows), dtype=VECTOR_DTYPE)
+        if vectors.size != count * self._index.d or not np.isfinite(vectors).all():
+            # Written finite (VectorStore.put refuses others): the file was damaged since.
+            raise IndexCorrupt(
+                VECTORS,
+                "vector rows of the wrong length or with non-finite numbers (NaN, inf)",
+                vectors_fix(self._store.path.parent, rows=True),
+            )
         self._index.add(vectors.astype(np.float32).reshape(count, -1))
         for offset, (product_id, *coded, price, in_stock, _vector) in enumerate(rows):
             slot = start + offset

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ import numpy as np
 from catalog.locales import language_of
 from catalog.product import Product
 from catalog.text import embed_text, text_hash
-from search.errors import EmbeddingMismatch, RecallUnavailable
+from search.errors import EmbeddingMismatch, InvalidVector, RecallUnavailable
 from search.recall import PendingText, StoredVector, VectorStatus, brand_key
+from search.recall.embedded.integrity import connect_read_only
 
 DB_NAME = "vectors.db"
 # Vectors are stored (and searched) as little-endian float16: half the disk and memory of float32,
@@ -61,6 +63,8 @@ CREATE INDEX IF NOT EXISTS vectors_model_seq ON vectors (model_id, seq);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones (seq);
 """
+# Each vector row's CRC32 (of its blob), checked at open and by `shelf check` (integrity.py).
+_CRC_COLUMN = "ALTER TABLE vectors ADD COLUMN crc INTEGER"
 CACHE_KIB = 65_536  # SQLite page cache of the store's connection (64 MiB)
 # The filter attributes, in the order DenseIndex reads them.
 ATTRIBUTES = "id, language, locale, category, brand, price, in_stock"
@@ -119,20 +123,33 @@ def rebuild_hint(model_id: str | None) -> str:
 
 
 class VectorStore:
-    """The SQLite file of products, vectors and meta; safe to share between threads."""
+    """The SQLite file of products, vectors and meta; safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
+    ``read_only``: opened with ``mode=ro`` (``immutable=1`` in a read-only directory), its schema
+    taken as it is; every write raises ``RecallUnavailable``.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         try:
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                self._db = connect_read_only(path)
+                self._db.isolation_level = None
+            else:
+                self._db = sqlite3.connect(
+                    path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             # The hash and sequence indexes take random inserts: with SQLite's default 2 MB page
             # cache, writes slowed as the table grew (0.8 s per 50k rows at 50k, 6.8 s at 200k).
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            self._db.executescript(_SCHEMA)
+            if not read_only:
+                self._db.executescript(_SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(vectors)")}
+                if "crc" not in columns:
+                    self._db.execute(_CRC_COLUMN)
         except sqlite3.Error as exc:
             raise RecallUnavailable(f"cannot open the vector store at {path}: {exc}") from exc
         self._lock = threading.RLock()
@@ -140,6 +157,11 @@ class VectorStore:
     @contextmanager
     def _write(self) -> Iterator[tuple[sqlite3.Connection, int]]:
         """One write transaction and its new ``seq``."""
+        if self.read_only:
+            raise RecallUnavailable(
+                f"the vector store at {self.path} is read-only here: write from a machine "
+                "where the data dir is writable"
+            )
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -248,7 +270,7 @@ class VectorStore:
         record ``model_id`` and the dimension with the first. Returns how many were stored.
 
         ``EmbeddingMismatch`` when vectors of another model are stored, or on a dimension other
-        than the recorded one; ``ValueError`` for a zero or non-finite vector.
+        than the recorded one; ``InvalidVector`` (a ``ValueError``) for a zero or non-finite one.
         """
         if not vectors:
             return 0
@@ -275,8 +297,9 @@ class VectorStore:
                 ).fetchone()
                 if current:
                     db.execute(
-                        "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
-                        (model_id, vector.text_hash, seq, blob),
+                        "INSERT OR REPLACE INTO vectors (model_id, text_hash, seq, vector, crc) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (model_id, vector.text_hash, seq, blob, zlib.crc32(blob)),
                     )
                     for table in ("products", "staged_products"):
                         db.execute(f"UPDATE {table} SET embedded = 1 WHERE {BY_HASH}",
@@ -319,7 +342,7 @@ def _vector_blob(vector: StoredVector) -> bytes:
     array = np.asarray(vector.vector, dtype=np.float32)
     norm = float(np.linalg.norm(array))
     if array.ndim != 1 or not np.isfinite(norm) or norm == 0.0:
-        raise ValueError(
+        raise InvalidVector(
             f"vector of {vector.product_id} must be a finite, non-zero list of numbers"
         )
     return (array / norm).astype(VECTOR_DTYPE).tobytes()
