@@ -22,6 +22,7 @@ __all__ = [
     "RecallUnavailable",
     "RerankTimeout",
     "ShelfError",
+    "SpoolUnavailable",
     "Unauthorized",
 ]
 
@@ -125,3 +126,15 @@ class EmbeddingMismatch(ShelfError):
     """The index's vectors were built by another embedding model than the one configured."""
 
     status_code = 409
+
+
+class SpoolUnavailable(ShelfError):
+    """Neither the local spool nor the event store can take a write (a full disk, the store
+    down): nothing was acknowledged; retry after ``retry_after_s`` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}

@@ -82,3 +82,22 @@ IMPRESSION_ID_CONFLICTS = Counter(
     "Impressions whose request id already had one (a caller's id reused across processes): "
     "stored under a derived id instead of being lost.",
 )
+SPOOL_DEPTH = Gauge(
+    "shelf_spool_depth",
+    "Impressions and events waiting in the local spool for the event store (0 when it is up).",
+)
+SPOOL_OLDEST_AGE = Gauge(
+    "shelf_spool_oldest_age_seconds", "How long the oldest record in the spool has waited."
+)
+SPOOL_DRAINED = Counter(
+    "shelf_spool_drained_total",
+    "Records drained from the spool to the event store once it was back.",
+    ["kind"],
+)
+SPOOL_DROPPED = Counter(
+    "shelf_spool_dropped_total",
+    "Records that left the spool without being stored: rejected (the store refused the row), "
+    "no_search (an event whose search never appeared; kept in the spool file as orphaned), "
+    "unwritable (an impression neither the spool nor the store could take at shutdown).",
+    ["reason"],
+)

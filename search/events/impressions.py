@@ -4,10 +4,12 @@ A search only offers its impression to the queue (``put_nowait``); the writer wa
 one, lingers a few milliseconds so that those arriving meanwhile join it, writes them all in one
 batch and goes back to waiting. Without the linger the writer woke for every search and wrote
 one row at a time, and each wake-up cost the search thread a GIL hand-off: in-process search
-throughput rose by about half with it. When the queue is full the impression
-is dropped and counted (``shelf_impressions_dropped_total``): impressions are best-effort, a
-search never waits for the event store. Events (``POST /events``) are the opposite: they are
-acknowledged only once stored.
+throughput rose by about half with it. A search never waits for the event store: when the
+store is down, the writer appends the batch to the durable spool (``search.events.spool``),
+which drains it once the store is back; when neither can take it (a full disk) the writer keeps
+the batch and retries, and new impressions wait in the queue. Only when the queue is full is an
+impression dropped and counted (``shelf_impressions_dropped_total``). Events (``POST /events``)
+are acknowledged only once stored or spooled.
 
 One shopper's impression never costs another's: the event log drops a row it cannot store alone
 (``search.events.batch_insert``). Nor does a request id used twice lose a search: the API
@@ -21,37 +23,61 @@ caller was given, attach to the first search with that id.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import hashlib
 import logging
 import queue
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
+from search.errors import SpoolUnavailable
 from search.events.log import EventLog, Impression
 from search.metrics import IMPRESSION_ID_CONFLICTS, IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
+
+if TYPE_CHECKING:
+    from search.events.spool import EventSpool
 
 log = logging.getLogger(__name__)
 
 _BATCH = 500  # most impressions per write
 LINGER_S = 0.02  # how long the writer waits for more after the first impression of a batch
+# A flush gives up after this: with a full disk the writer holds a batch until space returns.
+FLUSH_TIMEOUT_S = 30.0
 
 
 class ImpressionWriter:
-    """Queues impressions and writes them in batches from one background thread."""
+    """Queues impressions and writes them in batches from one background thread: to the store,
+    or through ``spool`` (``search.events.spool``) when the store is down. Without a spool a
+    batch the store cannot take is dropped (counted)."""
 
     def __init__(
-        self, event_log: EventLog, *, max_queued: int = 10_000, linger_s: float = LINGER_S
+        self,
+        event_log: EventLog,
+        *,
+        max_queued: int = 10_000,
+        linger_s: float = LINGER_S,
+        spool: EventSpool | None = None,
+        retry_max_s: float = 5.0,
     ) -> None:
         self.event_log = event_log
         self.linger_s = linger_s
+        self.spool = spool
+        self.retry_max_s = retry_max_s
         self._queue: queue.Queue[Impression | None] = queue.Queue(maxsize=max_queued)
         # Impressions queued and impressions done (written or dropped), in queue order: a flush
         # waits for those queued before it, not for the queue to empty (it may never, under load).
         self._offered = 0
         self._done = 0
+        # Request ids queued or in hand, not yet stored or spooled: their events are pending.
+        self._pending: dict[str, int] = {}
         self._offer_lock = threading.Lock()
         self._progress = threading.Condition()
         self._wake = threading.Event()  # a flush cuts the linger short
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shelf-impressions", daemon=True)
         self._thread.start()
 
@@ -64,21 +90,31 @@ class ImpressionWriter:
                 IMPRESSIONS_DROPPED.labels(reason="queue_full").inc()
                 return False
             self._offered += 1
+            self._pending[impression.request_id] = self._pending.get(impression.request_id, 0) + 1
         return True
 
     def queued(self) -> int:
         """Impressions waiting to be written (``/metrics`` reads it when scraped)."""
         return self._queue.qsize()
 
-    def flush(self) -> None:
-        """Block until every impression queued so far has been written (or dropped)."""
+    def pending_request_ids(self, request_ids: Iterable[str]) -> set[str]:
+        """Those of ``request_ids`` whose impression is queued here, not yet stored or spooled."""
+        with self._offer_lock:
+            return {rid for rid in request_ids if rid in self._pending}
+
+    def flush(self, timeout_s: float | None = FLUSH_TIMEOUT_S) -> bool:
+        """Block until every impression queued so far has been written, spooled or dropped (at
+        most ``timeout_s``); False when the time ran out first."""
         target = self._offered
         self._wake.set()
         with self._progress:
-            self._progress.wait_for(lambda: self._done >= target or not self._thread.is_alive())
+            return self._progress.wait_for(
+                lambda: self._done >= target or not self._thread.is_alive(), timeout=timeout_s
+            )
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""
+        self._closing.set()
         self._queue.put(None)
         self._wake.set()
         self._thread.join(timeout=30)
@@ -99,36 +135,114 @@ class ImpressionWriter:
             impressions = [item for item in batch if item is not None]
             try:
                 if impressions:
-                    unique = self._with_unique_ids(impressions)
-                    written = self.event_log.record_impressions(unique)
-                    IMPRESSIONS_WRITTEN.inc(written)
-                    if written < len(unique):  # rows the store could not take, dropped alone
-                        IMPRESSIONS_DROPPED.labels(reason="rejected").inc(len(unique) - written)
-            except Exception as exc:  # the store is down: drop, count, keep serving
-                IMPRESSIONS_DROPPED.labels(reason="store_error").inc(len(impressions))
-                log.warning("impressions dropped: %s", exc, extra={"count": len(impressions)})
+                    self._place(impressions)
             finally:
+                with self._offer_lock:
+                    for imp in impressions:
+                        left = self._pending.pop(imp.request_id, 1) - 1
+                        if left > 0:
+                            self._pending[imp.request_id] = left
                 with self._progress:
                     self._done += len(impressions)
                     self._progress.notify_all()
             if len(impressions) < len(batch):  # the None that close() queued
                 return
 
-    def _with_unique_ids(self, impressions: Sequence[Impression]) -> list[Impression]:
-        """``impressions`` with each request id already stored, or repeated in the batch,
-        replaced by a derived one, so that no search's impression is lost to another's."""
-        stored = self.event_log.known_request_ids(imp.request_id for imp in impressions)
-        seen: set[str] = set()
-        unique = []
-        for imp in impressions:
-            if imp.request_id in stored or imp.request_id in seen:
-                derived = f"{imp.request_id[:55]}.{uuid.uuid4().hex[:8]}"
-                IMPRESSION_ID_CONFLICTS.inc()
-                log.warning(
-                    "request id already has an impression: stored under a derived id",
-                    extra={"client_request_id": imp.request_id, "stored_as": derived},
-                )
-                imp = dataclasses.replace(imp, request_id=derived)
-            seen.add(imp.request_id)
-            unique.append(imp)
-        return unique
+    def _place(self, impressions: list[Impression]) -> None:
+        """Store or spool ``impressions``; while neither can take them (a full disk), keep
+        them and retry with backoff (new ones wait in the bounded queue) until ``close``."""
+        if self.spool is None:
+            try:
+                unique = unique_impressions(self.event_log, impressions)
+                written = self.event_log.record_impressions(unique)
+                IMPRESSIONS_WRITTEN.inc(written)
+                if written < len(unique):  # rows the store could not take, dropped alone
+                    IMPRESSIONS_DROPPED.labels(reason="rejected").inc(len(unique) - written)
+            except Exception as exc:  # the store is down: drop, count, keep serving
+                IMPRESSIONS_DROPPED.labels(reason="store_error").inc(len(impressions))
+                log.warning("impressions dropped: %s", exc, extra={"count": len(impressions)})
+            return
+        backoff = 0.05
+        while True:
+            try:
+                self.spool.write_impressions(impressions)
+                return
+            except SpoolUnavailable as exc:
+                if self._closing.is_set():
+                    IMPRESSIONS_DROPPED.labels(reason="unwritable").inc(len(impressions))
+                    log.error(
+                        "impressions lost at shutdown: %s", exc, extra={"count": len(impressions)}
+                    )
+                    return
+            except Exception as exc:  # the store refused the batch (not an outage): drop, count
+                IMPRESSIONS_DROPPED.labels(reason="store_error").inc(len(impressions))
+                log.warning("impressions dropped: %s", exc, extra={"count": len(impressions)})
+                return
+            self._closing.wait(backoff)
+            backoff = min(backoff * 2, self.retry_max_s)
+
+
+def _stored_times(event_log: EventLog, request_ids: set[str]) -> dict[str, dt.datetime | None]:
+    """The stored impressions' times (UTC, naive) by request id, for those of ``request_ids``."""
+    searches = event_log.tables.searches
+    found: dict[str, dt.datetime | None] = {}
+    wanted = sorted(request_ids)
+    with event_log.engine.connect() as conn:
+        for start in range(0, len(wanted), _BATCH):
+            query = sa.select(searches.c.request_id, searches.c.ts).where(
+                searches.c.request_id.in_(wanted[start : start + _BATCH])
+            )
+            found.update((row[0], _naive_utc(row[1])) for row in conn.execute(query))
+    return found
+
+
+def _naive_utc(ts: dt.datetime | None) -> dt.datetime | None:
+    # SQLite gives back a naive UTC time, PostgreSQL an aware one: compare them as naive UTC.
+    if ts is None or ts.tzinfo is None:
+        return ts
+    return ts.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def derived_request_id(imp: Impression) -> str:
+    """The id an impression is stored under when its own is taken: the id, a dot and 8 hex
+    digits, the same for the same impression (its time and query), so a retry stores it once."""
+    if imp.ts is None:
+        suffix = uuid.uuid4().hex[:8]
+    else:
+        seed = f"{imp.request_id}|{_naive_utc(imp.ts)}|{imp.query}|{imp.page}"
+        suffix = hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{imp.request_id[:55]}.{suffix}"
+
+
+def unique_impressions(event_log: EventLog, impressions: Sequence[Impression]) -> list[Impression]:
+    """``impressions`` ready to store: one already stored (same request id and time: a batch
+    written again after a failure, or drained twice from the spool) left out, and one whose
+    request id another impression holds, stored or earlier in the batch, given a derived id
+    (``derived_request_id``), so that no search's impression is lost to another's."""
+    derived = [derived_request_id(imp) for imp in impressions]
+    stored = _stored_times(event_log, {imp.request_id for imp in impressions} | set(derived))
+
+    def stored_already(request_id: str, imp: Impression) -> bool:
+        return (
+            imp.ts is not None
+            and request_id in stored
+            and (stored[request_id] == _naive_utc(imp.ts))
+        )
+
+    seen: set[str] = set()
+    unique = []
+    for imp, derived_id in zip(impressions, derived, strict=True):
+        if stored_already(imp.request_id, imp):
+            continue  # this very impression is stored already
+        if imp.request_id in stored or imp.request_id in seen:
+            if stored_already(derived_id, imp) or derived_id in seen:
+                continue
+            IMPRESSION_ID_CONFLICTS.inc()
+            log.warning(
+                "request id already has an impression: stored under a derived id",
+                extra={"client_request_id": imp.request_id, "stored_as": derived_id},
+            )
+            imp = dataclasses.replace(imp, request_id=derived_id)
+        seen.add(imp.request_id)
+        unique.append(imp)
+    return unique

@@ -13,7 +13,7 @@ def test_readyz_reports_each_part_and_is_200_when_all_are_ok(client: TestClient)
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"index", "model", "redis", "event_store", "vectors"}
+    assert set(body["checks"]) == {"index", "model", "redis", "event_store", "vectors", "spool"}
     assert body["checks"]["index"]["detail"] == "640 products"
     assert body["vectors_pending"] == 0
     assert body["checks"]["vectors"]["detail"].startswith("640 products with a vector, 0 without")
@@ -33,5 +33,7 @@ def test_metrics_expose_requests_stage_latency_and_queues(client: TestClient) ->
         "shelf_rerank_queue_depth",
         "shelf_impressions_dropped_total",
         "shelf_degraded_responses_total",
+        "shelf_spool_depth",
+        "shelf_spool_oldest_age_seconds",
     ):
         assert name in text, name
