@@ -72,9 +72,10 @@ class EventSpool:
         backoff_max_s: float = 5.0,
         retry_after_s: int = 5,
         pending_elsewhere: Callable[[Iterable[str]], set[str]] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.event_log = event_log
-        self.file = SpoolFile(path)
+        self.file = SpoolFile(path, clock=clock)
         self.join_wait_s = join_wait_s
         self.backoff_max_s = backoff_max_s
         self.retry_after_s = retry_after_s
@@ -177,6 +178,11 @@ class EventSpool:
         """Those of ``request_ids`` whose impression waits in the spool."""
         return self.file.impression_request_ids(request_ids)
 
+    @property
+    def unwritable(self) -> str | None:
+        """Why neither the spool nor the store can take writes now, or None."""
+        return self._unwritable
+
     def health(self) -> SpoolHealth:
         """Depth, oldest age, orphaned events, and why writes fail (None: they do not)."""
         return SpoolHealth(
@@ -234,7 +240,7 @@ class EventSpool:
             joined |= self.pending_elsewhere(unchecked - joined)
         ready = [row for row in run if row.verified or row.record.request_id in joined]
         waiting = [row for row in run if not (row.verified or row.record.request_id in joined)]
-        now = time.time()
+        now = self.file.clock()
         expired = [row for row in waiting if now - row.spooled_at >= self.join_wait_s]
         held = [row for row in waiting if now - row.spooled_at < self.join_wait_s]
         outcome = self.event_log.store_events([row.record for row in ready])  # type: ignore[misc]

@@ -22,16 +22,17 @@ import sqlite3
 import threading
 import time
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from search.events.log import Event, Impression
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["impression", "event"]
+Record = TypeVar("Record", Impression, Event)
 _RECORD_TYPES: dict[str, type[Impression] | type[Event]] = {
     "impression": Impression,
     "event": Event,
@@ -65,7 +66,7 @@ class SpooledRow:
     spooled_at: float
 
 
-def encode_record(record: Impression | Event) -> str:
+def encode_record(record: Impression | Event | Any) -> str:
     """Every field of ``record`` as one JSON object (datetimes as ISO 8601 strings)."""
     fields = dataclasses.asdict(record)
     return json.dumps(
@@ -74,10 +75,9 @@ def encode_record(record: Impression | Event) -> str:
     )
 
 
-def decode_record(kind: str, text: str) -> Impression | Event:
-    """The record ``encode_record`` wrote, typed again (datetimes, tuples) from the dataclass's
-    own hints; keys the dataclass lacks are dropped with a warning."""
-    cls = _RECORD_TYPES[kind]
+def decode_record(cls: type[Record], text: str) -> Record:
+    """The ``cls`` record ``encode_record`` wrote, typed again (datetimes, tuples) from the
+    dataclass's own hints; keys the dataclass lacks are dropped with a warning."""
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in json.loads(text).items():
@@ -97,8 +97,9 @@ class SpoolFile:
     """The waiting records, in order, in one SQLite file (thread-safe: one connection, a lock).
     Every write raises ``sqlite3.Error`` or ``OSError`` when the disk cannot take it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.clock = clock  # epoch seconds (tests pass their own)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -115,7 +116,7 @@ class SpoolFile:
         self, kind: Kind, records: Sequence[Impression | Event], verified: bool = True
     ) -> None:
         """Append ``records`` in one fsynced transaction: all of them, or none (raised)."""
-        now = time.time()
+        now = self.clock()
         rows = [(kind, r.request_id, int(verified), encode_record(r), now) for r in records]
         with self._lock:
             try:
@@ -142,7 +143,7 @@ class SpoolFile:
             row = self._conn.execute(
                 "SELECT min(spooled_at) FROM spool WHERE orphaned = 0"
             ).fetchone()
-        return 0.0 if row[0] is None else max(0.0, time.time() - float(row[0]))
+        return 0.0 if row[0] is None else max(0.0, self.clock() - float(row[0]))
 
     def next_page(self, limit: int) -> list[SpooledRow]:
         """The oldest ``limit`` waiting records that are due (not held back), in order."""
@@ -150,10 +151,12 @@ class SpoolFile:
             rows = self._conn.execute(
                 "SELECT seq, kind, verified, record, spooled_at FROM spool "
                 "WHERE orphaned = 0 AND not_before <= ? ORDER BY seq LIMIT ?",
-                (time.time(), limit),
+                (self.clock(), limit),
             ).fetchall()
         return [
-            SpooledRow(seq, kind, decode_record(kind, record), bool(verified), spooled_at)
+            SpooledRow(
+                seq, kind, decode_record(_RECORD_TYPES[kind], record), bool(verified), spooled_at
+            )
             for seq, kind, verified, record, spooled_at in rows
         ]
 

@@ -99,7 +99,8 @@ def post_events(
     if known != wanted:
         # Impressions are written asynchronously: let the queued ones land (or be spooled),
         # then count those still pending here as known, and look in the store again.
-        components.impressions.flush(timeout_s=_FLUSH_WAIT_S)
+        if components.spool is None or components.spool.unwritable is None:
+            components.impressions.flush(timeout_s=_FLUSH_WAIT_S)  # a full disk: no progress
         missing = wanted - known
         on_the_way = components.impressions.pending_request_ids(missing)
         if components.spool is not None:
