@@ -93,7 +93,7 @@ class EventSpool:
         now (0 when spooled). ``SpoolUnavailable`` when neither could take them."""
         if not impressions:
             return 0
-        if self.file.depth() == 0:
+        if self.file.is_empty():
             try:
                 written = self._store_impressions(impressions)
             except STORE_DOWN as exc:
@@ -110,7 +110,7 @@ class EventSpool:
         ``SpoolUnavailable`` when neither could take them."""
         if not events:
             return InsertOutcome()
-        if verified and self.file.depth() == 0:
+        if verified and self.file.is_empty():
             try:
                 outcome = self.event_log.store_events(events)
             except STORE_DOWN as exc:
@@ -263,7 +263,7 @@ class EventSpool:
         backoff = 0.05
         while not self._stop.is_set():
             try:
-                drained = self.drain_once() if self.file.depth() else 0
+                drained = 0 if self.file.is_empty() else self.drain_once()
             except (*STORE_DOWN, sqlite3.Error) as exc:
                 log.info("spool not drained yet: %s", str(exc)[:300], extra={"retry_s": backoff})
                 self._stop.wait(backoff)
@@ -275,5 +275,5 @@ class EventSpool:
                 continue
             backoff = 0.05
             if drained == 0:
-                self._wake.wait(_HOLD_S if self.file.depth() else 1.0)
+                self._wake.wait(1.0 if self.file.is_empty() else _HOLD_S)
                 self._wake.clear()

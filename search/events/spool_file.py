@@ -38,6 +38,7 @@ _RECORD_TYPES: dict[str, type[Impression] | type[Event]] = {
     "event": Event,
 }
 _LOOKUP_CHUNK = 500  # bound parameters per IN (...)
+_LOCK_WAIT_S = 10.0  # how long a write waits for another process's lock on the file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -102,15 +103,14 @@ class SpoolFile:
         self.clock = clock  # epoch seconds (tests pass their own)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # Several server processes (``shelf serve --workers``) may share the file: wait for a
+        # lock rather than fail, and ask the file (not a count kept here) what it holds.
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=_LOCK_WAIT_S
+        )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")  # a commit is fsynced: acknowledged
         self._conn.executescript(_SCHEMA)
-        self._depth = self._count()
-
-    def _count(self) -> int:
-        row = self._conn.execute("SELECT count(*) FROM spool WHERE orphaned = 0").fetchone()
-        return int(row[0])
 
     def append(
         self, kind: Kind, records: Sequence[Impression | Event], verified: bool = True
@@ -131,11 +131,20 @@ class SpoolFile:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
-            self._depth += len(rows)
+
+    def is_empty(self) -> bool:
+        """True when no record waits to be drained (one indexed lookup)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM spool WHERE orphaned = 0 ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return row is None
 
     def depth(self) -> int:
         """Records waiting to be drained (orphaned events not counted)."""
-        return self._depth
+        with self._lock:
+            row = self._conn.execute("SELECT count(*) FROM spool WHERE orphaned = 0").fetchone()
+        return int(row[0])
 
     def oldest_age_s(self) -> float:
         """Seconds since the oldest waiting record was spooled; 0 when none waits."""
@@ -162,7 +171,7 @@ class SpoolFile:
 
     def remove(self, seqs: Iterable[int]) -> None:
         """Delete drained records."""
-        self._update("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs], counted=True)
+        self._update("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
 
     def hold(self, seqs: Iterable[int], until: float) -> None:
         """Skip these records in ``next_page`` until ``until`` (epoch s)."""
@@ -170,24 +179,20 @@ class SpoolFile:
 
     def orphan(self, seqs: Iterable[int]) -> None:
         """Keep these records in the file but drain them no more (their search never came)."""
-        self._update(
-            "UPDATE spool SET orphaned = 1 WHERE seq = ?", [(s,) for s in seqs], counted=True
-        )
+        self._update("UPDATE spool SET orphaned = 1 WHERE seq = ?", [(s,) for s in seqs])
 
-    def _update(self, sql: str, params: list[tuple[Any, ...]], *, counted: bool = False) -> None:
+    def _update(self, sql: str, params: list[tuple[Any, ...]]) -> None:
         if not params:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                changed = self._conn.executemany(sql, params).rowcount
+                self._conn.executemany(sql, params)
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
-            if counted:
-                self._depth -= changed
 
     def orphaned(self) -> int:
         """Events kept because their search never appeared within the join wait."""
