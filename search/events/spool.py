@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from search.errors import SpoolUnavailable
 from search.events.batch_insert import InsertOutcome
-from search.events.impressions import unique_impressions
+from search.events.impression_ids import unique_impressions
 from search.events.log import Event, EventLog, Impression
 from search.events.spool_file import SpooledRow, SpoolFile
 from search.metrics import EVENTS_STORED, IMPRESSIONS_WRITTEN, SPOOL_DRAINED, SPOOL_DROPPED

@@ -32,7 +32,7 @@ from search.events.log import Event, Impression
 log = logging.getLogger(__name__)
 
 Kind = Literal["impression", "event"]
-Record = TypeVar("Record", Impression, Event)
+Record = TypeVar("Record")
 _RECORD_TYPES: dict[str, type[Impression] | type[Event]] = {
     "impression": Impression,
     "event": Event,
@@ -79,7 +79,7 @@ def encode_record(record: Impression | Event | Any) -> str:
 def decode_record(cls: type[Record], text: str) -> Record:
     """The ``cls`` record ``encode_record`` wrote, typed again (datetimes, tuples) from the
     dataclass's own hints; keys the dataclass lacks are dropped with a warning."""
-    hints = typing.get_type_hints(cls)
+    hints: dict[str, Any] = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in json.loads(text).items():
         hint = hints.get(key)
