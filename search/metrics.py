@@ -57,7 +57,9 @@ IMPRESSIONS_WRITTEN = Counter(
 )
 IMPRESSIONS_DROPPED = Counter(
     "shelf_impressions_dropped_total",
-    "Search impressions dropped (queue full or store failing): impressions are best-effort.",
+    "Search impressions dropped: queue_full, rejected (a row the store refused), store_error "
+    "(the store failed, not as an outage), unwritable (neither the spool nor the store could "
+    "take them at shutdown). An outage spools them instead.",
     ["reason"],
 )
 IMPRESSION_QUEUE_DEPTH = Gauge(
@@ -97,7 +99,6 @@ SPOOL_DRAINED = Counter(
 SPOOL_DROPPED = Counter(
     "shelf_spool_dropped_total",
     "Records that left the spool without being stored: rejected (the store refused the row), "
-    "no_search (an event whose search never appeared; kept in the spool file as orphaned), "
-    "unwritable (an impression neither the spool nor the store could take at shutdown).",
+    "no_search (an event whose search never appeared; kept in the spool file as orphaned).",
     ["reason"],
 )

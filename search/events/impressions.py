@@ -14,8 +14,9 @@ are acknowledged only once stored or spooled.
 One shopper's impression never costs another's: the event log drops a row it cannot store alone
 (``search.events.batch_insert``). Nor does a request id used twice lose a search: the API
 gives a reused caller id a fresh one, and what it cannot see (the same id from another server
-process, or long ago) is caught when the batch is stored (``search.events.impression_ids``): an
-impression whose request id is already stored, or twice in one batch, is stored under a derived id (the id, a dot and 8 hex digits), counted in
+process, or long ago) is caught when the batch is stored (``search.events.impression_ids``):
+an impression whose request id is already stored, or twice in one batch, is stored under a
+derived id (the id, a dot and 8 hex digits), counted in
 ``shelf_impression_request_id_conflicts_total``. Its events, which can only name the id the
 caller was given, attach to the first search with that id.
 """

@@ -37,7 +37,13 @@ from search.events.batch_insert import InsertOutcome
 from search.events.impression_ids import unique_impressions
 from search.events.log import Event, EventLog, Impression
 from search.events.spool_file import SpooledRow, SpoolFile
-from search.metrics import EVENTS_STORED, IMPRESSIONS_WRITTEN, SPOOL_DRAINED, SPOOL_DROPPED
+from search.metrics import (
+    EVENTS_STORED,
+    IMPRESSIONS_DROPPED,
+    IMPRESSIONS_WRITTEN,
+    SPOOL_DRAINED,
+    SPOOL_DROPPED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +99,7 @@ class EventSpool:
         now (0 when spooled). ``SpoolUnavailable`` when neither could take them."""
         if not impressions:
             return 0
-        if self.file.is_empty():
+        if self._spool_empty():
             try:
                 written = self._store_impressions(impressions)
             except STORE_DOWN as exc:
@@ -110,7 +116,7 @@ class EventSpool:
         ``SpoolUnavailable`` when neither could take them."""
         if not events:
             return InsertOutcome()
-        if verified and self.file.is_empty():
+        if verified and self._spool_empty():
             try:
                 outcome = self.event_log.store_events(events)
             except STORE_DOWN as exc:
@@ -121,6 +127,14 @@ class EventSpool:
             return outcome
         self._spool("event", events, verified, None)
         return None
+
+    def _spool_empty(self) -> bool:
+        """Whether writes may go straight to the store (nothing waits; a spool file that cannot
+        be read holds nothing to keep the order of)."""
+        try:
+            return self.file.is_empty()
+        except _SPOOL_FAILED:
+            return True
 
     def _spool(
         self,
@@ -164,12 +178,16 @@ class EventSpool:
         EVENTS_STORED.inc(outcome.written)
         return outcome.written
 
-    def _store_impressions(self, impressions: Sequence[Impression]) -> int:
+    def _store_impressions(
+        self, impressions: Sequence[Impression], *, drained: bool = False
+    ) -> int:
         unique = unique_impressions(self.event_log, impressions)
         written = self.event_log.record_impressions(unique) if unique else 0
         IMPRESSIONS_WRITTEN.inc(written)
-        if written < len(unique):
-            SPOOL_DROPPED.labels(reason="rejected").inc(len(unique) - written)
+        if written < len(unique):  # rows the store could not take, dropped alone
+            IMPRESSIONS_DROPPED.labels(reason="rejected").inc(len(unique) - written)
+            if drained:
+                SPOOL_DROPPED.labels(reason="rejected").inc(len(unique) - written)
         return written
 
     # -- reads -------------------------------------------------------------------------------
@@ -185,6 +203,8 @@ class EventSpool:
 
     def health(self) -> SpoolHealth:
         """Depth, oldest age, orphaned events, and why writes fail (None: they do not)."""
+        if self._unwritable is not None and self.file.can_write():
+            self._unwritable = None  # space again: writes will be spooled at least
         return SpoolHealth(
             depth=self.file.depth(),
             oldest_age_s=self.file.oldest_age_s(),
@@ -226,7 +246,7 @@ class EventSpool:
         return done
 
     def _drain_impressions(self, run: list[SpooledRow]) -> int:
-        self._store_impressions([row.record for row in run])  # type: ignore[misc]
+        self._store_impressions([row.record for row in run], drained=True)  # type: ignore[misc]
         self.file.remove(row.seq for row in run)
         SPOOL_DRAINED.labels(kind="impression").inc(len(run))
         return len(run)

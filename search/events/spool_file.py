@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS spool (
 );
 CREATE INDEX IF NOT EXISTS spool_request_id ON spool (request_id, kind);
 CREATE INDEX IF NOT EXISTS spool_waiting ON spool (orphaned, seq);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -193,6 +194,20 @@ class SpoolFile:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def can_write(self) -> bool:
+        """Whether a write commits now (one row rewritten in a table of its own): how a full
+        disk is seen to have space again without waiting for traffic."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("INSERT OR REPLACE INTO probe VALUES (1, ?)", (self.clock(),))
+                self._conn.execute("COMMIT")
+            except (sqlite3.Error, OSError):
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                return False
+        return True
 
     def orphaned(self) -> int:
         """Events kept because their search never appeared within the join wait."""

@@ -89,8 +89,8 @@ def test_events_for_searches_answered_during_an_outage_are_accepted_and_joined_l
     outage_client: TestClient, private_postgres: PrivatePostgres, store_down: None
 ) -> None:
     answered = [_search(outage_client) for _ in range(3)]
-    events = [_click(rid, item, kind) for (rid, item), kind in
-              zip(answered, ["click", "add_to_cart", "purchase"], strict=True)]  # fmt: skip
+    kinds = ["click", "add_to_cart", "purchase"]
+    events = [_click(rid, item, kind) for (rid, item), kind in zip(answered, kinds, strict=True)]
     response = outage_client.post("/events", json=events, headers=auth())
     assert response.status_code == 202, response.text
     assert response.json()["pending"] == 3 and response.json()["rejected_count"] == 0
