@@ -102,3 +102,8 @@ SPOOL_DROPPED = Counter(
     "no_search (an event whose search never appeared; kept in the spool file as orphaned).",
     ["reason"],
 )
+IMPRESSIONS_OVERFLOWED = Counter(
+    "shelf_impressions_overflowed_total",
+    "Search impressions appended to the spool by the search itself because the writer's queue "
+    "was full (the event store slow): kept, not dropped.",
+)

@@ -7,8 +7,9 @@ one row at a time, and each wake-up cost the search thread a GIL hand-off: in-pr
 throughput rose by about half with it. A search never waits for the event store: when the
 store is down, the writer appends the batch to the durable spool (``search.events.spool``),
 which drains it once the store is back; when neither can take it (a full disk) the writer keeps
-the batch and retries, and new impressions wait in the queue. Only when the queue is full is an
-impression dropped and counted (``shelf_impressions_dropped_total``). Events (``POST /events``)
+the batch and retries, and new impressions wait in the queue. When the queue is full (a slow
+store) an impression is appended to the spool by the search itself; only when that fails too is
+it dropped and counted (``shelf_impressions_dropped_total``). Events (``POST /events``)
 are acknowledged only once stored or spooled.
 
 One shopper's impression never costs another's: the event log drops a row it cannot store alone
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING
 from search.errors import SpoolUnavailable
 from search.events.impression_ids import unique_impressions
 from search.events.log import EventLog, Impression
-from search.metrics import IMPRESSIONS_DROPPED, IMPRESSIONS_WRITTEN
+from search.metrics import IMPRESSIONS_DROPPED, IMPRESSIONS_OVERFLOWED, IMPRESSIONS_WRITTEN
 
 if TYPE_CHECKING:
     from search.events.spool import EventSpool
@@ -78,16 +79,32 @@ class ImpressionWriter:
         self._thread.start()
 
     def offer(self, impression: Impression) -> bool:
-        """Queue one impression; ``False`` (and counted) when the queue is full."""
+        """Queue one impression; when the queue is full (a slow store), append it to the spool
+        instead; ``False`` (and counted) when neither could take it."""
         with self._offer_lock:
             try:
                 self._queue.put_nowait(impression)
             except queue.Full:
-                IMPRESSIONS_DROPPED.labels(reason="queue_full").inc()
-                return False
-            self._offered += 1
-            self._pending[impression.request_id] = self._pending.get(impression.request_id, 0) + 1
-        return True
+                pass
+            else:
+                self._offered += 1
+                pending = self._pending.get(impression.request_id, 0)
+                self._pending[impression.request_id] = pending + 1
+                return True
+        return self._overflow(impression)  # outside the lock: other searches need not wait
+
+    def _overflow(self, impression: Impression) -> bool:
+        # Only when the writer is behind: the search pays one fsync rather than lose its
+        # impression (the writer's later batches then queue behind it in the spool).
+        if self.spool is not None:
+            try:
+                self.spool.write_impressions([impression], spool_only=True)
+                IMPRESSIONS_OVERFLOWED.inc()
+                return True
+            except SpoolUnavailable:
+                pass
+        IMPRESSIONS_DROPPED.labels(reason="queue_full").inc()
+        return False
 
     def queued(self) -> int:
         """Impressions waiting to be written (``/metrics`` reads it when scraped)."""

@@ -94,19 +94,24 @@ class EventSpool:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write_impressions(self, impressions: Sequence[Impression]) -> int:
-        """Store ``impressions`` (the spool empty) or spool them; return how many were stored
-        now (0 when spooled). ``SpoolUnavailable`` when neither could take them."""
+    def write_impressions(
+        self, impressions: Sequence[Impression], *, spool_only: bool = False
+    ) -> int:
+        """Store ``impressions`` (the spool empty, and not ``spool_only``) or spool them; return
+        how many were stored now (0 when spooled). ``SpoolUnavailable`` when neither could."""
         if not impressions:
+            return 0
+        if spool_only:
+            self._spool("impression", impressions, fallback=False)
             return 0
         if self._spool_empty():
             try:
                 written = self._store_impressions(impressions)
             except STORE_DOWN as exc:
-                return self._spool("impression", impressions, True, exc)
+                return self._spool("impression", impressions, store_error=exc)
             self._unwritable = None
             return written
-        return self._spool("impression", impressions, True, None)
+        return self._spool("impression", impressions)
 
     def write_events(
         self, events: Sequence[Event], *, verified: bool = True
@@ -120,12 +125,12 @@ class EventSpool:
             try:
                 outcome = self.event_log.store_events(events)
             except STORE_DOWN as exc:
-                self._spool("event", events, verified, exc)
+                self._spool("event", events, store_error=exc)
                 return None
             self._unwritable = None
             EVENTS_STORED.inc(outcome.written)
             return outcome
-        self._spool("event", events, verified, None)
+        self._spool("event", events, verified=verified, fallback=verified)
         return None
 
     def _spool_empty(self) -> bool:
@@ -140,14 +145,17 @@ class EventSpool:
         self,
         kind: str,
         records: Sequence[Impression] | Sequence[Event],
-        verified: bool,
-        store_error: BaseException | None,
+        *,
+        verified: bool = True,
+        store_error: BaseException | None = None,
+        fallback: bool = True,
     ) -> int:
-        """Append to the spool; when it cannot write, try the store (unless it just failed)."""
+        """Append to the spool; when it cannot write, try the store (when ``fallback``, and
+        unless it just failed)."""
         try:
             self.file.append("impression" if kind == "impression" else "event", records, verified)
         except _SPOOL_FAILED as exc:
-            if store_error is None and verified:
+            if store_error is None and fallback:
                 try:
                     return self._store_direct(kind, records)
                 except STORE_DOWN as down:

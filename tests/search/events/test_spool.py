@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,21 @@ def test_neither_spool_nor_store_writable_is_refused_with_a_reason(
     assert "disk is full" in (spool.health().unwritable or "")
     monkeypatch.undo()  # space again: seen without waiting for a write (a not-ready server
     assert spool.health().unwritable is None  # gets none from its load balancer)
+
+
+def test_a_full_impression_queue_spools_instead_of_dropping(
+    store: Outage, spool: EventSpool
+) -> None:
+    class SlowStore(Outage):
+        def record_impressions(self, batch: Sequence[Impression]) -> int:
+            time.sleep(0.2)
+            return super().record_impressions(batch)
+
+    slow = SlowStore(str(store.engine.url))
+    writer = ImpressionWriter(slow, spool=spool, max_queued=2, linger_s=0)
+    assert all(writer.offer(_impression(f"r{n}", n)) for n in range(10))
+    writer.flush(timeout_s=30)
+    _drain(spool)
+    assert store.count("searches") == 10
+    writer.close()
+    slow.close()
