@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.limits import excerpt
 from catalog.mapping import IDENTITY, FieldMapping
 from catalog.readers import SourceRecord
 
@@ -24,6 +25,9 @@ class Superseded:
     product_id: str
     by_line: int
     raw: str | dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", excerpt(self.raw))  # what a rejects file keeps
 
     @property
     def reason(self) -> str:

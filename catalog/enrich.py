@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from catalog.language import detect_language
+from catalog.limits import excerpt
 from catalog.locales import DEFAULT_LOCALES
 from catalog.mapping import IDENTITY, FieldMapping
 from catalog.markup import html_to_text
@@ -36,11 +37,15 @@ UNDETECTED_LOCALE = (
 
 @dataclass(frozen=True)
 class Reject:
-    """A record that was not indexed: where it starts, why, and the record as it was read."""
+    """A record that was not indexed: where it starts, why, and the record as it was read, cut to
+    ``catalog.limits.excerpt`` (its start and length) when it is long."""
 
     line_no: int
     reason: str
     raw: str | dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", excerpt(self.raw))
 
 
 def detected_locale(fields: dict[str, Any]) -> str | None:

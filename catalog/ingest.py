@@ -12,18 +12,20 @@ rejects file marked ``superseded_by``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from catalog.dialect import ReadOptions, resolve_options
+from catalog.disk_full import disk_full_error, is_disk_full
 from catalog.duplicates import Superseded, last_lines, latest_only
 from catalog.enrich import Reject, to_product
 from catalog.errors import CatalogError
+from catalog.ingest_report import ChunkResult, IngestReport
+from catalog.limits import DEFAULT_LIMITS, RecordLimits
 from catalog.mapping import IDENTITY, FieldMapping, decimal_comma_hint
 from catalog.product import Product
 from catalog.readers import CSV_SUFFIXES, JSONL_SUFFIXES, SourceRecord, read_records
@@ -74,8 +76,8 @@ class IngestTarget(Protocol):
         ...
 
 
-SAMPLE_REJECTS_KEPT = 100  # the report keeps this many for display; the rejects file has all
 DEFAULT_CHUNK_SIZE = 2_000
+CHUNK_BYTES = 16_000_000  # a chunk ends early once its records took this much of the file
 
 __all__ = [
     "ChunkResult",
@@ -92,106 +94,6 @@ __all__ = [
 ]
 
 
-COUNTS = ("read", "indexed", "updated", "unchanged")  # what a chunk reports and a file sums
-
-
-@dataclass
-class ChunkResult:
-    """What ingesting one chunk did. ``indexed`` counts new ids, ``updated`` changed ones."""
-
-    read: int = 0
-    indexed: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejects: list[Reject] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        """Records of the chunk that were rejected."""
-        return len(self.rejects)
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready counts and rejects (what a Celery task returns)."""
-        return {
-            **{name: getattr(self, name) for name in COUNTS},
-            "rejected": self.rejected,
-            "rejects": [{"line": r.line_no, "reason": r.reason, "record": r.raw}
-                        for r in self.rejects],
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChunkResult:
-        """The inverse of ``as_dict`` (how a Celery task's result comes back)."""
-        return cls(
-            **{name: data[name] for name in COUNTS},
-            rejects=[Reject(r["line"], r["reason"], r["record"]) for r in data["rejects"]],
-        )
-
-
-@dataclass
-class IngestReport:
-    """What an ingest of one file did.
-
-    ``read`` counts every record read: ``read == stored + rejected + duplicates``, where
-    ``duplicates`` counts the rows superseded by a later row with the same id.
-    """
-
-    source: str
-    full: bool = False
-    read: int = 0
-    indexed: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    deleted: int = 0
-    seconds: float = 0.0
-    encoding: str | None = None
-    delimiter: str | None = None
-    rejects: list[Reject] = field(default_factory=list)
-    # Products the mapping's ``skip`` rules left out (Shopify drafts), by reason; not rejects.
-    skipped: dict[str, int] = field(default_factory=dict)
-    superseded: list[Superseded] = field(default_factory=list)
-
-    @property
-    def stored(self) -> int:
-        """Valid products now in the catalog from this file: new, updated or unchanged."""
-        return self.indexed + self.updated + self.unchanged
-
-    def add(self, chunk: ChunkResult) -> None:
-        """Fold one chunk's counts into the report, keeping a sample of rejects."""
-        for name in COUNTS:
-            setattr(self, name, getattr(self, name) + getattr(chunk, name))
-        self.rejected += chunk.rejected
-        room = SAMPLE_REJECTS_KEPT - len(self.rejects)
-        self.rejects.extend(chunk.rejects[: max(room, 0)])
-
-    def add_superseded(self, rows: Sequence[Superseded]) -> None:
-        """Count rows replaced by a later row of the same id, keeping a sample."""
-        self.read += len(rows)
-        self.duplicates += len(rows)
-        room = SAMPLE_REJECTS_KEPT - len(self.superseded)
-        self.superseded.extend(rows[: max(room, 0)])
-
-    def as_dict(self) -> dict[str, object]:
-        """The report as plain JSON-ready data."""
-        return {
-            "source": self.source,
-            "full": self.full,
-            **{name: getattr(self, name) for name in COUNTS},
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "deleted": self.deleted,
-            "skipped": dict(self.skipped),
-            "seconds": round(self.seconds, 3),
-            "encoding": self.encoding,
-            "delimiter": self.delimiter,
-            "rejects": [{"line": r.line_no, "reason": r.reason} for r in self.rejects],
-            "superseded": [{"line": s.line_no, "id": s.product_id, "superseded_by": s.by_line}
-                           for s in self.superseded],
-        }  # fmt: skip
-
-
 Progress = Callable[[IngestReport], None]
 ChunkRunner = Callable[[Iterator[list[SourceRecord]]], Iterator["ChunkResult"]]
 
@@ -204,10 +106,28 @@ def validate(
         yield to_product(record, mapping)
 
 
-def chunked(records: Iterable[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
-    """Cut a record stream into lists of at most ``size`` records, lazily."""
-    iterator = iter(records)
-    while chunk := list(itertools.islice(iterator, size)):
+def chunked(
+    records: Iterable[SourceRecord], size: int, max_bytes: int | None = None
+) -> Iterator[list[SourceRecord]]:
+    """Cut a record stream into lists of at most ``size`` records, lazily; with ``max_bytes``, a
+    list also ends once its records' ``size`` (what they took in the file) reaches it."""
+    chunk: list[SourceRecord] = []
+    held = 0
+    for record in records:
+        chunk.append(record)
+        held += record.size
+        if len(chunk) >= size or (max_bytes is not None and held >= max_bytes):
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
+
+
+def _noting_last_line(
+    chunks: Iterable[list[SourceRecord]], lines: deque[int]
+) -> Iterator[list[SourceRecord]]:
+    for chunk in chunks:
+        lines.append(max(record.line_no for record in chunk))
         yield chunk
 
 
@@ -297,6 +217,8 @@ def ingest_file(
     progress: Progress | None = None,
     run_chunks: ChunkRunner | None = None,
     read_options: ReadOptions | None = None,
+    limits: RecordLimits = DEFAULT_LIMITS,
+    index_dir: Path | None = None,
 ) -> IngestReport:
     """Index every valid product of a catalog file; a bad record never stops the good ones.
 
@@ -304,8 +226,13 @@ def ingest_file(
     searches see the old catalog until the new one is complete. An interrupted full load leaves
     the old catalog as it was. ``run_chunks`` runs the chunks elsewhere (Celery workers) through
     the same ``ingest_chunk``; without it they run here. ``read_options`` give the encoding and
-    CSV delimiter (default: UTF-8, sniffed). The file is read twice: once for the last line of
-    each id (duplicates: the last row wins), once to ingest.
+    CSV delimiter (default: UTF-8, sniffed); a record over ``limits`` is rejected alone. The file
+    is read twice: once for the last line of each id (duplicates: the last row wins), once to
+    ingest. A chunk holds at most ``chunk_size`` records and about ``CHUNK_BYTES`` of them.
+
+    Raises ``DiskFull`` when the disk fills up (``index_dir``, where the index lives, is asked
+    when the engine only says that an I/O error killed its writer), saying how many records, up
+    to which line, were committed.
     """
     if run_chunks is not None and full:
         raise CatalogError("a full reload runs in one process: drop --celery or --full")
@@ -317,15 +244,17 @@ def ingest_file(
     started = time.perf_counter()
     # Each pass folds a product's rows into one record (Shopify variants) and leaves out the
     # products the mapping skips, before duplicates are looked for.
-    last = last_lines(ProductRows(read_records(path, options), mapping), mapping)
+    last = last_lines(ProductRows(read_records(path, options, limits), mapping), mapping)
     superseded: list[Superseded] = []
-    products = ProductRows(read_records(path, options), mapping)
+    products = ProductRows(read_records(path, options, limits), mapping)
     records = latest_only(products, last, mapping, superseded)
     live_before = recall.count() if full else 0
     if full:
         recall.begin_full()
+    last_lines_sent: deque[int] = deque()  # the last line of each chunk sent and not yet done
+    done_line = 0  # the last line of the chunks done: committed (but during --full)
     try:
-        chunks = chunked(records, chunk_size)
+        chunks = _noting_last_line(chunked(records, chunk_size, CHUNK_BYTES), last_lines_sent)
         if run_chunks is not None:
             results = run_chunks(chunks)
         else:
@@ -335,6 +264,7 @@ def ingest_file(
             # Superseded rows found while cutting this chunk (and any read ahead of it).
             replaced, superseded[:] = list(superseded), []
             report.add_superseded(replaced)
+            done_line = last_lines_sent.popleft() if last_lines_sent else done_line
             if rejects_out is not None:
                 rows: list[Reject | Superseded] = [*result.rejects, *replaced]
                 write_rejects(sorted(rows, key=lambda row: row.line_no), rejects_out)
@@ -346,13 +276,16 @@ def ingest_file(
                 f"{path} has no valid product, and --full would have emptied the catalog: "
                 "nothing was changed; fix the file (see the rejects) and run again"
             )
-    except BaseException:
+        if full:
+            recall.commit_full()
+    except BaseException as exc:
         if full:
             recall.abort_full()
+        if isinstance(exc, Exception) and is_disk_full(exc, index_dir):
+            raise disk_full_error(path, report, done_line, exc) from exc
         raise
     report.skipped = dict(sorted(products.skipped.items()))
     if full:
-        recall.commit_full()
         # Counted on the index itself: the live products before, plus the new ones, less those
         # live now, were deleted (a count from the file's rows would miscount its duplicates).
         report.deleted = max(live_before + report.indexed - recall.count(), 0)

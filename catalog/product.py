@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from catalog.locales import canonical_locale
 
@@ -22,6 +30,14 @@ MAX_BULLETS = 50
 MAX_BULLET_CHARS = 1_000
 MAX_SKUS = 2_048  # Shopify's limit on variants per product
 MAX_SKU_CHARS = 255
+MAX_PRICE = 1e9  # in the catalog currency's units: above it, a price is a mistake (1e300)
+
+# The sane range of every number a Product has, one entry per numeric field (a test checks that
+# none is missing): a value outside it, or not finite, rejects the record, naming both.
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "price": (0.0, MAX_PRICE),
+    "price_max": (0.0, MAX_PRICE),
+}
 
 # Google Merchant Center's availability values (schema.org's ItemAvailability has the same four).
 # Only "in_stock" can be bought and shipped now, so only it makes ``in_stock`` true; preorder and
@@ -57,9 +73,14 @@ class Product(BaseModel):
     bullets: list[Annotated[str, Field(max_length=MAX_BULLET_CHARS)]] = Field(
         default_factory=list, max_length=MAX_BULLETS
     )
-    price: float = Field(ge=0, description="The price, or the lowest of its variants' prices.")
+    price: float = Field(
+        description="The price, or the lowest of its variants' prices.",
+        json_schema_extra={"minimum": 0, "maximum": MAX_PRICE},
+    )
     price_max: float | None = Field(
-        None, ge=0, description="The highest variant price when variants' prices differ."
+        None,
+        description="The highest variant price when variants' prices differ.",
+        json_schema_extra={"minimum": 0, "maximum": MAX_PRICE},
     )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
     in_stock: bool = True
@@ -142,11 +163,22 @@ class Product(BaseModel):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
-    @field_validator("price")
+    @field_validator(*NUMBER_RANGES, mode="before")
     @classmethod
-    def _finite_price(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+    def _huge_int(cls, value: Any, info: ValidationInfo) -> Any:
+        # An integer too large for a float would fail as "not a valid number": it is one.
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e300:
+            raise ValueError(_range_error(str(info.field_name)))
+        return value
+
+    @field_validator(*NUMBER_RANGES)
+    @classmethod
+    def _in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        low, high = NUMBER_RANGES[str(info.field_name)]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(_range_error(str(info.field_name)))
         return value
 
     @field_validator("id")
@@ -162,6 +194,11 @@ class Product(BaseModel):
         """Every ancestor of the category, shortest first ("A", "A > B", "A > B > C")."""
         levels = category_levels(self.category)
         return [" > ".join(levels[: i + 1]) for i in range(len(levels))]
+
+
+def _range_error(field: str) -> str:
+    low, high = NUMBER_RANGES[field]
+    return f"must be a finite number from {low:,.15g} to {high:,.15g}"
 
 
 _AVAILABILITY_KEYS = {name.replace("_", ""): name for name in AVAILABILITIES}

@@ -29,6 +29,7 @@ from catalog.readers import SourceRecord
 # A product with more rows than this is cut there: its further rows are rejected one by one, so a
 # mapping grouping by the wrong column cannot hold a whole file in memory.
 MAX_PRODUCT_ROWS = 5_000
+MAX_PRODUCT_BYTES = 16_000_000  # nor more than this of the file (the rows' ``size``)
 
 
 class ProductRows:
@@ -44,10 +45,12 @@ class ProductRows:
         mapping: FieldMapping,
         *,
         max_rows: int = MAX_PRODUCT_ROWS,
+        max_bytes: int = MAX_PRODUCT_BYTES,
     ) -> None:
         self._records = records
         self._mapping = mapping
         self._max_rows = max_rows
+        self._max_bytes = max_bytes
         self._skip = {
             column: {value.strip().lower() for value in values}
             for column, values in mapping.skip.items()
@@ -61,6 +64,7 @@ class ProductRows:
             return
         rows: list[SourceRecord] = []
         key: str | None = None
+        held = 0  # bytes of the file the held rows took
         for record in self._records:
             if record.data is None:
                 yield record  # its own reject; the product around it goes on
@@ -68,18 +72,23 @@ class ProductRows:
             value = record.data.get(group_by) if group_by else None
             row_key = str(value).strip() if value is not None else None
             if rows and row_key is not None and row_key == key:
-                if len(rows) < self._max_rows:
+                if len(rows) < self._max_rows and held + record.size <= self._max_bytes:
                     rows.append(record)
+                    held += record.size
                 else:
+                    too_many = (
+                        f"more than {self._max_rows} rows" if len(rows) >= self._max_rows else
+                        f"rows of more than {self._max_bytes:,} bytes"
+                    )  # fmt: skip
                     yield SourceRecord(
                         record.line_no, record.raw, None,
-                        f"{group_by} {key!r} has more than {self._max_rows} rows; is "
-                        f"group_by the column that names a product?",
+                        f"{group_by} {key!r} has {too_many}; is group_by the column that "
+                        "names a product?", record.size,
                     )  # fmt: skip
                 continue
             if rows:
                 yield from self._product(rows)
-            rows, key = [record], row_key
+            rows, key, held = [record], row_key, record.size
         if rows:
             yield from self._product(rows)
 
@@ -103,7 +112,7 @@ class ProductRows:
         raw: str | dict[str, Any] = first.raw
         if len(rows) > 1:
             raw = {"lines": [row.line_no for row in rows], "rows": [row.raw for row in rows]}
-        yield SourceRecord(first.line_no, raw, data)
+        yield SourceRecord(first.line_no, raw, data, None, sum(row.size for row in rows))
 
     def _skip_reason(self, data: dict[str, Any]) -> str | None:
         for column, values in self._skip.items():

@@ -107,3 +107,21 @@ IMPRESSIONS_OVERFLOWED = Counter(
     "Search impressions appended to the spool by the search itself because the writer's queue "
     "was full (the event store slow): kept, not dropped.",
 )
+DEPENDENCY_UP = Gauge(
+    "shelf_dependency_up",
+    "1 when an optional dependency answered its last check (/readyz or a /metrics scrape), "
+    "0 when it did not: redis (the score cache), event_store. Search works without either.",
+    ["dependency"],
+)
+SNAPSHOT_STALE = Gauge(
+    "shelf_snapshot_stale",
+    "1 when a snapshot read from the event store (synonyms, rules, experiments, suggestions) "
+    "could not be reloaded and its last good copy is served.",
+    ["part"],
+)
+SNAPSHOT_AGE = Gauge(
+    "shelf_snapshot_age_seconds",
+    "Seconds since the event store last confirmed a snapshot (synonyms, rules, experiments, "
+    "suggestions); absent until it has.",
+    ["part"],
+)

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from catalog.limits import DEFAULT_LIMITS, RecordLimits
+
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
 DEFAULT_EMBED_MODEL = "use"
 
@@ -17,6 +19,18 @@ class Settings(BaseSettings):
     """Every knob Shelf has. Defaults run everything embedded on one machine."""
 
     model_config = SettingsConfigDict(env_prefix="SHELF_", extra="ignore")
+
+    @property
+    def record_limits(self) -> RecordLimits:
+        """The ``ingest_max_*`` settings as the limits the catalog readers check."""
+        return RecordLimits(
+            max_line_bytes=self.ingest_max_line_bytes,
+            max_record_bytes=self.ingest_max_record_bytes,
+            max_depth=self.ingest_max_depth,
+            max_keys=self.ingest_max_keys,
+            max_items=self.ingest_max_items,
+            max_field_chars=self.ingest_max_field_chars,
+        )
 
     data_dir: Path = Field(Path(".shelf"), description="Where the embedded index and models live.")
     recall_backend: Literal["embedded", "elasticsearch"] = Field(
@@ -251,6 +265,38 @@ class Settings(BaseSettings):
     ingest_task_timeout_s: float = Field(
         600.0, gt=0, description="Longest wait for one ingest chunk before the ingest stops."
     )
+    ingest_max_line_bytes: int = Field(
+        DEFAULT_LIMITS.max_line_bytes,
+        ge=1,
+        description="A JSON Lines line longer than this (bytes) is rejected unread.",
+    )
+    ingest_max_record_bytes: int = Field(
+        DEFAULT_LIMITS.max_record_bytes,
+        ge=1,
+        description="A CSV record (characters, quoted line breaks included) or a Parquet row "
+        "(bytes as read, checked before it is decoded) larger than this is rejected.",
+    )
+    ingest_max_depth: int = Field(
+        DEFAULT_LIMITS.max_depth,
+        ge=1,
+        le=500,
+        description="A JSON line nesting arrays or objects deeper than this is rejected before "
+        "it is parsed.",
+    )
+    ingest_max_keys: int = Field(
+        DEFAULT_LIMITS.max_keys,
+        ge=1,
+        description="Most keys of one JSON object; a CSV or Parquet file with more columns is "
+        "refused.",
+    )
+    ingest_max_items: int = Field(
+        DEFAULT_LIMITS.max_items, ge=1, description="Most items of one array in a record."
+    )
+    ingest_max_field_chars: int = Field(
+        DEFAULT_LIMITS.max_field_chars,
+        ge=1,
+        description="Most characters of one string in a record (a CSV cell, a JSON string).",
+    )
     worker_concurrency: int = Field(
         4, ge=1, le=64, description="Requests one worker process takes at once (threads)."
     )
@@ -287,6 +333,19 @@ class Settings(BaseSettings):
     )
     events_table_prefix: str = Field(
         "shelf_", pattern=r"^[a-z][a-z0-9_]*$", description="Prefix of the event store's tables."
+    )
+    events_connect_timeout_s: int = Field(
+        2,
+        ge=1,
+        le=60,
+        description="Seconds a connection to a PostgreSQL event store may take before the call "
+        "fails (a store that is down never holds a search: searches read local snapshots).",
+    )
+    last_good_dir: Path | None = Field(
+        None,
+        description="Where a server keeps the last good copy of what it reads from the event "
+        "store (synonyms, merchandising rules, running experiments, popular queries), so a "
+        "restart while the store is down serves them; unset: <data_dir>/last-good.",
     )
     impression_queue_size: int = Field(
         10_000, ge=1, description="Search impressions waiting to be written; beyond, dropped."
@@ -494,6 +553,11 @@ class Settings(BaseSettings):
     def spool_file(self) -> Path:
         """The spool's file: ``spool_path``, else ``spool.db`` in data_dir."""
         return self.spool_path or self.data_dir / "spool.db"
+
+    @property
+    def last_good_path(self) -> Path:
+        """The folder of the last good copies: ``last_good_dir``, else ``last-good`` in data_dir."""
+        return self.last_good_dir or self.data_dir / "last-good"
 
     @property
     def events_database_url(self) -> str:

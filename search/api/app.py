@@ -24,12 +24,13 @@ from search.embedding.cache import EmbeddingCache
 from search.errors import ConfigError
 from search.events.impressions import ImpressionWriter
 from search.events.log import make_event_log
-from search.events.refreshed import Refreshed
+from search.events.refreshed import LastGood, Refreshed
 from search.events.spool import EventSpool
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
 from search.pipeline.service import make_service
+from search.pipeline.stored_rules import synonyms_copy
 from search.settings import Settings, get_settings
 from search.suggest.service import make_suggestions
 from search.synonyms.model import SynonymSet
@@ -48,7 +49,10 @@ def build_components(
     stamps impressions (default: the wall clock; a simulation passes its own). A reranking model
     that is not on this machine (offline) is logged once, as a warning with what to do, and
     searches run without it; one that is present but broken stops the start."""
-    event_log = make_event_log(settings)
+    event_log = make_event_log(settings)  # connects on first use: the store may be down
+    last_good = LastGood.of(
+        settings.last_good_path, settings.events_database_url, settings.events_table_prefix
+    )
     synonym_store = SynonymStore(
         event_log.engine,
         table_prefix=settings.events_table_prefix,
@@ -59,6 +63,7 @@ def build_components(
         SynonymSet(),
         refresh_s=settings.synonyms_refresh_s,
         name="synonyms",
+        copy=synonyms_copy(last_good),
     )
     service = make_service(settings, synonyms=synonyms.get, without_missing_model=True)
     if service.missing_reranker is not None:
@@ -100,7 +105,7 @@ def build_components(
     spool.pending_elsewhere = impressions.pending_request_ids
     spool.start()  # drains what an earlier run left, then whatever an outage spools
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
-    suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches)
+    suggestions = make_suggestions(settings, event_log.engine, event_log.tables.searches, last_good)
     suggestions.start()
     rules = RuleBook(
         event_log.engine,
@@ -108,12 +113,16 @@ def build_components(
         table_prefix=settings.events_table_prefix,
         max_rules=settings.rules_max,
         refresh_s=settings.rules_refresh_s,
+        last_good=last_good,
     )
     rules.start()
     service = service.with_config(rules=rules.current)  # what searches apply
     variants = VariantServices(settings, service)
     experiments = RunningExperiments(
-        event_log, refresh_s=settings.experiments_refresh_s, prepare=variants.prepare
+        event_log,
+        refresh_s=settings.experiments_refresh_s,
+        prepare=variants.prepare,
+        last_good=last_good,
     )
     experiments.start()
     return Components(

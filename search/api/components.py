@@ -16,7 +16,7 @@ from search.embedding.backfill import BackgroundEmbedder
 from search.errors import ModelUnavailable
 from search.events.impressions import ImpressionWriter
 from search.events.log import EventLog
-from search.events.refreshed import Refreshed
+from search.events.refreshed import Freshness, Refreshed
 from search.events.spool import EventSpool
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantServices
@@ -48,6 +48,17 @@ class Components:
     spool: EventSpool | None = None  # impressions and events while the event store is down
     # When a search was shown (its impression's time): the wall clock, or a simulation's.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+    def freshness(self) -> list[Freshness]:
+        """How current each snapshot read from the event store is: synonyms, rules and
+        experiments (what searches apply), then suggestions' popular queries."""
+        parts = [self.synonyms.freshness()]
+        if self.rules is not None:
+            parts.append(self.rules.freshness())
+        parts.append(self.experiments.freshness())
+        if self.suggestions is not None:
+            parts.append(self.suggestions.freshness())
+        return parts
 
     @property
     def recall(self) -> Recall:

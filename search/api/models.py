@@ -99,6 +99,19 @@ class SynonymOut(BaseModel):
     also: list[str]
 
 
+class StaleOut(BaseModel):
+    """A part of the search read from the event store that may be out of date: the store could
+    not be read, so the last good copy was applied."""
+
+    part: str = Field(description="synonyms, rules or experiments.")
+    age_s: float | None = Field(
+        description="Seconds since the event store last confirmed the copy applied (null: "
+        "never; nothing of it was applied)."
+    )
+    source: str = Field(description="Where the copy applied came from: store, local copy, none.")
+    reason: str = Field(description="Why it could not be read.")
+
+
 class SearchOut(BaseModel):
     """A search answer and how it was made."""
 
@@ -172,6 +185,11 @@ class SearchOut(BaseModel):
         description="The stages that made this order, in the order they ran: recall:bm25, "
         "recall:dense, fuse, rerank:<model id>, ranker:<name@version>, rules, sort:<sort>. A "
         "stage absent did not run (rerank: off, not available, or nothing scored in time).",
+    )
+    stale: list[StaleOut] = Field(
+        default_factory=list,
+        description="What this answer applied that may be out of date (the event store could "
+        "not be read: its last good copy was used instead). Empty: everything was current.",
     )
     timings_ms: dict[str, float]
 

@@ -78,6 +78,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress,
             run_chunks=run_chunks,
             read_options=read_options,
+            limits=settings.record_limits,
+            index_dir=settings.index_dir,
         )
     finally:
         if bar is not None:

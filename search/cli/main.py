@@ -251,6 +251,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if exc.status_code < 500 else 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not _store_unreachable(exc):
+            raise
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(
+            f"shelf {args.command}: error: the event store (SHELF_EVENTS_URL) cannot be reached "
+            f"({type(exc).__name__}: {first[0] if first else ''}): start it, or retry",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _store_unreachable(exc: Exception) -> bool:
+    """Whether ``exc`` is the event store being down (SQLAlchemy is imported by then if so)."""
+    sqlalchemy = sys.modules.get("sqlalchemy")
+    if sqlalchemy is None:
+        return False
+    down = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+    return isinstance(exc, down)
 
 
 if __name__ == "__main__":

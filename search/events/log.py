@@ -23,6 +23,7 @@ from search.events.aggregates import Slice, UnitTally, stream_unit_tallies
 from search.events.batch_insert import ROWS_PER_INSERT, InsertOutcome, insert_rows
 from search.events.definitions import Experiment
 from search.events.tables import Tables, add_missing_columns, make_tables
+from search.lazy_tables import create_when_connected
 from search.query.normalize import query_key
 from search.settings import Settings
 
@@ -131,11 +132,17 @@ class _SqlEventLog:
     """What both engines share: the tables, the queries. Subclasses supply the dialect's
     ``INSERT ... ON CONFLICT DO NOTHING`` and connection set-up."""
 
-    def __init__(self, url: str, *, table_prefix: str = "shelf_") -> None:
+    def __init__(
+        self, url: str, *, table_prefix: str = "shelf_", connect_timeout_s: int = 2
+    ) -> None:
+        self.connect_timeout_s = connect_timeout_s
         self.engine = self._engine(url)
         self.tables = make_tables(table_prefix)
-        self.tables.metadata.create_all(self.engine)
-        add_missing_columns(self.engine, self.tables)
+        # Nothing connects here: a server starts with its store down (``search.lazy_tables``).
+        tables = self.tables
+        create_when_connected(
+            self.engine, tables.metadata, lambda c: add_missing_columns(c, tables)
+        )
 
     def _engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
@@ -343,7 +350,13 @@ class SqliteEventLog(_SqlEventLog):
 
 
 class PostgresEventLog(_SqlEventLog):
-    """The production engine: PostgreSQL through psycopg 3."""
+    """The production engine: PostgreSQL through psycopg 3; a server that does not answer
+    within ``connect_timeout_s`` fails the call (the URL's own ``connect_timeout`` wins)."""
+
+    def _engine(self, url: str) -> sa.Engine:
+        given = "connect_timeout" in make_url(url).query
+        timeout = {} if given else {"connect_timeout": self.connect_timeout_s}
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=timeout)
 
     def _insert_ignoring_duplicates(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -365,7 +378,11 @@ def make_event_log(settings: Settings) -> SqliteEventLog | PostgresEventLog:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return SqliteEventLog(url, table_prefix=settings.events_table_prefix)
     if backend == "postgresql":
-        return PostgresEventLog(url, table_prefix=settings.events_table_prefix)
+        return PostgresEventLog(
+            url,
+            table_prefix=settings.events_table_prefix,
+            connect_timeout_s=settings.events_connect_timeout_s,
+        )
     raise ConfigError(
         f"SHELF_EVENTS_URL uses {backend!r}; use sqlite:///PATH or postgresql+psycopg://..."
     )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -40,18 +41,19 @@ def added_search_columns() -> list[sa.Column]:
     ]
 
 
-def add_missing_columns(engine: sa.Engine, tables: Tables) -> list[str]:
+def add_missing_columns(bind: sa.Engine | sa.Connection, tables: Tables) -> list[str]:
     """Add to an existing ``searches`` table the columns it lacks (``ALTER TABLE ... ADD
     COLUMN`` with the server default, on SQLite and PostgreSQL alike) and the indexes it lacks;
-    return the columns' names.
+    return the columns' names. On a connection, it runs in the connection's transaction (the
+    caller commits); on an engine, in a transaction of its own.
     ``create_all`` makes missing tables but never changes an existing one."""
-    have = {col["name"] for col in sa.inspect(engine).get_columns(tables.searches.name)}
+    have = {col["name"] for col in sa.inspect(bind).get_columns(tables.searches.name)}
     added = []
-    with engine.begin() as conn:
+    with bind.begin() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind) as conn:
         for column in added_search_columns():
             if column.name in have:
                 continue
-            kind = column.type.compile(dialect=engine.dialect)
+            kind = column.type.compile(dialect=bind.dialect)
             default = column.server_default.arg  # type: ignore[union-attr]
             default_sql = default.text if isinstance(default, sa.TextClause) else f"'{default}'"
             conn.execute(sa.text(
@@ -65,7 +67,7 @@ def add_missing_columns(engine: sa.Engine, tables: Tables) -> list[str]:
                 ))  # fmt: skip
             added.append(column.name)
     for index in tables.searches.indexes:  # indexes added since, likewise
-        index.create(engine, checkfirst=True)
+        index.create(bind, checkfirst=True)
     return added
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from search.errors import ShelfError
 from search.events.definitions import Experiment
 from search.events.log import EventLog
-from search.events.refreshed import Refreshed
+from search.events.refreshed import Freshness, LastGood, Refreshed
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,36 @@ class RunningExperiments:
         *,
         refresh_s: float = 5.0,
         prepare: Callable[[Experiment], None] = lambda experiment: None,
+        last_good: LastGood | None = None,
     ) -> None:
         self.event_log = event_log
         self.refresh_s = refresh_s
         self.prepare = prepare
+        copy = None if last_good is None else last_good.copy("experiments", _as_json, self._of_json)
         self._running: Refreshed[list[Experiment]] = Refreshed(
-            self._ready, [], refresh_s=refresh_s, name="experiments"
+            self._ready, [], refresh_s=refresh_s, name="experiments", copy=copy
         )
 
     def running(self) -> list[Experiment]:
         """The experiments searches are assigned to now (no store access)."""
         return self._running.get()
 
+    def freshness(self) -> Freshness:
+        """Whether the list may be stale (the store could not be read), and its age."""
+        return self._running.freshness()
+
     def refresh(self) -> None:
         """Read the store now; a store that cannot be read keeps the last list (logged)."""
         self._running.refresh()
 
     def _ready(self) -> list[Experiment]:
-        stored = self.event_log.experiments("running")
+        return self._prepared(self.event_log.experiments("running"))
+
+    def _of_json(self, rows: list[dict[str, Any]]) -> list[Experiment]:
+        """The experiments of the local copy, prepared as the store's are."""
+        return self._prepared([Experiment.model_validate(row) for row in rows])
+
+    def _prepared(self, stored: list[Experiment]) -> list[Experiment]:
         ready = []
         for experiment in sorted(stored, key=lambda e: (e.started_at or e.created_at, e.id)):
             try:
@@ -66,3 +79,8 @@ class RunningExperiments:
     def close(self) -> None:
         """Stop refreshing."""
         self._running.close()
+
+
+def _as_json(experiments: list[Experiment]) -> list[dict[str, Any]]:
+    """The running experiments as JSON-able data (their local copy)."""
+    return [experiment.model_dump(mode="json") for experiment in experiments]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from catalog.product import describe_validation_error
 from search.errors import InvalidQuery
-from search.events.refreshed import Refreshed
+from search.events.refreshed import Freshness, LastGood, LocalCopy, Refreshed
 from search.merchandising.apply import RuleSet
 from search.merchandising.checks import check_change
 from search.merchandising.model import Rule, RuleSpec
@@ -38,19 +39,25 @@ class RuleBook:
         table_prefix: str,
         max_rules: int,
         refresh_s: float = 5.0,
+        last_good: LastGood | None = None,
     ) -> None:
         self.store = RuleStore(engine, table_prefix=table_prefix)
         self.recall = recall
         self.max_rules = max_rules
         self._known: Stored | None = None
         self._lock = threading.Lock()
+        copy = None if last_good is None else rules_copy(last_good)
         self.snapshot: Refreshed[RuleSet] = Refreshed(
-            self._reload, RuleSet(), refresh_s=refresh_s, name="rules"
+            self._reload, RuleSet(), refresh_s=refresh_s, name="rules", copy=copy
         )
 
     def current(self) -> RuleSet:
         """The rules searches apply now (no store access)."""
         return self.snapshot.get()
+
+    def freshness(self) -> Freshness:
+        """Whether the rules served may be stale (the store could not be read), and their age."""
+        return self.snapshot.freshness()
 
     def rules(self) -> list[Rule]:
         """Every stored rule, by id."""
@@ -123,6 +130,19 @@ class RuleBook:
             check_change(incoming, after, self.recall, max_rules=self.max_rules, where=where)
 
         return check
+
+
+def rules_copy(last_good: LastGood) -> LocalCopy[RuleSet]:
+    """Where the served rules' last good copy is kept (JSON: the store's version, the rules)."""
+    return last_good.copy("rules", _rules_json, _rules_of_json)
+
+
+def _rules_json(rules: RuleSet) -> dict[str, Any]:
+    return {"version": rules.version, "rules": [r.model_dump(mode="json") for r in rules.rules]}
+
+
+def _rules_of_json(data: dict[str, Any]) -> RuleSet:
+    return RuleSet([Rule.model_validate(r) for r in data["rules"]], int(data["version"]))
 
 
 def parse_rules(text: str, source: str = "import") -> tuple[list[RuleSpec], dict[str, str]]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from search.errors import Conflict, NotFound
+from search.lazy_tables import create_when_connected
 from search.merchandising.model import Rule, RuleSpec
 
 Check = Callable[[Sequence[RuleSpec], Sequence[RuleSpec]], None]  # (incoming, after) -> raise
@@ -95,7 +96,7 @@ class RuleStore:
     def __init__(self, engine: sa.Engine, *, table_prefix: str = "shelf_") -> None:
         self.engine = engine
         self.tables = make_rule_tables(table_prefix)
-        self.tables.metadata.create_all(engine)
+        create_when_connected(engine, self.tables.metadata)  # not now: the store may be down
 
     def version(self, conn: sa.Connection | None = None) -> int:
         """The number of the last change (0: none yet)."""

@@ -5,21 +5,24 @@ what ``shelf search`` applies, as ``shelf serve`` applies the snapshots it keeps
 for.
 
 A store that cannot be read (a PostgreSQL server down, a SQLite path that is not a database)
-is no reason to refuse a search: the rules come back empty with ``problem`` saying why, and the
-caller says so (``shelf search`` on stderr). A ``SHELF_EVENTS_URL`` that is no SQLAlchemy URL is a
-setting to fix, and raises ``ConfigError``, as it does for the server.
+is no reason to refuse a search: the rules come back from the last good copy a server kept
+(``SHELF_LAST_GOOD_DIR``), or empty when there is none, with ``problem`` saying which and why,
+and the caller says so (``shelf search`` on stderr). A ``SHELF_EVENTS_URL`` that is no
+SQLAlchemy URL is a setting to fix, and raises ``ConfigError``, as it does for the server.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from search.events.refreshed import LastGood, LocalCopy, describe_failure
 from search.merchandising.apply import RuleSet
-from search.merchandising.book import RuleBook
+from search.merchandising.book import RuleBook, rules_copy
 from search.settings import Settings
-from search.synonyms.model import SynonymSet
+from search.synonyms.model import SynonymSet, synonyms_as_json, synonyms_from_json
 from search.synonyms.store import SynonymStore
 
 
@@ -42,7 +45,7 @@ def read_stored_rules(settings: Settings) -> StoredRules:
     try:
         event_log = make_event_log(settings)
     except (sa.exc.SQLAlchemyError, OSError) as exc:
-        return StoredRules(problem=_problem(exc))
+        return _from_copies(settings, exc)
     try:
         synonyms = SynonymStore(
             event_log.engine,
@@ -59,17 +62,36 @@ def read_stored_rules(settings: Settings) -> StoredRules:
         stored = book.store.load()
         return StoredRules(synonyms, RuleSet(stored.rules, stored.version))
     except (sa.exc.SQLAlchemyError, OSError) as exc:
-        return StoredRules(problem=_problem(exc))
+        return _from_copies(settings, exc)
     finally:
         event_log.close()
 
 
-def _problem(exc: Exception) -> str:
-    """One line: the event store, the error's kind and its first line (SQLAlchemy's own
-    messages run on with the statement and a link)."""
-    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    detail = first[0][:200] if first else ""
-    return (
-        f"the event store (SHELF_EVENTS_URL) could not be read ({type(exc).__name__}: {detail}): "
-        "searching without its synonyms and merchandising rules"
+def synonyms_copy(last_good: LastGood) -> LocalCopy[SynonymSet]:
+    """Where the served synonyms' last good copy is kept (JSON: every rule)."""
+    return last_good.copy("synonyms", synonyms_as_json, synonyms_from_json)
+
+
+def _from_copies(settings: Settings, exc: Exception) -> StoredRules:
+    """The rules of the last good copies a server kept of this store, and ``problem`` in one
+    line: the event store, the error's kind and its first line, and what the search applies."""
+    failure = f"the event store (SHELF_EVENTS_URL) could not be read ({describe_failure(exc)})"
+    last_good = LastGood.of(
+        settings.last_good_path, settings.events_database_url, settings.events_table_prefix
+    )
+    try:
+        synonyms = synonyms_copy(last_good).load()
+        rules = rules_copy(last_good).load()
+    except Exception:  # a damaged copy: as if there were none
+        synonyms = rules = None
+    if synonyms is None or rules is None:
+        return StoredRules(
+            problem=f"{failure}: searching without its synonyms and merchandising rules"
+        )
+    saved = dt.datetime.fromtimestamp(min(synonyms[1], rules[1]), dt.UTC)
+    return StoredRules(
+        synonyms[0],
+        rules[0],
+        problem=f"{failure}: searching with the last good copy of its synonyms and merchandising "
+        f"rules ({saved:%Y-%m-%d %H:%M:%S} UTC)",
     )

@@ -12,11 +12,20 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from catalog.locales import LANGUAGES
-from search.events.refreshed import Refreshed
+from search.events.refreshed import (
+    Fallback,
+    Freshness,
+    LastGood,
+    LocalCopy,
+    Refreshed,
+    describe_failure,
+    write_atomically,
+)
 from search.settings import Settings
 from search.suggest.catalog_words import CatalogWords, count_catalog_words, indexed_records
 from search.suggest.index import Completion, PrefixIndex, Suggestion, rank_order
@@ -108,11 +117,16 @@ class Suggestions:
     daemon thread (a failed rebuild keeps the last snapshot, logged)."""
 
     def __init__(self, load: Callable[[], SuggestSnapshot], *, refresh_s: float) -> None:
-        self._snapshot = Refreshed(load, SuggestSnapshot(), refresh_s=refresh_s, name="suggest")
+        self._snapshot = Refreshed(load, SuggestSnapshot(), refresh_s=refresh_s, name="suggestions")
 
     def get(self) -> SuggestSnapshot:
         """The last complete snapshot (no store access)."""
         return self._snapshot.get()
+
+    def freshness(self) -> Freshness:
+        """Whether the popular queries may be stale (the store could not be read), and their
+        age."""
+        return self._snapshot.freshness()
 
     def refresh(self) -> bool:
         """Rebuild now (tests, ``shelf suggest``); False when the sources could not be read."""
@@ -140,17 +154,27 @@ class SnapshotLoader:
     index's ``meta.json`` changed (tantivy rewrites it at every commit); the popular queries are
     re-aggregated at every call (one SQL query)."""
 
-    def __init__(self, settings: Settings, engine: sa.Engine, searches: sa.Table) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        searches: sa.Table,
+        copy: LocalCopy[list[PopularQuery]] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.searches = searches
+        self.copy = copy  # the popular queries last read, for a restart while the store is down
         self._catalog_stamp: tuple[int, int] | None = None
         self._words = CatalogWords({}, {})
         self._popular: list[PopularQuery] | None = None
+        self._saved: list[PopularQuery] | None = None
         self._last: SuggestSnapshot | None = None
 
     def __call__(self) -> SuggestSnapshot:
-        """The snapshot of the sources as they are now."""
+        """The snapshot of the sources as they are now. With the event store down, the catalog's
+        words are still read and the popular queries last read (here, or in the local copy)
+        are used: ``Fallback`` carries that snapshot."""
         settings = self.settings
         catalog_changed = False
         if settings.recall_backend == "embedded":
@@ -162,22 +186,68 @@ class SnapshotLoader:
                     indexed_records(settings.index_dir), min_products=settings.suggest_min_products
                 )
                 self._catalog_stamp, catalog_changed = stamp, True
-        min_users = settings.analytics_min_users
-        popular = sorted(
-            popular_queries(self.engine, self.searches, min_users=min_users),
-            key=lambda q: (q.language or "", q.query),
-        )
-        if self._last is not None and not catalog_changed and popular == self._popular:
-            return self._last
-        self._popular = popular
-        self._last = build_snapshot(popular, self._words, max_limit=settings.suggest_max_limit)
+        problem = None
+        try:
+            popular = sorted(
+                popular_queries(self.engine, self.searches, min_users=settings.analytics_min_users),
+                key=lambda q: (q.language or "", q.query),
+            )
+        except Exception as exc:  # the store is down: the catalog's words still complete
+            problem = (
+                f"the event store could not be read ({describe_failure(exc)}): popular "
+                "queries as last read"
+            )
+            popular = self._popular if self._popular is not None else self._copied()
+        if problem is None and popular != self._saved:
+            self._save(popular)
+        if self._last is None or catalog_changed or popular != self._popular:
+            self._popular = popular
+            self._last = build_snapshot(popular, self._words, max_limit=settings.suggest_max_limit)
+        if problem is not None:
+            raise Fallback(self._last, problem)
         return self._last
 
+    def _copied(self) -> list[PopularQuery]:
+        """The popular queries of the local copy; none when there is none or it is unreadable."""
+        if self.copy is None:
+            return []
+        try:
+            loaded = self.copy.load()
+        except Exception as exc:  # a damaged copy: the catalog's words still complete
+            log.warning("could not read the local copy of popular queries: %s", exc)
+            return []
+        return [] if loaded is None else loaded[0]
 
-def make_suggestions(settings: Settings, engine: sa.Engine, searches: sa.Table) -> Suggestions:
+    def _save(self, popular: list[PopularQuery]) -> None:
+        """Write the copy; one that cannot be written is logged, and tried again only once the
+        popular queries change (not at every rebuild)."""
+        self._saved = popular
+        if self.copy is not None:
+            try:
+                write_atomically(self.copy.path, self.copy.dump(popular))
+            except OSError as exc:
+                log.warning("could not keep a local copy of popular queries: %s", exc)
+
+
+def make_suggestions(
+    settings: Settings,
+    engine: sa.Engine,
+    searches: sa.Table,
+    last_good: LastGood | None = None,
+) -> Suggestions:
     """The server's suggestions: popular queries from ``searches`` (``SHELF_ANALYTICS_MIN_USERS``
-    distinct users) and the embedded index's products (``SHELF_DATA_DIR``/index; with
-    Elasticsearch, popular queries only). Not started."""
+    distinct users; their last good copy kept in ``last_good``) and the embedded index's
+    products (``SHELF_DATA_DIR``/index; with Elasticsearch, popular queries only). Not
+    started."""
+    copy = None if last_good is None else last_good.copy("popular", _popular_json, _popular_of)
     return Suggestions(
-        SnapshotLoader(settings, engine, searches), refresh_s=settings.suggest_refresh_s
+        SnapshotLoader(settings, engine, searches, copy), refresh_s=settings.suggest_refresh_s
     )
+
+
+def _popular_json(popular: list[PopularQuery]) -> list[list[object]]:
+    return [[q.language, q.query, q.users] for q in popular]
+
+
+def _popular_of(rows: list[list[Any]]) -> list[PopularQuery]:
+    return [PopularQuery(language, query, int(users)) for language, query, users in rows]

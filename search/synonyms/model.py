@@ -154,3 +154,16 @@ class SynonymSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+
+def synonyms_as_json(synonyms: SynonymSet) -> list[list[object]]:
+    """A set's rules as JSON-able rows ``[terms, replacements, language]`` (its local copy)."""
+    return [[list(r.terms), list(r.replacements), r.language] for r in synonyms.rules]
+
+
+def synonyms_from_json(rows: list[list[object]]) -> SynonymSet:
+    """The set ``synonyms_as_json`` wrote, indexed again."""
+    return SynonymSet.of(
+        SynonymRule(tuple(terms), tuple(replacements), language)  # type: ignore[arg-type]
+        for terms, replacements, language in rows
+    )

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from catalog.locales import canonical_locale, language_of
 from search.errors import Conflict, LimitExceeded, NotFound
+from search.lazy_tables import create_when_connected
 from search.synonyms.model import SynonymRule, SynonymSet, parse_synonym_line
 
 #: The name of the set holding the rules of every language (``language`` None).
@@ -141,7 +142,7 @@ class SynonymStore:
         self.max_rules = max_rules
         self.metadata = sa.MetaData()
         self.table = synonyms_table(table_prefix, self.metadata)
-        self.metadata.create_all(engine)
+        create_when_connected(engine, self.metadata)  # not now: the store may be down
         self._snapshot: tuple[tuple[Any, ...], SynonymSet] | None = None
 
     def _in_set(self, name: str) -> sa.ColumnElement[bool]:

@@ -11,15 +11,14 @@ import json
 import random
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog import readers
 from catalog.dialect import CANDIDATE_DELIMITERS
 from catalog.ingest import ingest_file
+from catalog.limits import DEFAULT_LIMITS, RecordLimits
 from search.cli.ingest import EXIT_REJECTS
 from search.cli.main import main
 from search.recall.embedded.backend import EmbeddedRecall
@@ -49,13 +48,16 @@ def test_every_good_row_is_indexed_and_every_bad_one_is_in_the_rejects_with_its_
     ]
     data, lines = write_csv(rows, delimiter)
     out = io.StringIO()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        mock.patch.object(readers, "MAX_CELL_CHARS", SMALL_CELL),
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "c.csv").write_bytes(data)
         recall = EmbeddedRecall(Path(tmp) / "index")
-        report = ingest_file(Path(tmp) / "c.csv", recall, chunk_size=chunk_size, rejects_out=out)
+        report = ingest_file(
+            Path(tmp) / "c.csv",
+            recall,
+            chunk_size=chunk_size,
+            rejects_out=out,
+            limits=RecordLimits(max_field_chars=SMALL_CELL),
+        )
         ids = [r.product_id for r in rows] + [f"b{n} x" for n in range(len(rows))]
         stored = set(recall.content_hashes(ids))
         recall.close()
@@ -129,7 +131,7 @@ def test_a_10000_row_csv_with_50_bad_rows_indexes_exactly_the_9950_good_ones(
     for n in range(ACCEPTANCE_ROWS):
         title = f"Desk lamp {_word(n)}"
         if n in bad_at:
-            rows.append(bad_row(next(kinds), f"p{n}", title, readers.MAX_CELL_CHARS))
+            rows.append(bad_row(next(kinds), f"p{n}", title, DEFAULT_LIMITS.max_field_chars))
         else:
             rows.append(good_row(f"p{n}", title, price=1 + n % 500))
     data, lines = write_csv(rows, ",")

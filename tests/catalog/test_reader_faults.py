@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog import readers
+from catalog.delimited import read_csv
 from catalog.dialect import CANDIDATE_DELIMITERS
+from catalog.limits import RecordLimits
 from catalog.readers import read_records
 from tests.catalog.catalog_faults import (
     HEADER,
@@ -28,8 +28,8 @@ from tests.catalog.catalog_faults import (
     write_csv,
 )
 
-SMALL_CELL = 64  # MAX_CELL_CHARS for these tests, so an oversize cell stays small
-SMALL_LINE = 200  # MAX_LINE_BYTES for these tests; a good line here is under 100 bytes
+SMALL_CELL = 64  # max_field_chars for these tests, so an oversize cell stays small
+SMALL_LINE = 200  # max_line_bytes for these tests; a good line here is under 100 bytes
 # Titles may hold every delimiter, quotes, line breaks and non-ASCII letters.
 TITLE = st.text(alphabet=st.sampled_from('abcXYZ é,;|\t"\n-'), max_size=20).map(lambda t: "T" + t)
 ROW_KIND = st.one_of(st.none(), st.sampled_from(KINDS))
@@ -55,13 +55,16 @@ def test_every_good_csv_row_is_read_and_every_unreadable_one_rejected_at_its_lin
 ) -> None:
     rows = _rows(kinds_and_titles)
     data, lines = write_csv(rows, delimiter, newline)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        mock.patch.object(readers, "MAX_CELL_CHARS", SMALL_CELL),
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.csv"
         path.write_bytes(data)
-        records = list(readers.read_csv(path, delimiter=delimiter if given_ else None))
+        records = list(
+            read_csv(
+                path,
+                delimiter=delimiter if given_ else None,
+                limits=RecordLimits(max_field_chars=SMALL_CELL),
+            )
+        )
     got = {r.line_no: r for r in records}
     assert sorted(got) == lines  # one record per row, each at the line it starts on
     for row, line in zip(rows, lines, strict=True):
@@ -98,13 +101,10 @@ def test_every_good_json_line_is_read_and_every_bad_one_rejected_at_its_line(
     kinds_and_titles: list[tuple[str | None, str]], newline: bytes
 ) -> None:
     lines = [_jsonl_line(kind, n, title) for n, (kind, title) in enumerate(kinds_and_titles)]
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        mock.patch.object(readers, "MAX_LINE_BYTES", SMALL_LINE),
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.jsonl"
         path.write_bytes(b"".join(line + newline for line in lines))
-        records = list(read_records(path))
+        records = list(read_records(path, limits=RecordLimits(max_line_bytes=SMALL_LINE)))
     expected = [(n + 1, kind) for n, (kind, _) in enumerate(kinds_and_titles) if kind != "blank"]
     assert [r.line_no for r in records] == [line for line, _ in expected]
     for record, (line, kind) in zip(records, expected, strict=True):

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from unittest import mock
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from catalog import readers
 from catalog.dialect import ReadOptions
+from catalog.limits import DEFAULT_LIMITS, RecordLimits
 from catalog.readers import read_jsonl, read_records
 from search.errors import CatalogError
 
@@ -102,21 +101,22 @@ def test_a_quoted_record_over_the_size_limit_is_rejected_and_reading_resumes(
 ) -> None:
     path = tmp_path / "c.csv"
     path.write_text('id,title\na,"open\n' + "x\n" * 30 + "b,Mug\n", encoding="utf-8")
-    with mock.patch.object(readers, "MAX_RECORD_CHARS", 40):
-        records = list(read_records(path))
+    records = list(read_records(path, limits=RecordLimits(max_record_bytes=40)))
     assert records[0].line_no == 2
-    assert records[0].error is not None and "is not closed within 40 characters" in records[0].error
+    assert records[0].error is not None and "is still open after" in records[0].error
+    assert "over the limit of 40 (SHELF_INGEST_MAX_RECORD_BYTES)" in records[0].error
     assert (records[-1].line_no, records[-1].data) == (33, {"id": "b", "title": "Mug"})
 
 
 def test_an_oversize_cell_is_rejected_naming_its_column_and_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
-    big = "x" * (readers.MAX_CELL_CHARS + 1)
+    limit = DEFAULT_LIMITS.max_field_chars
+    big = "x" * (limit + 1)
     path.write_text(f"id,title,notes\na,Kettle,{big}\nb,Mug,short\n", encoding="utf-8")
     first, second = read_records(path)
     assert first.error == (
-        f"cell 'notes' has {readers.MAX_CELL_CHARS + 1:,} characters, over the "
-        f"{readers.MAX_CELL_CHARS:,} limit (MAX_CELL_CHARS)"
+        f"cell 'notes' has {limit + 1:,} characters, over the limit of {limit:,} "
+        "(SHELF_INGEST_MAX_FIELD_CHARS)"
     )
     assert isinstance(first.raw, dict) and len(first.raw["notes"]) < 300
     assert second.data == {"id": "b", "title": "Mug", "notes": "short"}

@@ -148,6 +148,15 @@ def test_a_product_past_the_row_limit_has_its_extra_rows_rejected() -> None:
     assert "more than 4 rows" in (records[0].error or "")
 
 
+def test_a_product_past_the_byte_limit_has_its_extra_rows_rejected() -> None:
+    data = {"Handle": "h", "Title": "T", "Variant Price": "1"}
+    rows = [SourceRecord(n, {}, data, None, 400) for n in range(2, 8)]
+    records = list(ProductRows(rows, SHOPIFY, max_bytes=1_000))
+    assert [r.line_no for r in records if r.data is None] == [4, 5, 6, 7]
+    assert "'h' has rows of more than 1,000 bytes" in (records[0].error or "")
+    assert [r.size for r in records if r.data is not None] == [800]
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [({"fields": {"Variant Price": "price"}, "variant_columns": ["Variant Price"]},

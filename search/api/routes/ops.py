@@ -11,8 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from search.api.components import Components, components_of
 from search.api.models import Check, HealthOut, ReadyOut
 from search.metrics import (
+    DEPENDENCY_UP,
     IMPRESSION_QUEUE_DEPTH,
     RERANK_QUEUE_DEPTH,
+    SNAPSHOT_AGE,
+    SNAPSHOT_STALE,
     SPOOL_DEPTH,
     SPOOL_OLDEST_AGE,
 )
@@ -47,21 +50,19 @@ def _events_probe(components: Components) -> str:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONResponse:
-    """Each dependency checked: index, model or workers, Redis, event store. 503 unless every
-    required one is ok (a reranking model not available here is not required: searches run
-    without it)."""
-    cache = components.cache
+    """Each dependency checked: index, model or workers, Redis, event store, and the snapshots
+    read from the event store. 503 unless every required one is ok. Search needs only the
+    index: a reranking model not available here, a Redis score cache or an event store that is
+    down, and stale snapshots are reported (``ok: false``) but not required."""
     missing = components.service.missing_reranker
     checks = {
         "index": _check(True, lambda: f"{components.recall.count()} products"),
         "model": Check(ok=False, detail=missing.notice, required=False)
         if missing is not None
         else _check(True, components.reranker.ready),
-        "redis": _check(True, lambda: _redis_probe(cache))
-        if isinstance(cache, RedisScoreCache)
-        else Check(ok=True, detail="not used (in-process score cache)", required=False),
-        "event_store": _check(True, lambda: _events_probe(components)),
+        **dependency_checks(components),
         "vectors": _check(False, lambda: _vectors_probe(components)),
+        **snapshot_checks(components),
         "spool": _spool_check(components),
     }
     ready = all(c.ok for c in checks.values() if c.required)
@@ -88,6 +89,47 @@ def _spool_check(components: Components) -> Check:
     if health.orphaned:
         detail += f"; {health.orphaned} orphaned events (their search never appeared)"
     return Check(ok=True, detail=detail, required=True)
+
+
+def dependency_checks(components: Components) -> dict[str, Check]:
+    """The optional dependencies, checked now: the Redis score cache (when used) and the event
+    store; each one's ``shelf_dependency_up`` gauge set to what its check found."""
+    cache = components.cache
+    checks = {
+        "redis": _check(False, lambda: _redis_probe(cache))
+        if isinstance(cache, RedisScoreCache)
+        else Check(ok=True, detail="not used (in-process score cache)", required=False),
+        "event_store": _check(False, lambda: _events_probe(components)),
+    }
+    for name, check in checks.items():
+        if not check.ok:
+            check.detail += _WITHOUT[name]
+        if name != "redis" or isinstance(cache, RedisScoreCache):
+            DEPENDENCY_UP.labels(name).set(1 if check.ok else 0)
+    return checks
+
+
+# What searches do while an optional dependency is down (said after its check's failure).
+_WITHOUT = {
+    "redis": ": searches run without the score cache (every pair scored)",
+    "event_store": ": searches apply the last good synonyms, rules and experiments",
+}
+
+
+def snapshot_checks(components: Components) -> dict[str, Check]:
+    """One check per snapshot read from the event store (not required): ok while current;
+    its gauges (``shelf_snapshot_stale``, ``shelf_snapshot_age_seconds``) set."""
+    checks = {}
+    for part in components.freshness():
+        SNAPSHOT_STALE.labels(part.name).set(1 if part.stale else 0)
+        if part.age_s is not None:
+            SNAPSHOT_AGE.labels(part.name).set(part.age_s)
+        age = "never read" if part.age_s is None else f"read {part.age_s:.0f} s ago"
+        detail = f"{age} (from the {part.source})" if part.source != "none" else age
+        if part.stale:
+            detail = f"may be stale, {detail}: {part.problem}"
+        checks[part.name] = Check(ok=not part.stale, detail=detail[:300], required=False)
+    return checks
 
 
 def _vectors_probe(components: Components) -> str:
@@ -127,4 +169,6 @@ def metrics(components: Annotated[Components, Depends(components_of)]) -> Respon
         health = components.spool.health()
         SPOOL_DEPTH.set(health.depth)
         SPOOL_OLDEST_AGE.set(health.oldest_age_s)
+    dependency_checks(components)  # shelf_dependency_up, as of this scrape
+    snapshot_checks(components)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from search.api.models import (
     FacetValueOut,
     SearchItemOut,
     SearchOut,
+    StaleOut,
     SynonymOut,
 )
 from search.events.log import Impression
@@ -181,6 +182,26 @@ def search(
         model=result.model,
         ranker=result.ranker,
         stages=result.stages,
+        stale=stale_parts(components),
         timings_ms=result.timings_ms,
     )
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+# What a search applies of the snapshots read from the event store.
+_SEARCH_PARTS = ("synonyms", "rules", "experiments")
+
+
+def stale_parts(components: Components) -> list[StaleOut]:
+    """The parts a search applied that may be out of date (the event store could not be read
+    at their last reload); empty when every one is current."""
+    return [
+        StaleOut(
+            part=part.name,
+            age_s=None if part.age_s is None else round(part.age_s, 1),
+            source=part.source,
+            reason=part.problem or "",
+        )
+        for part in components.freshness()
+        if part.stale and part.name in _SEARCH_PARTS
+    ]

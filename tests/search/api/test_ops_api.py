@@ -13,7 +13,12 @@ def test_readyz_reports_each_part_and_is_200_when_all_are_ok(client: TestClient)
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"index", "model", "redis", "event_store", "vectors", "spool"}
+    assert set(body["checks"]) == {
+        *("index", "model", "redis", "event_store", "vectors", "spool"),
+        *("synonyms", "rules", "experiments", "suggestions"),  # read from the event store
+    }
+    assert all(check["ok"] for check in body["checks"].values()), body
+    assert body["checks"]["event_store"]["required"] is False  # search does not need it
     assert body["checks"]["index"]["detail"] == "640 products"
     assert body["vectors_pending"] == 0
     assert body["checks"]["vectors"]["detail"].startswith("640 products with a vector, 0 without")

@@ -91,6 +91,7 @@ def test_a_full_impression_queue_drops_instead_of_blocking(tmp_path: Path) -> No
 def test_unset_events_url_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
     log = make_event_log(Settings(data_dir=tmp_path / "d"))
     assert isinstance(log, SqliteEventLog)
+    assert log.count("searches") == 0  # made on first use, its tables with it
     assert (tmp_path / "d" / "events.db").exists()
     log.close()
 
