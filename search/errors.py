@@ -26,6 +26,7 @@ __all__ = [
     "RecallUnavailable",
     "RerankTimeout",
     "ShelfError",
+    "SpoolUnavailable",
     "Unauthorized",
 ]
 
@@ -162,3 +163,15 @@ def is_engine_panic(exc: BaseException) -> bool:
     ``Exception``, so ``except Exception`` handlers let it through."""
     kind = type(exc)
     return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
+
+
+class SpoolUnavailable(ShelfError):
+    """Neither the local spool nor the event store can take a write (a full disk, the store
+    down): nothing was acknowledged; retry after ``retry_after_s`` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}

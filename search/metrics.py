@@ -57,7 +57,9 @@ IMPRESSIONS_WRITTEN = Counter(
 )
 IMPRESSIONS_DROPPED = Counter(
     "shelf_impressions_dropped_total",
-    "Search impressions dropped (queue full or store failing): impressions are best-effort.",
+    "Search impressions dropped: queue_full, rejected (a row the store refused), store_error "
+    "(the store failed, not as an outage), unwritable (neither the spool nor the store could "
+    "take them at shutdown). An outage spools them instead.",
     ["reason"],
 )
 IMPRESSION_QUEUE_DEPTH = Gauge(
@@ -81,6 +83,29 @@ IMPRESSION_ID_CONFLICTS = Counter(
     "shelf_impression_request_id_conflicts_total",
     "Impressions whose request id already had one (a caller's id reused across processes): "
     "stored under a derived id instead of being lost.",
+)
+SPOOL_DEPTH = Gauge(
+    "shelf_spool_depth",
+    "Impressions and events waiting in the local spool for the event store (0 when it is up).",
+)
+SPOOL_OLDEST_AGE = Gauge(
+    "shelf_spool_oldest_age_seconds", "How long the oldest record in the spool has waited."
+)
+SPOOL_DRAINED = Counter(
+    "shelf_spool_drained_total",
+    "Records drained from the spool to the event store once it was back.",
+    ["kind"],
+)
+SPOOL_DROPPED = Counter(
+    "shelf_spool_dropped_total",
+    "Records that left the spool without being stored: rejected (the store refused the row), "
+    "no_search (an event whose search never appeared; kept in the spool file as orphaned).",
+    ["reason"],
+)
+IMPRESSIONS_OVERFLOWED = Counter(
+    "shelf_impressions_overflowed_total",
+    "Search impressions appended to the spool by the search itself because the writer's queue "
+    "was full (the event store slow): kept, not dropped.",
 )
 DEPENDENCY_UP = Gauge(
     "shelf_dependency_up",

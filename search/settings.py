@@ -366,6 +366,33 @@ class Settings(BaseSettings):
         "(bigger batches, fewer writes; the routes that read impressions flush the queue "
         "first, so nothing waits for this).",
     )
+    spool_path: Path | None = Field(
+        None,
+        description="The durable local spool (an SQLite file) that impressions and events go "
+        "through while the event store is down; unset: <data_dir>/spool.db. Put it on a disk "
+        "of its own to survive the data dir filling up.",
+    )
+    spool_join_wait_s: float = Field(
+        3600.0,
+        gt=0,
+        description="How long an event accepted while the store was down waits for its "
+        "search to be stored; after it, the event is kept in the spool file as orphaned, "
+        "not stored (shelf_spool_dropped_total{reason=no_search}).",
+    )
+    spool_backoff_max_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Longest wait between the spool drainer's tries while the store is down "
+        "(it starts at 50 ms and doubles).",
+    )
+    spool_retry_after_s: int = Field(
+        5,
+        ge=1,
+        le=3600,
+        description="Retry-After of the 503 a write gets when neither the spool nor the "
+        "store can take it (a full disk).",
+    )
     experiments_refresh_s: float = Field(
         5.0,
         gt=0,
@@ -553,6 +580,11 @@ class Settings(BaseSettings):
     def embed_cache_path(self) -> Path:
         """The embedding cache's file: ``embed_cache``, else ``embeddings.db`` in data_dir."""
         return self.embed_cache or self.data_dir / "embeddings.db"
+
+    @property
+    def spool_file(self) -> Path:
+        """The spool's file: ``spool_path``, else ``spool.db`` in data_dir."""
+        return self.spool_path or self.data_dir / "spool.db"
 
     @property
     def last_good_path(self) -> Path:

@@ -26,6 +26,7 @@ from search.errors import ConfigError
 from search.events.impressions import ImpressionWriter
 from search.events.log import make_event_log
 from search.events.refreshed import LastGood, Refreshed
+from search.events.spool import EventSpool
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
@@ -88,11 +89,22 @@ def build_components(
                 cache=EmbeddingCache(settings.embed_cache_path),
             )
             embedding.start()
+    spool = EventSpool(
+        event_log,
+        settings.spool_file,
+        join_wait_s=settings.spool_join_wait_s,
+        backoff_max_s=settings.spool_backoff_max_s,
+        retry_after_s=settings.spool_retry_after_s,
+    )
     impressions = ImpressionWriter(
         event_log,
         max_queued=settings.impression_queue_size,
         linger_s=settings.impression_linger_ms / 1000,
+        spool=spool,
+        retry_max_s=settings.spool_backoff_max_s,
     )
+    spool.pending_elsewhere = impressions.pending_request_ids
+    spool.start()  # drains what an earlier run left, then whatever an outage spools
     synonyms.start()  # loaded before the first search, then every SHELF_SYNONYMS_REFRESH_S
     suggestions = make_suggestions(settings, event_log.engine, event_log.tables, last_good)
     suggestions.start()
@@ -125,6 +137,7 @@ def build_components(
         embedding=embedding,
         suggestions=suggestions,
         rules=rules,
+        spool=spool,
         **({} if clock is None else {"clock": clock}),
     )
 
@@ -141,6 +154,8 @@ def close_components(components: Components) -> None:
     if components.rules is not None:
         components.rules.close()
     components.impressions.close()
+    if components.spool is not None:
+        components.spool.close()
     components.event_log.close()
     components.variants.close()
     components.service.close()

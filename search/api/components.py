@@ -17,6 +17,7 @@ from search.errors import ModelUnavailable
 from search.events.impressions import ImpressionWriter
 from search.events.log import EventLog
 from search.events.refreshed import Freshness, Refreshed
+from search.events.spool import EventSpool
 from search.experiments.registry import RunningExperiments
 from search.experiments.variants import VariantServices
 from search.merchandising.book import RuleBook
@@ -44,6 +45,7 @@ class Components:
     embedding: BackgroundEmbedder | None = None  # embeds what lacks a vector, off the path
     suggestions: Suggestions | None = None  # rebuilt in the background, off the path
     rules: RuleBook | None = None  # merchandising rules: managed here, applied to searches
+    spool: EventSpool | None = None  # impressions and events while the event store is down
     # When a search was shown (its impression's time): the wall clock, or a simulation's.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 

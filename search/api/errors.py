@@ -116,7 +116,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def shelf_error(request: Request, exc: ShelfError) -> JSONResponse:
         if exc.status_code >= 500:
             log.warning("request failed: %s", exc, extra={"error_type": type(exc).__name__})
-        return error_response(exc.status_code, type(exc).__name__, str(exc))
+        headers = getattr(exc, "headers", None)  # e.g. Retry-After on a 503 worth retrying
+        return error_response(exc.status_code, type(exc).__name__, str(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

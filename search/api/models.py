@@ -304,12 +304,20 @@ class RejectedEvent(BaseModel):
 
 
 class EventsOut(BaseModel):
-    """How many events arrived, how many were new, how many were already stored, and which
-    were rejected (``received = stored + duplicates + rejected_count``)."""
+    """How many events arrived, how many were new, how many were already stored, how many wait
+    in the spool, and which were rejected (``received = stored + duplicates + pending +
+    rejected_count``)."""
 
     received: int
     stored: int
     duplicates: int
+    pending: int = Field(
+        0,
+        description="Events accepted but not stored yet (answered 202): the event store is "
+        "down or their search's impression is still on its way. They are kept in the durable "
+        "spool and stored, joined to their search, once the store is back; duplicates among "
+        "them are dropped then.",
+    )
     rejected_count: int = 0
     rejected: list[RejectedEvent] = Field(
         default_factory=list,

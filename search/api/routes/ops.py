@@ -16,6 +16,8 @@ from search.metrics import (
     RERANK_QUEUE_DEPTH,
     SNAPSHOT_AGE,
     SNAPSHOT_STALE,
+    SPOOL_DEPTH,
+    SPOOL_OLDEST_AGE,
 )
 from search.rerank.cache import RedisScoreCache
 
@@ -61,6 +63,7 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
         **dependency_checks(components),
         "vectors": _check(False, lambda: _vectors_probe(components)),
         **snapshot_checks(components),
+        "spool": _spool_check(components),
     }
     ready = all(c.ok for c in checks.values() if c.required)
     pending = None
@@ -68,6 +71,24 @@ def readyz(components: Annotated[Components, Depends(components_of)]) -> JSONRes
         pending = components.recall.vector_status().without_vector
     body = ReadyOut(ready=ready, checks=checks, vectors_pending=pending)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def _spool_check(components: Components) -> Check:
+    """Required: writes can go somewhere (the event store, or the local spool while it is
+    down). Fails with the reason when neither can take them (a full disk)."""
+    if components.spool is None:
+        return Check(ok=True, detail="not used", required=False)
+    health = components.spool.health()
+    if health.unwritable is not None:
+        return Check(ok=False, detail=health.unwritable, required=True)
+    detail = (
+        f"{health.depth} waiting for the event store, oldest {health.oldest_age_s:.1f} s"
+        if health.depth
+        else "empty: writes go to the event store"
+    )
+    if health.orphaned:
+        detail += f"; {health.orphaned} orphaned events (their search never appeared)"
+    return Check(ok=True, detail=detail, required=True)
 
 
 def dependency_checks(components: Components) -> dict[str, Check]:
@@ -144,6 +165,10 @@ def metrics(components: Annotated[Components, Depends(components_of)]) -> Respon
     if depth >= 0:
         RERANK_QUEUE_DEPTH.set(depth)
     IMPRESSION_QUEUE_DEPTH.set(components.impressions.queued())
+    if components.spool is not None:
+        health = components.spool.health()
+        SPOOL_DEPTH.set(health.depth)
+        SPOOL_OLDEST_AGE.set(health.oldest_age_s)
     dependency_checks(components)  # shelf_dependency_up, as of this scrape
     snapshot_checks(components)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

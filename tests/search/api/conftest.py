@@ -25,10 +25,17 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def postgres_client(api_settings: Settings) -> Iterator[TestClient]:
-    """The app with its events in the real PostgreSQL, in tables of this module only."""
+def postgres_client(
+    api_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The app with its events in the real PostgreSQL, in tables of this module only (and a
+    spool of its own: what it spools belongs to that store)."""
     settings = api_settings.model_copy(
-        update={"events_url": POSTGRES_URL, "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_"}
+        update={
+            "events_url": POSTGRES_URL,
+            "events_table_prefix": f"t{uuid.uuid4().hex[:8]}_",
+            "spool_path": tmp_path_factory.mktemp("spool") / "spool.db",
+        }
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

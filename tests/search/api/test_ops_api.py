@@ -14,7 +14,7 @@ def test_readyz_reports_each_part_and_is_200_when_all_are_ok(client: TestClient)
     body = response.json()
     assert response.status_code == 200, body
     assert set(body["checks"]) == {
-        *("index", "model", "redis", "event_store", "vectors"),
+        *("index", "model", "redis", "event_store", "vectors", "spool"),
         *("synonyms", "rules", "experiments", "suggestions"),  # read from the event store
     }
     assert all(check["ok"] for check in body["checks"].values()), body
@@ -38,5 +38,7 @@ def test_metrics_expose_requests_stage_latency_and_queues(client: TestClient) ->
         "shelf_rerank_queue_depth",
         "shelf_impressions_dropped_total",
         "shelf_degraded_responses_total",
+        "shelf_spool_depth",
+        "shelf_spool_oldest_age_seconds",
     ):
         assert name in text, name
