@@ -21,6 +21,9 @@ __all__ = [
     "RandomWeightsRefused",
     "RecallUnavailable",
     "RerankTimeout",
+    "SearchAbandoned",
+    "SearchStopped",
+    "SearchTimeout",
     "ShelfError",
     "Unauthorized",
 ]
@@ -125,3 +128,26 @@ class EmbeddingMismatch(ShelfError):
     """The index's vectors were built by another embedding model than the one configured."""
 
     status_code = 409
+
+
+class SearchStopped(ShelfError):
+    """A search stopped between two steps of its work; ``stage`` names the step it stopped
+    before (``understand``, ``typos``, ``synonyms``, ``recall``, ...)."""
+
+    def __init__(self, message: str, *, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+class SearchTimeout(SearchStopped):
+    """A search ran past its deadline (``SHELF_SEARCH_DEADLINE_MS``) before it had anything to
+    answer with."""
+
+    status_code = 504
+
+
+class SearchAbandoned(SearchStopped):
+    """The client went away: the search's work was dropped. 499 (nginx's "client closed
+    request") is what the log and the metrics record; no client is there to read it."""
+
+    status_code = 499
