@@ -20,6 +20,7 @@ Run: ``python -m bench.query_budget [--canaries 200 --bomb-clients 2]``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import re
 import tempfile
@@ -101,9 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         rules = store.snapshot()
         print(f"synonym bomb: {len(rules)} rules of {BOMB_TERMS} terms", flush=True)
         settings = Settings(data_dir=root)
-        config = search_config(settings)
+        config = dataclasses.replace(search_config(settings), synonyms=lambda: rules)
         service = SearchService(recall, None, config=config)
-        service.config = config.__class__(**{**vars(config), "synonyms": lambda: rules})
         canary = search_request(CANARY, k=10, rerank=False, recall="bm25")
         bomb = search_request(bomb_query(words), k=10, rerank=False, recall="bm25")
         cut = service.search(bomb).budget
