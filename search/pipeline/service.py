@@ -266,7 +266,8 @@ class SearchService:
                 price_edges=config.price_edges, max_facet_values=config.max_facet_values,
             )  # fmt: skip
         deadline.check_cancelled("rank")
-        late = deadline.expired()  # no time left to rank: recall order
+        # No time left to rank: recall order (training, with a trace, still wants features).
+        late = deadline.expired() and trace is None
         with timer("rank"):
             scores = HeadScores()
             wanted = request.rerank and request.relevance and self.reranker is not None

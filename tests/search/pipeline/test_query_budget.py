@@ -15,16 +15,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.query_budget import bomb_query, catalog_words, synonym_bomb
 from catalog.product import Product
 from catalog.samples import sample_queries
 from search.errors import LimitExceeded
+from search.pipeline.budget import cut_words
 from search.pipeline.config import SearchConfig
 from search.pipeline.request import SearchRequest, search_request
 from search.pipeline.service import SearchService
 from search.query.budget import QueryBudget
 from search.recall.embedded.backend import EmbeddedRecall
+from search.recall.lexical import query_words
 from search.synonyms.model import SynonymSet, parse_synonym_line
 from search.synonyms.store import SynonymStore
 
@@ -173,13 +177,29 @@ def test_a_query_of_many_words_fits_its_clauses_by_dropping_its_last_words(
 
 def test_the_service_reads_its_budget_from_the_settings(tmp_path: Path) -> None:
     from search.pipeline.config import search_config
-    from search.settings import Settings
+    from search.settings import Settings as ShelfSettings
 
     config = search_config(
-        Settings(
+        ShelfSettings(
             data_dir=tmp_path, search_max_terms=7, search_max_clauses=70, search_deadline_ms=900
         )  # fmt: skip
     )
     assert config.budget == QueryBudget(7, 70) and config.search_deadline == 900
     unset = dataclasses.replace(config, search_deadline_ms=None)
     assert unset.search_deadline == unset.deadline_ms + 3000
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tokens=st.lists(st.sampled_from(["shoe", "red", "-", "x1", "läufer", "!!", "t-shirt"]),
+                    max_size=30),
+    max_words=st.integers(0, 40),
+)  # fmt: skip
+def test_cutting_words_keeps_the_first_ones_and_names_the_rest(
+    tokens: list[str], max_words: int
+) -> None:
+    text = " ".join(tokens)
+    kept, dropped = cut_words(text, max_words)
+    words = query_words(text)
+    assert query_words(kept) == words[:max_words] and list(dropped) == words[max_words:]
+    assert cut_words(kept, max_words) == (kept, ())  # cutting again changes nothing
