@@ -112,3 +112,6 @@ def test_an_abandoned_search_stops_within_100_ms_of_the_disconnect(server: Serve
     # And from the client's hang-up, the server noticing included (a loaded machine's margin).
     assert float(stopped["ts"]) - hung_up < 1.0, (stopped, hung_up)  # type: ignore[arg-type]
     assert float(stopped["ran_ms"]) < whole_ms * 0.75, (stopped, whole_ms)  # type: ignore[arg-type]
+    # The metrics count it, by reason and stage.
+    metrics = httpx.get(f"{server.base}/metrics").text
+    assert 'shelf_searches_stopped_total{reason="abandoned",stage="typos"} 1.0' in metrics
