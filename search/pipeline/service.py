@@ -277,6 +277,7 @@ class SearchService:
                         self.reranker, self.cache, plan.text, [f.hit for f in fused],
                         text_max_chars=config.rerank_text_max_chars,
                         deadline_ms=min(config.deadline_ms, deadline.remaining_ms()),
+                        cancelled=lambda: deadline.cancelled,
                     )  # fmt: skip
             ranked_by = None
             if learned and pooled and not late:

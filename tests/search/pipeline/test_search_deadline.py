@@ -6,6 +6,8 @@ a stage runs, so nothing here depends on how busy the machine is."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from search.recall.embedded.backend import EmbeddedRecall
 from search.rerank.cache import NoScoreCache
 from search.rerank.rerankers import LocalReranker
 from workers.rerank.model import RerankModel
+from workers.rerank.scoring import Candidate, submit_and_store
 
 BUDGET_MS = 1000.0
 
@@ -138,3 +141,27 @@ def test_a_search_with_its_deadline_already_passed_does_nothing(
     with pytest.raises(SearchTimeout) as stopped:
         _search(index, reranker, Deadline(0.0))
     assert stopped.value.stage == "understand" and calls == []
+
+
+def test_a_search_abandoned_while_it_waits_for_the_model_stops_waiting(
+    sample_index: EmbeddedRecall,
+    rerank_model: RerankModel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The model is busy with another caller's long batch: this search's pairs queue behind it.
+    busy = [Candidate(f"busy-{i}", f"text {i} " + "words " * 60) for i in range(2000)]
+    started = time.monotonic()
+    backlog = submit_and_store(
+        rerank_model, NoScoreCache(), "busy", busy, where="local", deadline=started + 30
+    )
+    deadline = Deadline(60_000)
+    threading.Timer(0.2, deadline.cancel, args=("test",)).start()
+    with caplog.at_level(logging.INFO), pytest.raises(SearchAbandoned) as stopped:
+        _search(sample_index, LocalReranker(rerank_model, NoScoreCache()), deadline)
+    stopped_at = time.monotonic()
+    assert stopped.value.stage == "rules"  # the rank stage ended unscored: it stopped waiting
+    assert not backlog.done(), "the model was not busy: this test proves nothing"
+    record = next(r for r in caplog.records if r.getMessage() == "search abandoned")
+    assert record.stopped_ms_after_cancel < 500  # type: ignore[attr-defined]  # slices: 20 ms
+    assert stopped_at - started < 5
+    backlog.result(timeout=60)  # let the model finish before the next test uses it
