@@ -25,6 +25,9 @@ __all__ = [
     "RandomWeightsRefused",
     "RecallUnavailable",
     "RerankTimeout",
+    "SearchAbandoned",
+    "SearchStopped",
+    "SearchTimeout",
     "ShelfError",
     "SpoolUnavailable",
     "Unauthorized",
@@ -175,3 +178,26 @@ class SpoolUnavailable(ShelfError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class SearchStopped(ShelfError):
+    """A search stopped between two steps of its work; ``stage`` names the step it stopped
+    before (``understand``, ``typos``, ``synonyms``, ``recall``, ...)."""
+
+    def __init__(self, message: str, *, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+class SearchTimeout(SearchStopped):
+    """A search ran past its deadline (``SHELF_SEARCH_DEADLINE_MS``) before it had anything to
+    answer with."""
+
+    status_code = 504
+
+
+class SearchAbandoned(SearchStopped):
+    """The client went away: the search's work was dropped. 499 (nginx's "client closed
+    request") is what the log and the metrics record; no client is there to read it."""
+
+    status_code = 499

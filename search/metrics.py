@@ -125,3 +125,19 @@ SNAPSHOT_AGE = Gauge(
     "suggestions); absent until it has.",
     ["part"],
 )
+QUERY_BUDGET_CUTS = Counter(
+    "shelf_query_budget_cuts_total",
+    "Searches whose query was cut to its budget (SHELF_SEARCH_MAX_TERMS, "
+    "SHELF_SEARCH_MAX_CLAUSES): the response's budget says what was left out.",
+)
+SEARCHES_STOPPED = Counter(
+    "shelf_searches_stopped_total",
+    "Searches stopped before their answer: the client went away (abandoned) or the search "
+    "deadline passed (timeout); stage: the step it stopped before.",
+    ["reason", "stage"],
+)
+SEARCH_STOP_SECONDS = Histogram(
+    "shelf_search_stop_seconds",
+    "From an abandoned search's cancellation (the client disconnected) to its work stopping.",
+    buckets=_LATENCY_BUCKETS,
+)

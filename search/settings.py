@@ -563,6 +563,34 @@ class Settings(BaseSettings):
         "from 9, never words with digits or CJK (docs/concepts/analysis.md, 'Typo tolerance').",
     )
 
+    # query budget (docs/concepts/deadlines-and-degradation.md, "The query budget")
+    search_max_terms: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="Most terms one query searches for, expansions included: the query's own "
+        "words first, then one per word typo tolerance may correct, then synonym phrases "
+        "(round robin over the query's phrases). The rest is cut, deterministically, and the "
+        "response's budget says what was left out.",
+    )
+    search_max_clauses: int = Field(
+        256,
+        ge=1,
+        le=1_000_000,
+        description="Most index terms the lexical query may hold (each searched over the "
+        "boosted text fields; a typo correction counts its 5 candidates): beyond it synonyms, "
+        "then corrections, then the query's last words are cut. A query whose first word "
+        "alone is over it is refused (422).",
+    )
+    search_deadline_ms: int | None = Field(
+        None,
+        ge=1,
+        le=600_000,
+        description="Longest a search may run. A search past it before recall ends is answered "
+        "504; past it before ranking, it is answered in recall order (degraded). Reranking "
+        "waits at most what is left of it. Unset: rerank_deadline_ms + 3000.",
+    )
+
     @property
     def index_dir(self) -> Path:
         """Directory of the embedded tantivy index."""

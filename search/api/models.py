@@ -112,6 +112,32 @@ class StaleOut(BaseModel):
     reason: str = Field(description="Why it could not be read.")
 
 
+class BudgetOut(BaseModel):
+    """How the query fared against its budget (SHELF_SEARCH_MAX_TERMS, SHELF_SEARCH_MAX_CLAUSES,
+    SHELF_SEARCH_DEADLINE_MS). Over it, the query is cut, the same way every time: synonym
+    phrases first, then typo corrections, then the query's last words."""
+
+    cut: bool = Field(description="Something the query would have searched for was left out.")
+    terms: int = Field(
+        description="Terms searched: the query's words, one per word typo tolerance may "
+        "correct, and each synonym phrase."
+    )
+    max_terms: int = Field(description="The most terms a query may search for.")
+    clauses: int = Field(
+        description="Index terms in the lexical query (at most; a correction counts its 5 "
+        "candidates)."
+    )
+    max_clauses: int = Field(description="The most index terms a lexical query may hold.")
+    deadline_ms: float | None = Field(None, description="The search's wall-time budget.")
+    words_dropped: list[str] = Field(
+        default_factory=list, description="The query's own words left out (its last ones)."
+    )
+    corrections_dropped: int = Field(
+        0, description="Words typo tolerance could have corrected but did not try (budget)."
+    )
+    synonyms_dropped: int = Field(0, description="Synonym phrases left out (at least this many).")
+
+
 class SearchOut(BaseModel):
     """A search answer and how it was made."""
 
@@ -192,6 +218,9 @@ class SearchOut(BaseModel):
         "not be read: its last good copy was used instead). Empty: everything was current.",
     )
     timings_ms: dict[str, float]
+    budget: BudgetOut | None = Field(
+        None, description="How the query fared against its budget; cut: true when it was cut."
+    )
 
 
 class CohereRerankRequest(BaseModel):

@@ -17,6 +17,7 @@ from search.settings import Settings
 
 if TYPE_CHECKING:
     from search.pipeline.service import SearchResult
+    from search.query.budget import BudgetReport
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -55,6 +56,8 @@ def format_response(response: SearchResult) -> str:
         )
     if response.notice:
         lines.append(f"  note: {response.notice}")
+    if response.budget is not None and response.budget.cut:
+        lines.append(f"  cut to its budget: {budget_summary(response.budget)}")
     for correction in response.corrections:
         lines.append(f"  corrected: {correction.term} -> {', '.join(correction.to)}")
     for use in response.synonyms:
@@ -76,3 +79,17 @@ def format_response(response: SearchResult) -> str:
     timings = "  ".join(f"{stage} {ms:.1f} ms" for stage, ms in response.timings_ms.items())
     lines.append(f"  timings: {timings}")
     return "\n".join(lines)
+
+
+def budget_summary(budget: BudgetReport) -> str:
+    """What a query's budget left out, in one line (``SHELF_SEARCH_MAX_TERMS`` ...)."""
+    parts = [f"{budget.terms} of at most {budget.max_terms} terms (SHELF_SEARCH_MAX_TERMS)"]
+    if budget.words_dropped:
+        shown = " ".join(budget.words_dropped[:8])
+        more = " ..." if len(budget.words_dropped) > 8 else ""
+        parts.append(f"{len(budget.words_dropped)} words left out: {shown}{more}")
+    if budget.corrections_dropped:
+        parts.append(f"{budget.corrections_dropped} words not typo-corrected")
+    if budget.synonyms_dropped:
+        parts.append(f"at least {budget.synonyms_dropped} synonym phrases left out")
+    return "; ".join(parts)

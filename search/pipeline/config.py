@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from search.query.budget import QueryBudget
 from search.recall.fusion import FusionWeights
 from search.settings import Settings
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from search.synonyms.model import SynonymSet
 
 RecallMode = Literal["bm25", "dense", "hybrid"]
+# Beyond the rerank deadline, what a search's other stages may take when no search deadline is
+# set (SHELF_SEARCH_DEADLINE_MS unset).
+OTHER_STAGES_MS = 3000
 DEFAULT_PRICE_EDGES: tuple[float, ...] = (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
 
 
@@ -30,7 +34,9 @@ class SearchConfig:
     typo tolerance, the price facet's edges and the most values a facet lists; ``synonyms`` and
     ``rules`` give the rules in force (called once per search: a refreshed snapshot);
     ``ranker`` orders the candidates in relevance order (None: the fused order) and ``priors``
-    gives its popularity and CTR features (None: missing)."""
+    gives its popularity and CTR features (None: missing). ``budget`` bounds one query's terms
+    and clauses, ``search_deadline_ms`` its wall time (None: ``deadline_ms`` plus
+    ``OTHER_STAGES_MS``)."""
 
     recall_mode: RecallMode = "hybrid"
     fusion: FusionWeights = field(default_factory=FusionWeights)
@@ -46,6 +52,14 @@ class SearchConfig:
     rules: Callable[[], RuleSet | None] | None = None
     ranker: LearnedRanker | None = None
     priors: PriorSource | None = None
+    budget: QueryBudget = field(default_factory=QueryBudget)
+    search_deadline_ms: float | None = None
+
+    @property
+    def search_deadline(self) -> float:
+        """A search's wall-time budget in ms (``search_deadline_ms``, else the rerank
+        deadline plus ``OTHER_STAGES_MS``)."""
+        return self.search_deadline_ms or self.deadline_ms + OTHER_STAGES_MS
 
 
 # Each configuration field and the setting (``SHELF_`` + its name in capitals) it comes from.
@@ -67,6 +81,8 @@ def search_config(settings: Settings) -> SearchConfig:
     return SearchConfig(
         fusion=fusion_weights(settings),
         price_edges=tuple(settings.facet_price_edges),
+        budget=QueryBudget(settings.search_max_terms, settings.search_max_clauses),
+        search_deadline_ms=settings.search_deadline_ms,
         **{name: getattr(settings, setting) for name, setting in FROM_SETTINGS.items()},
     )
 

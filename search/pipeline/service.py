@@ -29,11 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from search.errors import SearchStopped
 from search.merchandising.apply import NOTHING, Merchandising
-from search.metrics import DEGRADED_RESPONSES
+from search.metrics import DEGRADED_RESPONSES, QUERY_BUDGET_CUTS
+from search.pipeline.budget import cut_words
 from search.pipeline.config import SearchConfig, search_config
 from search.pipeline.request import SearchRequest
 from search.pipeline.understand import QueryUnderstanding
+from search.query.budget import BudgetReport, Deadline, record_stop
 from search.query.languages import known_languages, reported_language
 from search.ranking.features import RankTrace, candidate_features, feature_key
 from search.recall import Recall
@@ -57,6 +60,10 @@ if TYPE_CHECKING:
     from workers.embedding.model import Embedder
 
 log = logging.getLogger(__name__)
+LATE_NOTICE = (
+    "the search's deadline (SHELF_SEARCH_DEADLINE_MS) passed before ranking: answered in "
+    "recall order"
+)
 
 
 @dataclass
@@ -72,7 +79,8 @@ class SearchResult:
     corrections, synonyms and did-you-mean; the answer's ``total`` (``total_exact`` False: a
     lower bound), the page, its size, the sort, whether more follows, the facet counts and the
     merchandising rules the query met; ``ranker``: the learned ranker that ordered the head
-    (``name@version``; None: the fused or cross-encoder order)."""
+    (``name@version``; None: the fused or cross-encoder order); ``budget``: how the query
+    fared against its budget (terms, clauses, deadline; ``cut``: something was left out)."""
 
     query: str
     items: list[SearchItem]
@@ -102,6 +110,7 @@ class SearchResult:
     facets: FacetCounts = field(default_factory=dict)
     rules: tuple[str, ...] = ()
     ranker: str | None = None
+    budget: BudgetReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -167,21 +176,32 @@ class SearchService:
         variant.config = dataclasses.replace(self.config, **changes)
         return variant
 
-    def understand(self, request: SearchRequest, timer: StageTimer | None = None) -> QueryPlan:
-        """How ``request``'s query will be searched: the recall legs, its analysis languages,
-        the lexical leg's options and the query vector (timed as ``dense``)."""
-        filters = request.filters
+    def understand(
+        self,
+        request: SearchRequest,
+        timer: StageTimer | None = None,
+        deadline: Deadline | None = None,
+    ) -> QueryPlan:
+        """How ``request``'s query will be searched: the text within the query's budget (the
+        words over ``budget.max_terms`` cut first), the recall legs, its analysis languages,
+        the lexical leg's options, the query vector (timed as ``dense``) and the budget's
+        report. ``deadline`` is checked in the loops that can run long."""
+        filters, budget = request.filters, self.config.budget
+        text, dropped = cut_words(request.query, budget.max_terms)
         mode = self.understanding.mode(request.recall_mode, self.config.recall_mode)
-        analyze_as, detected = self.understanding.languages(
-            request.query, request.query_language, filters
-        )
-        lexical = self.understanding.lexical(
-            request.query, analyze_as, filters, self.config.synonyms, self.config.typo_tolerance
-        )
+        analyze_as, detected = self.understanding.languages(text, request.query_language, filters)
+        text, lexical, report = self.understanding.lexical(
+            text, analyze_as, filters, self.config.synonyms, self.config.typo_tolerance,
+            budget=budget, deadline=deadline, words_dropped=dropped,
+        )  # fmt: skip
+        if report.cut:
+            QUERY_BUDGET_CUTS.inc()
+        if deadline is not None:
+            deadline.check("dense")
         with timer("dense") if timer and mode != "bm25" else _untimed():
-            vector, status, notice = self.understanding.dense(request.query, analyze_as, mode)
+            vector, status, notice = self.understanding.dense(text, analyze_as, mode)
         return QueryPlan(
-            request.query, filters, mode, analyze_as, detected, vector, status, notice, lexical
+            text, filters, mode, analyze_as, detected, vector, status, notice, lexical, report
         )
 
     def search(
@@ -190,22 +210,43 @@ class SearchService:
         *,
         now: dt.datetime | None = None,
         trace: RankTrace | None = None,
+        deadline: Deadline | None = None,
     ) -> SearchResult:
         """The page ``request`` asks for, through every stage in order (merchandising rules
         matched at ``now``, default the clock). ``trace`` (relevance order only) receives the
         learned ranker's candidates and features, computed even without a ranker (training).
-        Raises ``InvalidQuery`` for a query with no searchable words or a recall mode without
-        its model, ``EmbeddingMismatch`` when the index's vectors come from another model."""
+        ``deadline`` (default: ``config.search_deadline`` from now) is checked between stages:
+        cancelled, the search stops (``SearchAbandoned``); past it before the match set, it
+        stops (``SearchTimeout``, 504); past it before ranking, the answer is in recall order
+        (``degraded``). Raises ``InvalidQuery`` for a query with no searchable words or a
+        recall mode without its model, ``EmbeddingMismatch`` when the index's vectors come from
+        another model."""
+        deadline = deadline or Deadline(self.config.search_deadline)
+        try:
+            return self._search(request, now, trace, deadline)
+        except SearchStopped as exc:
+            record_stop(deadline, exc)
+            raise
+
+    def _search(
+        self,
+        request: SearchRequest,
+        now: dt.datetime | None,
+        trace: RankTrace | None,
+        deadline: Deadline,
+    ) -> SearchResult:
         config = self.config
         timer = StageTimer()
+        deadline.check("understand")
         with timer("understand"):
-            plan = self.understand(request, timer)
+            plan = self.understand(request, timer, deadline)
             merch = self._merchandising(request, plan, now)
         ranker = config.ranker
         if ranker is not None and not (request.relevance and ranker.orders(plan.mode)):
             ranker = None  # another sort, or a recall mode it was not trained in
         learned = request.relevance and (ranker is not None or trace is not None)
         window = request.window(config.recall_k)
+        deadline.check("recall")
         with timer("recall"):
             legs = self.recall.search_legs(
                 plan.text if plan.mode != "dense" else None, plan.vector, limit=window,
@@ -217,23 +258,30 @@ class SearchService:
                 limit=2 * window if learned else window,
             )  # fmt: skip
             fused = pooled[:window]
+        deadline.check("match_set")
         with timer("match_set"):
             matched = match_set(
                 self.recall, plan, merch, found=bool(fused), relevance=request.relevance,
                 facets=request.facets, match_floor=config.match_floor, match_cap=config.match_cap,
                 price_edges=config.price_edges, max_facet_values=config.max_facet_values,
             )  # fmt: skip
+        deadline.check_cancelled("rank")
+        # No time left to rank: recall order (training, with a trace, still wants features).
+        late = deadline.expired() and trace is None
         with timer("rank"):
             scores = HeadScores()
-            if request.rerank and request.relevance and self.reranker is not None and fused:
+            wanted = request.rerank and request.relevance and self.reranker is not None
+            if wanted and fused and not late and self.reranker is not None:
                 with timer("rerank"):
                     scores = score_head(
                         self.reranker, self.cache, plan.text, [f.hit for f in fused],
                         text_max_chars=config.rerank_text_max_chars,
-                        deadline_ms=config.deadline_ms,
+                        deadline_ms=min(config.deadline_ms, deadline.remaining_ms()),
+                        cancelled=lambda: deadline.cancelled,
                     )  # fmt: skip
             ranked_by = None
-            if learned and pooled:
+            if learned and pooled and not late:
+                deadline.check_cancelled("ranker")
                 with timer("ranker"):
                     model_scores = None
                     if scores.scores is not None:  # the unscored rest: missing, not zero
@@ -263,6 +311,7 @@ class SearchService:
                         ranked_by = ranker.label
             if ranked_by is None:
                 ranked = rank_head(fused, scores.scores, window, request.blend, plan.mode)
+        deadline.check_cancelled("rules")
         with timer("rules"):
             head = ruled_head(ranked, merch, [pin[1] for pin in matched.pins], self.recall)
         with timer("page"):
@@ -271,10 +320,14 @@ class SearchService:
                 sort=request.sort, page=request.page, size=request.size,
             )  # fmt: skip
         degraded = scores.scores is not None and scores.scored < len(fused)
+        late_notice = None
+        if late and (wanted or ranker is not None) and fused:
+            degraded = True
+            late_notice = LATE_NOTICE
         if degraded:
             DEGRADED_RESPONSES.inc()
         missing = self.missing_reranker if request.rerank and request.relevance else None
-        notices = [n for n in (plan.notice, missing.notice if missing else None) if n]
+        notices = [n for n in (plan.notice, missing.notice if missing else None, late_notice) if n]
         return SearchResult(
             query=plan.text,
             items=page.items,
@@ -304,6 +357,7 @@ class SearchService:
             facets=matched.facets,
             rules=merch.rules,
             ranker=ranked_by,
+            budget=plan.budget,
         )
 
     def _stages(

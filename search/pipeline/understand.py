@@ -11,10 +11,13 @@ import time
 from typing import TYPE_CHECKING
 
 from search.errors import EmbeddingMismatch, InvalidQuery
+from search.pipeline.budget import Expander, plan_lexical
+from search.query.budget import BudgetReport, Deadline, QueryBudget
 from search.query.languages import analysis_languages, synonym_languages
 from search.recall import Recall, SearchFilters, VectorStatus
-from search.recall.lexical import LexicalOptions, SynonymUse
+from search.recall.lexical import LexicalOptions
 from search.rerank.cache import ScoreCache, query_vector_key
+from search.synonyms.model import MAX_EXPANSION_TERMS, Expansion
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,15 +68,28 @@ class QueryUnderstanding:
         filters: SearchFilters,
         synonyms: Callable[[], SynonymSet] | None,
         typos: bool,
-    ) -> LexicalOptions:
-        """The synonyms the query's phrases bring under the rules of its languages
-        (``synonym_languages``) and of every language; typo tolerance as configured."""
-        if synonyms is None:
-            return LexicalOptions(typos=typos)
-        uses = synonyms().expansions(text, synonym_languages(text, analyze_as, filters.locale))
-        return LexicalOptions(
-            synonyms=tuple(SynonymUse(term, also) for term, also in uses), typos=typos
-        )
+        *,
+        budget: QueryBudget,
+        deadline: Deadline | None = None,
+        words_dropped: tuple[str, ...] = (),
+    ) -> tuple[str, LexicalOptions, BudgetReport]:
+        """The text to search, the synonyms its phrases bring under the rules of its languages
+        (``synonym_languages``) and of every language, and typo tolerance as configured: all
+        within ``budget`` (``search.pipeline.budget.plan_lexical``), with its report."""
+        expand: Expander | None = None
+        if synonyms is not None:
+            rules = synonyms()
+            languages = synonym_languages(text, analyze_as, filters.locale)
+
+            def expand(query: str, limit: int) -> Expansion:
+                return rules.expand(
+                    query, languages, max_terms=min(limit, MAX_EXPANSION_TERMS), deadline=deadline
+                )
+
+        return plan_lexical(
+            text, filters, analyze_as, budget=budget, typos=typos, expand=expand,
+            deadline=deadline, words_dropped=words_dropped,
+        )  # fmt: skip
 
     def dense(
         self, text: str, analyze_as: tuple[str, ...] | None, mode: str

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from catalog.analysis import analyze, normalize_text
 from catalog.decompound import compound_parts, word_list
 from catalog.locales import language_of
+
+if TYPE_CHECKING:
+    from search.query.budget import Deadline
 
 # A corrected term weighs half an exact one, and a synonym's terms half the query's own: a
 # product holding what the shopper typed never ranks below one holding only its stand-in for
@@ -123,10 +127,38 @@ class Correction:
 @dataclass(frozen=True)
 class LexicalOptions:
     """What the BM25 leg searches besides the query's terms: the synonyms that apply (found
-    above the seam) and whether misspelled words are corrected."""
+    above the seam), whether misspelled words are corrected and, under the query's budget, how
+    many of its correctable words (``typo_words``, in query order) may be (None: all).
+    ``deadline`` is checked in the loops that build the query; it is no part of the options'
+    identity (equal options build the same query)."""
 
     synonyms: tuple[SynonymUse, ...] = ()
     typos: bool = True
+    max_corrections: int | None = None
+    deadline: Deadline | None = field(default=None, compare=False, repr=False)
+
+    def correctable(self, query: str) -> list[str]:
+        """The words of ``query`` (normalised) that may be corrected: none without typo
+        tolerance, else ``typo_words`` up to ``max_corrections``."""
+        if not self.typos:
+            return []
+        words = typo_words(query.casefold())
+        return words if self.max_corrections is None else words[: self.max_corrections]
+
+    def check(self, stage: str) -> None:
+        """Stop (``Deadline.check``) when the search's deadline passed or it was abandoned."""
+        if self.deadline is not None:
+            self.deadline.check(stage)
+
+
+def phrase_terms(phrase: str, languages: Iterable[str]) -> set[tuple[str, ...]]:
+    """A synonym phrase's words as index terms, one tuple per analysis language (each word's
+    ``own_terms``), distinct: what the lexical query requires for it, each tuple one
+    alternative."""
+    return {
+        tuple(t for word in phrase.split() for t in own_terms(word, language))
+        for language in languages
+    } - {()}
 
 
 NO_EXPANSION = LexicalOptions(typos=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search.query.budget import BudgetReport
 from search.recall import SearchFilters, VectorStatus
 from search.recall.lexical import LexicalOptions
 
@@ -13,7 +14,8 @@ from search.recall.lexical import LexicalOptions
 class QueryPlan:
     """A query made ready to search: its normalised text, filters, recall mode, the languages
     BM25 analyses it as (and whether detected), the query vector and the index's vector status,
-    what the operator should know, and the lexical leg's synonyms and typo tolerance."""
+    what the operator should know, the lexical leg's synonyms and typo tolerance, and how the
+    query fared against its budget."""
 
     text: str
     filters: SearchFilters
@@ -24,3 +26,4 @@ class QueryPlan:
     status: VectorStatus | None
     notice: str | None
     lexical: LexicalOptions | None = None
+    budget: BudgetReport | None = None

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 _PING_TIMEOUT_S = 0.5  # readiness and queue-depth checks must answer quickly
+# How often a search waiting for the local model asks whether it was abandoned: well within the
+# 100 ms an abandoned search has to stop (issue 27), for one clock read and one lock each time.
+WAIT_SLICE_S = 0.02
+Cancelled = Callable[[], bool]
 
 
 class Reranker(Protocol):
@@ -53,12 +57,19 @@ class Reranker(Protocol):
         ...
 
     def score(
-        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        *,
+        deadline: float,
+        cancelled: Cancelled | None = None,
     ) -> list[float | None]:
         """One score per candidate in order; ``None`` where none arrived by ``deadline``.
 
         ``deadline`` is a ``time.monotonic()`` instant. Scores that arrive later still reach
-        the score cache.
+        the score cache. ``cancelled`` (when given): the caller stopped waiting once it says
+        True; the local reranker stops waiting within ``WAIT_SLICE_S`` (celery mode waits
+        until its next result or the deadline).
         """
         ...
 
@@ -97,10 +108,15 @@ class LocalReranker:
         return self.model.model_id
 
     def score(
-        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        *,
+        deadline: float,
+        cancelled: Cancelled | None = None,
     ) -> list[float | None]:
         """Score in-process; a batch running at the deadline finishes into the cache only, and
-        pairs still queued then are dropped."""
+        pairs still queued then are dropped. Once ``cancelled()``, stop waiting (unscored)."""
         if not candidates:
             return []
         try:
@@ -112,7 +128,7 @@ class LocalReranker:
             log.warning("reranking skipped: %s", exc)
             return [None] * len(candidates)
         try:
-            return list(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
+            return list(_wait(future, deadline, cancelled))
         except (FutureTimeout, RerankTimeout):
             return [None] * len(candidates)
         except Overloaded:  # the server is stopping: its queued pairs were dropped
@@ -172,9 +188,15 @@ class CeleryReranker:
         return self._model_id
 
     def score(
-        self, query: str, candidates: Sequence[Candidate], *, deadline: float
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        *,
+        deadline: float,
+        cancelled: Cancelled | None = None,
     ) -> list[float | None]:
-        """Send the candidates in chunks (recall order), then collect what is done in time.
+        """Send the candidates in chunks (recall order), then collect what is done in time
+        (``cancelled`` is checked between results: a wait for one ends at the deadline).
 
         The tasks expire at ``deadline`` plus the grace: a worker drops one it could not start
         by then. A Redis that is down or hung costs at most its socket timeout per step.
@@ -192,7 +214,7 @@ class CeleryReranker:
         try:
             sent = self._send(query, candidates, starts, deadline)
             if sent:
-                self._collect(results, sent, scores, deadline)
+                self._collect(results, sent, scores, deadline, cancelled)
         finally:
             results.close()
         return scores
@@ -266,8 +288,10 @@ class CeleryReranker:
         sent: dict[str, int],
         scores: list[float | None],
         deadline: float,
+        cancelled: Cancelled | None = None,
     ) -> None:
-        """Fill in the scores of the tasks ``sent`` that are done by ``deadline``."""
+        """Fill in the scores of the tasks ``sent`` that are done by ``deadline`` (or until
+        ``cancelled()``)."""
         pending = set(sent)
         try:
             for task_id, meta in results.until(deadline):
@@ -282,7 +306,7 @@ class CeleryReranker:
                     start = sent[task_id]
                     values = [float(v) for v in meta["result"]]
                     scores[start : start + len(values)] = values
-                if not pending:
+                if not pending or (cancelled is not None and cancelled()):
                     return
         except Exception as exc:  # the result store went away mid-search: keep what we have
             RERANK_TASK_FAILURES.labels(reason="results").inc()
@@ -360,14 +384,20 @@ def cached_scores(
     candidates: Sequence[Candidate],
     *,
     deadline: float,
+    cancelled: Cancelled | None = None,
 ) -> tuple[list[float | None], int]:
     """Each candidate's score from the cache, else from the reranker by ``deadline`` (``None``
-    where none came); and how many came from the cache. Only misses reach the reranker."""
+    where none came, or once ``cancelled()``); and how many came from the cache. Only misses
+    reach the reranker."""
     keys = [score_key(reranker.model_id, query, c.product_id, c.text) for c in candidates]
     scores = cache.get_many(keys)
     misses = [i for i, score in enumerate(scores) if score is None]
     if misses:
-        fresh = reranker.score(query, [candidates[i] for i in misses], deadline=deadline)
+        wanted = [candidates[i] for i in misses]
+        if cancelled is None:
+            fresh = reranker.score(query, wanted, deadline=deadline)
+        else:
+            fresh = reranker.score(query, wanted, deadline=deadline, cancelled=cancelled)
         for i, score in zip(misses, fresh, strict=True):
             scores[i] = score
     return scores, len(candidates) - len(misses)
@@ -391,3 +421,17 @@ def score_texts(
             "full; retry (the finished scores are cached) or send fewer documents"
         )
     return [float(score) for score in scores if score is not None]
+
+
+def _wait(future: Any, deadline: float, cancelled: Cancelled | None) -> Any:
+    """``future``'s result by ``deadline`` (``FutureTimeout`` after it), waiting in slices of
+    ``WAIT_SLICE_S`` when ``cancelled`` can end the wait early (``FutureTimeout`` too)."""
+    if cancelled is None:
+        return future.result(timeout=max(deadline - time.monotonic(), 0.0))
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return future.result(timeout=max(min(left, WAIT_SLICE_S), 0.0))
+        except FutureTimeout:
+            if cancelled() or time.monotonic() >= deadline:
+                raise

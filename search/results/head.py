@@ -11,7 +11,7 @@ same order.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,12 +46,16 @@ def score_head(
     *,
     text_max_chars: int,
     deadline_ms: float,
+    cancelled: Callable[[], bool] | None = None,
 ) -> HeadScores:
-    """Each hit's score from the cache, else from ``reranker`` within ``deadline_ms``; each
-    product's rerank text is cut at ``text_max_chars`` characters."""
+    """Each hit's score from the cache, else from ``reranker`` within ``deadline_ms`` (or until
+    ``cancelled()``: the search was abandoned); each product's rerank text is cut at
+    ``text_max_chars`` characters."""
     deadline = time.monotonic() + deadline_ms / 1000
     candidates = [Candidate(h.product.id, rerank_text(h.product, text_max_chars)) for h in hits]
-    scores, cached = cached_scores(reranker, cache, query, candidates, deadline=deadline)
+    scores, cached = cached_scores(
+        reranker, cache, query, candidates, deadline=deadline, cancelled=cancelled
+    )
     return HeadScores(scores, cached)
 
 

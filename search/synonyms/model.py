@@ -19,9 +19,17 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from search.query.budget import Deadline
 
 MAX_TERM_CHARS = 100
 MAX_TERMS_PER_RULE = 32
+# Synonym alternatives one query searches for, whatever the rules (a query's term budget,
+# SHELF_SEARCH_MAX_TERMS, may keep fewer): 300 rules of 32 terms once made one query search
+# 59,000 phrases.
+MAX_EXPANSION_TERMS = 64
 _SPACE = re.compile(r"\s+")
 _PUNCTUATION = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + "¡¿«»“”„‘’"
 
@@ -90,6 +98,35 @@ def parse_synonym_line(line: str, language: str | None = None) -> SynonymRule:
 
 
 @dataclass(frozen=True)
+class Expansion:
+    """The synonyms one query brings: ``named`` (each phrase a rule names, with what it also
+    searches for, at most one more than the budget each), ``picked`` (the alternatives kept,
+    as ``(index into named, alternative)`` in the order the budget took them) and ``dropped``
+    (at least this many alternatives were left out; 0: none)."""
+
+    named: list[tuple[str, tuple[str, ...]]]
+    picked: tuple[tuple[int, str], ...]
+    dropped: int = 0
+
+    @property
+    def uses(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The phrases with the alternatives kept, in query order (each phrase's in its
+        rules' order); phrases with none kept are left out."""
+        return self.first(len(self.picked))
+
+    def first(self, count: int) -> list[tuple[str, tuple[str, ...]]]:
+        """``uses`` as if only the first ``count`` picked alternatives were kept."""
+        kept: dict[int, set[str]] = {}
+        for i, alternative in self.picked[: max(count, 0)]:
+            kept.setdefault(i, set()).add(alternative)
+        return [
+            (phrase, tuple(a for a in also if a in kept[i]))
+            for i, (phrase, also) in enumerate(self.named)
+            if i in kept
+        ]
+
+
+@dataclass(frozen=True)
 class SynonymSet:
     """The rules a search applies, indexed by term. Built once per store snapshot."""
 
@@ -113,12 +150,16 @@ class SynonymSet:
                         found[target] = None
         return cls(kept, {key: tuple(found) for key, found in also.items()})
 
-    def also_searches(self, term: str, languages: Iterable[str | None]) -> tuple[str, ...]:
+    def also_searches(
+        self, term: str, languages: Iterable[str | None], limit: int | None = None
+    ) -> tuple[str, ...]:
         """What ``term`` (a normalised phrase) also searches for under the rules of
-        ``languages`` and of every language, first-seen order."""
+        ``languages`` and of every language, first-seen order; at most ``limit`` (None: all)."""
         found: dict[str, None] = {}
         for language in (*languages, None):
             for target in self._also.get((language, term), ()):
+                if limit is not None and len(found) >= limit:
+                    return tuple(found)
                 found.setdefault(target, None)
         return tuple(found)
 
@@ -128,29 +169,63 @@ class SynonymSet:
         return max((len(term.split()) for _language, term in self._also), default=0)
 
     def expansions(
-        self, text: str, languages: Iterable[str | None]
+        self,
+        text: str,
+        languages: Iterable[str | None],
+        *,
+        max_terms: int = MAX_EXPANSION_TERMS,
+        deadline: Deadline | None = None,
     ) -> list[tuple[str, tuple[str, ...]]]:
+        """``expand(...).uses``: the phrases of ``text`` that rules name, each with what it
+        also searches for, in query order, at most ``max_terms`` alternatives in all."""
+        return self.expand(text, languages, max_terms=max_terms, deadline=deadline).uses
+
+    def expand(
+        self,
+        text: str,
+        languages: Iterable[str | None],
+        *,
+        max_terms: int = MAX_EXPANSION_TERMS,
+        deadline: Deadline | None = None,
+    ) -> Expansion:
         """The phrases of ``text`` (a query) that rules of ``languages`` or of every language
         name, each with what it also searches for, in query order. Phrases are whole words of
         ``normalize_phrase(text)`` (punctuation at a word's ends ignored); the longest phrase
         starting at a word wins and its words are not matched again (``running shoes`` before
-        ``shoes``)."""
+        ``shoes``).
+
+        Whatever the rules, at most ``max_terms`` alternatives are kept (``MAX_EXPANSION_TERMS``
+        unless the caller's budget is smaller), chosen round robin over the phrases in query
+        order (each phrase's first alternative, then each one's second, ...): the same query
+        always keeps the same ones. ``deadline`` is checked per word (``synonyms``)."""
         words = [word.strip(_PUNCTUATION) for word in normalize_phrase(text).split()]
         languages = tuple(languages)
         longest = self._longest_phrase
-        found: list[tuple[str, tuple[str, ...]]] = []
+        named: list[tuple[str, tuple[str, ...]]] = []
+        max_terms = max(max_terms, 0)
         start = 0
         while start < len(words):
+            if deadline is not None:
+                deadline.check("synonyms")
             for size in range(min(longest, len(words) - start), 0, -1):
                 phrase = " ".join(words[start : start + size])
-                also = self.also_searches(phrase, languages) if phrase else ()
+                # One more than can be kept: enough to know that some were left out.
+                also = self.also_searches(phrase, languages, max_terms + 1) if phrase else ()
                 if also:
-                    found.append((phrase, also))
+                    named.append((phrase, also))
                     start += size
                     break
             else:
                 start += 1
-        return found
+        picked: list[tuple[int, str]] = []
+        depth = 0
+        while len(picked) < max_terms and any(depth < len(also) for _p, also in named):
+            for i, (_phrase, also) in enumerate(named):
+                if depth < len(also) and len(picked) < max_terms:
+                    picked.append((i, also[depth]))
+            depth += 1
+        offered = sum(len(also) for _phrase, also in named)
+        return Expansion(named, tuple(picked), offered - len(picked))
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -172,3 +172,15 @@ def test_learning_loop_benchmark_prints_hardware_and_its_result_line_with_every_
     assert set(LOOP_KEYS) == set(fields), last
     assert all(re.fullmatch(r"-?[\d.]+(?:e[+-]?\d+)?|nan", value) for value in fields.values())
     assert int(fields["log_searches"]) > 0 and int(fields["judged_queries"]) >= 10
+
+
+@pytest.mark.slow
+def test_query_budget_benchmark_prints_hardware_and_its_result_line() -> None:
+    out = _run("bench.query_budget", "--canaries=8", "--bomb-clients=1")
+    assert out.startswith("CPU: ")
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"RESULT canary_p99_ratio=[\d.]+ quiet_p99_ms=[\d.]+ loaded_p99_ms=[\d.]+ "
+        r"bomb_p50_ms=[\d.]+ bomb_terms=\d+",
+        last,
+    ), last

@@ -3,15 +3,19 @@ impression off the path, answer."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from search.api.components import Components, components_of, settings_of
+from search.api.disconnect import while_connected
 from search.api.middleware.admission import shed_if_behind
 from search.api.models import (
     ERROR_RESPONSES,
+    BudgetOut,
     CorrectionOut,
+    ErrorOut,
     FacetValueOut,
     SearchItemOut,
     SearchOut,
@@ -28,14 +32,23 @@ from search.pipeline.request import (
     parse_search_request,
     variant_request,
 )
+from search.query.budget import Deadline
 from search.query.input_text import FreeText
 from search.settings import Settings
 
 router = APIRouter(tags=["search"])
+SEARCH_ERRORS: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    504: {
+        "model": ErrorOut,
+        "description": "The search ran past its deadline (SHELF_SEARCH_DEADLINE_MS) before it "
+        "had an answer",
+    },
+}
 
 
-@router.get("/search", response_model=SearchOut, responses=ERROR_RESPONSES)
-def search(
+@router.get("/search", response_model=SearchOut, responses=SEARCH_ERRORS)
+async def search(
     request: Request,
     components: Annotated[Components, Depends(components_of)],
     settings: Annotated[Settings, Depends(settings_of)],
@@ -105,24 +118,42 @@ def search(
         Query(description="A price facet value: LOW-HIGH (LOW <= price < HIGH) or LOW-."),
     ] = None,
 ) -> Response:
-    """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer."""
-    shed_if_behind(request, settings)
-    asked = parse_search_request(
-        SearchParams(
-            q, k=k, page=page, size=size, sort=sort, facets=facets, lang=lang, locale=locale,
-            product_locale=product_locale, recall=recall, category=category, brand=brand,
-            min_price=min_price, max_price=max_price, in_stock=in_stock, price=price,
-            rerank=rerank,
-        ),
-        http_policy(settings),
+    """Search the catalog; ``request_id`` ties later events (clicks, purchases) to this answer.
+
+    The search runs in the thread pool under its deadline (``SHELF_SEARCH_DEADLINE_MS``, from
+    its arrival); a client that disconnects meanwhile stops it at its next check."""
+    params = SearchParams(
+        q, k=k, page=page, size=size, sort=sort, facets=facets, lang=lang, locale=locale,
+        product_locale=product_locale, recall=recall, category=category, brand=brand,
+        min_price=min_price, max_price=max_price, in_stock=in_stock, price=price, rerank=rerank,
     )  # fmt: skip
+    deadline = Deadline(components.service.config.search_deadline)
+    answer = functools.partial(
+        _answer, request, components, settings, params, user_id, session_id, deadline
+    )
+    return await while_connected(request, deadline, answer)
+
+
+def _answer(
+    request: Request,
+    components: Components,
+    settings: Settings,
+    params: SearchParams,
+    user_id: str | None,
+    session_id: str | None,
+    deadline: Deadline,
+) -> Response:
+    """Parse, assign the variant, search, offer the impression and serialise the answer: in a
+    server thread."""
+    shed_if_behind(request, settings)
+    asked = parse_search_request(params, http_policy(settings))
     assignment = assign(components.experiments.running(), user_id, session_id)
     overrides = assignment.overrides
     asked = variant_request(
         asked, recall_k=overrides.recall_k, rerank=overrides.rerank, blend=overrides.blend
     )
     service = components.variants.service(overrides.model, overrides.ranker)  # prepared
-    result = service.search(asked)
+    result = service.search(asked, deadline=deadline)
     for stage, ms in result.timings_ms.items():
         SEARCH_STAGE_LATENCY.labels(stage).observe(ms / 1000)
 
@@ -186,6 +217,9 @@ def search(
         stages=result.stages,
         stale=stale_parts(components),
         timings_ms=result.timings_ms,
+        budget=BudgetOut.model_validate(result.budget, from_attributes=True)
+        if result.budget
+        else None,
     )
     return Response(out.model_dump_json(), media_type="application/json")
 

@@ -52,7 +52,7 @@ def lexical_clause(
         return exact
     fields = exact["multi_match"]["fields"]
     should = [exact]
-    words = typo_words(query.casefold()) if lexical.typos else []
+    words = lexical.correctable(query)
     if words:
         should.append(
             {
@@ -117,7 +117,7 @@ def suggest_body(
         return {}
     suggest: dict[str, Any] = {}
     languages = suggest_languages(query, filters, analyze_as)
-    for i, word in enumerate(typo_words(query.casefold())):
+    for i, word in enumerate(lexical.correctable(query)):
         for language in languages:
             suggest[f"typo-{i}-{language}"] = {
                 "text": word,

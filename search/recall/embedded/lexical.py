@@ -20,8 +20,8 @@ from search.recall.lexical import (
     allowed_edits,
     own_terms,
     part_terms,
+    phrase_terms,
     query_words,
-    typo_words,
     word_terms,
 )
 
@@ -74,9 +74,9 @@ class LexicalQueries:
         languages, terms = searchable_terms(query, filters, analyze_as)
         corrections: tuple[Correction, ...] = ()
         if lexical is not None and lexical.typos:
-            key = ("corrections", query.casefold(), tuple(languages))
+            key = ("corrections", query.casefold(), tuple(languages), lexical.max_corrections)
             corrections = self.vocabulary.remembered(
-                searcher, key, lambda: self._corrections(searcher, query, languages)
+                searcher, key, lambda: self._corrections(searcher, query, languages, lexical)
             )
         parts = _parts_only(query, languages)
         if parts and len(languages) > 1:
@@ -101,6 +101,7 @@ class LexicalQueries:
             for c in corrections
         ]
         for use in lexical.synonyms:
+            lexical.check("synonyms")  # one use may hold many phrases: stop between them
             # One query term's synonyms count as one alternative (the best of them, dismax): a
             # product holding two of them never outranks one holding the term itself.
             alternatives = [
@@ -108,12 +109,7 @@ class LexicalQueries:
                     [(tantivy.Occur.Must, self._best_field(term)) for term in words]
                 )
                 for words in sorted(
-                    {
-                        tuple(t for word in phrase.split() for t in own_terms(word, language))
-                        for phrase in use.also
-                        for language in languages
-                    }
-                    - {()}
+                    {words for phrase in use.also for words in phrase_terms(phrase, languages)}
                 )
             ]
             if alternatives:
@@ -148,14 +144,19 @@ class LexicalQueries:
         return frozenset(parts - own)
 
     def _corrections(
-        self, searcher: tantivy.Searcher, query: str, languages: Sequence[str]
+        self,
+        searcher: tantivy.Searcher,
+        query: str,
+        languages: Sequence[str],
+        lexical: LexicalOptions,
     ) -> tuple[Correction, ...]:
-        """Each correctable word of ``query`` none of whose terms the index holds, with the index
-        terms within its allowed edits (``search.recall.lexical``). An analysed term shorter than
-        a correctable word (``looking`` -> ``look``) is not corrected, or it would reach
-        ``lock``."""
+        """Each correctable word of ``query`` (``lexical.correctable``: within the query's
+        budget) none of whose terms the index holds, with the index terms within its allowed
+        edits (``search.recall.lexical``). An analysed term shorter than a correctable word
+        (``looking`` -> ``look``) is not corrected, or it would reach ``lock``."""
         found = []
-        for word in typo_words(query.casefold()):
+        for word in lexical.correctable(query):
+            lexical.check("typos")
             terms = word_terms(word, languages)
             if not terms or self.vocabulary.holds(searcher, terms):
                 continue
