@@ -93,7 +93,9 @@ def test_an_abandoned_search_stops_within_100_ms_of_the_disconnect(server: Serve
     )
     assert whole.status_code == 200, whole.text
     whole_ms = whole.json()["timings_ms"]["total"]
-    assert whole_ms > 1500, whole_ms  # long enough that hanging up midway means something
+    # Long enough that hanging up a quarter of the way in leaves most of the work undone (about
+    # 1 s on a quiet machine, more under load).
+    assert whole_ms > 400, whole_ms
 
     hung_up = _search_then_hang_up(server, _typo_query(2), after_s=whole_ms / 1000 / 4)
 
