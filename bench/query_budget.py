@@ -11,10 +11,14 @@ reranker: what the budget bounds is the lexical work):
 2. quiet: ``--canaries`` searches of a short sample query, one at a time, each timed;
 3. loaded: the same while ``--bomb-clients`` threads search the bomb query back to back.
 
+With ``--server``, the same over HTTP against a real ``shelf serve`` of the sample catalog on
+its default search path (hybrid recall, the default learned ranker; ``rerank=false``, as offline):
+quiet, then with 1 and with ``--bomb-clients`` bomb clients.
+
 Prints each phase's progress, the canary's p50/p99 quiet and loaded, the bomb's own latency and
 how its budget cut it, and ends with ``RESULT canary_p99_ratio=... quiet_p99_ms=...
 loaded_p99_ms=... bomb_p50_ms=... bomb_terms=...`` (target: ratio < 2).
-Run: ``python -m bench.query_budget [--canaries 200 --bomb-clients 2]``.
+Run: ``python -m bench.query_budget [--canaries 200 --bomb-clients 2] [--server]``.
 """
 
 from __future__ import annotations
@@ -73,8 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--canaries", type=int, default=200, help="canary searches per phase")
     parser.add_argument("--bomb-clients", type=int, default=2, help="threads searching bombs")
+    parser.add_argument("--server", action="store_true", help="over HTTP, a real shelf serve")
     args = parser.parse_args(argv)
     print(hardware(), flush=True)
+    if args.server:
+        over_http(args.canaries, args.bomb_clients)
+        return
 
     import sqlalchemy as sa
 
@@ -149,6 +157,87 @@ def main(argv: list[str] | None = None) -> None:
         f"RESULT canary_p99_ratio={ratio:.2f} quiet_p99_ms={quiet_p99:.2f} "
         f"loaded_p99_ms={loaded_p99:.2f} bomb_p50_ms={bomb_p50:.2f} bomb_terms={terms}"
     )
+
+
+def over_http(canaries: int, bomb_clients: int) -> None:
+    """The canary's p99 over HTTP, quiet and while 1..``bomb_clients`` clients search the bomb
+    back to back, against a real ``shelf serve`` (the sample catalog, the bomb's rules in its
+    synonym store); one RESULT line with each ratio."""
+    import httpx
+    import sqlalchemy as sa
+
+    from bench.common import Server, sample_server_env
+    from catalog.ingest import validate
+    from catalog.product import Product
+    from catalog.readers import read_jsonl
+    from catalog.samples import SAMPLE_CATALOG
+    from search.synonyms.model import parse_synonym_line
+    from search.synonyms.store import SynonymStore
+
+    products = [p for p in validate(read_jsonl(SAMPLE_CATALOG)) if isinstance(p, Product)]
+    words = catalog_words(products)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print("building the sample index and the server ...", flush=True)
+        events = f"sqlite:///{root / 'events.db'}"
+        env = sample_server_env(root, SHELF_EVENTS_URL=events, OMP_NUM_THREADS="1")
+        store = SynonymStore(sa.create_engine(events))
+        store.import_rules([parse_synonym_line(line) for line in synonym_bomb(words)], None)
+        server = Server(env, root / "server.log")
+        bomb = {"q": bomb_query(words), "rerank": "false"}
+        canary = {"q": CANARY, "rerank": "false"}
+        try:
+            with httpx.Client(base_url=server.base, timeout=60) as client:
+                print(f"the bomb's budget: {client.get('/search', params=bomb).json()['budget']}")
+                for _ in range(30):
+                    client.get("/search", params=canary)
+
+                def phase(name: str) -> list[float]:
+                    times = []
+                    for i in range(canaries):
+                        started = time.perf_counter()
+                        client.get("/search", params=canary).raise_for_status()
+                        times.append((time.perf_counter() - started) * 1000)
+                        time.sleep(0.01)  # a canary is a probe, not load
+                        if (i + 1) % max(canaries // 4, 1) == 0:
+                            print(f"  {name}: {i + 1}/{canaries} canaries", flush=True)
+                    return times
+
+                quiet = percentile(phase("quiet"), 0.99)
+                results = [f"quiet_p99_ms={quiet:.1f}"]
+                for clients in sorted({1, bomb_clients}):
+                    stop = threading.Event()
+
+                    threads = [
+                        threading.Thread(target=_bomb_client, args=(server.base, bomb, stop))
+                        for _ in range(clients)
+                    ]
+                    for thread in threads:
+                        thread.start()
+                    try:
+                        loaded = percentile(phase(f"{clients} bomb clients"), 0.99)
+                    finally:
+                        stop.set()
+                        for thread in threads:
+                            thread.join()
+                    ratio = loaded / quiet
+                    print(
+                        f"canary p99 quiet {quiet:.1f} ms, with {clients} bomb clients "
+                        f"{loaded:.1f} ms: {ratio:.2f}x (target < 2)",
+                        flush=True,
+                    )
+                    results.append(f"canary_p99_ratio_{clients}={ratio:.2f}")
+        finally:
+            server.stop()
+    print("RESULT " + " ".join(results))
+
+
+def _bomb_client(base: str, bomb: dict[str, str], stop: threading.Event) -> None:
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while not stop.is_set():
+            client.get("/search", params=bomb)
 
 
 if __name__ == "__main__":
