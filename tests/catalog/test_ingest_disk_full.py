@@ -69,11 +69,18 @@ class FullAfter:
         return self.recall.index(products)
 
 
-def _catalog(path: Path, count: int = 50) -> Path:
+LONG_DESCRIPTION = " ".join(f"word{n}" for n in range(300))
+
+
+def _catalog(path: Path, count: int = 50, *, description: str | None = None) -> Path:
+    """``count`` lamps as JSON lines at ``path``; each with ``description`` when given (a long
+    one fills a tiny disk sooner)."""
+    extra = {} if description is None else {"description": description}
     rows = [
-        {"id": f"p{n}", "locale": "en-US", "title": f"Lamp {n}", "price": 5, "currency": "EUR"}
+        {"id": f"p{n}", "locale": "en-US", "title": f"Lamp {n}", "price": 5, "currency": "EUR",
+         **extra}
         for n in range(count)
-    ]
+    ]  # fmt: skip
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
 
@@ -150,14 +157,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_real_full_disk_under_tantivy_says_no_space_left_and_what_was_committed(
     tmp_path: Path, tiny_disk: Path
 ) -> None:
-    path = tmp_path / "c.jsonl"
-    words = " ".join(f"word{n}" for n in range(300))
-    rows = [
-        {"id": f"p{n}", "locale": "en-US", "title": f"Lamp {n}", "description": words,
-         "price": 5, "currency": "EUR"}
-        for n in range(5_000)
-    ]  # fmt: skip
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    path = _catalog(tmp_path / "c.jsonl", 5_000, description=LONG_DESCRIPTION)
     recall = EmbeddedRecall(tiny_disk / "index")
 
     with pytest.raises(DiskFull) as raised:
@@ -177,14 +177,7 @@ def test_shelf_ingest_on_a_full_disk_exits_1_saying_no_space_left(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "c.jsonl"
-    words = " ".join(f"word{n}" for n in range(300))
-    rows = [
-        {"id": f"p{n}", "locale": "en-US", "title": f"Lamp {n}", "description": words,
-         "price": 5, "currency": "EUR"}
-        for n in range(3_000)
-    ]  # fmt: skip
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    path = _catalog(tmp_path / "c.jsonl", 3_000, description=LONG_DESCRIPTION)
     monkeypatch.setenv("SHELF_DATA_DIR", str(tiny_disk))
     get_settings.cache_clear()
 
